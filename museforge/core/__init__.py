@@ -1,0 +1,1 @@
+"""The spine shared by every modality: artifacts, registry, trainer, data, devices, seeds."""

@@ -1,0 +1,32 @@
+"""Choice of compute device and CPU threads."""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+from museforge.errors import InputError
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    """Return the device called ``name``; ``auto`` prefers CUDA, then MPS, then CPU."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise InputError(f"device '{name}' asked for, but no CUDA GPU is available")
+    if name not in {"cpu", "mps"} and not name.startswith("cuda"):
+        raise InputError(f"unknown device '{name}' (use auto, cpu, cuda or mps)")
+    return torch.device(name)
+
+
+def configure_threads(threads: int | None = None) -> int:
+    """Set torch's intra-op threads (default: ``MUSEFORGE_THREADS`` or all cores)."""
+    if threads is None:
+        threads = int(os.environ.get("MUSEFORGE_THREADS", "0")) or (os.cpu_count() or 1)
+    torch.set_num_threads(max(1, threads))
+    return torch.get_num_threads()

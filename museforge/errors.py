@@ -1,0 +1,21 @@
+"""User-facing errors: each carries a one-line message the CLI and studio show as is."""
+
+
+class MuseforgeError(Exception):
+    """Base class; ``str(err)`` is a complete, one-line message for the user."""
+
+
+class DataError(MuseforgeError):
+    """A data set source is missing, empty, unreadable or unsafe."""
+
+
+class ArtifactError(MuseforgeError):
+    """A model artifact is missing, incomplete, tampered with or of an unknown kind."""
+
+
+class VerbError(MuseforgeError):
+    """A verb was asked of a model kind that does not offer it."""
+
+
+class InputError(MuseforgeError):
+    """A user-supplied file or setting is invalid (bad image, bad option value...)."""

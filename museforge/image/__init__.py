@@ -1,0 +1,1 @@
+"""Image models (GAN, VAE), their verbs, data loading and metrics."""
