@@ -1,0 +1,38 @@
+# museforge: `make run` (set up, then the main job) and `make test` (set up, then the tests).
+# Works on a fresh Debian machine as root; no GPU needed.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# Debian packages the current features need (none yet for images; audio and text add theirs).
+DEB_PACKAGES :=
+
+.PHONY: install system-deps run test lint bench clean
+
+install: $(STAMP) system-deps
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	# torch first and pinned: the CPU wheel on local disk, never a multi-GB CUDA download.
+	$(BIN)/pip install --quiet --disable-pip-version-check torch==2.13.0
+	$(BIN)/pip install --quiet --disable-pip-version-check -e ".[dev]"
+	touch $(STAMP)
+
+system-deps:
+	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then apt-get update -qq && apt-get install -y -qq $$missing; fi
+
+run: install
+	$(BIN)/museforge demo
+
+test: install
+	$(BIN)/ruff check museforge tests
+	$(BIN)/ruff format --check museforge tests
+	$(BIN)/python -m pytest
+
+bench: install
+	$(BIN)/museforge bench image --budget 5m --json bench-results/image.json
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache runs

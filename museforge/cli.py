@@ -1,0 +1,347 @@
+"""The ``museforge`` command line: train, the verbs of every model kind, demo and bench."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from museforge.errors import ArtifactError, MuseforgeError
+
+app = typer.Typer(
+    help="museforge: make images (and soon text, music and styles) with generative models.",
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    no_args_is_help=True,
+)
+bench_app = typer.Typer(help="Benchmarks: JSON results and a table, baselines in the same run.")
+app.add_typer(bench_app, name="bench")
+out = Console()
+err = Console(stderr=True)
+
+REPO_MODELS = Path(__file__).resolve().parents[1] / "models"
+
+
+def models_dir() -> Path:
+    """Where starter models live: $MUSEFORGE_MODELS or the repository's models/."""
+    return Path(os.environ.get("MUSEFORGE_MODELS", REPO_MODELS))
+
+
+def resolve_model(name: str) -> Path:
+    """A model directory from a path or the name of a starter model."""
+    path = Path(name)
+    if path.exists():
+        return path
+    starter = models_dir() / name
+    if starter.exists():
+        return starter
+    known = sorted(p.name for p in models_dir().glob("*/model.json") for p in [p.parent])
+    hint = f" (starter models: {', '.join(known)})" if known else ""
+    raise ArtifactError(f"no model '{name}': not a directory and not a starter model{hint}")
+
+
+def _load(model: str):
+    from museforge.core.artifact import load_artifact
+
+    return load_artifact(resolve_model(model))
+
+
+def _run_verb(model: str, verb_name: str, out_dir: Path | None, **kwargs: Any):
+    from museforge.core.registry import get_verb
+    from museforge.gallery.artwork import write_result
+
+    loaded = _load(model)
+    result = get_verb(loaded.kind, verb_name)(loaded, **kwargs)
+    target = out_dir or Path("gallery") / loaded.path.name
+    upscale = max(1, 256 // max(1, getattr(loaded.model.cfg, "image_size", 256)))
+    paths = write_result(result, target, upscale=upscale)
+    singles = len(result.artworks)
+    if singles > 1:
+        out.print(f"wrote {singles} images with provenance into {target}/")
+    for path in paths[singles:] if singles > 1 else paths:
+        out.print(f"wrote {path}")
+    return result
+
+
+@app.callback()
+def _setup() -> None:
+    from museforge.core.device import configure_threads
+
+    configure_threads()
+
+
+ModelArg = Annotated[str, typer.Argument(help="model directory or starter model name")]
+OutOpt = Annotated[
+    Path | None, typer.Option("--out", help="output folder [default: gallery/MODEL]")
+]
+SeedOpt = Annotated[int, typer.Option("--seed", help="random seed: same seed, same output")]
+LabelOpt = Annotated[int | None, typer.Option("--label", help="class for conditional models")]
+
+
+@app.command()
+def train(
+    kind: Annotated[str | None, typer.Argument(help="model kind, e.g. image-gan")] = None,
+    data: Annotated[
+        str | None, typer.Option(help="data set: mnist5k, digits, faces, folder:PATH")
+    ] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="run/model folder")] = None,
+    steps: Annotated[int | None, typer.Option(help="training steps")] = None,
+    time_budget: Annotated[str | None, typer.Option(help="wall-clock budget: 90s, 5m, 1h")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="images per step (per process)")] = None,
+    seed: Annotated[int | None, typer.Option(help="seed for weights, data order and noise")] = None,
+    recipe: Annotated[Path | None, typer.Option(help="recipe TOML (recipes/*.toml)")] = None,
+    conditional: Annotated[bool, typer.Option(help="condition on the data set's classes")] = False,
+    image_size: Annotated[
+        int | None, typer.Option(help="square image size (default: data's)")
+    ] = None,
+    overrides: Annotated[list[str] | None, typer.Option("--set", help="TABLE.KEY=VALUE")] = None,
+    resume: Annotated[
+        bool, typer.Option(help="continue the run in --out from its checkpoint")
+    ] = False,
+    quiet: Annotated[bool, typer.Option(help="no progress bar")] = False,
+) -> None:
+    """Train a model (progress, ETA, checkpoints; Ctrl-C stops cleanly, --resume goes on)."""
+    from museforge.core.recipe import Recipe, apply_overrides, load_recipe
+
+    if recipe is not None:
+        spec = load_recipe(recipe)
+    elif kind and data:
+        spec = Recipe(kind=kind, data=data)
+    else:
+        raise MuseforgeError(
+            "give a kind and --data (e.g. train image-gan --data mnist5k) or --recipe"
+        )
+    sets = list(overrides or [])
+    if kind and recipe is not None and kind != spec.kind:
+        raise MuseforgeError(f"recipe '{recipe}' trains '{spec.kind}', not '{kind}'")
+    if data:
+        spec = Recipe(spec.kind, data, spec.out, spec.model, spec.training, spec.run)
+    for key, value in (("steps", steps), ("batch_size", batch_size), ("seed", seed)):
+        if value is not None:
+            sets.append(f"run.{key}={value}")
+    if time_budget is not None:
+        sets.append(f"run.time_budget='{time_budget}'")
+    if steps is not None and time_budget is None and recipe is not None:
+        spec.run.pop("time_budget", None)
+    if conditional:
+        sets.append("model.conditional=True")
+    if image_size is not None:
+        sets.append(f"model.image_size={image_size}")
+    spec = apply_overrides(spec, sets)
+    from museforge.core.recipe import train_from_recipe
+
+    result = train_from_recipe(spec, out=out_dir, resume=resume, progress=not quiet)
+    losses = " ".join(f"{k}={v:.3f}" for k, v in result.metrics.items())
+    out.print(
+        f"trained {result.step} steps in {result.elapsed:.0f}s ({losses}); "
+        f"model in {result.out_dir}"
+    )
+
+
+@app.command()
+def sample(
+    model: ModelArg,
+    n: Annotated[int, typer.Option("--n", help="how many images")] = 16,
+    seed: SeedOpt = 0,
+    truncation: Annotated[float, typer.Option(help="≤1: more typical, less varied")] = 1.0,
+    label: LabelOpt = None,
+    out_dir: OutOpt = None,
+) -> None:
+    """Sample images: one PNG each (with provenance) and a grid."""
+    _run_verb(model, "sample", out_dir, n=n, seed=seed, truncation=truncation, label=label)
+
+
+@app.command()
+def interpolate(
+    model: ModelArg,
+    seed_a: Annotated[int, typer.Option(help="seed of the first end")] = 1,
+    seed_b: Annotated[int, typer.Option(help="seed of the last end")] = 2,
+    frames: Annotated[int, typer.Option(help="frames from end to end")] = 24,
+    label: LabelOpt = None,
+    out_dir: OutOpt = None,
+) -> None:
+    """Walk between two seeds' latents (slerp): PNG frames and a looping GIF."""
+    _run_verb(
+        model, "interpolate", out_dir, seed_a=seed_a, seed_b=seed_b, frames=frames, label=label
+    )
+
+
+@app.command()
+def breed(
+    model: ModelArg,
+    parents: Annotated[list[Path], typer.Option("--parents", help="parent PNGs made by MODEL")],
+    more_parents: Annotated[list[Path] | None, typer.Argument(hidden=True)] = None,
+    children: Annotated[int, typer.Option(help="how many children")] = 8,
+    mutation: Annotated[float, typer.Option(help="0 = pure crossover, 1 = all new")] = 0.3,
+    seed: SeedOpt = 0,
+    out_dir: OutOpt = None,
+) -> None:
+    """Breed outputs: cross their latents over and mutate (--parents A.png B.png)."""
+    every = list(parents) + list(more_parents or [])
+    _run_verb(
+        model, "breed", out_dir, parents=every, children=children, mutation=mutation, seed=seed
+    )
+
+
+@app.command()
+def project(
+    model: ModelArg,
+    image: Annotated[Path, typer.Argument(help="your image")],
+    steps: Annotated[int, typer.Option(help="optimisation steps")] = 300,
+    seed: SeedOpt = 0,
+    label: LabelOpt = None,
+    out_dir: OutOpt = None,
+) -> None:
+    """Find the latent that best re-draws your image (then breed or interpolate it)."""
+    result = _run_verb(model, "project", out_dir, image=image, steps=steps, seed=seed, label=label)
+    out.print(f"pixel error {result.data['mse_start']:.4f} -> {result.data['mse_end']:.4f}")
+
+
+@app.command()
+def encode(
+    model: ModelArg,
+    images: Annotated[list[Path], typer.Argument(help="images to encode")],
+    out_dir: OutOpt = None,
+) -> None:
+    """Encode images to latents (VAE): JSON of latents plus reconstructions."""
+    _run_verb(model, "encode", out_dir, images=images)
+
+
+@app.command()
+def reconstruct(
+    model: ModelArg,
+    images: Annotated[list[Path], typer.Argument(help="images to reconstruct")],
+    out_dir: OutOpt = None,
+) -> None:
+    """Encode and decode images (VAE), side by side with the originals."""
+    _run_verb(model, "reconstruct", out_dir, images=images)
+
+
+@app.command()
+def evaluate(
+    model: ModelArg,
+    n: Annotated[int, typer.Option("--n", help="samples to generate")] = 2000,
+    seed: SeedOpt = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="print the results as JSON")] = False,
+    out_dir: OutOpt = None,
+) -> None:
+    """FID/KID (own feature net), precision/recall and the memorisation check."""
+    from museforge.core.registry import get_verb
+    from museforge.gallery.artwork import write_result
+
+    loaded = _load(model)
+    target = out_dir or Path("gallery") / loaded.path.name / "evaluation"
+    result = get_verb(loaded.kind, "evaluate")(loaded, n=n, seed=seed, out_dir=target)
+    write_result(result, target)
+    if as_json:
+        sys.stdout.write(json.dumps(result.data, indent=2, sort_keys=True) + "\n")
+        return
+    flat = {k: v for k, v in result.data.items() if isinstance(v, int | float)}
+    for key, value in sorted(flat.items()):
+        out.print(f"{key:>24}  {value:.4g}")
+    mem = result.data.get("memorisation", {})
+    if mem:
+        out.print(f"{'near-copy share':>24}  {mem.get('near_copy_share', float('nan')):.4g}")
+    out.print(f"details and worst-case pairs in {target}/")
+
+
+@app.command()
+def info(model: ModelArg) -> None:
+    """Show a model's manifest: kind, config, data, metrics, versions."""
+    from museforge.core.artifact import read_manifest
+    from museforge.core.registry import get_kind
+
+    manifest = read_manifest(resolve_model(model))
+    spec = get_kind(manifest["kind"])
+    out.print_json(json.dumps(manifest))
+    out.print(f"verbs: {', '.join(sorted(spec.verbs))}")
+
+
+@app.command()
+def kinds() -> None:
+    """List model kinds and the verbs each offers."""
+    from museforge.core.registry import kinds as all_kinds
+
+    for name, spec in sorted(all_kinds().items()):
+        out.print(f"[bold]{name}[/bold] ({spec.modality}): {spec.description}")
+        out.print(f"    verbs: {', '.join(sorted(spec.verbs))}")
+
+
+@app.command()
+def data() -> None:
+    """List the built-in data sets (users can also give folder:PATH)."""
+    from museforge.image.data import BUILTIN_IMAGE_SETS
+
+    for name, text in BUILTIN_IMAGE_SETS.items():
+        out.print(f"[bold]{name:>8}[/bold]  {text}")
+    out.print(f"{'folder:PATH':>8}  your images; subfolders become class labels")
+
+
+@app.command()
+def demo(
+    out_dir: Annotated[Path, typer.Option("--out", help="where to write")] = Path("gallery"),
+) -> None:
+    """Sample every starter model: grids and an interpolation GIF each."""
+    from museforge.demo import run_demo
+
+    for path in run_demo(models_dir(), out_dir):
+        out.print(f"wrote {path}")
+
+
+@bench_app.command("image")
+def bench_image(
+    budget: Annotated[str, typer.Option(help="training budget per model, e.g. 5m")] = "5m",
+    json_path: Annotated[Path | None, typer.Option("--json", help="write results here")] = None,
+    seed: SeedOpt = 0,
+    eval_n: Annotated[int, typer.Option(help="samples for FID/KID")] = 2000,
+    work_dir: Annotated[Path, typer.Option(help="where trained models go")] = Path(
+        "runs/bench-image"
+    ),
+) -> None:
+    """Train our GAN, our VAE and a classic DCGAN on mnist5k for equal time; compare."""
+    from museforge.bench.image import format_table, run_image_bench
+    from museforge.core.train import parse_duration
+
+    results = run_image_bench(parse_duration(budget), work_dir, seed=seed, eval_n=eval_n)
+    if json_path is not None:
+        from museforge.core.atomic import atomic_write_text
+
+        atomic_write_text(json_path, json.dumps(results, indent=2, sort_keys=True) + "\n")
+    out.print(format_table(results))
+
+
+def main() -> None:
+    """Entry point: one clear line on error, never a traceback (MUSEFORGE_DEBUG=1 shows it)."""
+    debug = bool(os.environ.get("MUSEFORGE_DEBUG"))
+    try:
+        app()
+    except MuseforgeError as error:
+        if debug:
+            raise
+        from museforge.core.train import TrainingInterrupted
+
+        err.print(f"[red]error:[/red] {escape(str(error))}", highlight=False, soft_wrap=True)
+        sys.exit(130 if isinstance(error, TrainingInterrupted) else 1)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+    except Exception as error:  # a bug: say so in one line, keep the traceback for debugging
+        if debug:
+            raise
+        err.print(
+            f"[red]internal error:[/red] {type(error).__name__}: {escape(str(error))} "
+            "(run with MUSEFORGE_DEBUG=1 for the traceback)",
+            highlight=False,
+            soft_wrap=True,
+        )
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,135 @@
+"""Training recipes: TOML files naming a kind, its data, model and training settings.
+
+```toml
+kind = "image-gan"
+data = "mnist5k"
+out = "models/mnist-gan"
+
+[model]        # the kind's config dataclass
+z_dim = 64
+
+[training]     # the kind's training dataclass
+loss = "hinge"
+
+[run]          # TrainSettings: steps / time_budget / batch_size / seed ...
+time_budget = "4m"
+```
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from museforge.core.train import StepCallback, Trainer, TrainResult, TrainSettings, parse_duration
+from museforge.errors import InputError
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Everything one training run needs, as plain values."""
+
+    kind: str
+    data: str
+    out: str | None = None
+    model: dict[str, Any] = field(default_factory=dict)
+    training: dict[str, Any] = field(default_factory=dict)
+    run: dict[str, Any] = field(default_factory=dict)
+
+    def settings(self) -> TrainSettings:
+        """The run table as TrainSettings (durations like "5m" accepted)."""
+        known = {f.name for f in fields(TrainSettings)}
+        unknown = sorted(set(self.run) - known)
+        if unknown:
+            raise InputError(f"unknown run settings: {', '.join(unknown)} (known: {sorted(known)})")
+        run = dict(self.run)
+        if isinstance(run.get("time_budget"), str):
+            run["time_budget"] = parse_duration(run["time_budget"])
+        return TrainSettings(**run)
+
+
+def load_recipe(path: str | Path) -> Recipe:
+    """Read a recipe TOML file; every problem is reported with the file's name."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"recipe '{path}' does not exist")
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise InputError(f"recipe '{path}' is not valid TOML ({err})") from None
+    allowed = {"kind", "data", "out", "model", "training", "run"}
+    unknown = sorted(set(doc) - allowed)
+    if unknown:
+        raise InputError(f"recipe '{path}': unknown keys {unknown} (allowed: {sorted(allowed)})")
+    for key in ("kind", "data"):
+        if not isinstance(doc.get(key), str):
+            raise InputError(f"recipe '{path}' needs a '{key}' string")
+    return Recipe(
+        kind=doc["kind"],
+        data=doc["data"],
+        out=doc.get("out"),
+        model=dict(doc.get("model", {})),
+        training=dict(doc.get("training", {})),
+        run=dict(doc.get("run", {})),
+    )
+
+
+def _parse_value(text: str) -> Any:
+    lowered = text.strip().lower()
+    if lowered in {"true", "false"}:
+        return lowered == "true"
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def apply_overrides(recipe: Recipe, overrides: list[str]) -> Recipe:
+    """Apply ``table.key=value`` overrides (``model.z_dim=32``, ``training.loss=bce``)."""
+    tables = {
+        "model": dict(recipe.model),
+        "training": dict(recipe.training),
+        "run": dict(recipe.run),
+    }
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        table, dot, name = key.strip().partition(".")
+        if not sep or not dot or table not in tables or not name:
+            raise InputError(
+                f"--set '{item}' must look like TABLE.KEY=VALUE (TABLE: model, training, run)"
+            )
+        tables[table][name] = _parse_value(value)
+    return replace(recipe, **tables)
+
+
+def train_from_recipe(
+    recipe: Recipe,
+    out: str | Path | None = None,
+    resume: bool = False,
+    progress: bool = True,
+    callbacks: list[StepCallback] | None = None,
+) -> TrainResult:
+    """Build the kind's task from ``recipe`` and run the shared Trainer into ``out``."""
+    from museforge.core.registry import get_kind
+
+    spec = get_kind(recipe.kind)
+    if spec.task_factory is None:
+        raise InputError(f"model kind '{recipe.kind}' cannot be trained")
+    out = out or recipe.out
+    if not out:
+        raise InputError("say where the model goes: --out DIR (or 'out' in the recipe)")
+    settings = recipe.settings()
+    task, data_info = spec.task_factory(recipe.model, recipe.training, recipe.data, settings.seed)
+    record = {
+        "data": recipe.data,
+        "model": recipe.model,
+        "training": dataclasses.asdict(task.training),
+    }
+    trainer = Trainer(
+        task, settings, out, record, data_info, progress=progress, callbacks=callbacks
+    )
+    return trainer.fit(resume=resume)

@@ -1,0 +1,30 @@
+"""``museforge demo``: sample the starter models into a folder a new user can open."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from museforge.core.artifact import load_artifact
+from museforge.core.registry import get_verb
+from museforge.errors import MuseforgeError
+from museforge.gallery.artwork import write_result
+
+
+def run_demo(models: Path, out_dir: Path, seed: int = 7) -> list[Path]:
+    """For each starter model: a 64-image grid and an interpolation GIF. Returns the overviews."""
+    starters = sorted(p.parent for p in Path(models).glob("*/model.json"))
+    if not starters:
+        raise MuseforgeError(f"no starter models in '{models}' (train one: see recipes/)")
+    shown: list[Path] = []
+    for path in starters:
+        loaded = load_artifact(path)
+        target = Path(out_dir) / path.name
+        scale = max(1, 256 // loaded.model.cfg.image_size)
+        for verb, kwargs in (
+            ("sample", {"n": 64, "seed": seed}),
+            ("interpolate", {"seed_a": seed, "seed_b": seed + 1, "frames": 24}),
+        ):
+            result = get_verb(loaded.kind, verb)(loaded, **kwargs)
+            written = write_result(result, target, upscale=scale)
+            shown += [p for p in written if p.name.endswith(("-grid.png", ".gif"))]
+    return shown

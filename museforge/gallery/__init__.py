@@ -1,0 +1,1 @@
+"""Artworks on disk with their provenance (the indexed gallery builds on this)."""

@@ -1,0 +1,70 @@
+"""Artworks as verbs return them, and writing them to a folder."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from museforge.core.atomic import atomic_write_text, atomic_write_with
+from museforge.gallery.provenance import save_png
+
+
+@dataclass
+class Artwork:
+    """One output: its file stem, its picture and how it was made."""
+
+    name: str
+    image: Image.Image
+    provenance: dict[str, Any]
+
+
+@dataclass
+class Result:
+    """What a verb returns: artworks plus optional overview pictures and data."""
+
+    artworks: list[Artwork] = field(default_factory=list)
+    grid: Image.Image | None = None
+    frames: list[Image.Image] | None = None  # an animation, written as GIF
+    data: dict[str, Any] | None = None
+    stem: str = "output"
+
+
+def save_gif(path: str | Path, frames: list[Image.Image], frame_ms: int = 80) -> Path:
+    """Write ``frames`` as a looping GIF, atomically."""
+    first, rest = frames[0], frames[1:]
+    return atomic_write_with(
+        path,
+        lambda tmp: first.save(
+            tmp, format="GIF", save_all=True, append_images=rest, duration=frame_ms, loop=0
+        ),
+    )
+
+
+def write_result(result: Result, out_dir: str | Path, upscale: int = 1) -> list[Path]:
+    """Write every part of ``result`` into ``out_dir`` and return the paths written.
+
+    ``upscale`` enlarges the overview pictures (grid, GIF) with nearest-neighbour so that
+    28-pixel samples are visible; the individual PNGs keep the model's exact pixels.
+    """
+    out = Path(out_dir)
+    paths = [
+        save_png(out / f"{art.name}.png", art.image, art.provenance) for art in result.artworks
+    ]
+
+    def big(img: Image.Image) -> Image.Image:
+        if upscale == 1:
+            return img
+        return img.resize((img.width * upscale, img.height * upscale), Image.Resampling.NEAREST)
+
+    if result.grid is not None:
+        paths.append(atomic_write_with(out / f"{result.stem}-grid.png", big(result.grid).save))
+    if result.frames:
+        paths.append(save_gif(out / f"{result.stem}.gif", [big(f) for f in result.frames]))
+    if result.data is not None:
+        text = json.dumps(result.data, indent=2, sort_keys=True)
+        paths.append(atomic_write_text(out / f"{result.stem}.json", text + "\n"))
+    return paths

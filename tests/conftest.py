@@ -1,0 +1,85 @@
+"""Shared fixtures: a tiny procedural image set and tiny trained artifacts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+from museforge.core.recipe import Recipe, train_from_recipe
+from museforge.image.data import ImageDataset
+from museforge.image.grid import to_pil
+
+TINY_GAN = {"image_size": 16, "z_dim": 8, "g_width": 8, "d_width": 8}
+TINY_VAE = {"image_size": 16, "z_dim": 4, "width": 8}
+
+
+def bar_images(n: int = 48, size: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
+    """Horizontal (class 0) and vertical (class 1) white bars on black, at varied places."""
+    images = -torch.ones(n, 1, size, size)
+    labels = torch.arange(n) % 2
+    for i in range(n):
+        pos = 2 + (i * 5) % (size - 6)
+        if labels[i] == 0:
+            images[i, 0, pos : pos + 3, 2:-2] = 1
+        else:
+            images[i, 0, 2:-2, pos : pos + 3] = 1
+    return images, labels
+
+
+@pytest.fixture(scope="session")
+def bars() -> ImageDataset:
+    images, labels = bar_images()
+    return ImageDataset(images, labels, ("horizontal", "vertical"), "bars", "bars-fp")
+
+
+@pytest.fixture(scope="session")
+def bars_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bar images as PNG files in class subfolders."""
+    root = tmp_path_factory.mktemp("bars")
+    images, labels = bar_images()
+    for i, (img, label) in enumerate(zip(images, labels, strict=True)):
+        folder = root / ("horizontal" if label == 0 else "vertical")
+        folder.mkdir(exist_ok=True)
+        to_pil(img).save(folder / f"{i:03d}.png")
+    return root
+
+
+def train_tiny(kind: str, folder: Path, out: Path, steps: int = 20, **model) -> Path:
+    base = TINY_GAN if kind == "image-gan" else TINY_VAE
+    recipe = Recipe(
+        kind=kind,
+        data=f"folder:{folder}",
+        model={**base, **model},
+        run={"steps": steps, "batch_size": 16, "preview_every": 0, "log_every": 5},
+    )
+    train_from_recipe(recipe, out=out, progress=False)
+    return out
+
+
+@pytest.fixture(scope="session")
+def gan_model(tmp_path_factory: pytest.TempPathFactory, bars_folder: Path) -> Path:
+    return train_tiny("image-gan", bars_folder, tmp_path_factory.mktemp("m") / "gan")
+
+
+@pytest.fixture(scope="session")
+def cgan_model(tmp_path_factory: pytest.TempPathFactory, bars_folder: Path) -> Path:
+    out = tmp_path_factory.mktemp("m") / "cgan"
+    return train_tiny("image-gan", bars_folder, out, conditional=True)
+
+
+@pytest.fixture(scope="session")
+def vae_model(tmp_path_factory: pytest.TempPathFactory, bars_folder: Path) -> Path:
+    return train_tiny("image-vae", bars_folder, tmp_path_factory.mktemp("m") / "vae", steps=40)
+
+
+def write_png(path: Path, pixels: torch.Tensor) -> Path:
+    """Save a C×H×W tensor in [-1, 1] as a plain PNG (no provenance)."""
+    to_pil(pixels).save(path)
+    return path
+
+
+def solid(size: int = 16, value: float = 1.0) -> Image.Image:
+    return Image.new("L", (size, size), int((value + 1) * 127.5))
