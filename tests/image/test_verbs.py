@@ -1,0 +1,104 @@
+import pytest
+import torch
+from PIL import Image
+
+from museforge.core.artifact import load_artifact
+from museforge.core.registry import get_verb
+from museforge.errors import InputError, VerbError
+from museforge.gallery.artwork import write_result
+from museforge.gallery.provenance import decode_latent, read_png_provenance
+from museforge.image.grid import to_pil
+from museforge.image.verbs import breed, generate_images, interpolate, project, reconstruct, sample
+from tests.conftest import bar_images, write_png
+
+
+def test_sample_is_reproducible_to_the_byte(gan_model, tmp_path):
+    loaded = load_artifact(gan_model)
+    a = write_result(sample(loaded, n=4, seed=7), tmp_path / "a")
+    b = write_result(sample(loaded, n=4, seed=7), tmp_path / "b")
+    assert [p.read_bytes() for p in a] == [p.read_bytes() for p in b]
+    c = sample(loaded, n=4, seed=8)
+    assert c.artworks[0].image.tobytes() != Image.open(a[0]).tobytes()
+
+
+def test_provenance_recreates_the_image(gan_model, tmp_path):
+    loaded = load_artifact(gan_model)
+    paths = write_result(sample(loaded, n=3, seed=5, truncation=0.7), tmp_path)
+    prov = read_png_provenance(paths[2])
+    assert prov["model"]["sha256"] == loaded.sha256
+    assert prov["verb"] == "sample" and prov["seed"] == 5 and prov["index"] == 2
+    assert prov["settings"]["truncation"] == 0.7
+    z = decode_latent(prov["latent"]).unsqueeze(0)
+    again = to_pil(generate_images(loaded.model, z, None)[0])
+    assert again.tobytes() == Image.open(paths[2]).tobytes()
+
+
+def test_interpolation_frames_and_gif(gan_model, tmp_path):
+    loaded = load_artifact(gan_model)
+    result = interpolate(loaded, seed_a=1, seed_b=2, frames=5)
+    assert len(result.artworks) == 5
+    first = sample(loaded, n=1, seed=1).artworks[0]
+    assert result.artworks[0].image.tobytes() == first.image.tobytes()
+    last = sample(loaded, n=1, seed=2).artworks[0]
+    assert result.artworks[-1].image.tobytes() == last.image.tobytes()
+    gif = next(p for p in write_result(result, tmp_path) if p.suffix == ".gif")
+    with Image.open(gif) as img:
+        assert img.n_frames == 8  # there and back without repeating the ends
+
+
+def test_breeding(gan_model, tmp_path):
+    loaded = load_artifact(gan_model)
+    parents = write_result(sample(loaded, n=2, seed=3), tmp_path)[:2]
+    kids = breed(loaded, parents, children=6, mutation=0.3, seed=1)
+    assert len(kids.artworks) == 6
+    lineage = kids.artworks[0].provenance["parents"]
+    assert [p["file"] for p in lineage] == [p.name for p in parents]
+    clone = breed(loaded, parents[:1], children=1, mutation=0.0).artworks[0]
+    assert clone.image.tobytes() == Image.open(parents[0]).tobytes()
+    with pytest.raises(InputError, match="mutation"):
+        breed(loaded, parents, mutation=1.5)
+
+
+def test_breeding_refuses_foreign_or_plain_parents(gan_model, vae_model, tmp_path):
+    loaded = load_artifact(gan_model)
+    foreign = write_result(sample(load_artifact(vae_model), n=1), tmp_path / "v")[0]
+    with pytest.raises(InputError, match="not by this model"):
+        breed(loaded, [foreign])
+    plain = write_png(tmp_path / "plain.png", bar_images(1)[0][0])
+    with pytest.raises(InputError, match="no museforge provenance"):
+        breed(loaded, [plain])
+
+
+def test_projection_reduces_the_error(gan_model, vae_model, tmp_path):
+    target = write_png(tmp_path / "bar.png", bar_images(3)[0][2])
+    for model in (gan_model, vae_model):
+        result = project(load_artifact(model), target, steps=40)
+        assert result.data["mse_end"] <= result.data["mse_start"]
+        assert "latent" in result.artworks[0].provenance
+
+
+def test_vae_encodes_and_gan_does_not(gan_model, vae_model, tmp_path):
+    target = write_png(tmp_path / "bar.png", bar_images(1)[0][0])
+    result = reconstruct(load_artifact(vae_model), [target])
+    assert len(result.data["latents"]["bar.png"]) == 4
+    with pytest.raises(VerbError, match="no verb 'encode'"):
+        get_verb("image-gan", "encode")
+
+
+def test_labels(cgan_model, gan_model):
+    conditional = load_artifact(cgan_model)
+    arts = sample(conditional, n=4, label=1).artworks
+    assert all(a.provenance["label"] == 1 for a in arts)
+    with pytest.raises(InputError, match=r"--label must be 0\.\.1"):
+        sample(conditional, n=1, label=5)
+    with pytest.raises(InputError, match="not class-conditional"):
+        sample(load_artifact(gan_model), n=1, label=0)
+
+
+def test_bad_settings_are_refused(gan_model):
+    loaded = load_artifact(gan_model)
+    with pytest.raises(InputError, match="truncation"):
+        sample(loaded, truncation=1.5)
+    with pytest.raises(InputError, match="frames"):
+        interpolate(loaded, frames=1)
+    assert torch.is_tensor(generate_images(loaded.model, torch.zeros(1, 8), None))
