@@ -22,8 +22,8 @@ app = typer.Typer(
 )
 bench_app = typer.Typer(help="Benchmarks: JSON results and a table, baselines in the same run.")
 app.add_typer(bench_app, name="bench")
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 REPO_MODELS = Path(__file__).resolve().parents[1] / "models"
 
