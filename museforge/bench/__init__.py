@@ -1,0 +1,1 @@
+"""Benchmarks: each trains or runs its contenders in one run and compares them."""
