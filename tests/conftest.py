@@ -29,6 +29,24 @@ def bar_images(n: int = 48, size: int = 16) -> tuple[torch.Tensor, torch.Tensor]
     return images, labels
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_cache(tmp_path_factory: pytest.TempPathFactory):
+    """Keep feature-net caches of the tests out of the user's ~/.cache."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("MUSEFORGE_CACHE", str(tmp_path_factory.mktemp("cache")))
+    yield
+    mp.undo()
+
+
+@pytest.fixture
+def quick_feature_net(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Train evaluation feature nets for a few steps only (the protocol's numbers are not
+    under test where this is used, only the plumbing)."""
+    from museforge.image import features
+
+    monkeypatch.setitem(features.RECIPE, "steps", 30)
+
+
 @pytest.fixture(scope="session")
 def bars() -> ImageDataset:
     images, labels = bar_images()

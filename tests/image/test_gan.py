@@ -80,3 +80,14 @@ def test_generator_learns_a_single_pattern(augment, tmp_path):
     settings = TrainSettings(steps=150, batch_size=32, preview_every=0, checkpoint_every=1e9)
     Trainer(task, settings, tmp_path, progress=False).fit()
     assert error() < 0.3 * before
+
+
+def test_auto_augment_depends_on_data_size():
+    from museforge.image.gan import AUTO_AUGMENT_BELOW, resolve_augment
+
+    auto = GANTraining()
+    assert resolve_augment(auto, 100).augment == "translation,cutout"
+    assert resolve_augment(auto, AUTO_AUGMENT_BELOW).augment == ""
+    assert resolve_augment(GANTraining(augment="color"), 10_000).augment == "color"
+    with pytest.raises(ValueError, match="unknown DiffAugment"):
+        GANTraining(augment="flip")

@@ -102,3 +102,16 @@ def test_bad_settings_are_refused(gan_model):
     with pytest.raises(InputError, match="frames"):
         interpolate(loaded, frames=1)
     assert torch.is_tensor(generate_images(loaded.model, torch.zeros(1, 8), None))
+
+
+def test_evaluate_scores_against_the_recorded_training_split(
+    gan_model, tmp_path, quick_feature_net
+):
+    loaded = load_artifact(gan_model)
+    result = get_verb("image-gan", "evaluate")(loaded, n=64, out_dir=tmp_path)
+    data = result.data
+    assert data["data_matches_training"] is True
+    assert data["n_generated"] == 64
+    assert data["fid"] >= 0 and 0 <= data["precision"] <= 1 and 0 <= data["recall"] <= 1
+    assert 0 <= data["memorisation"]["near_copy_share"] <= 1
+    assert list(tmp_path.glob("*.png"))  # worst-case pairs written
