@@ -8,11 +8,14 @@ STAMP := $(VENV)/.installed
 # Debian packages the current features need (none yet for images; audio and text add theirs).
 DEB_PACKAGES :=
 
-.PHONY: install system-deps run test lint bench clean
+.PHONY: install system-deps run test bench clean
 
-install: $(STAMP) system-deps
+install: system-deps $(STAMP)
 
 $(STAMP): pyproject.toml
+	@# Debian's python3 ships venv separately.
+	@$(PYTHON) -c "import ensurepip, venv" 2>/dev/null || \
+		{ apt-get update -qq && apt-get install -y -qq python3-venv; }
 	$(PYTHON) -m venv $(VENV)
 	# torch first and pinned: the CPU wheel on local disk, never a multi-GB CUDA download.
 	$(BIN)/pip install --quiet --disable-pip-version-check torch==2.13.0

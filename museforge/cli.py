@@ -136,7 +136,10 @@ def train(
     spec = apply_overrides(spec, sets)
     from museforge.core.recipe import train_from_recipe
 
-    result = train_from_recipe(spec, out=out_dir, resume=resume, progress=not quiet)
+    def notice(text: str) -> None:
+        err.print(f"[yellow]note:[/yellow] {escape(text)}", highlight=False)
+
+    result = train_from_recipe(spec, out=out_dir, resume=resume, progress=not quiet, notify=notice)
     losses = " ".join(f"{k}={v:.3f}" for k, v in result.metrics.items())
     out.print(
         f"trained {result.step} steps in {result.elapsed:.0f}s ({losses}); "

@@ -150,3 +150,33 @@ def test_train_refuses_to_overwrite_a_run(monkeypatch, capsys, gan_model):
 def test_kinds_lists_verbs(monkeypatch, capsys):
     code, out, _ = run(monkeypatch, capsys, "kinds")
     assert code == 0 and "image-vae" in out and "reconstruct" in out
+
+
+def test_training_reports_skipped_files(monkeypatch, capsys, bars_folder, tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(bars_folder, data)
+    (data / "vertical" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    code, out, err = run(
+        monkeypatch,
+        capsys,
+        "train",
+        "image-vae",
+        "--data",
+        f"folder:{data}",
+        "--image-size",
+        "16",
+        "--set",
+        "model.width=8",
+        "--steps",
+        "2",
+        "--batch-size",
+        "8",
+        "--out",
+        tmp_path / "run",
+        "--quiet",
+    )
+    assert code == 0, err
+    assert "skipped 1 unusable file(s)" in err and "broken.png" in err
+    assert "trained 2 steps" in out
+    manifest = (tmp_path / "run" / "model.json").read_text()
+    assert "broken.png" in manifest

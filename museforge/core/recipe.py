@@ -21,6 +21,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -112,8 +113,12 @@ def train_from_recipe(
     resume: bool = False,
     progress: bool = True,
     callbacks: list[StepCallback] | None = None,
+    notify: Callable[[str], None] | None = None,
 ) -> TrainResult:
-    """Build the kind's task from ``recipe`` and run the shared Trainer into ``out``."""
+    """Build the kind's task from ``recipe`` and run the shared Trainer into ``out``.
+
+    ``notify`` receives one-line notices for the user (files skipped in the data set).
+    """
     from museforge.core.registry import get_kind
 
     spec = get_kind(recipe.kind)
@@ -124,6 +129,11 @@ def train_from_recipe(
         raise InputError("say where the model goes: --out DIR (or 'out' in the recipe)")
     settings = recipe.settings()
     task, data_info = spec.task_factory(recipe.model, recipe.training, recipe.data, settings.seed)
+    skipped = data_info.get("skipped_files", 0)
+    if skipped and notify is not None:
+        shown = "; ".join(data_info.get("skipped", [])[:3])
+        more = f"; … (the first 20 are in {Path(out) / 'model.json'})" if skipped > 3 else ""
+        notify(f"skipped {skipped} unusable file(s) in {recipe.data}: {shown}{more}")
     record = {
         "data": recipe.data,
         "model": recipe.model,

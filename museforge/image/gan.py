@@ -23,6 +23,7 @@ from museforge.core.seeding import stream
 from museforge.core.train import optimizer_step
 from museforge.image.data import ImageDataset
 from museforge.image.grid import make_grid
+from museforge.image.latent import preview_inputs
 from museforge.nn.augment import diff_augment, parse_policy
 from museforge.nn.blocks import DownStack, UpStack
 
@@ -51,8 +52,10 @@ class GANTraining:
     """How a GAN is trained (stored in the artifact's recipe)."""
 
     loss: str = "hinge"  # hinge | bce (non-saturating)
-    lr_g: float = 2e-4
-    lr_d: float = 2e-4
+    # Higher than the usual 2e-4: on mnist5k at 150 s of training, 8e-4 gave FID 5.2 where
+    # 2e-4 gave 9.6 and 4e-4 gave 7.1 (1.6e-3: 5.4); the EMA keeps the samples steady.
+    lr_g: float = 8e-4
+    lr_d: float = 8e-4
     beta1: float = 0.0
     beta2: float = 0.99
     ema_decay: float = 0.999  # 0 turns the EMA off
@@ -78,7 +81,9 @@ def resolve_augment(training: GANTraining, n_images: int) -> GANTraining:
     return dataclasses.replace(training, augment=policy)
 
 
-CLASSIC_DCGAN = GANTraining(loss="bce", beta1=0.5, beta2=0.999, ema_decay=0.0, augment="")
+CLASSIC_DCGAN = GANTraining(
+    loss="bce", lr_g=2e-4, lr_d=2e-4, beta1=0.5, beta2=0.999, ema_decay=0.0, augment=""
+)
 
 
 class Generator(nn.Module):
@@ -222,8 +227,7 @@ class GANTask:
             self.gan.discriminator.parameters(), training.lr_d, betas=betas
         )
         self.num_examples = len(data)
-        self._preview_z = torch.randn(64, cfg.z_dim, generator=stream(seed, "preview"))
-        self._preview_y = torch.arange(64) % cfg.num_classes if cfg.num_classes else None
+        self._preview_z, self._preview_y = preview_inputs(cfg.z_dim, cfg.num_classes, seed)
 
     def modules(self) -> dict[str, nn.Module]:
         mods: dict[str, nn.Module] = {"gan": self.gan}

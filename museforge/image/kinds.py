@@ -63,6 +63,7 @@ def _image_task(task_cls, config_cls, training_cls, model, training, data, seed)
         "split_seed": SPLIT_SEED,
         "class_names": list(full.class_names),
         "skipped_files": len(full.skipped),
+        "skipped": list(full.skipped[:20]),
     }
     task = task_cls(cfg, train_cfg, train, seed)
     return task, data_info

@@ -34,6 +34,12 @@ def draw_labels(num_classes: int, seed: int, n: int, label: int | None = None):
     )
 
 
+def preview_inputs(z_dim: int, num_classes: int, seed: int, n: int = 64):
+    """Fixed latents (and labels cycling through the classes) for training previews."""
+    z = torch.randn(n, z_dim, generator=stream(seed, "preview"))
+    return z, (torch.arange(n) % num_classes if num_classes else None)
+
+
 def truncate(z: torch.Tensor, psi: float) -> torch.Tensor:
     """The truncation trick: pull latents towards the mean (0) by ``psi`` in (0, 1]."""
     return z * psi

@@ -14,10 +14,10 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from museforge.core.seeding import stream
 from museforge.core.train import optimizer_step
 from museforge.image.data import ImageDataset
 from museforge.image.grid import make_grid
+from museforge.image.latent import preview_inputs
 from museforge.nn.blocks import DownStack, UpStack
 
 
@@ -108,8 +108,7 @@ class VAETask:
             self.vae.parameters(), training.lr, weight_decay=training.weight_decay
         )
         self.num_examples = len(data)
-        self._preview_z = torch.randn(64, cfg.z_dim, generator=stream(seed, "preview"))
-        self._preview_y = torch.arange(64) % cfg.num_classes if cfg.num_classes else None
+        self._preview_z, self._preview_y = preview_inputs(cfg.z_dim, cfg.num_classes, seed)
 
     def modules(self) -> dict[str, nn.Module]:
         return {"vae": self.vae}
