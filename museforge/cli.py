@@ -329,8 +329,10 @@ def main() -> None:
             raise
         from museforge.core.train import TrainingInterrupted
 
-        err.print(f"[red]error:[/red] {escape(str(error))}", highlight=False, soft_wrap=True)
-        sys.exit(130 if isinstance(error, TrainingInterrupted) else 1)
+        stopped = isinstance(error, TrainingInterrupted)
+        label = "[yellow]stopped:[/yellow]" if stopped else "[red]error:[/red]"
+        err.print(f"{label} {escape(str(error))}", highlight=False, soft_wrap=True)
+        sys.exit(130 if stopped else 1)
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)
