@@ -36,13 +36,14 @@ def _image_task(task_cls, config_cls, training_cls, model, training, data, seed)
         model = {**PRESETS[preset][0], **model}
         training = {**PRESETS[preset][1], **training}
     conditional = bool(model.pop("conditional", False))
-    probe = load_image_dataset(data, channels=model.get("channels"))
-    size = model.get("image_size") or _default_size(probe.image_size)
-    full = (
-        probe
-        if size == probe.image_size
-        else load_image_dataset(data, image_size=size, channels=model.get("channels"))
-    )
+    channels, size = model.get("channels"), model.get("image_size")
+    if size is None:  # only then is a look at the data's own size needed
+        full = load_image_dataset(data, channels=channels)
+        size = _default_size(full.image_size)
+        if size != full.image_size:
+            full = load_image_dataset(data, image_size=size, channels=channels)
+    else:
+        full = load_image_dataset(data, image_size=size, channels=channels)
     if conditional and not full.num_classes:
         raise DataError(
             f"data '{data}' has no class labels, so it cannot train a conditional model"
