@@ -5,8 +5,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# Debian packages the current features need (none yet for images; audio and text add theirs).
-DEB_PACKAGES :=
+# Debian packages the features need: the built-in poem corpora (text).
+DEB_PACKAGES := fortunes fortunes-zh
 
 .PHONY: install system-deps run test bench clean
 

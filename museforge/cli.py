@@ -15,7 +15,7 @@ from rich.markup import escape
 from museforge.errors import ArtifactError, MuseforgeError
 
 app = typer.Typer(
-    help="museforge: make images (and soon text, music and styles) with generative models.",
+    help="museforge: make images, poems and lyrics (music and styles next) with generative models.",
     add_completion=False,
     pretty_exceptions_enable=False,
     no_args_is_help=True,
@@ -63,7 +63,7 @@ def _run_verb(model: str, verb_name: str, out_dir: Path | None, **kwargs: Any):
     paths = write_result(result, target, upscale=upscale)
     singles = len(result.artworks)
     if singles > 1:
-        out.print(f"wrote {singles} images with provenance into {target}/")
+        out.print(f"wrote {singles} artworks with provenance into {target}/")
     for path in paths[singles:] if singles > 1 else paths:
         out.print(f"wrote {path}")
     return result
@@ -88,7 +88,8 @@ LabelOpt = Annotated[int | None, typer.Option("--label", help="class for conditi
 def train(
     kind: Annotated[str | None, typer.Argument(help="model kind, e.g. image-gan")] = None,
     data: Annotated[
-        str | None, typer.Option(help="data set: mnist5k, digits, faces, folder:PATH")
+        str | None,
+        typer.Option(help="data set: mnist5k, faces, tang300, songs-poems, folder:PATH…"),
     ] = None,
     out_dir: Annotated[Path | None, typer.Option("--out", help="run/model folder")] = None,
     steps: Annotated[int | None, typer.Option(help="training steps")] = None,
@@ -150,14 +151,17 @@ def train(
 @app.command()
 def sample(
     model: ModelArg,
-    n: Annotated[int, typer.Option("--n", help="how many images")] = 16,
+    n: Annotated[int, typer.Option("--n", help="how many outputs")] = 16,
     seed: SeedOpt = 0,
     truncation: Annotated[float, typer.Option(help="≤1: more typical, less varied")] = 1.0,
     label: LabelOpt = None,
     out_dir: OutOpt = None,
 ) -> None:
-    """Sample images: one PNG each (with provenance) and a grid."""
-    _run_verb(model, "sample", out_dir, n=n, seed=seed, truncation=truncation, label=label)
+    """Sample: images (one PNG each with provenance, and a grid) or texts."""
+    extra: dict[str, Any] = {"truncation": truncation} if truncation != 1.0 else {}
+    if label is not None:
+        extra["label"] = label
+    _run_verb(model, "sample", out_dir, n=n, seed=seed, **extra)
 
 
 @app.command()
@@ -229,18 +233,22 @@ def reconstruct(
 @app.command()
 def evaluate(
     model: ModelArg,
-    n: Annotated[int, typer.Option("--n", help="samples to generate")] = 2000,
+    n: Annotated[
+        int | None, typer.Option("--n", help="samples to generate [images 2000, texts 64]")
+    ] = None,
     seed: SeedOpt = 0,
     as_json: Annotated[bool, typer.Option("--json", help="print the results as JSON")] = False,
     out_dir: OutOpt = None,
 ) -> None:
-    """FID/KID (own feature net), precision/recall and the memorisation check."""
+    """Evaluate a model: images — FID/KID (own feature net), precision/recall, memorisation;
+    texts — validation bits per character, distinct-n, form accuracy, copied spans."""
     from museforge.core.registry import get_verb
     from museforge.gallery.artwork import write_result
 
     loaded = _load(model)
     target = out_dir or Path("gallery") / loaded.path.name / "evaluation"
-    result = get_verb(loaded.kind, "evaluate")(loaded, n=n, seed=seed, out_dir=target)
+    sizes = {} if n is None else {"n": n}
+    result = get_verb(loaded.kind, "evaluate")(loaded, seed=seed, out_dir=target, **sizes)
     write_result(result, target)
     if as_json:
         sys.stdout.write(json.dumps(result.data, indent=2, sort_keys=True) + "\n")
@@ -278,12 +286,19 @@ def kinds() -> None:
 
 @app.command()
 def data() -> None:
-    """List the built-in data sets (users can also give folder:PATH)."""
+    """List the built-in data sets (users can also give folder:PATH or file:PATH)."""
     from museforge.image.data import BUILTIN_IMAGE_SETS
+    from museforge.text.corpus import BUILTIN_TEXT_SETS
 
+    out.print("[bold]images[/bold]")
     for name, text in BUILTIN_IMAGE_SETS.items():
-        out.print(f"[bold]{name:>8}[/bold]  {text}")
-    out.print(f"{'folder:PATH':>8}  your images; subfolders become class labels")
+        out.print(f"  [bold]{name:>11}[/bold]  {text}")
+    out.print(f"  {'folder:PATH':>11}  your images; subfolders become class labels")
+    out.print("[bold]texts[/bold]")
+    for name, text in BUILTIN_TEXT_SETS.items():
+        out.print(f"  [bold]{name:>11}[/bold]  {text}")
+    out.print(f"  {'file:PATH':>11}  a UTF-8 text file (poems split at blank lines or %)")
+    out.print(f"  {'folder:PATH':>11}  every .txt/.md file below PATH")
 
 
 @app.command()
@@ -317,6 +332,35 @@ def bench_image(
 
         atomic_write_text(json_path, json.dumps(results, indent=2, sort_keys=True) + "\n")
     out.print(format_table(results))
+
+
+@bench_app.command("text")
+def bench_text(
+    budget: Annotated[str, typer.Option(help="training budget per model, e.g. 5m")] = "5m",
+    json_path: Annotated[Path | None, typer.Option("--json", help="write results here")] = None,
+    corpus: Annotated[
+        list[str] | None, typer.Option("--corpus", help="corpora [default: tang300, songs-poems]")
+    ] = None,
+    seed: SeedOpt = 0,
+    work_dir: Annotated[Path, typer.Option(help="where trained models go")] = Path(
+        "runs/bench-text"
+    ),
+) -> None:
+    """Train our text LM and the classic small char-GPT for equal time; compare bpc."""
+    from museforge.bench.text import CORPORA, format_table, run_text_bench
+    from museforge.core.train import parse_duration
+
+    corpora = tuple(corpus or CORPORA)
+    results = run_text_bench(parse_duration(budget), work_dir, corpora, seed=seed)
+    if json_path is not None:
+        from museforge.core.atomic import atomic_write_text
+
+        atomic_write_text(json_path, json.dumps(results, indent=2, sort_keys=True) + "\n")
+    out.print(format_table(results))
+
+
+# The text commands register on ``app`` when their module is imported.
+from museforge import cli_text  # noqa: E402, F401
 
 
 def main() -> None:

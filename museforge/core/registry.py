@@ -19,7 +19,7 @@ import torch
 from museforge.errors import ArtifactError, VerbError
 
 # Every module that registers kinds; importing them fills the registry.
-KIND_MODULES = ("museforge.image.kinds",)
+KIND_MODULES = ("museforge.image.kinds", "museforge.text.kinds")
 
 VERB_NAMES = frozenset(
     {
@@ -35,6 +35,8 @@ VERB_NAMES = frozenset(
         "reconstruct",
         "project",
         "evaluate",
+        "poem",
+        "lyrics",
     }
 )
 _NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")

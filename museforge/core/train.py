@@ -51,6 +51,12 @@ class TrainTask(Protocol):
     def export(self) -> tuple[Any, dict[str, torch.Tensor]]: ...
 
 
+# Optional task hooks, used when present:
+#   set_progress(fraction)  share of the budget done, before each step (schedules)
+#   validate() -> metrics   every ``eval_every`` steps and at the end (held-out loss)
+#   should_stop             True once the task wants to stop early (early stopping)
+
+
 @dataclass(frozen=True)
 class TrainSettings:
     """Kind-independent settings of one training run."""
@@ -83,6 +89,7 @@ class TrainResult:
     elapsed: float
     interrupted: bool
     metrics: dict[str, float] = field(default_factory=dict)
+    stopped_early: bool = False  # the task's early stopping ended the run
 
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|hr)?\s*$")
@@ -281,9 +288,16 @@ class Trainer:
         window_start, window_examples = time.monotonic(), 0
         bar = _ProgressBar(self.settings, enabled=self.progress and self.proc.is_main)
         t0, elapsed0 = time.monotonic(), self.elapsed
+        set_progress = getattr(self.task, "set_progress", None)
+        validate = getattr(self.task, "validate", None)
+        eval_every = int(getattr(self.task, "eval_every", 0) or 0)
+        val_metrics: dict[str, float] = {}
+        stopped_early = False
         try:
             with bar:
                 while not self._done():
+                    if set_progress is not None:
+                        set_progress(self._fraction())
                     metrics = self.task.train_step(self.sampler.next(), self.noise)
                     self.step += 1
                     self.elapsed = elapsed0 + time.monotonic() - t0
@@ -306,6 +320,11 @@ class Trainer:
                         )
                         sums, count = {}, 0
                         window_start, window_examples = time.monotonic(), 0
+                    if validate is not None and eval_every and self.step % eval_every == 0:
+                        val_metrics = self._validate()
+                        if distributed.any_process(bool(getattr(self.task, "should_stop", 0))):
+                            stopped_early = True
+                            break
                     every = self.settings.preview_every
                     if every and self.step % every == 0:
                         self._preview()
@@ -317,17 +336,35 @@ class Trainer:
             interrupted = True
         if count:
             last_metrics = {k: v / count for k, v in sums.items()}
+        if validate is not None and not interrupted and (not eval_every or self.step % eval_every):
+            val_metrics = self._validate()
+        last_metrics = {**last_metrics, **val_metrics}
         self.save_checkpoint()
         self.save_artifact(last_metrics)
         if self.settings.preview_every:
             self._preview()
-        result = TrainResult(self.out_dir, self.step, self.elapsed, interrupted, last_metrics)
+        result = TrainResult(
+            self.out_dir, self.step, self.elapsed, interrupted, last_metrics, stopped_early
+        )
         if interrupted:
             raise TrainingInterrupted(
                 f"training interrupted at step {self.step}; checkpoint saved in "
                 f"'{self.out_dir}' (continue with --resume)"
             )
         return result
+
+    def _validate(self) -> dict[str, float]:
+        metrics = self.task.validate()  # type: ignore[attr-defined]
+        self._log({"step": self.step, "time": round(self.elapsed, 3), **metrics})
+        return metrics
+
+    def _fraction(self) -> float:
+        s, parts = self.settings, []
+        if s.steps is not None:
+            parts.append(self.step / s.steps)
+        if s.time_budget is not None:
+            parts.append(self.elapsed / s.time_budget)
+        return max(parts)
 
     def _at_end(self) -> bool:
         s = self.settings

@@ -10,16 +10,17 @@ from typing import Any
 from PIL import Image
 
 from museforge.core.atomic import atomic_write_text, atomic_write_with
-from museforge.gallery.provenance import save_png
+from museforge.gallery.provenance import save_png, save_text
 
 
 @dataclass
 class Artwork:
-    """One output: its file stem, its picture and how it was made."""
+    """One output: its file stem, its content (a picture or a text) and how it was made."""
 
     name: str
-    image: Image.Image
-    provenance: dict[str, Any]
+    image: Image.Image | None = None
+    provenance: dict[str, Any] = field(default_factory=dict)
+    text: str | None = None
 
 
 @dataclass
@@ -51,9 +52,12 @@ def write_result(result: Result, out_dir: str | Path, upscale: int = 1) -> list[
     28-pixel samples are visible; the individual PNGs keep the model's exact pixels.
     """
     out = Path(out_dir)
-    paths = [
-        save_png(out / f"{art.name}.png", art.image, art.provenance) for art in result.artworks
-    ]
+    paths = []
+    for art in result.artworks:
+        if art.image is not None:
+            paths.append(save_png(out / f"{art.name}.png", art.image, art.provenance))
+        else:
+            paths.append(save_text(out / f"{art.name}.txt", art.text or "", art.provenance))
 
     def big(img: Image.Image) -> Image.Image:
         if upscale == 1:

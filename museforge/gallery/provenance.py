@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from PIL import Image, PngImagePlugin, UnidentifiedImageError
 
-from museforge.core.atomic import atomic_write_with
+from museforge.core.atomic import atomic_write_text, atomic_write_with
 from museforge.errors import InputError
 
 PNG_KEY = "museforge"
@@ -57,3 +57,35 @@ def read_png_provenance(path: str | Path) -> dict[str, Any]:
         return json.loads(text)
     except json.JSONDecodeError:
         raise InputError(f"'{path}': its museforge provenance is not valid JSON") from None
+
+
+def sidecar_path(path: str | Path) -> Path:
+    """The provenance sidecar of a file that cannot embed it: ``poem.txt`` → ``poem.txt.json``."""
+    path = Path(path)
+    return path.with_name(path.name + ".json")
+
+
+def save_text(path: str | Path, text: str, provenance: dict[str, Any]) -> Path:
+    """Write ``text`` (UTF-8, newline-terminated) and its provenance sidecar, atomically.
+
+    A plain-text poem has nowhere invisible to keep metadata, so it travels with a JSON
+    sidecar; the sidecar is written first so a text file never exists without it.
+    """
+    path = Path(path)
+    sidecar = {**provenance, "file": path.name}
+    atomic_write_text(sidecar_path(path), json.dumps(sidecar, indent=2, sort_keys=True) + "\n")
+    return atomic_write_text(path, text if text.endswith("\n") else text + "\n")
+
+
+def read_text_provenance(path: str | Path) -> dict[str, Any]:
+    """The provenance sidecar of a museforge text file, or an InputError saying why not."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"'{path}' does not exist or is not a file")
+    side = sidecar_path(path)
+    if not side.is_file():
+        raise InputError(f"'{path}' has no provenance sidecar '{side.name}' (not from museforge?)")
+    try:
+        return json.loads(side.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise InputError(f"'{side}': provenance is not valid JSON") from None

@@ -1,0 +1,122 @@
+"""``museforge bench text``: our text LM against the classic small char-GPT, equal budgets.
+
+On each corpus both models train on the same split for the same wall-clock seconds in one
+run; both keep their best weights by validation loss (as the classic recipe's training
+script does). Reported: validation bits per character, their ratio, sampling speed
+(characters per second, one stream and a batch of 16, KV cache) and originality of free
+samples (longest copied span, share of lines copied verbatim from the training text).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import platform
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from museforge.core.artifact import load_artifact
+from museforge.core.recipe import Recipe, train_from_recipe
+from museforge.text.evaluate import load_splits
+from museforge.text.metrics import CopyIndex, distinct_n
+from museforge.text.sampling import SamplingSettings, generate
+from museforge.text.task import CLASSIC_CHAR_GPT, nll_per_char
+
+CORPORA = ("tang300", "songs-poems")
+# name -> (model settings, training settings, batch size)
+CONTENDERS: dict[str, tuple[dict[str, Any], dict[str, Any], int]] = {
+    "classic-char-gpt": ({}, {"preset": "classic-char-gpt"}, CLASSIC_CHAR_GPT[2]),
+    "ours-transformer": ({}, {}, 64),
+}
+ORIGINALITY_SAMPLES = 32
+
+
+def sampling_rate(model: Any, n: int, chars: int = 1000, seed: int = 0) -> float:
+    """Characters per second when sampling ``n`` streams of ``chars`` characters each."""
+    settings = SamplingSettings(max_chars=chars, stop_at_end=False)
+    generate(model, "", n, seed, SamplingSettings(max_chars=20))  # warm-up
+    start = time.perf_counter()
+    texts = generate(model, "", n, seed, settings)
+    return sum(len(t) for t in texts) / (time.perf_counter() - start)
+
+
+def score(path: Path) -> dict[str, Any]:
+    """Validation bpc, speed and originality of the artifact at ``path``."""
+    loaded = load_artifact(path)
+    model = loaded.model
+    train, val = load_splits(loaded)
+    nll = nll_per_char(model, model.encode_lossy(val.text()))
+    samples = generate(model, "", ORIGINALITY_SAMPLES, 0, SamplingSettings(max_chars=300))
+    copies = CopyIndex(train.text()).report(samples)
+    manifest = loaded.manifest
+    return {
+        "val_bpc": nll / math.log(2),
+        "parameters": model.num_parameters(),
+        "steps": manifest["recipe"].get("steps_done"),
+        "train_seconds": manifest["recipe"].get("train_seconds"),
+        "chars_per_s_1": sampling_rate(model, 1),
+        "chars_per_s_16": sampling_rate(model, 16),
+        "distinct_2": distinct_n(samples, 2),
+        "longest_copied_span": copies["longest_copied_span"],
+        "verbatim_line_share": copies["verbatim_line_share"],
+        "example": samples[0][:200],
+    }
+
+
+def run_text_bench(
+    budget_s: float,
+    work_dir: Path,
+    corpora: tuple[str, ...] = CORPORA,
+    seed: int = 0,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Train and score every contender on every corpus; returns JSON-ready results."""
+    results: dict[str, Any] = {
+        "budget_s": budget_s,
+        "seed": seed,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(),
+            "torch": torch.__version__,
+            "python": platform.python_version(),
+            "device": "cpu",
+        },
+        "corpora": {},
+    }
+    for corpus in corpora:
+        rows: dict[str, Any] = {}
+        for name, (model, training, batch) in CONTENDERS.items():
+            out = work_dir / corpus / name
+            shutil.rmtree(out, ignore_errors=True)
+            run = {"time_budget": budget_s, "batch_size": batch, "seed": seed, "preview_every": 0}
+            recipe = Recipe("text-lm", corpus, str(out), model, training, run)
+            train_from_recipe(recipe, progress=progress)
+            rows[name] = score(out)
+        ours, base = rows["ours-transformer"]["val_bpc"], rows["classic-char-gpt"]["val_bpc"]
+        results["corpora"][corpus] = {"models": rows, "bpc_ratio": ours / base}
+    return results
+
+
+def format_table(results: dict[str, Any]) -> str:
+    """A Markdown table of the results and the ratios the targets refer to."""
+    lines = [
+        "| corpus | model | steps | val bpc ↓ | chars/s (1) | chars/s (16) | distinct-2 "
+        "| longest copy | verbatim lines |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    notes = []
+    for corpus, entry in results["corpora"].items():
+        for name, row in entry["models"].items():
+            lines.append(
+                f"| {corpus} | {name} | {row['steps']} | {row['val_bpc']:.3f} "
+                f"| {row['chars_per_s_1']:,.0f} | {row['chars_per_s_16']:,.0f} "
+                f"| {row['distinct_2']:.3f} | {row['longest_copied_span']} "
+                f"| {row['verbatim_line_share']:.1%} |"
+            )
+        notes.append(f"{corpus}: ours ÷ classic bpc = {entry['bpc_ratio']:.3f}")
+    budget = results["budget_s"]
+    return "\n".join([*lines, "", f"budget {budget:.0f} s per model; " + "; ".join(notes)])

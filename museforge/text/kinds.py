@@ -1,0 +1,84 @@
+"""Registers the text model kind, its training task and its verbs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from museforge.core.registry import config_from_dict, register_kind, verb
+from museforge.errors import DataError, InputError
+from museforge.text import verbs
+from museforge.text.lm import TextLM, TextLMConfig, build_vocab
+from museforge.text.task import CLASSIC_CHAR_GPT, TextLMTask, TextLMTraining
+
+HOLDOUT, SPLIT_SEED = 0.1, 0
+PRESETS = {"classic-char-gpt": CLASSIC_CHAR_GPT}
+SMALL_CORPUS = 100_000  # characters: below this, regularise harder
+
+
+def data_defaults(n_chars: int, context: int | None = None) -> dict[str, Any]:
+    """Model defaults that suit a training text of ``n_chars`` characters.
+
+    Small poetry corpora overfit within minutes, so they get more dropout; every corpus
+    keeps at least a few hundred training windows by shrinking the context if needed.
+    """
+    ctx = context or 128
+    ctx = max(8, min(ctx, n_chars // 8))
+    return {"context": ctx, "dropout": 0.2 if n_chars < SMALL_CORPUS else 0.1}
+
+
+def text_task(model: dict[str, Any], training: dict[str, Any], data: str, seed: int):
+    """A TextLMTask for the Trainer, plus the data description for the manifest."""
+    from museforge.text.corpus import load_text_corpus, split_corpus
+
+    model, training = dict(model), dict(training)
+    preset = training.pop("preset", None)
+    if preset is not None:
+        if preset not in PRESETS:
+            raise InputError(f"unknown training preset '{preset}' (known: {sorted(PRESETS)})")
+        model = {**PRESETS[preset][0], **model}
+        training = {**PRESETS[preset][1], **training}
+    corpus = load_text_corpus(data)
+    train, val = split_corpus(corpus, holdout=HOLDOUT, seed=SPLIT_SEED)
+    train_text, val_text = train.text(), val.text()
+    for key, value in data_defaults(len(train_text), model.get("context")).items():
+        model.setdefault(key, value)
+    if len(train_text) < model["context"] + 2:
+        raise DataError(
+            f"data '{data}': {len(train_text)} training characters is too little for a "
+            f"context of {model['context']}; give more text or --set model.context=16"
+        )
+    model.setdefault("vocab", build_vocab(corpus.text()))
+    model.setdefault("language", corpus.language)
+    cfg = config_from_dict(TextLMConfig, model, "model settings")
+    train_cfg = config_from_dict(TextLMTraining, training, "training settings")
+    probe = TextLM(cfg)
+    data_info = {
+        "source": corpus.source,
+        "language": corpus.language,
+        "fingerprint": train.fingerprint,
+        "full_fingerprint": corpus.fingerprint,
+        "n_train": len(train),
+        "n_holdout": len(val),
+        "train_chars": len(train_text),
+        "holdout_chars": len(val_text),
+        "holdout": HOLDOUT,
+        "split_seed": SPLIT_SEED,
+        "skipped_files": len(corpus.skipped),
+        "skipped": list(corpus.skipped[:20]),
+    }
+    task = TextLMTask(
+        cfg, train_cfg, probe.encode_lossy(train_text), probe.encode_lossy(val_text), seed
+    )
+    return task, data_info
+
+
+register_kind(
+    "text-lm",
+    modality="text",
+    description="character-level transformer or LSTM LM: free text, poems in strict forms, lyrics",
+    config_cls=TextLMConfig,
+    model_cls=TextLM,
+    task_factory=text_task,
+)
+for _fn in (verbs.sample, verbs.continue_, verbs.poem, verbs.lyrics, verbs.evaluate):
+    verb("text-lm")(_fn)

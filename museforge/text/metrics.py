@@ -1,0 +1,199 @@
+"""Text metrics: compression (bits per character), diversity (distinct-n) and originality.
+
+Originality asks how much of a generated text was copied from the training text. A
+:class:`CopyIndex` is built once per training text and answers two questions per sample: the
+longest substring also found in the training text (a suffix automaton makes this linear in
+the sample's length) and which lines were copied whole (a set of normalised training lines
+and, for Chinese verse, of their clauses 句).
+"""
+
+from __future__ import annotations
+
+import math
+import unicodedata
+
+#: Separates documents in a training text; copied spans never include it.
+DOC_SEPARATOR = "\x03"
+
+# Where a Chinese verse line splits into clauses (句). Full-width only: splitting English
+# lines at commas would make short, common phrases count as copied lines.
+_CLAUSE_ENDS = "，。！？；"
+
+
+def bits_per_char(nll_nats_sum: float, num_chars: int) -> float:
+    """Convert a negative log-likelihood summed over ``num_chars`` characters (in nats) to
+    bits per character."""
+    if num_chars <= 0:
+        raise ValueError(f"num_chars must be positive, got {num_chars}")
+    return nll_nats_sum / (num_chars * math.log(2))
+
+
+def distinct_n(texts: list[str], n: int) -> float:
+    """Unique character n-grams / all character n-grams over ``texts`` (0.0 when there are none).
+
+    N-grams are taken within each line (``str.splitlines``), so they never span a line break
+    and the breaks themselves are not characters of any n-gram; other whitespace counts.
+    """
+    if n < 1:
+        raise ValueError(f"n must be at least 1, got {n}")
+    seen: set[str] = set()
+    total = 0
+    for text in texts:
+        for line in text.splitlines():
+            count = len(line) - n + 1
+            if count > 0:
+                total += count
+                seen.update(line[i : i + n] for i in range(count))
+    return len(seen) / total if total else 0.0
+
+
+def _normalise(line: str) -> str:
+    """A line as compared for verbatim copies: without surrounding whitespace and trailing
+    punctuation (a copied line that ends in '.' rather than ',' is still copied)."""
+    end = len(line)
+    while end and (line[end - 1].isspace() or unicodedata.category(line[end - 1])[0] == "P"):
+        end -= 1
+    return line[:end].strip()
+
+
+def _clauses(line: str) -> list[str]:
+    """The normalised clauses (句) of a line, split at full-width clause punctuation."""
+    for mark in _CLAUSE_ENDS[1:]:
+        line = line.replace(mark, _CLAUSE_ENDS[0])
+    return [_normalise(part) for part in line.split(_CLAUSE_ENDS[0])]
+
+
+def _lines(text: str) -> list[str]:
+    """Lines of a text; document separators end lines too."""
+    return text.replace(DOC_SEPARATOR, "\n").splitlines()
+
+
+def _build_automaton(text: str) -> tuple[list[dict[str, int]], list[int], list[int]]:
+    """Suffix automaton of ``text``: (transitions, suffix links, longest length) per state.
+
+    The standard online construction; at most 2·len(text) states. Written with local
+    names and plain lists because it runs once per character in pure Python.
+    """
+    trans: list[dict[str, int]] = [{}]
+    link = [-1]
+    length = [0]
+    new_trans, new_link, new_length = trans.append, link.append, length.append
+    last = 0
+    for ch in text:
+        cur = len(length)
+        new_trans({})
+        new_link(0)
+        new_length(length[last] + 1)
+        p = last
+        while p != -1 and ch not in trans[p]:
+            trans[p][ch] = cur
+            p = link[p]
+        if p != -1:
+            q = trans[p][ch]
+            if length[p] + 1 == length[q]:
+                link[cur] = q
+            else:
+                # q also stands for longer strings than p·ch: split off a clone holding
+                # exactly the strings of length ≤ length[p] + 1.
+                clone = len(length)
+                new_trans(trans[q].copy())
+                new_link(link[q])
+                new_length(length[p] + 1)
+                while p != -1 and trans[p].get(ch) == q:
+                    trans[p][ch] = clone
+                    p = link[p]
+                link[q] = clone
+                link[cur] = clone
+        last = cur
+    return trans, link, length
+
+
+class CopyIndex:
+    """Index of a training text for originality checks (build once, query many).
+
+    ``min_line_chars``: lines (and clauses) shorter than this after normalisation are too
+    trivial to call copied; they are neither checked nor indexed.
+    """
+
+    def __init__(self, training_text: str, min_line_chars: int = 4):
+        self.min_line_chars = min_line_chars
+        self._trans, self._link, self._length = _build_automaton(training_text)
+        keys: set[str] = set()
+        for line in _lines(training_text):
+            keys.add(_normalise(line))
+            keys.update(_clauses(line))
+        self._line_keys = {key for key in keys if len(key) >= min_line_chars}
+
+    @property
+    def num_states(self) -> int:
+        """States of the suffix automaton (at most twice the training text's length)."""
+        return len(self._length)
+
+    def longest_copied_span(self, text: str) -> tuple[int, str]:
+        """Length and content of the longest substring of ``text`` found anywhere in the
+        training text; the first such span on ties, ``(0, "")`` when none.
+
+        Spans never include :data:`DOC_SEPARATOR`: it breaks the match on either side.
+        """
+        trans, link, length = self._trans, self._link, self._length
+        state = matched = best = best_end = 0
+        for i, ch in enumerate(text):
+            if ch == DOC_SEPARATOR:
+                state = matched = 0
+                continue
+            # Shorten the current match (walk suffix links) until it can be extended by ch.
+            while state and ch not in trans[state]:
+                state = link[state]
+                matched = length[state]
+            nxt = trans[state].get(ch)
+            if nxt is None:
+                state = matched = 0
+                continue
+            state = nxt
+            matched += 1
+            if matched > best:
+                best, best_end = matched, i + 1
+        return best, text[best_end - best : best_end]
+
+    def _checked(self, text: str) -> list[tuple[str, bool]]:
+        """(stripped line, copied?) for each non-trivial line of ``text``."""
+        out: list[tuple[str, bool]] = []
+        for line in _lines(text):
+            whole = _normalise(line)
+            if len(whole) < self.min_line_chars:
+                continue
+            keys = self._line_keys
+            copied = whole in keys or any(clause in keys for clause in _clauses(line))
+            out.append((line.strip(), copied))
+        return out
+
+    def verbatim_lines(self, text: str) -> list[str]:
+        """Lines of ``text`` (stripped) copied from the training text.
+
+        A line counts as copied when, after dropping surrounding whitespace and trailing
+        punctuation, it equals a training line or a training clause (句), or when one of its
+        own clauses (split at ，。！？；) does. Matching is otherwise exact (case, inner
+        spaces). Lines and clauses shorter than ``min_line_chars`` are ignored.
+        """
+        return [line for line, copied in self._checked(text) if copied]
+
+    def report(self, texts: list[str]) -> dict[str, float | int | str]:
+        """Originality of a set of samples.
+
+        Keys: ``longest_copied_span`` (max over texts) and ``longest_copied_text`` (that
+        span), ``mean_longest_copied_span`` (mean over texts), ``verbatim_line_share``
+        (copied lines / checked lines over all texts, 0.0 if none checked),
+        ``lines_checked`` and ``lines_copied``.
+        """
+        spans = [self.longest_copied_span(text) for text in texts]
+        longest, longest_text = max(spans, key=lambda s: s[0], default=(0, ""))
+        checked = [copied for text in texts for _, copied in self._checked(text)]
+        copied = sum(checked)
+        return {
+            "longest_copied_span": longest,
+            "longest_copied_text": longest_text,
+            "mean_longest_copied_span": sum(n for n, _ in spans) / len(spans) if spans else 0.0,
+            "verbatim_line_share": copied / len(checked) if checked else 0.0,
+            "lines_checked": len(checked),
+            "lines_copied": copied,
+        }

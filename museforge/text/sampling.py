@@ -1,0 +1,220 @@
+"""Sampling characters from a text LM: cached decoding, logit controls and constraints.
+
+Each of the ``n`` samples draws its randomness from its own stream (seed, index, attempt),
+so sample *i* is the same whether 1 or 20 are asked for. A constraint's mask is applied
+to the logits before temperature, top-k and top-p renormalise them, so forms hold by
+construction; repetition controls never remove the only characters a form allows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from museforge.core.seeding import stream
+from museforge.errors import InputError, VerbError
+from museforge.text.constraints import Constraint, Unconstrained
+from museforge.text.lm import TextLM
+
+MAX_ATTEMPTS = 8
+
+
+@dataclass(frozen=True)
+class SamplingSettings:
+    """Controls of one generation call (all recorded in provenance)."""
+
+    temperature: float = 0.8
+    top_k: int = 0  # 0 = off
+    top_p: float = 0.95  # 1 = off
+    repetition_penalty: float = 1.0  # > 1 discourages characters already in the sample
+    no_repeat_ngram: int = 0  # > 0: never repeat an n-gram of this length
+    max_chars: int = 400
+    stop_at_end: bool = True  # stop at the model's end-of-poem marker
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.temperature <= 5.0:
+            raise InputError(f"--temperature must be in (0, 5] (got {self.temperature})")
+        if self.top_k < 0:
+            raise InputError(f"--top-k must be 0 (off) or positive (got {self.top_k})")
+        if not 0.0 < self.top_p <= 1.0:
+            raise InputError(f"--top-p must be in (0, 1] (got {self.top_p})")
+        if not 1.0 <= self.repetition_penalty <= 10.0:
+            raise InputError(
+                f"--repetition-penalty must be in [1, 10] (got {self.repetition_penalty})"
+            )
+        if self.no_repeat_ngram < 0 or self.no_repeat_ngram == 1:
+            raise InputError(
+                f"--no-repeat-ngram must be 0 (off) or ≥ 2 (got {self.no_repeat_ngram})"
+            )
+        if not 1 <= self.max_chars <= 20000:
+            raise InputError(f"--max-chars must be in 1..20000 (got {self.max_chars})")
+
+
+def _penalise(logits: torch.Tensor, seen: list[list[int]], penalty: float) -> torch.Tensor:
+    """CTRL-style repetition penalty: shrink the logits of characters already emitted."""
+    out = logits.clone()
+    for row, ids in enumerate(seen):
+        if ids:
+            idx = torch.tensor(sorted(set(ids)))
+            vals = out[row, idx]
+            out[row, idx] = torch.where(vals > 0, vals / penalty, vals * penalty)
+    return out
+
+
+def _ngram_bans(seen: list[list[int]], n: int, vocab: int) -> torch.Tensor:
+    """Mask of next characters that would repeat an n-gram already in each sample."""
+    banned = torch.zeros(len(seen), vocab, dtype=torch.bool)
+    for row, ids in enumerate(seen):
+        if len(ids) < n:
+            continue
+        prefix = tuple(ids[len(ids) - n + 1 :])
+        for i in range(len(ids) - n + 1):
+            if tuple(ids[i : i + n - 1]) == prefix:
+                banned[row, ids[i + n - 1]] = True
+    return banned
+
+
+def _filter(logits: torch.Tensor, s: SamplingSettings) -> torch.Tensor:
+    """Temperature, top-k and top-p over logits whose disallowed entries are -inf."""
+    logits = logits / s.temperature
+    if s.top_k:
+        kth = torch.topk(logits, min(s.top_k, logits.shape[-1]), dim=-1).values[:, -1:]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    if s.top_p < 1.0:
+        sorted_logits, order = torch.sort(logits, descending=True, dim=-1)
+        cum = torch.softmax(sorted_logits, dim=-1).cumsum(dim=-1)
+        drop = cum - torch.softmax(sorted_logits, dim=-1) > s.top_p  # keep the first over p
+        sorted_logits = sorted_logits.masked_fill(drop, float("-inf"))
+        logits = torch.full_like(logits, float("-inf")).scatter(-1, order, sorted_logits)
+    return logits
+
+
+def _draw(probs: torch.Tensor, gens: list[torch.Generator]) -> torch.Tensor:
+    """One index per row by inverse CDF, each row from its own generator."""
+    u = torch.stack([torch.rand(1, generator=g) for g in gens]).view(-1, 1)
+    cdf = probs.cumsum(dim=-1)
+    picks = (cdf < u * cdf[:, -1:]).sum(dim=-1)
+    return picks.clamp_max(probs.shape[-1] - 1)
+
+
+TokenCallback = Callable[[int, str], None]
+
+
+def _mask(con: Constraint, free: torch.Tensor, only_end: torch.Tensor, end: int) -> torch.Tensor:
+    """What may come next: a finished form ends; a form never ends early."""
+    if con.done:
+        return only_end
+    allowed = con.allowed()
+    if allowed is None:
+        return free
+    mask = allowed & free
+    mask[end] = False
+    return mask
+
+
+@torch.inference_mode()
+def _generate_batch(
+    model: TextLM,
+    prompt: str,
+    rows: list[int],
+    attempt: int,
+    seed: int,
+    s: SamplingSettings,
+    make_constraint: Callable[[int], Constraint] | None,
+    on_token: TokenCallback | None,
+) -> list[str | None]:
+    """Sample one text per entry of ``rows``; None where a constraint hit a dead end."""
+    model.eval()
+    n, vocab = len(rows), len(model.vocab)
+    gens = [stream(seed, "text-sample", row, attempt) for row in rows]
+    constraints = [make_constraint(row) if make_constraint else Unconstrained() for row in rows]
+    # An empty prompt starts at a poem boundary, as every poem did in training.
+    ids = model.encode(prompt, "the prompt") if prompt else torch.empty(0, dtype=torch.long)
+    start = torch.cat((torch.tensor([model.end_id]), ids))
+    logits, state = model.net.start(start[None, :].expand(n, -1).contiguous())
+    out: list[list[int]] = [[] for _ in range(n)]
+    finished = [False] * n
+    failed = [False] * n
+    free = torch.ones(vocab, dtype=torch.bool)
+    free[model.unk_id] = False  # the unknown marker is never a useful output
+    if not s.stop_at_end:
+        free[model.end_id] = False
+    only_end = torch.zeros(vocab, dtype=torch.bool)
+    only_end[model.end_id] = True
+    for _ in range(s.max_chars):
+        masks = []
+        for con in constraints:
+            masks.append(_mask(con, free, only_end, model.end_id))
+        allowed = torch.stack(masks)
+        raw = logits.float()
+        shaped = raw
+        if s.repetition_penalty > 1.0:
+            shaped = _penalise(shaped, out, s.repetition_penalty)
+        if s.no_repeat_ngram:
+            shaped = shaped.masked_fill(_ngram_bans(out, s.no_repeat_ngram, vocab), float("-inf"))
+        masked = shaped.masked_fill(~allowed, float("-inf"))
+        # Repetition controls must not remove every character a form allows.
+        stuck = torch.isinf(masked).all(dim=-1)
+        if stuck.any():
+            masked[stuck] = raw[stuck].masked_fill(~allowed[stuck], float("-inf"))
+        probs = torch.softmax(_filter(masked, s), dim=-1).nan_to_num(0.0)
+        picks = _draw(probs, gens)
+        for i in range(n):
+            if finished[i]:
+                continue
+            if not allowed[i].any():
+                finished[i] = failed[i] = True
+                continue
+            token = int(picks[i])
+            if token == model.end_id:
+                finished[i] = True
+                continue
+            char = model.vocab[token]
+            out[i].append(token)
+            constraints[i].advance(char)
+            if on_token is not None:
+                on_token(rows[i], char)
+        if all(finished):
+            break
+        logits, state = model.net.step(picks, state)
+    texts: list[str | None] = []
+    for i in range(n):
+        complete = constraints[i].done or make_constraint is None
+        texts.append(None if failed[i] or not complete else model.decode(out[i]))
+    return texts
+
+
+def generate(
+    model: TextLM,
+    prompt: str = "",
+    n: int = 1,
+    seed: int = 0,
+    settings: SamplingSettings | None = None,
+    make_constraint: Callable[[int], Constraint] | None = None,
+    on_token: TokenCallback | None = None,
+) -> list[str]:
+    """``n`` continuations of ``prompt`` (the prompt itself not included).
+
+    ``make_constraint(i)`` builds sample *i*'s constraint; a sample that reaches a dead end
+    (or runs out of ``max_chars`` before its form is complete) is drawn again from a fresh
+    stream, up to a few times, then a VerbError explains which form could not be met.
+    """
+    s = settings or SamplingSettings()
+    if not 1 <= n <= 1000:
+        raise InputError(f"--n must be in 1..1000 (got {n})")
+    results: dict[int, str] = {}
+    todo = list(range(n))
+    for attempt in range(MAX_ATTEMPTS):
+        texts = _generate_batch(model, prompt, todo, attempt, seed, s, make_constraint, on_token)
+        for row, text in zip(todo, texts, strict=True):
+            if text is not None:
+                results[row] = text
+        todo = [row for row in todo if row not in results]
+        if not todo:
+            return [results[i] for i in range(n)]
+    raise VerbError(
+        f"could not complete the requested form in {MAX_ATTEMPTS} tries for {len(todo)} of {n} "
+        "samples; loosen it (fewer constraints, --tones off) or raise --max-chars"
+    )

@@ -1,0 +1,210 @@
+"""Training a character LM with the shared Trainer: windows, schedule, early stopping.
+
+Small corpora are the norm (300 poems is ~30k characters), so the task validates on the
+held-out poems every ``eval_every`` steps, keeps the best weights seen so far and stops
+once validation has not improved for ``patience`` evaluations; the artifact holds the
+best weights, not the last.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from museforge.core import distributed
+from museforge.text.lm import TextLM, TextLMConfig
+
+LN2 = math.log(2.0)
+
+
+@dataclass(frozen=True)
+class TextLMTraining:
+    """How a text LM is trained (stored in the artifact's recipe)."""
+
+    lr: float = 2e-3
+    schedule: str = "cosine"  # cosine (warm-up, then decay to min_lr over the budget) | constant
+    warmup: int = 100
+    min_lr_ratio: float = 0.1
+    weight_decay: float = 0.1
+    beta2: float = 0.99
+    grad_clip: float = 1.0
+    eval_every: int = 100  # steps; 0 = never (no early stopping)
+    patience: int = 10  # evaluations without improvement before stopping; 0 = never stop
+
+    def __post_init__(self) -> None:
+        if self.schedule not in ("cosine", "constant"):
+            raise ValueError(f"schedule must be 'cosine' or 'constant' (got {self.schedule!r})")
+        if self.lr <= 0:
+            raise ValueError(f"lr must be positive (got {self.lr})")
+
+
+# The classic small character-level GPT recipe for CPU (the benchmark's baseline): model
+# settings, training settings, batch size. Learned positions, biases, no dropout, constant
+# learning rate, plain AdamW, no clipping, no early stopping.
+CLASSIC_CHAR_GPT: tuple[dict, dict, int] = (
+    {
+        "n_layer": 4,
+        "n_head": 4,
+        "n_embd": 128,
+        "context": 64,
+        "dropout": 0.0,
+        "position": "learned",
+        "bias": True,
+    },
+    {
+        "lr": 1e-3,
+        "schedule": "constant",
+        "warmup": 0,
+        "weight_decay": 0.01,
+        "beta2": 0.999,
+        "grad_clip": 0.0,
+        "patience": 0,
+    },
+    12,
+)
+
+
+class BestWeights(nn.Module):
+    """The best weights by validation loss, kept as a module so checkpoints carry them."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = copy.deepcopy(model)
+        self.register_buffer("best_loss", torch.tensor(float("inf")))
+        self.register_buffer("stale", torch.tensor(0))
+
+    @torch.no_grad()
+    def offer(self, model: nn.Module, loss: float) -> bool:
+        """Keep ``model``'s weights if ``loss`` is the best yet; True when it was."""
+        if loss < float(self.best_loss):
+            self.model.load_state_dict(model.state_dict())
+            self.best_loss.fill_(loss)
+            self.stale.zero_()
+            return True
+        self.stale += 1
+        return False
+
+
+def window_starts(n: int, context: int) -> list[int]:
+    """Starts of windows of ``context + 1`` ids covering ``n`` ids; the last may overlap."""
+    if n <= context + 1:
+        return [0]
+    return [*range(0, n - context - 1, context), n - context - 1]
+
+
+@torch.no_grad()
+def nll_per_char(model: TextLM, ids: torch.Tensor, batch: int = 64) -> float:
+    """Mean negative log-likelihood (nats) of every character of ``ids`` after the first.
+
+    Windows of the model's context are scored independently; where the last window overlaps
+    the one before, the overlapping characters are scored once.
+    """
+    model.eval()
+    context = model.cfg.context
+    starts = window_starts(ids.numel(), context)
+    total, count, covered = 0.0, 0, 0
+    for b in range(0, len(starts), batch):
+        part = torch.stack([ids[s : s + context + 1] for s in starts[b : b + batch]])
+        logits = model(part[:, :-1])
+        losses = F.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]), part[:, 1:].reshape(-1), reduction="none"
+        ).view(part.shape[0], -1)
+        for row, start in zip(losses, starts[b : b + batch], strict=True):
+            first_new = max(covered - start - 1, 0)  # targets already scored
+            total += float(row[first_new:].sum())
+            count += row.numel() - first_new
+            covered = start + row.numel() + 1
+    return total / max(count, 1)
+
+
+class TextLMTask:
+    """Trains a :class:`TextLM` on encoded training text for the shared Trainer."""
+
+    kind = "text-lm"
+
+    def __init__(
+        self,
+        cfg: TextLMConfig,
+        training: TextLMTraining,
+        train_ids: torch.Tensor,
+        val_ids: torch.Tensor,
+        seed: int,
+    ):
+        self.cfg, self.training = cfg, training
+        self.train_ids, self.val_ids = train_ids, val_ids
+        torch.manual_seed(seed)
+        self.model = TextLM(cfg)
+        self.best = BestWeights(self.model)
+        decay = [p for n, p in self.model.named_parameters() if p.dim() >= 2]
+        rest = [p for n, p in self.model.named_parameters() if p.dim() < 2]
+        self.opt = torch.optim.AdamW(
+            [{"params": decay, "weight_decay": training.weight_decay}, {"params": rest}],
+            lr=training.lr,
+            betas=(0.9, training.beta2),
+            weight_decay=0.0,
+        )
+        self.num_examples = train_ids.numel() - cfg.context - 1
+        self.eval_every = training.eval_every
+        self._fraction = 0.0
+        self._offsets = torch.arange(cfg.context + 1)
+        self._first_param = decay[0]
+
+    def modules(self) -> dict[str, nn.Module]:
+        return {"model": self.model, "best": self.best}
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"model": self.opt}
+
+    def set_progress(self, fraction: float) -> None:
+        """The trainer's share of the budget done, for the learning-rate schedule."""
+        self._fraction = min(max(fraction, 0.0), 1.0)
+
+    def _lr(self, step: int) -> float:
+        t = self.training
+        if t.schedule == "constant":
+            return t.lr
+        if step < t.warmup:
+            return t.lr * (step + 1) / t.warmup
+        cosine = 0.5 * (1 + math.cos(math.pi * self._fraction))
+        return t.lr * (t.min_lr_ratio + (1 - t.min_lr_ratio) * cosine)
+
+    def train_step(self, indices: torch.Tensor, noise: torch.Generator) -> dict[str, float]:
+        self.model.train()
+        batch = self.train_ids[indices[:, None] + self._offsets]
+        opt_state = self.opt.state.get(self._first_param)
+        lr = self._lr(int(opt_state["step"]) if opt_state else 0)
+        for group in self.opt.param_groups:
+            group["lr"] = lr
+        logits = self.model(batch[:, :-1])
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch[:, 1:].reshape(-1))
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        distributed.average_gradients(self.model)
+        if self.training.grad_clip > 0:
+            nn.utils.clip_grad_norm_(self.model.parameters(), self.training.grad_clip)
+        self.opt.step()
+        return {"loss": loss.item(), "bpc": loss.item() / LN2}
+
+    def validate(self) -> dict[str, float]:
+        """Validation loss of the current weights; remembers the best weights."""
+        loss = nll_per_char(self.model, self.val_ids)
+        self.best.offer(self.model, loss)
+        best = float(self.best.best_loss) / LN2
+        return {"val_loss": loss, "val_bpc": loss / LN2, "best_val_bpc": best}
+
+    @property
+    def should_stop(self) -> bool:
+        """Early stopping: validation has not improved for ``patience`` evaluations."""
+        return 0 < self.training.patience <= int(self.best.stale)
+
+    def preview(self) -> None:
+        return None
+
+    def export(self) -> tuple[TextLMConfig, dict[str, torch.Tensor]]:
+        source = self.best.model if math.isfinite(float(self.best.best_loss)) else self.model
+        return self.cfg, source.weights()

@@ -1,0 +1,156 @@
+import math
+import random
+import time
+
+import pytest
+
+from museforge.text.metrics import DOC_SEPARATOR, CopyIndex, bits_per_char, distinct_n
+
+POEM = "床前明月光，疑是地上霜。\n举头望明月，低头思故乡。\n"
+
+
+def brute_longest(training: str, text: str) -> int:
+    """Longest substring of ``text`` without the separator that occurs in ``training``."""
+    best = 0
+    for i in range(len(text)):
+        for j in range(i + best + 1, len(text) + 1):
+            span = text[i:j]
+            if DOC_SEPARATOR in span or span not in training:
+                break  # longer spans from i contain this one, so fail too
+            best = j - i
+    return best
+
+
+def random_text(rng: random.Random, alphabet: str, n: int) -> str:
+    return "".join(rng.choice(alphabet) for _ in range(n))
+
+
+def test_bits_per_char():
+    assert bits_per_char(math.log(2) * 37, 37) == pytest.approx(1.0)
+    assert bits_per_char(0.0, 5) == 0.0
+    with pytest.raises(ValueError):
+        bits_per_char(1.0, 0)
+
+
+def test_distinct_n_known_counts():
+    assert distinct_n(["aaaa"], 1) == pytest.approx(1 / 4)
+    assert distinct_n(["aaaa"], 2) == pytest.approx(1 / 3)
+    assert distinct_n(["abcd"], 2) == 1.0
+    # Unique n-grams are pooled across texts: {ab, ba} out of 3 + 2.
+    assert distinct_n(["abab", "aba"], 2) == pytest.approx(2 / 5)
+    assert distinct_n([], 1) == 0.0
+    assert distinct_n(["ab"], 3) == 0.0
+    with pytest.raises(ValueError):
+        distinct_n(["ab"], 0)
+
+
+def test_distinct_n_never_spans_lines():
+    # "ab" and "cd": 2 bigrams, no "b\n", "\nc" or "bc".
+    assert distinct_n(["ab\ncd"], 2) == 1.0
+    assert distinct_n(["ab\ncd"], 3) == 0.0
+    assert distinct_n(["ab\r\nab\n\n"], 2) == pytest.approx(1 / 2)
+    assert distinct_n(["床前\n床前"], 1) == pytest.approx(2 / 4)
+
+
+@pytest.mark.parametrize("alphabet", ["ab", "abc\n", "月光霜明", "ab" + DOC_SEPARATOR])
+def test_longest_copied_span_matches_brute_force(alphabet):
+    for seed in range(60):
+        rng = random.Random(seed)
+        training = random_text(rng, alphabet, rng.randint(0, 60))
+        index = CopyIndex(training)
+        for _ in range(5):
+            text = random_text(rng, alphabet, rng.randint(0, 30))
+            length, span = index.longest_copied_span(text)
+            assert length == brute_longest(training, text), (training, text)
+            assert len(span) == length and span in text and span in training
+            assert DOC_SEPARATOR not in span
+
+
+def test_automaton_state_bound():
+    rng = random.Random(1)
+    training = random_text(rng, "abc", 2000)
+    assert CopyIndex(training).num_states <= 2 * len(training)
+
+
+def test_longest_copied_span_chinese():
+    index = CopyIndex(POEM)
+    assert index.longest_copied_span("我看明月光，疑是地上霜吗") == (9, "明月光，疑是地上霜")
+    assert index.longest_copied_span("") == (0, "")
+    assert index.longest_copied_span("春眠不觉晓") == (0, "")
+
+
+def test_separator_breaks_spans():
+    index = CopyIndex(f"hello{DOC_SEPARATOR}world")
+    # The separator neither joins training documents nor generated text.
+    assert index.longest_copied_span("helloworld") == (5, "hello")
+    length, span = index.longest_copied_span(f"xhello{DOC_SEPARATOR}worldx")
+    assert (length, span) == (5, "hello")
+    assert index.longest_copied_span(DOC_SEPARATOR * 3) == (0, "")
+
+
+def test_verbatim_lines():
+    training = f"The moon is bright tonight,\nover the sea.\nok\n{DOC_SEPARATOR}{POEM}"
+    index = CopyIndex(training)
+    text = "\n".join(
+        [
+            "  The moon is bright tonight.  ",  # copied: whitespace, final punctuation differ
+            "The moon is bright tonite,",  # one character differs
+            "ok",  # too short to count
+            "举头望明月，思念我故乡。",  # one copied clause
+            "疑是地上霜",  # a training clause as a whole line
+            "疑是地上雪。",  # one character differs
+            "明月，光。",  # short clauses only
+        ]
+    )
+    assert index.verbatim_lines(text) == [
+        "The moon is bright tonight.",
+        "举头望明月，思念我故乡。",
+        "疑是地上霜",
+    ]
+
+
+def test_verbatim_lines_ignores_short_lines():
+    index = CopyIndex("abc\nabcd\n", min_line_chars=4)
+    assert index.verbatim_lines("abc\nabcd!\n") == ["abcd!"]
+    assert CopyIndex("abc\n", min_line_chars=3).verbatim_lines("abc") == ["abc"]
+
+
+def test_report_aggregates():
+    index = CopyIndex(POEM)
+    texts = ["举头望明月，低头看星星。\n春眠不觉晓", "床前明月光\n处处闻啼鸟\n风雨", ""]
+    report = index.report(texts)
+    assert report == {
+        "longest_copied_span": 8,
+        "longest_copied_text": "举头望明月，低头",
+        "mean_longest_copied_span": pytest.approx((8 + 5 + 0) / 3),
+        # Checked: 4 lines ("风雨" is too short); copied: the first and third.
+        "verbatim_line_share": pytest.approx(2 / 4),
+        "lines_checked": 4,
+        "lines_copied": 2,
+    }
+
+
+def test_report_empty():
+    report = CopyIndex("abc").report([])
+    assert report["longest_copied_span"] == 0
+    assert report["longest_copied_text"] == ""
+    assert report["mean_longest_copied_span"] == 0.0
+    assert report["verbatim_line_share"] == 0.0
+    assert report["lines_checked"] == 0
+
+
+def test_build_time_250k(capsys):
+    rng = random.Random(0)
+    training = random_text(rng, "abcdefghijklmnopqrstuvwxyz \n", 250_000)
+    start = time.perf_counter()
+    index = CopyIndex(training)
+    built = time.perf_counter() - start
+    samples = [random_text(rng, "abcdefghijklmnopqrstuvwxyz \n", 500) for _ in range(100)]
+    start = time.perf_counter()
+    index.report(samples)
+    queried = time.perf_counter() - start
+    with capsys.disabled():
+        print(
+            f"\nCopyIndex: built over 250k chars in {built:.2f}s ({index.num_states} states); "
+            f"report on 100 x 500 chars in {queried:.3f}s"
+        )

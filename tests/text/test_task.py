@@ -1,0 +1,111 @@
+"""Training a text LM: loss falls, early stopping keeps the best weights, artifacts load."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from museforge.core.artifact import load_artifact
+from museforge.core.recipe import Recipe, train_from_recipe
+from museforge.text.corpus import END
+from museforge.text.lm import TextLM, TextLMConfig, build_vocab
+from museforge.text.task import TextLMTask, TextLMTraining, nll_per_char, window_starts
+from tests.text.conftest import TINY_TEXT
+
+
+def _task(text: str, **training) -> TextLMTask:
+    cfg = TextLMConfig(vocab=build_vocab(text), **TINY_TEXT, dropout=0.0)
+    probe = TextLM(cfg)
+    ids = probe.encode(text)
+    split = int(len(ids) * 0.8)
+    return TextLMTask(cfg, TextLMTraining(**training), ids[:split], ids[split:], seed=0)
+
+
+REPEATING = ("春眠不觉晓，处处闻啼鸟。\n夜来风雨声，花落知多少。" + END) * 40
+
+
+def test_loss_falls_on_a_repeating_text():
+    task = _task(REPEATING, lr=3e-3, warmup=5)
+    gen = torch.Generator().manual_seed(0)
+    losses = []
+    for step in range(60):
+        task.set_progress(step / 60)
+        idx = torch.randint(0, task.num_examples, (8,), generator=gen)
+        losses.append(task.train_step(idx, gen)["loss"])
+    assert sum(losses[-5:]) / 5 < 0.5 * sum(losses[:5]) / 5
+    assert task.validate()["val_bpc"] < 2.0
+
+
+def test_best_weights_survive_a_worse_evaluation():
+    task = _task(REPEATING)
+    first = task.validate()["val_loss"]
+    with torch.no_grad():
+        for p in task.model.parameters():
+            p.add_(torch.randn_like(p))  # wreck the live weights
+    assert task.validate()["val_loss"] > first
+    _, state = task.export()
+    fresh = TextLM(task.cfg)
+    fresh.load_state_dict(state)
+    ids = task.val_ids
+    assert nll_per_char(fresh, ids) == pytest.approx(first, rel=1e-5)
+
+
+def test_patience_stops_training():
+    task = _task(REPEATING, patience=2)
+    task.validate()
+    assert not task.should_stop
+    task.best.best_loss.fill_(-1.0)  # nothing can beat this
+    task.validate()
+    task.validate()
+    assert task.should_stop
+
+
+def test_window_starts_cover_every_character():
+    for n in (5, 33, 64, 65, 200):
+        starts = window_starts(n, 32)
+        covered = set()
+        for s in starts:
+            covered.update(range(s + 1, min(s + 33, n)))
+        assert covered == set(range(1, n))
+
+
+def test_nll_scores_each_character_once():
+    """With an untrained uniform-ish model, mean NLL ≈ ln(vocab) whatever the length."""
+    cfg = TextLMConfig(vocab=build_vocab("abcdefgh"), **TINY_TEXT)
+    model = TextLM(cfg)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.zero_()
+    ids = torch.randint(0, len(cfg.vocab), (100,))
+    assert nll_per_char(model, ids) == pytest.approx(torch.log(torch.tensor(10.0)).item(), rel=1e-4)
+
+
+def test_training_run_writes_a_loadable_artifact_with_validation_metrics(zh_model_path):
+    manifest = json.loads((zh_model_path / "model.json").read_text(encoding="utf-8"))
+    assert manifest["kind"] == "text-lm"
+    assert manifest["config"]["language"] == "zh"
+    assert "best_val_bpc" in manifest["metrics"]["train"]
+    assert manifest["data"]["n_holdout"] > 0
+    lines = (zh_model_path / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
+    assert any("val_bpc" in json.loads(line) for line in lines)
+    loaded = load_artifact(zh_model_path)
+    assert loaded.model.encode("春风").tolist() == [
+        loaded.model.vocab.index("春"),
+        loaded.model.vocab.index("风"),
+    ]
+
+
+def test_resume_continues_from_the_checkpoint(tmp_path):
+    recipe = Recipe(
+        kind="text-lm",
+        data="songs-poems",
+        model=TINY_TEXT,
+        training={"eval_every": 5},
+        run={"steps": 10, "batch_size": 4, "preview_every": 0},
+    )
+    train_from_recipe(recipe, out=tmp_path, progress=False)
+    longer = Recipe(**{**recipe.__dict__, "run": {**recipe.run, "steps": 15}})
+    result = train_from_recipe(longer, out=tmp_path, resume=True, progress=False)
+    assert result.step == 15
