@@ -127,6 +127,7 @@ def train_from_recipe(
     out = out or recipe.out
     if not out:
         raise InputError("say where the model goes: --out DIR (or 'out' in the recipe)")
+    recipe = replace(recipe, run={**spec.default_run, **recipe.run})
     settings = recipe.settings()
     task, data_info = spec.task_factory(recipe.model, recipe.training, recipe.data, settings.seed)
     skipped = data_info.get("skipped_files", 0)

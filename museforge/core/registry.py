@@ -53,6 +53,7 @@ class KindSpec:
     model_cls: type[torch.nn.Module]
     task_factory: Callable[..., Any] | None = None
     verbs: dict[str, Callable[..., Any]] = field(default_factory=dict)
+    default_run: dict[str, Any] = field(default_factory=dict)  # e.g. a kind's batch size
 
 
 _KINDS: dict[str, KindSpec] = {}
@@ -67,6 +68,7 @@ def register_kind(
     config_cls: type,
     model_cls: type[torch.nn.Module],
     task_factory: Callable[..., Any] | None = None,
+    default_run: dict[str, Any] | None = None,
 ) -> KindSpec:
     """Register a model kind; names are lower-case words joined by hyphens and unique.
 
@@ -79,7 +81,8 @@ def register_kind(
         raise ValueError(f"kind {name!r} is already registered")
     if not dataclasses.is_dataclass(config_cls):
         raise TypeError(f"config class of {name!r} must be a dataclass")
-    spec = KindSpec(name, modality, description, config_cls, model_cls, task_factory)
+    run = dict(default_run or {})
+    spec = KindSpec(name, modality, description, config_cls, model_cls, task_factory, {}, run)
     _KINDS[name] = spec
     return spec
 

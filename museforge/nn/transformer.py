@@ -41,10 +41,21 @@ class TransformerShape:
 KVCache = list[tuple[torch.Tensor, torch.Tensor]]
 
 
-def _rope_tables(head_dim: int, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    inv = 1.0 / (10000 ** (torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim))
-    angles = positions.float()[:, None] * inv[None, :]
-    return angles.cos(), angles.sin()
+_ROPE: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+
+
+def _rope_tables(head_dim: int, start: int, length: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos/sin of the rotary angles at positions ``start…start+length-1``, each (length, D/2);
+    computed once per head size and grown as needed (sampling asks for one per step)."""
+    need = start + length
+    cos, sin = _ROPE.get(head_dim, (torch.empty(0), torch.empty(0)))
+    if cos.shape[0] < need:
+        size = max(need, 2 * cos.shape[0], 1024)
+        inv = 1.0 / (10000 ** (torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim))
+        angles = torch.arange(size, dtype=torch.float32)[:, None] * inv[None, :]
+        cos, sin = angles.cos(), angles.sin()
+        _ROPE[head_dim] = (cos, sin)
+    return cos[start:need], sin[start:need]
 
 
 def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
@@ -134,16 +145,15 @@ class TransformerLM(nn.Module):
 
     def _run(self, idx: torch.Tensor, start: int, cache: KVCache | None):
         t = idx.shape[1]
-        positions = torch.arange(start, start + t, device=idx.device)
         x = self.embed(idx)
         rope = None
         if self.shape.position == "learned":
             if start + t > self.shape.context:
                 raise ValueError(f"learned positions end at {self.shape.context} tokens")
-            x = x + self.pos(positions)
+            x = x + self.pos(torch.arange(start, start + t, device=idx.device))
         else:
-            cos, sin = _rope_tables(self.shape.n_embd // self.shape.n_head, positions)
-            rope = (cos.to(x.dtype), sin.to(x.dtype))
+            cos, sin = _rope_tables(self.shape.n_embd // self.shape.n_head, start, t)
+            rope = (cos.to(x.device, x.dtype), sin.to(x.device, x.dtype))
         x = self.drop(x)
         window = self.shape.context - 1
         new_cache: KVCache = []

@@ -13,12 +13,14 @@ from dataclasses import dataclass
 
 import torch
 
+from museforge.core.device import cpu_threads
 from museforge.core.seeding import stream
 from museforge.errors import InputError, VerbError
 from museforge.text.constraints import Constraint, Unconstrained
 from museforge.text.lm import TextLM
 
 MAX_ATTEMPTS = 8
+SINGLE_THREAD_MAX = 4  # samples drawn together below which one CPU thread is faster
 
 
 @dataclass(frozen=True)
@@ -206,8 +208,13 @@ def generate(
         raise InputError(f"--n must be in 1..1000 (got {n})")
     results: dict[int, str] = {}
     todo = list(range(n))
+    # One stream multiplies tiny matrices, where a second thread costs more than it saves.
+    threads = 1 if n <= SINGLE_THREAD_MAX else torch.get_num_threads()
     for attempt in range(MAX_ATTEMPTS):
-        texts = _generate_batch(model, prompt, todo, attempt, seed, s, make_constraint, on_token)
+        with cpu_threads(threads):
+            texts = _generate_batch(
+                model, prompt, todo, attempt, seed, s, make_constraint, on_token
+            )
         for row, text in zip(todo, texts, strict=True):
             if text is not None:
                 results[row] = text

@@ -22,23 +22,37 @@ from museforge.text.lm import TextLM, TextLMConfig
 LN2 = math.log(2.0)
 
 
+SCHEDULES = ("plateau", "cosine", "constant")
+
+
 @dataclass(frozen=True)
 class TextLMTraining:
     """How a text LM is trained (stored in the artifact's recipe)."""
 
-    lr: float = 2e-3
-    schedule: str = "cosine"  # cosine (warm-up, then decay to min_lr over the budget) | constant
+    lr: float = 1e-3
+    # plateau: warm up, then cut the rate by ``decay`` (restarting from the best weights)
+    # whenever validation stalls for ``decay_patience`` evaluations, at most ``max_decays``
+    # times; cosine: warm up, then decay to min_lr over the budget; constant.
+    schedule: str = "plateau"
     warmup: int = 100
     min_lr_ratio: float = 0.1
+    decay: float = 0.3
+    decay_patience: int = 3
+    max_decays: int = 3
     weight_decay: float = 0.1
     beta2: float = 0.99
     grad_clip: float = 1.0
+    input_dropout: float = 0.0  # share of input characters replaced by the unknown marker
     eval_every: int = 100  # steps; 0 = never (no early stopping)
     patience: int = 10  # evaluations without improvement before stopping; 0 = never stop
 
     def __post_init__(self) -> None:
-        if self.schedule not in ("cosine", "constant"):
-            raise ValueError(f"schedule must be 'cosine' or 'constant' (got {self.schedule!r})")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {SCHEDULES} (got {self.schedule!r})")
+        if not 0.0 <= self.input_dropout < 1.0:
+            raise ValueError(f"input_dropout must be in [0, 1) (got {self.input_dropout})")
+        if not 0.0 < self.decay < 1.0:
+            raise ValueError(f"decay must be in (0, 1) (got {self.decay})")
         if self.lr <= 0:
             raise ValueError(f"lr must be positive (got {self.lr})")
 
@@ -63,6 +77,7 @@ CLASSIC_CHAR_GPT: tuple[dict, dict, int] = (
         "weight_decay": 0.01,
         "beta2": 0.999,
         "grad_clip": 0.0,
+        "input_dropout": 0.0,
         "patience": 0,
     },
     12,
@@ -77,6 +92,8 @@ class BestWeights(nn.Module):
         self.model = copy.deepcopy(model)
         self.register_buffer("best_loss", torch.tensor(float("inf")))
         self.register_buffer("stale", torch.tensor(0))
+        self.register_buffer("lr_scale", torch.tensor(1.0))
+        self.register_buffer("decays", torch.tensor(0))
 
     @torch.no_grad()
     def offer(self, model: nn.Module, loss: float) -> bool:
@@ -170,6 +187,8 @@ class TextLMTask:
             return t.lr
         if step < t.warmup:
             return t.lr * (step + 1) / t.warmup
+        if t.schedule == "plateau":
+            return t.lr * float(self.best.lr_scale)
         cosine = 0.5 * (1 + math.cos(math.pi * self._fraction))
         return t.lr * (t.min_lr_ratio + (1 - t.min_lr_ratio) * cosine)
 
@@ -180,7 +199,13 @@ class TextLMTask:
         lr = self._lr(int(opt_state["step"]) if opt_state else 0)
         for group in self.opt.param_groups:
             group["lr"] = lr
-        logits = self.model(batch[:, :-1])
+        inputs = batch[:, :-1]
+        if self.training.input_dropout > 0:
+            # Hiding characters from the input (never from the targets) keeps a model of a
+            # tiny corpus from leaning on exact recall of the preceding characters.
+            hide = torch.rand(inputs.shape, generator=noise) < self.training.input_dropout
+            inputs = inputs.masked_fill(hide, self.model.unk_id)
+        logits = self.model(inputs)
         loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch[:, 1:].reshape(-1))
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -193,14 +218,29 @@ class TextLMTask:
     def validate(self) -> dict[str, float]:
         """Validation loss of the current weights; remembers the best weights."""
         loss = nll_per_char(self.model, self.val_ids)
-        self.best.offer(self.model, loss)
-        best = float(self.best.best_loss) / LN2
-        return {"val_loss": loss, "val_bpc": loss / LN2, "best_val_bpc": best}
+        t, best = self.training, self.best
+        improved = best.offer(self.model, loss)
+        stalled = not improved and int(best.stale) >= t.decay_patience
+        if t.schedule == "plateau" and stalled and int(best.decays) < t.max_decays:
+            # Anneal from the best point rather than from wherever training drifted.
+            self.model.load_state_dict(best.model.state_dict())
+            best.lr_scale.mul_(t.decay)
+            best.decays += 1
+            best.stale.zero_()
+        return {
+            "val_loss": loss,
+            "val_bpc": loss / LN2,
+            "best_val_bpc": float(best.best_loss) / LN2,
+            "lr_scale": float(best.lr_scale),
+        }
 
     @property
     def should_stop(self) -> bool:
-        """Early stopping: validation has not improved for ``patience`` evaluations."""
-        return 0 < self.training.patience <= int(self.best.stale)
+        """Early stopping: validation stopped improving (plateau: even after every decay)."""
+        t, best = self.training, self.best
+        if t.schedule == "plateau":
+            return int(best.decays) >= t.max_decays and int(best.stale) >= t.decay_patience
+        return 0 < t.patience <= int(best.stale)
 
     def preview(self) -> None:
         return None

@@ -6,7 +6,13 @@ import pytest
 import torch
 
 from museforge.errors import InputError, VerbError
-from museforge.text.sampling import SamplingSettings, _filter, _ngram_bans, generate
+from museforge.text.sampling import (
+    SamplingSettings,
+    _filter,
+    _ngram_bans,
+    _penalise,
+    generate,
+)
 
 
 class OnlyChars:
@@ -109,17 +115,10 @@ def test_bad_settings_are_one_line_errors(bad):
         SamplingSettings(**bad)
 
 
-def test_repetition_penalty_reduces_repeats(zh_model):
-    plain = generate(zh_model.model, "", 8, 0, SamplingSettings(max_chars=60, stop_at_end=False))
-    strict = generate(
-        zh_model.model,
-        "",
-        8,
-        0,
-        SamplingSettings(max_chars=60, stop_at_end=False, repetition_penalty=3.0),
-    )
-
-    def repeats(texts):
-        return sum(len(t) - len(set(t)) for t in texts)
-
-    assert repeats(strict) < repeats(plain)
+def test_repetition_penalty_shrinks_only_seen_characters():
+    logits = torch.tensor([[2.0, -1.0, 3.0, 0.5]])
+    out = _penalise(logits, [[0, 1, 1]], 2.0)
+    assert out.tolist() == [[1.0, -2.0, 3.0, 0.5]]  # positive halved, negative doubled
+    probs_before = torch.softmax(logits, -1)[0]
+    probs_after = torch.softmax(out, -1)[0]
+    assert probs_after[0] < probs_before[0] and probs_after[1] < probs_before[1]

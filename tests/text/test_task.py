@@ -53,10 +53,34 @@ def test_best_weights_survive_a_worse_evaluation():
 
 
 def test_patience_stops_training():
-    task = _task(REPEATING, patience=2)
+    task = _task(REPEATING, schedule="constant", patience=2)
     task.validate()
     assert not task.should_stop
     task.best.best_loss.fill_(-1.0)  # nothing can beat this
+    task.validate()
+    task.validate()
+    assert task.should_stop
+
+
+def test_plateau_decays_the_rate_from_the_best_weights_then_stops():
+    task = _task(REPEATING, schedule="plateau", decay=0.5, decay_patience=2, max_decays=2)
+    task.validate()
+    best_state = {k: v.clone() for k, v in task.best.model.state_dict().items()}
+    task.best.best_loss.fill_(-1.0)  # from now on every evaluation is a stall
+    with torch.no_grad():
+        for p in task.model.parameters():
+            p.add_(1.0)  # drift away from the best weights
+    task.validate()
+    assert task._lr(1000) == pytest.approx(task.training.lr)
+    task.validate()  # second stall: decay once, back to the best weights
+    assert task._lr(1000) == pytest.approx(0.5 * task.training.lr)
+    for key, value in task.model.state_dict().items():
+        torch.testing.assert_close(value, best_state[key])
+    assert not task.should_stop
+    task.validate()
+    task.validate()  # second decay
+    assert task._lr(1000) == pytest.approx(0.25 * task.training.lr)
+    assert not task.should_stop
     task.validate()
     task.validate()
     assert task.should_stop
