@@ -270,6 +270,10 @@ def info(model: ModelArg) -> None:
 
     manifest = read_manifest(resolve_model(model))
     spec = get_kind(manifest["kind"])
+    vocab = manifest["config"].get("vocab")
+    if isinstance(vocab, list) and len(vocab) > 40:  # a text model's thousands of characters
+        shown = "".join(c for c in vocab[:40] if c.isprintable())
+        manifest["config"]["vocab"] = f"{len(vocab)} characters: {shown}…"
     out.print_json(json.dumps(manifest))
     out.print(f"verbs: {', '.join(sorted(spec.verbs))}")
 

@@ -9,9 +9,17 @@ from museforge.core.registry import get_verb
 from museforge.errors import MuseforgeError
 from museforge.gallery.artwork import write_result
 
+# What the demo asks of each text starter, by language: a form that shows what museforge
+# can do that a plain sampler cannot.
+TEXT_DEMOS = {
+    "zh": ("poem", {"form": "qijue", "acrostic": "春夏秋冬", "n": 3}),
+    "en": ("poem", {"form": "limerick", "n": 3}),
+}
+
 
 def run_demo(models: Path, out_dir: Path, seed: int = 7) -> list[Path]:
-    """For each starter model: a 64-image grid and an interpolation GIF. Returns the overviews."""
+    """For each image starter a 64-image grid and an interpolation GIF; for each text
+    starter three poems in a strict form. Returns the files worth opening."""
     starters = sorted(p.parent for p in Path(models).glob("*/model.json"))
     if not starters:
         raise MuseforgeError(f"no starter models in '{models}' (train one: see recipes/)")
@@ -19,6 +27,11 @@ def run_demo(models: Path, out_dir: Path, seed: int = 7) -> list[Path]:
     for path in starters:
         loaded = load_artifact(path)
         target = Path(out_dir) / path.name
+        if loaded.kind == "text-lm":
+            verb, kwargs = TEXT_DEMOS[loaded.model.cfg.language]
+            result = get_verb(loaded.kind, verb)(loaded, seed=seed, **kwargs)
+            shown += write_result(result, target)
+            continue
         scale = max(1, 256 // loaded.model.cfg.image_size)
         for verb, kwargs in (
             ("sample", {"n": 64, "seed": seed}),

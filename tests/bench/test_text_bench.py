@@ -1,0 +1,31 @@
+"""The text benchmark's plumbing: both contenders train on the same split and are scored."""
+
+from __future__ import annotations
+
+from museforge.bench import text as bench
+
+
+def test_bench_trains_both_contenders_and_reports(monkeypatch, tmp_path):
+    tiny = {"n_layer": 1, "n_head": 2, "n_embd": 16, "context": 32}
+    monkeypatch.setattr(
+        bench,
+        "CONTENDERS",
+        {
+            "classic-char-gpt": (tiny, {"preset": "classic-char-gpt"}, 12),
+            "ours-transformer": (tiny, {}, 16),
+        },
+    )
+    monkeypatch.setattr(bench, "SPEED_CHARS", 40)
+    monkeypatch.setattr(bench, "ORIGINALITY_SAMPLES", 3)
+    results = bench.run_text_bench(2.0, tmp_path, corpora=("song100",), progress=False)
+    entry = results["corpora"]["song100"]
+    rows = entry["models"]
+    assert set(rows) == {"classic-char-gpt", "ours-transformer"}
+    for row in rows.values():
+        assert 0 < row["val_bpc"] < 20
+        assert row["chars_per_s_1"] > 0 and row["chars_per_s_16"] > 0
+        assert 0 <= row["verbatim_line_share"] <= 1
+    ratio = rows["ours-transformer"]["val_bpc"] / rows["classic-char-gpt"]["val_bpc"]
+    assert entry["bpc_ratio"] == ratio
+    table = bench.format_table(results)
+    assert "song100" in table and "ours ÷ classic" in table
