@@ -259,7 +259,8 @@ def evaluate(
     mem = result.data.get("memorisation", {})
     if mem:
         out.print(f"{'near-copy share':>24}  {mem.get('near_copy_share', float('nan')):.4g}")
-    out.print(f"details and worst-case pairs in {target}/")
+    extra = " and worst-case pairs" if mem else ""
+    out.print(f"details{extra} in {target}/")
 
 
 @app.command()

@@ -86,6 +86,7 @@ def write(
     def on_token(index: int, char: str) -> None:
         out.print(escape(char), end="", highlight=False)
 
+    loaded.model.encode(prompt, "the prompt")  # refuse unseen characters before printing
     if stream_live:
         out.print(escape(prompt), end="", highlight=False)
     result = get_verb(loaded.kind, verb)(

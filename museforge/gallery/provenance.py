@@ -73,7 +73,8 @@ def save_text(path: str | Path, text: str, provenance: dict[str, Any]) -> Path:
     """
     path = Path(path)
     sidecar = {**provenance, "file": path.name}
-    atomic_write_text(sidecar_path(path), json.dumps(sidecar, indent=2, sort_keys=True) + "\n")
+    text_json = json.dumps(sidecar, indent=2, sort_keys=True, ensure_ascii=False)
+    atomic_write_text(sidecar_path(path), text_json + "\n")
     return atomic_write_text(path, text if text.endswith("\n") else text + "\n")
 
 
