@@ -8,15 +8,12 @@ training and sampling throughput.
 
 from __future__ import annotations
 
-import os
-import platform
 import shutil
 import time
 from pathlib import Path
 from typing import Any
 
-import torch
-
+from museforge.bench import machine_info
 from museforge.core.artifact import load_artifact
 from museforge.core.recipe import Recipe, train_from_recipe
 from museforge.core.registry import get_verb
@@ -50,13 +47,7 @@ def run_image_bench(
         "budget_s": budget_s,
         "seed": seed,
         "eval_n": eval_n,
-        "machine": {
-            "cpus": os.cpu_count(),
-            "torch_threads": torch.get_num_threads(),
-            "torch": torch.__version__,
-            "python": platform.python_version(),
-            "device": "cpu",
-        },
+        "machine": machine_info(),
         "models": {},
     }
     for name, (kind, training) in CONTENDERS.items():

@@ -10,15 +10,12 @@ samples (longest copied span, share of lines copied verbatim from the training t
 from __future__ import annotations
 
 import math
-import os
-import platform
 import shutil
 import time
 from pathlib import Path
 from typing import Any
 
-import torch
-
+from museforge.bench import machine_info
 from museforge.core.artifact import load_artifact
 from museforge.core.recipe import Recipe, train_from_recipe
 from museforge.text.evaluate import load_splits
@@ -79,13 +76,7 @@ def run_text_bench(
     results: dict[str, Any] = {
         "budget_s": budget_s,
         "seed": seed,
-        "machine": {
-            "cpus": os.cpu_count(),
-            "torch_threads": torch.get_num_threads(),
-            "torch": torch.__version__,
-            "python": platform.python_version(),
-            "device": "cpu",
-        },
+        "machine": machine_info(),
         "corpora": {},
     }
     for corpus in corpora:

@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from museforge.errors import ArtifactError, VerbError
+from museforge.errors import ArtifactError, InputError, VerbError
 
 # Every module that registers kinds; importing them fills the registry.
 KIND_MODULES = ("museforge.image.kinds", "museforge.text.kinds")
@@ -160,3 +160,19 @@ def verb_parameters(kind: str, name: str) -> list[inspect.Parameter]:
     """The keyword parameters of a verb after the model argument (for forms and --help)."""
     params = list(inspect.signature(get_verb(kind, name)).parameters.values())
     return params[1:]
+
+
+def apply_preset(
+    presets: dict[str, tuple[dict[str, Any], ...]], model: dict[str, Any], training: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Merge ``training['preset']`` (a name in ``presets``) under the given settings.
+
+    A preset is (model settings, training settings, …); explicit settings win.
+    """
+    model, training = dict(model), dict(training)
+    name = training.pop("preset", None)
+    if name is None:
+        return model, training
+    if name not in presets:
+        raise InputError(f"unknown training preset '{name}' (known: {sorted(presets)})")
+    return {**presets[name][0], **model}, {**presets[name][1], **training}

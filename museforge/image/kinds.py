@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from museforge.core.registry import config_from_dict, register_kind, verb
-from museforge.errors import DataError, InputError
+from museforge.core.registry import apply_preset, config_from_dict, register_kind, verb
+from museforge.errors import DataError
 from museforge.image import verbs
 from museforge.image.gan import CLASSIC_DCGAN, GAN, GANConfig, GANTask, GANTraining
 from museforge.image.vae import VAE, VAEConfig, VAETask, VAETraining
@@ -28,13 +28,7 @@ def _default_size(native: int) -> int:
 def _image_task(task_cls, config_cls, training_cls, model, training, data, seed):
     from museforge.image.data import load_image_dataset, split_dataset
 
-    model, training = dict(model), dict(training)
-    preset = training.pop("preset", None)
-    if preset is not None:
-        if preset not in PRESETS:
-            raise InputError(f"unknown training preset '{preset}' (known: {sorted(PRESETS)})")
-        model = {**PRESETS[preset][0], **model}
-        training = {**PRESETS[preset][1], **training}
+    model, training = apply_preset(PRESETS, model, training)
     conditional = bool(model.pop("conditional", False))
     channels, size = model.get("channels"), model.get("image_size")
     if size is None:  # only then is a look at the data's own size needed

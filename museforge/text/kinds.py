@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from museforge.core.registry import config_from_dict, register_kind, verb
-from museforge.errors import DataError, InputError
+from museforge.core.registry import apply_preset, config_from_dict, register_kind, verb
+from museforge.errors import DataError
 from museforge.text import verbs
 from museforge.text.lm import TextLM, TextLMConfig, build_vocab
 from museforge.text.task import CLASSIC_CHAR_GPT, TextLMTask, TextLMTraining
@@ -35,13 +35,7 @@ def text_task(model: dict[str, Any], training: dict[str, Any], data: str, seed: 
     """A TextLMTask for the Trainer, plus the data description for the manifest."""
     from museforge.text.corpus import load_text_corpus, split_corpus
 
-    model, training = dict(model), dict(training)
-    preset = training.pop("preset", None)
-    if preset is not None:
-        if preset not in PRESETS:
-            raise InputError(f"unknown training preset '{preset}' (known: {sorted(PRESETS)})")
-        model = {**PRESETS[preset][0], **model}
-        training = {**PRESETS[preset][1], **training}
+    model, training = apply_preset(PRESETS, model, training)
     corpus = load_text_corpus(data)
     train, val = split_corpus(corpus, holdout=HOLDOUT, seed=SPLIT_SEED)
     train_text, val_text = train.text(), val.text()
