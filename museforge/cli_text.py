@@ -7,7 +7,7 @@ print to the terminal, annotated on request, and are saved with provenance sidec
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.markup import escape
@@ -38,7 +38,7 @@ def _save(result, loaded, out_dir: Path | None) -> list[Path]:
     return write_result(result, target)
 
 
-def _annotate(loaded, text: str, verb: str, form: dict[str, Any]) -> str:
+def _annotate(loaded, text: str) -> str:
     if loaded.model.cfg.language == "zh":
         from museforge.text.chinese import annotate_chinese
 
@@ -53,7 +53,7 @@ def _show(result, loaded, paths: list[Path], annotate: bool) -> None:
     for art, path in zip(result.artworks, paths, strict=False):
         text = art.text or ""
         if annotate:
-            text = _annotate(loaded, text, art.provenance["verb"], art.provenance.get("form", {}))
+            text = _annotate(loaded, text)
         out.print(escape(text), highlight=False)
         broken = art.provenance.get("violations")
         if broken:

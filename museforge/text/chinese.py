@@ -56,6 +56,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -419,6 +420,11 @@ class _VocabTables:
 @functools.lru_cache(maxsize=8)
 def _tables(vocab: tuple[str, ...]) -> _VocabTables:
     return _VocabTables(vocab)
+
+
+def han_mask(vocab: Sequence[str]) -> torch.Tensor:
+    """Bool mask of the vocabulary entries that are readable Chinese characters (cached)."""
+    return _tables(tuple(vocab)).han
 
 
 # --- the constraint --------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from typing import Any
 from museforge.core.registry import apply_preset, config_from_dict, register_kind, verb
 from museforge.errors import DataError
 from museforge.text import verbs
-from museforge.text.lm import TextLM, TextLMConfig, build_vocab
+from museforge.text.lm import TextLM, TextLMConfig, build_vocab, lossy_ids
 from museforge.text.task import CLASSIC_CHAR_GPT, TextLMTask, TextLMTraining
 
 HOLDOUT, SPLIT_SEED = 0.1, 0
@@ -51,7 +51,7 @@ def text_task(model: dict[str, Any], training: dict[str, Any], data: str, seed: 
     model.setdefault("language", corpus.language)
     cfg = config_from_dict(TextLMConfig, model, "model settings")
     train_cfg = config_from_dict(TextLMTraining, training, "training settings")
-    probe = TextLM(cfg)
+    index = {c: i for i, c in enumerate(cfg.vocab)}
     data_info = {
         "source": corpus.source,
         "language": corpus.language,
@@ -67,7 +67,7 @@ def text_task(model: dict[str, Any], training: dict[str, Any], data: str, seed: 
         "skipped": list(corpus.skipped[:20]),
     }
     task = TextLMTask(
-        cfg, train_cfg, probe.encode_lossy(train_text), probe.encode_lossy(val_text), seed
+        cfg, train_cfg, lossy_ids(index, train_text), lossy_ids(index, val_text), seed
     )
     return task, data_info
 

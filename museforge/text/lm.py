@@ -52,6 +52,12 @@ def build_vocab(text: str) -> tuple[str, ...]:
     return tuple(sorted(set(text) | {END, UNK}))
 
 
+def lossy_ids(index: dict[str, int], text: str) -> torch.Tensor:
+    """Ids of ``text`` by ``index`` (character → id), unseen characters as the unknown marker."""
+    unk = index[UNK]
+    return torch.tensor([index.get(c, unk) for c in text], dtype=torch.long)
+
+
 class TextLM(nn.Module):
     """A character LM: ``net`` maps ids to next-character logits; helpers map text to ids."""
 
@@ -104,8 +110,7 @@ class TextLM(nn.Module):
 
     def encode_lossy(self, text: str) -> torch.Tensor:
         """Ids of ``text`` with unseen characters mapped to the unknown marker."""
-        unk = self.unk_id
-        return torch.tensor([self.index.get(c, unk) for c in text], dtype=torch.long)
+        return lossy_ids(self.index, text)
 
     def decode(self, ids: list[int] | torch.Tensor) -> str:
         return "".join(self.cfg.vocab[int(i)] for i in ids)

@@ -31,10 +31,6 @@ def _provenance(loaded: LoadedModel, verb: str, **fields: Any) -> dict[str, Any]
     }
 
 
-def _settings(**values: Any) -> SamplingSettings:
-    return SamplingSettings(**values)
-
-
 def _text_result(loaded, verb, texts, seed, settings, extra, stem) -> Result:
     arts = [
         Artwork(
@@ -64,7 +60,7 @@ def sample(
     on_token: TokenCallback | None = None,
 ) -> Result:
     """Free text: ``n`` samples, each starting at a new poem or continuing ``prompt``."""
-    s = _settings(
+    s = SamplingSettings(
         temperature=temperature,
         top_k=top_k,
         top_p=top_p,
@@ -88,16 +84,23 @@ def continue_(loaded: LoadedModel, prompt: str, **settings: Any) -> Result:
     return result
 
 
+class _TitleMasks:
+    """The masks a generated title needs, built once per vocabulary and call."""
+
+    def __init__(self, vocab: tuple[str, ...]):
+        from museforge.text.chinese import han_mask
+
+        self.han = han_mask(vocab)
+        self.close = torch.tensor([c == "》" for c in vocab])
+        self.newline = torch.tensor([c == "\n" for c in vocab])
+
+
 class _TitleThen:
     """A Chinese title of Han characters closed by 》 and a newline, then the form."""
 
-    def __init__(self, vocab: tuple[str, ...], form: Constraint):
-        from museforge.text.chinese import tone_classes
-
+    def __init__(self, masks: _TitleMasks, form: Constraint):
         self.form, self.length, self.phase = form, 0, "title"
-        self._han = torch.tensor([bool(tone_classes(c)) for c in vocab])
-        self._close = torch.tensor([c == "》" for c in vocab])
-        self._newline = torch.tensor([c == "\n" for c in vocab])
+        self._han, self._close, self._newline = masks.han, masks.close, masks.newline
 
     def allowed(self) -> torch.Tensor | None:
         if self.phase == "title":
@@ -131,9 +134,11 @@ def _chinese_poem(loaded, spec, title, n, seed, s):
     # Build once to surface form errors (unknown rhyme, unseen acrostic character) early.
     make_chinese_constraint(form, vocab, stream(seed, "form-check"))
 
+    masks = None if title else _TitleMasks(loaded.model.vocab)
+
     def make(i: int) -> Constraint:
         con = make_chinese_constraint(form, vocab, stream(seed, "form", i))
-        return con if title else _TitleThen(loaded.model.vocab, con)
+        return con if masks is None else _TitleThen(masks, con)
 
     if title:
         if "》" in title or "\n" in title:
@@ -193,7 +198,7 @@ def poem(
     couplet, ballad, limerick, haiku or free, overridden by ``lines``, ``syllables``
     ("10" or "8,6,8,6"), ``rhyme_scheme`` ("ABAB CDCD EFEF GG") and ``acrostic``.
     """
-    s = _settings(
+    s = SamplingSettings(
         temperature=temperature,
         top_k=top_k,
         top_p=top_p,
@@ -265,7 +270,7 @@ def lyrics(
 
     if loaded.model.cfg.language != "en":
         raise InputError("lyrics need an English model; for Chinese verse use 'poem'")
-    s = _settings(temperature=temperature, top_p=top_p, max_chars=max_chars)
+    s = SamplingSettings(temperature=temperature, top_p=top_p, max_chars=max_chars)
     form = LyricsForm(
         structure=structure,
         verse_lines=verse_lines,
