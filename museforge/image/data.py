@@ -194,8 +194,11 @@ def _check_options(image_size: int | None, channels: int | None) -> None:
         raise InputError(f"channels must be 1 (grey) or 3 (RGB), got {channels!r}")
 
 
-def _list_images(root: Path, skipped: list[str]) -> list[Path]:
-    """Relative paths of files with image extensions under root, sorted by path parts."""
+def list_image_files(root: Path, skipped: list[str]) -> list[Path]:
+    """Relative paths of files with image extensions under root, sorted by path parts.
+
+    Folders that cannot be listed are appended to `skipped` as "rel/: reason" lines.
+    """
     found: list[Path] = []
 
     def unreadable(err: OSError) -> None:
@@ -220,7 +223,7 @@ def _load_folder(path: str, image_size: int | None, channels: int | None) -> Ima
         raise DataError(f"data folder '{path}' is not a folder")
     size = DEFAULT_FOLDER_SIZE if image_size is None else image_size
     skipped: list[str] = []
-    files = _list_images(root, skipped)
+    files = list_image_files(root, skipped)
     # Images inside sub-folders make a labelled set: the first sub-folder is the class.
     labelled = any(len(rel.parts) > 1 for rel in files)
     arrays, greys, classes = [], [], []
