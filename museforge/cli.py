@@ -15,7 +15,7 @@ from rich.markup import escape
 from museforge.errors import ArtifactError, MuseforgeError
 
 app = typer.Typer(
-    help="museforge: make images, poems and lyrics (music and styles next) with generative models.",
+    help="museforge: make images, poems, lyrics, styles and textures with generative models.",
     add_completion=False,
     pretty_exceptions_enable=False,
     no_args_is_help=True,
@@ -89,7 +89,14 @@ def train(
     kind: Annotated[str | None, typer.Argument(help="model kind, e.g. image-gan")] = None,
     data: Annotated[
         str | None,
-        typer.Option(help="data set: mnist5k, faces, tang300, songs-poems, folder:PATH…"),
+        typer.Option(
+            "--data",
+            "--content-data",
+            help="data set: mnist5k, faces, tang300, songs-poems, photos, folder:PATH…",
+        ),
+    ] = None,
+    style: Annotated[
+        str | None, typer.Option(help="style picture of a style-net (file or built-in name)")
     ] = None,
     out_dir: Annotated[Path | None, typer.Option("--out", help="run/model folder")] = None,
     steps: Annotated[int | None, typer.Option(help="training steps")] = None,
@@ -132,6 +139,8 @@ def train(
         spec.run.pop("time_budget", None)
     if conditional:
         sets.append("model.conditional=True")
+    if style is not None:
+        sets.append(f"training.style={style!r}")
     if image_size is not None:
         sets.append(f"model.image_size={image_size}")
     spec = apply_overrides(spec, sets)
@@ -304,6 +313,15 @@ def data() -> None:
         out.print(f"  [bold]{name:>11}[/bold]  {text}")
     out.print(f"  {'file:PATH':>11}  a UTF-8 text file (poems split at blank lines or %)")
     out.print(f"  {'folder:PATH':>11}  every .txt/.md file below PATH")
+    from museforge.style.images import BUILTIN_IMAGES, CONTENT_SETS
+
+    out.print("[bold]style pictures[/bold] (museforge style / texture; any image file works)")
+    for name, text in BUILTIN_IMAGES.items():
+        out.print(f"  [bold]{name:>15}[/bold]  {text}")
+    out.print("[bold]content sets[/bold] (train style-net --data)")
+    for name, text in CONTENT_SETS.items():
+        out.print(f"  [bold]{name:>11}[/bold]  {text}")
+    out.print(f"  {'folder:PATH':>11}  every image below PATH")
 
 
 @app.command()
@@ -364,8 +382,8 @@ def bench_text(
     out.print(format_table(results))
 
 
-# The text commands register on ``app`` when their module is imported.
-from museforge import cli_text  # noqa: E402, F401
+# The text and style commands register on ``app`` when their module is imported.
+from museforge import cli_style, cli_text  # noqa: E402, F401
 
 
 def main() -> None:

@@ -25,6 +25,9 @@ _VGG_BLOCKS = (2, 2, 4, 4, 4)
 _IMAGENET_MEAN = (0.485, 0.456, 0.406)
 _IMAGENET_STD = (0.229, 0.224, 0.225)
 RANDOM_NET_SEED = 20160808
+# A pseudo-layer: the pixels themselves, so the style's colour statistics are matched exactly
+# (random features alone leave faint colour speckle in grey styles).
+PIXELS = "pixels"
 
 
 @dataclass(frozen=True)
@@ -61,17 +64,17 @@ class FeatureNet(nn.Module):
         self.requires_grad_(False)
         self.eval()
         wanted = set(content_layers) | set(style_layers)
-        self._last_block = max(int(n.split("_")[0][4:]) for n in wanted)
+        self._last_block = max(int(n.split("_")[0][4:]) for n in wanted if n != PIXELS)
 
     def set_tileable(self, tileable: bool) -> None:
         """Circular padding makes the features see the image as a torus (seamless tiles)."""
         self.padding_mode = "circular" if tileable else "reflect"
 
     def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Activations by tap name (``relu{block}_{conv}``) for images N×3×H×W in [0, 1]."""
+        """Activations by tap name (``relu{block}_{conv}``, ``pixels``) for N×3×H×W in [0, 1]."""
         x = (images - self.mean) / self.std
         wanted = set(self.content_layers) | set(self.style_layers)
-        taps: dict[str, torch.Tensor] = {}
+        taps: dict[str, torch.Tensor] = {PIXELS: images} if PIXELS in wanted else {}
         for b, convs in enumerate(self.blocks, start=1):
             if b > 1:
                 x = _pool(x, self.padding_mode)
@@ -123,7 +126,7 @@ def random_feature_net(width: int = 16, seed: int = RANDOM_NET_SEED) -> FeatureN
             weight = torch.randn(conv.weight.shape, generator=gen) * (2.0 / fan_in) ** 0.5
             conv.weight.data.copy_(weight)
             conv.bias.data.zero_()
-    style = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
+    style = (PIXELS, "relu1_1", "relu2_1", "relu3_1", "relu4_1")
     return FeatureNet(convs, ("relu3_2",), style, (0.5, 0.5, 0.5), (0.25, 0.25, 0.25), "random")
 
 

@@ -39,8 +39,8 @@ class OptimiseSettings:
     levels: int = 0  # 0: as many as halve the size down to MIN_LEVEL (at most 3)
     lr: float = 0.05
     style_weight: float = 1.0
-    content_weight: float = 1.0
-    tv_weight: float = 1.0
+    content_weight: float = 2.0
+    tv_weight: float = 10.0
 
     def __post_init__(self) -> None:
         if self.steps < 1:
@@ -162,5 +162,6 @@ def _optimise_level(
         with torch.no_grad():
             x.clamp_(0, 1)
         if on_step is not None:
-            on_step(level, levels, step + 1, s.steps, {k: float(v) for k, v in losses.items()})
+            values = {k: float(v.detach()) for k, v in losses.items()}
+            on_step(level, levels, step + 1, s.steps, values)
     return x.detach()
