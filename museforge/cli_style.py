@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from museforge.cli import ModelArg, SeedOpt, _load, app, err, out
+from museforge.cli import ModelArg, SeedOpt, _load, app, bench_app, err, out
 from museforge.errors import InputError
 from museforge.style.optimise import OptimiseSettings, StepHook
 
@@ -194,3 +194,26 @@ def style_fast(
     artwork = result.artworks[0]
     target = out_file or Path("gallery") / loaded.path.name / f"{artwork.name}.png"
     _write(artwork, target)
+
+
+@bench_app.command("style")
+def bench_style(
+    model: Annotated[str, typer.Option(help="style network to compare")] = "style-voronoi",
+    content: Annotated[str, typer.Option(help="content picture")] = "chelsea",
+    size: Annotated[
+        list[int] | None, typer.Option("--size", help="sizes (long side) [default: 256, 512]")
+    ] = None,
+    steps: StepsOpt = OptimiseSettings.steps,
+    json_path: Annotated[Path | None, typer.Option("--json", help="write results here")] = None,
+) -> None:
+    """Optimisation against the fast network: seconds, losses and SSIM at each size."""
+    import json
+
+    from museforge.bench.style import SIZES, format_table, run_style_bench
+
+    results = run_style_bench(_load(model), content, tuple(size or SIZES), steps)
+    if json_path is not None:
+        from museforge.core.atomic import atomic_write_text
+
+        atomic_write_text(json_path, json.dumps(results, indent=2, sort_keys=True) + "\n")
+    out.print(format_table(results))

@@ -17,9 +17,14 @@ TEXT_DEMOS = {
 }
 
 
+# Pictures each style network redraws in the demo (built-in photos).
+STYLE_DEMOS = ("chelsea", "astronaut")
+
+
 def run_demo(models: Path, out_dir: Path, seed: int = 7) -> list[Path]:
     """For each image starter a 64-image grid and an interpolation GIF; for each text
-    starter three poems in a strict form. Returns the files worth opening."""
+    starter three poems in a strict form; for each style network two stylised photos.
+    Returns the files worth opening."""
     starters = sorted(p.parent for p in Path(models).glob("*/model.json"))
     if not starters:
         raise MuseforgeError(f"no starter models in '{models}' (train one: see recipes/)")
@@ -31,6 +36,10 @@ def run_demo(models: Path, out_dir: Path, seed: int = 7) -> list[Path]:
             verb, kwargs = TEXT_DEMOS[loaded.model.cfg.language]
             result = get_verb(loaded.kind, verb)(loaded, seed=seed, **kwargs)
             shown += write_result(result, target)
+            continue
+        if loaded.kind == "style-net":
+            for photo in STYLE_DEMOS:
+                shown += write_result(get_verb(loaded.kind, "stylise")(loaded, image=photo), target)
             continue
         scale = max(1, 256 // loaded.model.cfg.image_size)
         for verb, kwargs in (

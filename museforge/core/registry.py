@@ -19,7 +19,7 @@ import torch
 from museforge.errors import ArtifactError, InputError, VerbError
 
 # Every module that registers kinds; importing them fills the registry.
-KIND_MODULES = ("museforge.image.kinds", "museforge.text.kinds")
+KIND_MODULES = ("museforge.image.kinds", "museforge.text.kinds", "museforge.style.kinds")
 
 VERB_NAMES = frozenset(
     {
@@ -37,6 +37,7 @@ VERB_NAMES = frozenset(
         "evaluate",
         "poem",
         "lyrics",
+        "stylise",
     }
 )
 _NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
