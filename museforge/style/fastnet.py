@@ -22,7 +22,9 @@ MULTIPLE = 4  # two stride-2 stages: inputs are padded to a multiple of this
 class StyleNetConfig:
     """Architecture of a style network (stored in the artifact)."""
 
-    width: int = 16  # channels at full size; 2× at half size, 4× at quarter size
+    # Channels at full size; 2× at half size, 4× at quarter size. 12 stylised a 512² picture
+    # about a third faster than 16 on two CPU cores and looked as good after equal training.
+    width: int = 12
     res_blocks: int = 4
     # 9 as in Johnson et al. doubled the time of a 512² picture on two CPU cores; 5 does not.
     edge_kernel: int = 5  # kernel of the first and the last convolution

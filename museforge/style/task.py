@@ -43,9 +43,12 @@ class StyleNetTraining:
     # over faces; at 0.5 they stay recognisable and the style still sets every colour.
     style_weight: float = 0.5
     tv_weight: float = 1.0
-    # Random features barely tell hues apart (dark areas came out magenta against the
-    # brown and blue "cells" picture), so the pixels' own mean and covariance are matched.
-    colour_weight: float = 1.0
+    # Random features barely tell hues apart: against the brown and blue "cells" picture
+    # dark areas came out magenta. Matching the pixels' own mean and covariance fixes that;
+    # 5 gave the picture's palette where 1 and 2 still left lilac (2.5-minute runs). A
+    # style whose palette is far from any photo's (pattern-voronoi) blurs the content at
+    # 5: its recipe uses 1.
+    colour_weight: float = 5.0
     features: str = "random"  # feature network: random, random:WIDTH or vgg19:PATH
     # Shallow layers added to the feature network's content layers: relu3_2 alone sits at
     # a quarter of the size and left the stylised photos blurred; relu2_1 keeps the edges.
