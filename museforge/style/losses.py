@@ -24,7 +24,7 @@ def feature_stats(
     n, c, h, w = features.shape
     flat = features.reshape(n, c, h * w)
     if mask is None:
-        weights = torch.full((n, 1, h * w), 1.0 / (h * w), dtype=flat.dtype)
+        weights = torch.full((n, 1, h * w), 1.0 / (h * w), dtype=flat.dtype, device=flat.device)
     else:
         m = F.interpolate(mask, size=(h, w), mode="area").reshape(n, 1, h * w)
         weights = m / m.sum(dim=2, keepdim=True).clamp_min(1e-6)
@@ -48,6 +48,9 @@ def style_targets(per_image: list[dict[str, Stats]], weights: list[float]) -> di
 
 
 def _relative(value: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Squared error relative to the target's norm; a single target (N=1) serves a batch,
+    each image's error counting once (the mean over the batch)."""
+    target = target.expand_as(value)
     return (value - target).pow(2).sum() / target.pow(2).sum().clamp_min(1e-12)
 
 

@@ -96,16 +96,6 @@ def random_crops(
     return torch.cat(crops)
 
 
-def _repeat(stats: Stats, n: int) -> Stats:
-    """One image's (mean, covariance) repeated for a batch of ``n``.
-
-    style_loss sums the errors over the batch but divides by the target's norm once, so a
-    single target would weigh a batch of n n times; repeated, each image's error is averaged.
-    """
-    mean, cov = stats
-    return mean.expand(n, -1, -1), cov.expand(n, -1, -1)
-
-
 class StyleNetTask:
     """Trains a :class:`StyleNet` on content photos against one style picture."""
 
@@ -154,9 +144,6 @@ class StyleNetTask:
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"net": self.opt}
 
-    def _style_targets(self, n: int) -> dict[str, Stats]:
-        return {name: _repeat(stats, n) for name, stats in self.style_targets.items()}
-
     def train_step(self, indices: torch.Tensor, noise: torch.Generator) -> dict[str, float]:
         t = self.training
         self.net.train()
@@ -166,12 +153,11 @@ class StyleNetTask:
             feats = self.features(batch)
             content_targets = {k: feats[k] for k in self.content_layers}
         out = self.net(batch)
-        n = out.shape[0]
         feats = self.features(out)
         losses = {
-            "style": style_loss(feats, self._style_targets(n)),
+            "style": style_loss(feats, self.style_targets),
             "content": content_loss(feats, content_targets),
-            "colour": style_loss({"rgb": out}, {"rgb": _repeat(self.colour_target, n)}),
+            "colour": style_loss({"rgb": out}, {"rgb": self.colour_target}),
             "tv": tv_loss(out),
         }
         total = t.style_weight * losses["style"] + t.content_weight * losses["content"]
