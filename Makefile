@@ -5,8 +5,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# Debian packages the features need: the built-in poem corpora (text).
-DEB_PACKAGES := fortunes fortunes-zh
+# Debian packages the features need: the built-in poem corpora (text) and the browser the
+# studio's end-to-end tests drive through Playwright.
+DEB_PACKAGES := fortunes fortunes-zh chromium
 
 .PHONY: install system-deps run test bench clean
 

@@ -46,6 +46,29 @@ def resolve_model(name: str) -> Path:
     raise ArtifactError(f"no model '{name}': not a directory and not a starter model{hint}")
 
 
+def gallery_root() -> Path:
+    """Where outputs go by default: $MUSEFORGE_GALLERY or ./gallery."""
+    from museforge.gallery.store import default_root
+
+    return default_root()
+
+
+def index_outputs(paths: list[Path]) -> None:
+    """Add written artworks to the gallery index when they lie in the gallery folder
+    (files sent elsewhere with --out are the user's own business)."""
+    from museforge.gallery.store import Gallery
+
+    root = gallery_root().resolve()
+    inside = [p for p in paths if p.resolve().is_relative_to(root)]
+    if inside:
+        gallery = Gallery(root)
+        try:
+            for path in inside:
+                gallery.add(path)
+        finally:
+            gallery.close()
+
+
 def _load(model: str):
     from museforge.core.artifact import load_artifact
 
@@ -53,14 +76,15 @@ def _load(model: str):
 
 
 def _run_verb(model: str, verb_name: str, out_dir: Path | None, **kwargs: Any):
-    from museforge.core.registry import get_verb
+    from museforge.core.registry import call_verb
     from museforge.gallery.artwork import write_result
 
     loaded = _load(model)
-    result = get_verb(loaded.kind, verb_name)(loaded, **kwargs)
-    target = out_dir or Path("gallery") / loaded.path.name
+    result = call_verb(loaded, verb_name, **kwargs)
+    target = out_dir or gallery_root() / loaded.path.name
     upscale = max(1, 256 // max(1, getattr(loaded.model.cfg, "image_size", 256)))
     paths = write_result(result, target, upscale=upscale)
+    index_outputs(paths[: len(result.artworks)])
     singles = len(result.artworks)
     if singles > 1:
         out.print(f"wrote {singles} artworks with provenance into {target}/")
@@ -255,7 +279,7 @@ def evaluate(
     from museforge.gallery.artwork import write_result
 
     loaded = _load(model)
-    target = out_dir or Path("gallery") / loaded.path.name / "evaluation"
+    target = out_dir or gallery_root() / loaded.path.name / "evaluation"
     sizes = {} if n is None else {"n": n}
     result = get_verb(loaded.kind, "evaluate")(loaded, seed=seed, out_dir=target, **sizes)
     write_result(result, target)
@@ -383,7 +407,7 @@ def bench_text(
 
 
 # The text and style commands register on ``app`` when their module is imported.
-from museforge import cli_style, cli_text  # noqa: E402, F401
+from museforge import cli_gallery, cli_studio, cli_style, cli_text  # noqa: E402, F401
 
 
 def main() -> None:

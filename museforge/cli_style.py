@@ -13,7 +13,17 @@ from typing import Annotated
 
 import typer
 
-from museforge.cli import ModelArg, SeedOpt, _load, app, bench_app, err, out
+from museforge.cli import (
+    ModelArg,
+    SeedOpt,
+    _load,
+    app,
+    bench_app,
+    err,
+    gallery_root,
+    index_outputs,
+    out,
+)
 from museforge.errors import InputError
 from museforge.style.optimise import OptimiseSettings, StepHook
 
@@ -68,6 +78,7 @@ def _write(artwork, target: Path) -> Path:
     from museforge.gallery.provenance import save_png
 
     path = save_png(target, artwork.image, artwork.provenance)
+    index_outputs([path])
     seconds = artwork.provenance.get("seconds")
     took = f" in {seconds:.1f}s" if seconds is not None else ""
     out.print(f"wrote {path} ({artwork.image.width}×{artwork.image.height}{took})")
@@ -137,7 +148,7 @@ def style(
             features=features,
             on_step=hook,
         )
-    _write(artwork, out_file or Path("gallery") / "style" / f"{artwork.name}.png")
+    _write(artwork, out_file or gallery_root() / "style" / f"{artwork.name}.png")
 
 
 @app.command()
@@ -167,7 +178,7 @@ def texture(
             features=features,
             on_step=hook,
         )
-    _write(artwork, out_file or Path("gallery") / "texture" / f"{artwork.name}.png")
+    _write(artwork, out_file or gallery_root() / "texture" / f"{artwork.name}.png")
 
 
 @app.command("style-fast")
@@ -182,17 +193,22 @@ def style_fast(
     preserve_colour: Annotated[bool, typer.Option(help="keep the picture's colours")] = False,
 ) -> None:
     """Stylise a picture at interactive speed with a trained style network (style-net)."""
-    from museforge.core.registry import get_verb
+    from museforge.core.registry import call_verb
 
     _check_target(out_file)
     loaded = _load(model)
     if loaded.kind != "style-net":
         raise InputError(f"model '{model}' is a {loaded.kind} model, not a style network")
-    result = get_verb("style-net", "stylise")(
-        loaded, image=image, size=size, preserve_colour=preserve_colour, strength=strength
+    result = call_verb(
+        loaded,
+        "stylise",
+        image=image,
+        size=size,
+        preserve_colour=preserve_colour,
+        strength=strength,
     )
     artwork = result.artworks[0]
-    target = out_file or Path("gallery") / loaded.path.name / f"{artwork.name}.png"
+    target = out_file or gallery_root() / loaded.path.name / f"{artwork.name}.png"
     _write(artwork, target)
 
 

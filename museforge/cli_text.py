@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from museforge.cli import ModelArg, OutOpt, SeedOpt, _load, app, out
+from museforge.cli import ModelArg, OutOpt, SeedOpt, _load, app, gallery_root, index_outputs, out
 from museforge.errors import InputError
 
 N_OPT = Annotated[int, typer.Option("--n", help="how many variations")]
@@ -34,8 +34,10 @@ def _text_model(model: str):
 def _save(result, loaded, out_dir: Path | None) -> list[Path]:
     from museforge.gallery.artwork import write_result
 
-    target = out_dir or Path("gallery") / loaded.path.name
-    return write_result(result, target)
+    target = out_dir or gallery_root() / loaded.path.name
+    paths = write_result(result, target)
+    index_outputs(paths[: len(result.artworks)])
+    return paths
 
 
 def _annotate(loaded, text: str) -> str:
@@ -77,7 +79,7 @@ def write(
     out_dir: OutOpt = None,
 ) -> None:
     """Write free text with a text model, streamed as it is sampled (--prompt primes it)."""
-    from museforge.core.registry import get_verb
+    from museforge.core.registry import call_verb
 
     loaded = _text_model(model)
     verb = "continue_" if prompt else "sample"
@@ -89,8 +91,9 @@ def write(
     loaded.model.encode(prompt, "the prompt")  # refuse unseen characters before printing
     if stream_live:
         out.print(escape(prompt), end="", highlight=False)
-    result = get_verb(loaded.kind, verb)(
+    result = call_verb(
         loaded,
+        verb,
         prompt=prompt,
         n=n,
         seed=seed,
@@ -143,11 +146,12 @@ def poem(
 ) -> None:
     """A poem in a strict form, enforced while sampling: 绝句/律诗 with rhyme, 平仄, 藏头;
     English metre, rhyme scheme and acrostics."""
-    from museforge.core.registry import get_verb
+    from museforge.core.registry import call_verb
 
     loaded = _text_model(model)
-    result = get_verb(loaded.kind, "poem")(
+    result = call_verb(
         loaded,
+        "poem",
         form=form,
         title=title,
         rhyme=rhyme,
@@ -189,11 +193,12 @@ def lyrics(
 ) -> None:
     """Song lyrics (English models): verses and a chorus repeated word for word, with a
     syllable count per line so each line fits a melody."""
-    from museforge.core.registry import get_verb
+    from museforge.core.registry import call_verb
 
     loaded = _text_model(model)
-    result = get_verb(loaded.kind, "lyrics")(
+    result = call_verb(
         loaded,
+        "lyrics",
         structure=structure,
         verse_lines=verse_lines,
         chorus_lines=chorus_lines,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from museforge.core.artifact import load_artifact
-from museforge.core.registry import get_verb
+from museforge.core.registry import call_verb
 from museforge.errors import MuseforgeError
 from museforge.gallery.artwork import write_result
 
@@ -34,19 +34,19 @@ def run_demo(models: Path, out_dir: Path, seed: int = 7) -> list[Path]:
         target = Path(out_dir) / path.name
         if loaded.kind == "text-lm":
             verb, kwargs = TEXT_DEMOS[loaded.model.cfg.language]
-            result = get_verb(loaded.kind, verb)(loaded, seed=seed, **kwargs)
+            result = call_verb(loaded, verb, seed=seed, **kwargs)
             shown += write_result(result, target)
             continue
         if loaded.kind == "style-net":
             for photo in STYLE_DEMOS:
-                shown += write_result(get_verb(loaded.kind, "stylise")(loaded, image=photo), target)
+                shown += write_result(call_verb(loaded, "stylise", image=photo), target)
             continue
         scale = max(1, 256 // loaded.model.cfg.image_size)
         for verb, kwargs in (
             ("sample", {"n": 64, "seed": seed}),
             ("interpolate", {"seed_a": seed, "seed_b": seed + 1, "frames": 24}),
         ):
-            result = get_verb(loaded.kind, verb)(loaded, **kwargs)
+            result = call_verb(loaded, verb, **kwargs)
             written = write_result(result, target, upscale=scale)
             shown += [p for p in written if p.name.endswith(("-grid.png", ".gif"))]
     return shown

@@ -10,6 +10,7 @@ import dataclasses
 import importlib
 import inspect
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -136,6 +137,28 @@ def get_verb(kind: str, name: str) -> Callable[..., Any]:
         have = ", ".join(sorted(spec.verbs)) or "none"
         raise VerbError(f"model kind '{kind}' has no verb '{name}' (it has: {have})")
     return spec.verbs[name]
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)  # paths and the like: recorded as text
+
+
+def call_verb(loaded: Any, name: str, **kwargs: Any) -> Any:
+    """Run verb ``name`` on a loaded model and record its exact arguments in every
+    artwork's provenance (``args``), so the gallery can remix it later."""
+    result = get_verb(loaded.kind, name)(loaded, **kwargs)
+    # Callbacks (live streaming, progress) shape the display, not the artwork.
+    args = {k: _jsonable(v) for k, v in kwargs.items() if not callable(v)}
+    for art in getattr(result, "artworks", []):
+        art.provenance.setdefault("args", args)
+        art.provenance.setdefault("created", round(time.time(), 3))
+    return result
 
 
 def config_from_dict(cls: type, values: dict[str, Any], source: str) -> Any:

@@ -111,8 +111,10 @@ def interpolate(
     labels = None if la is None else la.expand(frames).clone()
     images = generate_images(model, z, labels)
     settings = {"seed_a": seed_a, "seed_b": seed_b, "frames": frames, "label": label}
-    extra = [{"seed": seed_a, "t": t, "settings": settings} for t in ts]
     names = [f"interp-s{seed_a}-s{seed_b}-{i:03d}" for i in range(frames)]
+    # Each frame names the two ends of its walk, so the gallery can show them as parents.
+    ends = [f"{names[0]}.png", f"{names[-1]}.png"]
+    extra = [{"seed": seed_a, "t": t, "ends": ends, "settings": settings} for t in ts]
     arts = _artworks(loaded, "interpolate", images, z, labels, names, extra)
     ping_pong = [to_pil(img) for img in images] + [to_pil(img) for img in images.flip(0)[1:-1]]
     return Result(

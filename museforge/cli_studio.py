@@ -1,0 +1,42 @@
+"""``museforge studio``: the local web studio (FastAPI), on 127.0.0.1 by default."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from museforge.cli import app, gallery_root, models_dir
+from museforge.errors import InputError
+
+
+@app.command()
+def studio(
+    host: Annotated[str, typer.Option(help="address to listen on (keep it local)")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8765,
+    gallery: Annotated[
+        Path | None, typer.Option(help="gallery folder [default: $MUSEFORGE_GALLERY or ./gallery]")
+    ] = None,
+    workers: Annotated[int, typer.Option(help="jobs run at the same time")] = 1,
+) -> None:
+    """Open the web studio: create, breed, train, rate and browse the gallery."""
+    import socket
+
+    from museforge.studio.app import StudioConfig, serve
+    from museforge.studio.security import new_token
+
+    if not 1 <= workers <= 16:
+        raise InputError(f"--workers must be 1 to 16 (got {workers})")
+    with socket.socket() as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as err:
+            raise InputError(f"cannot listen on {host}:{port} ({err.strerror})") from None
+    # A fixed token from the environment lets scripts and tests drive a studio they start.
+    token = os.environ.get("MUSEFORGE_STUDIO_TOKEN") or new_token()
+    config = StudioConfig(
+        gallery or gallery_root(), models_dir(), host, port, workers=workers, token=token
+    )
+    serve(config)

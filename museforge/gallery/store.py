@@ -1,0 +1,423 @@
+"""The gallery: artwork files under one folder, the truth, and an index kept in step.
+
+Every artwork is a file with its provenance embedded (PNG) or in a JSON sidecar (text,
+animation, music). The user's own marks — stars, like/dislike, tags — live in a second
+sidecar ``<file>.user.json``, so deleting the index loses nothing: :meth:`Gallery.reindex`
+rebuilds it from the files and gives the same listing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from museforge.core.atomic import atomic_write_text, atomic_write_with
+from museforge.errors import InputError, MuseforgeError
+from museforge.gallery.artwork import Result, write_result
+from museforge.gallery.index import COLUMNS, Index, search_body
+from museforge.gallery.lineage import Ref, parent_refs
+from museforge.gallery.provenance import read_png_provenance, sidecar_path
+
+INDEX_DIR = ".museforge"
+USER_SUFFIX = ".user.json"
+MODALITIES = {
+    ".png": "image",
+    ".txt": "text",
+    ".gif": "animation",
+    ".mid": "music",
+    ".midi": "music",
+    ".musicxml": "music",
+    ".wav": "music",
+}
+MAX_TAG_CHARS = 40
+
+
+def default_root() -> Path:
+    """The gallery folder: $MUSEFORGE_GALLERY or ``gallery`` in the working directory."""
+    return Path(os.environ.get("MUSEFORGE_GALLERY", "gallery"))
+
+
+def artwork_id(rel_path: str) -> str:
+    """A stable id for the file at ``rel_path`` (posix, relative to the gallery root)."""
+    return hashlib.sha256(rel_path.encode("utf-8")).hexdigest()[:16]
+
+
+@dataclass
+class ArtworkRecord:
+    """One indexed artwork as listings and the studio show it."""
+
+    id: str
+    path: str
+    sha256: str
+    modality: str
+    kind: str | None
+    model: str | None
+    model_sha256: str | None
+    verb: str | None
+    seed: int | None
+    created: float
+    stars: int | None
+    like: bool | None
+    provenance: dict[str, Any]
+    text: str | None = None
+    tags: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        """A JSON-ready dict without the (possibly large) provenance."""
+        out = {k: v for k, v in self.__dict__.items() if k != "provenance"}
+        return out
+
+
+def _mtime(path: Path) -> float:
+    """Latest change to the artwork or its marks: either means the index row is stale."""
+    user = path.with_name(path.name + USER_SUFFIX)
+    return max(path.stat().st_mtime, user.stat().st_mtime if user.is_file() else 0.0)
+
+
+def _read_user(path: Path) -> dict[str, Any]:
+    side = path.with_name(path.name + USER_SUFFIX)
+    if not side.is_file():
+        return {}
+    try:
+        data = json.loads(side.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}  # a damaged marks file loses only the marks, never the artwork
+    return data if isinstance(data, dict) else {}
+
+
+def read_artwork(path: Path) -> tuple[str, dict[str, Any], str | None] | None:
+    """(modality, provenance, text) of a museforge artwork file, or None for other files."""
+    modality = MODALITIES.get(path.suffix.lower())
+    if modality is None:
+        return None
+    try:
+        if modality == "image":
+            provenance = read_png_provenance(path)
+        else:
+            side = sidecar_path(path)
+            if not side.is_file():
+                return None
+            provenance = json.loads(side.read_text(encoding="utf-8"))
+    except (MuseforgeError, OSError, ValueError):
+        return None  # overview grids, foreign files: not artworks
+    if not isinstance(provenance, dict):
+        return None
+    text = None
+    if modality == "text":
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return None
+    return modality, provenance, text
+
+
+def _tags(values: list[str]) -> list[str]:
+    out = []
+    for tag in values:
+        tag = " ".join(str(tag).split()).lower()
+        if not tag:
+            continue
+        if len(tag) > MAX_TAG_CHARS:
+            raise InputError(f"tag '{tag[:20]}…' is longer than {MAX_TAG_CHARS} characters")
+        out.append(tag)
+    return sorted(set(out))
+
+
+class Gallery:
+    """Artwork files under ``root`` and their SQLite index (``root/.museforge``)."""
+
+    def __init__(self, root: Path | str | None = None) -> None:
+        self.root = Path(root) if root is not None else default_root()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.index = Index(self.root / INDEX_DIR / "index.sqlite")
+
+    def close(self) -> None:
+        self.index.close()
+
+    # --- files -> index -------------------------------------------------------------
+    def _rel(self, path: Path) -> str:
+        try:
+            return path.resolve().relative_to(self.root.resolve()).as_posix()
+        except ValueError:
+            raise InputError(f"'{path}' is not inside the gallery folder '{self.root}'") from None
+
+    def _files(self) -> list[Path]:
+        found = []
+        for dirpath, dirnames, filenames in os.walk(self.root):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            for name in sorted(filenames):
+                if not name.startswith(".") and Path(name).suffix.lower() in MODALITIES:
+                    found.append(Path(dirpath) / name)
+        return found
+
+    def add(self, path: Path | str) -> str | None:
+        """Index one artwork file under the root; its id, or None if it is not an artwork."""
+        path = Path(path)
+        rel = self._rel(path)
+        info = read_artwork(path)
+        art_id = artwork_id(rel)
+        if info is None:
+            self.index.delete([art_id])
+            return None
+        modality, prov, text = info
+        stat = path.stat()
+        data = path.read_bytes()
+        user = _read_user(path)
+        mtime = _mtime(path)
+        model = prov.get("model") if isinstance(prov.get("model"), dict) else {}
+        seed = prov.get("seed")
+        row = {
+            "id": art_id,
+            "path": rel,
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "modality": modality,
+            "kind": model.get("kind") or prov.get("kind"),
+            "model": model.get("path"),
+            "model_sha256": model.get("sha256"),
+            "verb": prov.get("verb"),
+            "seed": seed if isinstance(seed, int) else None,
+            "created": float(prov.get("created") or stat.st_mtime),
+            "mtime": mtime,
+            "size": stat.st_size,
+            "stars": user.get("stars") if isinstance(user.get("stars"), int) else None,
+            "liked": None if user.get("like") is None else int(bool(user.get("like"))),
+            "provenance": json.dumps(prov, sort_keys=True, ensure_ascii=False),
+            "text": text,
+            "body": search_body(prov, text, rel),
+        }
+        folder = Path(rel).parent
+        refs = []
+        for ref in parent_refs(prov):
+            refs.append((ref, self._resolve_ref(ref, folder)))
+        self.index.upsert(row, _tags(list(user.get("tags") or [])), refs)
+        return art_id
+
+    def _resolve_ref(self, ref: Ref, folder: Path) -> str | None:
+        """The gallery-relative path a reference names, when it names a place in the gallery."""
+        if ref.file:
+            return (folder / ref.file).as_posix()
+        if ref.source:
+            try:
+                return self._rel(Path(ref.source))
+            except (InputError, OSError):
+                return None
+        return None
+
+    def sync(self) -> dict[str, int]:
+        """Bring the index up to date with the files: add new or changed, drop vanished."""
+        known = self.index.stats()
+        seen, added = set(), 0
+        for path in self._files():
+            rel = path.relative_to(self.root).as_posix()
+            seen.add(rel)
+            if known.get(rel) != (_mtime(path), path.stat().st_size):
+                added += self.add(path) is not None
+        gone = [artwork_id(rel) for rel in known if rel not in seen]
+        self.index.delete(gone)
+        return {"indexed": added, "removed": len(gone)}
+
+    def reindex(self) -> int:
+        """Rebuild the index from the files alone; the number of artworks indexed."""
+        self.index.clear()
+        return sum(self.add(path) is not None for path in self._files())
+
+    def save(self, result: Result, folder: str, upscale: int = 1) -> list[str]:
+        """Write a verb's result under ``root/folder`` and index its artworks; their ids."""
+        paths = write_result(result, self.root / folder, upscale=upscale)
+        ids = [self.add(p) for p in paths[: len(result.artworks)]]
+        return [i for i in ids if i is not None]
+
+    # --- queries --------------------------------------------------------------------
+    def _record(self, row: Any, tags: list[str]) -> ArtworkRecord:
+        liked = row["liked"]
+        return ArtworkRecord(
+            id=row["id"],
+            path=row["path"],
+            sha256=row["sha256"],
+            modality=row["modality"],
+            kind=row["kind"],
+            model=row["model"],
+            model_sha256=row["model_sha256"],
+            verb=row["verb"],
+            seed=row["seed"],
+            created=row["created"],
+            stars=row["stars"],
+            like=None if liked is None else bool(liked),
+            provenance=json.loads(row["provenance"]),
+            text=row["text"],
+            tags=tags,
+        )
+
+    def _records(self, rows: list[Any]) -> list[ArtworkRecord]:
+        tags = self.index.tags_of([r["id"] for r in rows])
+        return [self._record(r, tags.get(r["id"], [])) for r in rows]
+
+    def get(self, art_id: str) -> ArtworkRecord:
+        """The artwork with id ``art_id``, or an InputError."""
+        rows = self.index.query(f"SELECT {COLUMNS} FROM artworks WHERE id = ?", (art_id,))
+        if not rows:
+            raise InputError(f"no artwork with id '{art_id}' in the gallery '{self.root}'")
+        return self._records(rows)[0]
+
+    def list(
+        self,
+        *,
+        modality: str | None = None,
+        model: str | None = None,
+        text: str | None = None,
+        min_stars: int | None = None,
+        liked: bool | None = None,
+        tag: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[ArtworkRecord]:
+        """Artworks newest first, filtered; ``text`` matches every word anywhere in the
+        path, provenance (prompt, settings, model) or the poem itself."""
+        where, params = [], []
+        if modality:
+            where.append("modality = ?")
+            params.append(modality)
+        if model:
+            where.append("(model = ? OR model LIKE ? OR model_sha256 LIKE ? OR kind = ?)")
+            params += [model, f"%/{model}", f"{model}%", model]
+        for word in (text or "").lower().split():
+            escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            where.append("body LIKE ? ESCAPE '\\'")
+            params.append(f"%{escaped}%")
+        if min_stars is not None:
+            where.append("stars >= ?")
+            params.append(min_stars)
+        if liked is not None:
+            where.append("liked = ?")
+            params.append(int(liked))
+        if tag:
+            where.append("id IN (SELECT id FROM tags WHERE tag = ?)")
+            params.append(tag.lower().strip())
+        if since is not None:
+            where.append("created >= ?")
+            params.append(since)
+        if until is not None:
+            where.append("created < ?")
+            params.append(until)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        sql = (
+            f"SELECT {COLUMNS} FROM artworks {clause} ORDER BY created DESC, path LIMIT ? OFFSET ?"
+        )
+        return self._records(self.index.query(sql, [*params, limit, offset]))
+
+    def count(self) -> int:
+        return int(self.index.query("SELECT COUNT(*) FROM artworks")[0][0])
+
+    def file_path(self, art_id: str) -> Path:
+        """The file of artwork ``art_id`` (ids only: no client-supplied paths)."""
+        return self.root / self.get(art_id).path
+
+    # --- the user's marks ------------------------------------------------------------
+    def _write_user(self, record: ArtworkRecord, **changes: Any) -> None:
+        path = self.root / record.path
+        user = {"stars": record.stars, "like": record.like, "tags": record.tags, **changes}
+        side = path.with_name(path.name + USER_SUFFIX)
+        atomic_write_text(side, json.dumps(user, sort_keys=True, ensure_ascii=False) + "\n")
+        self.index.set_user(record.id, user["stars"], user["like"], user["tags"], _mtime(path))
+
+    def rate(self, art_id: str, stars: int | None = None, like: bool | None = None) -> None:
+        """Set stars (1–5, 0 clears) and/or like (True) / dislike (False)."""
+        record = self.get(art_id)
+        changes: dict[str, Any] = {}
+        if stars is not None:
+            if not 0 <= stars <= 5:
+                raise InputError(f"stars must be 0 to 5 (got {stars})")
+            changes["stars"] = stars or None
+        if like is not None:
+            changes["like"] = like
+        self._write_user(record, **changes)
+
+    def clear_like(self, art_id: str) -> None:
+        self._write_user(self.get(art_id), like=None)
+
+    def tag(self, art_id: str, add: list[str] = (), remove: list[str] = ()) -> list[str]:
+        """Add and remove tags (lower-cased, trimmed); the artwork's tags afterwards."""
+        record = self.get(art_id)
+        drop = set(_tags(list(remove)))
+        tags = _tags([t for t in record.tags if t not in drop] + list(add))
+        self._write_user(record, tags=tags)
+        return tags
+
+    # --- lineage ---------------------------------------------------------------------
+    def parents(self, art_id: str) -> list[dict[str, Any]]:
+        """Each recorded parent: its role, label and, when it is in the gallery, its id."""
+        record = self.get(art_id)
+        rows = self.index.query("SELECT * FROM refs WHERE id = ?", (art_id,))
+        out = []
+        for r in rows:
+            # A recorded hash names exactly one file; a same-named file is not the parent.
+            match = self.index.query(
+                "SELECT id FROM artworks WHERE id != ? AND "
+                "(sha256 = ? OR (? = '' AND path = ?)) ORDER BY path LIMIT 1",
+                (record.id, r["sha256"] or "", r["sha256"] or "", r["path"] or ""),
+            )
+            if not match and r["role"] == "end" and r["path"] == record.path:
+                continue  # an interpolation's end frame names itself
+            out.append(
+                {"role": r["role"], "label": r["label"], "id": match[0]["id"] if match else None}
+            )
+        return out
+
+    def children(self, art_id: str) -> list[ArtworkRecord]:
+        """Artworks that name ``art_id`` as a parent (by file hash or place)."""
+        record = self.get(art_id)
+        rows = self.index.query(
+            f"SELECT {COLUMNS} FROM artworks WHERE id != ? AND id IN "
+            "(SELECT id FROM refs WHERE sha256 = ? OR (COALESCE(sha256, '') = '' AND path = ?))"
+            " ORDER BY created, path",
+            (record.id, record.sha256, record.path),
+        )
+        return self._records(rows)
+
+    # --- remix and export ------------------------------------------------------------
+    def remix(self, art_id: str) -> dict[str, Any]:
+        """The exact call that made the artwork: model, verb and arguments (with seed)."""
+        record = self.get(art_id)
+        prov = record.provenance
+        args = prov.get("args")
+        if not isinstance(args, dict):
+            args = dict(prov.get("settings") or {})
+            if record.seed is not None:
+                args["seed"] = record.seed
+        return {
+            "id": record.id,
+            "model": record.model,
+            "model_sha256": record.model_sha256,
+            "kind": record.kind,
+            "verb": record.verb,
+            "args": args,
+        }
+
+    def export_zip(self, art_ids: list[str], dest: Path | str) -> Path:
+        """A zip of the chosen artworks, their sidecars and a ``manifest.json``."""
+        if not art_ids:
+            raise InputError("choose at least one artwork to export")
+        records = [self.get(i) for i in dict.fromkeys(art_ids)]
+
+        def write(tmp: Path) -> None:
+            with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+                manifest = []
+                for rec in records:
+                    path = self.root / rec.path
+                    zf.write(path, rec.path)
+                    for side in (sidecar_path(path), path.with_name(path.name + USER_SUFFIX)):
+                        if side.is_file():
+                            zf.write(side, Path(rec.path).with_name(side.name).as_posix())
+                    manifest.append({**rec.summary(), "provenance": rec.provenance})
+                info = {"exported": time.time(), "count": len(records), "artworks": manifest}
+                zf.writestr("manifest.json", json.dumps(info, indent=2, ensure_ascii=False))
+
+        return atomic_write_with(dest, write)

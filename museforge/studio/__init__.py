@@ -1,0 +1,1 @@
+"""Studio: the local web app, its job queue and its security guards."""

@@ -1,0 +1,342 @@
+"""The studio's JSON API: thin routes over the workspace, the gallery and the job queue.
+
+State-changing routes are POSTs (the security middleware demands the launch token for
+them); files are served only by gallery id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import re
+import secrets
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Query, Request, UploadFile
+from fastapi.responses import FileResponse, Response, StreamingResponse
+from PIL import Image
+from pydantic import BaseModel, Field
+
+from museforge.core.registry import get_kind
+from museforge.errors import InputError
+from museforge.gallery.recommend import evaluate_gallery_taste
+from museforge.studio.forms import coerce_args, kind_forms
+from museforge.studio.jobs import JobQueue, sse_format
+from museforge.studio.runners import DATA_SUFFIXES
+from museforge.studio.uploads import MAX_UPLOAD_BYTES, read_capped, safe_extract_zip
+from museforge.studio.workspace import Workspace
+
+router = APIRouter(prefix="/api")
+MEDIA_TYPES = {
+    ".png": "image/png",
+    ".gif": "image/gif",
+    ".txt": "text/plain; charset=utf-8",
+    ".mid": "audio/midi",
+    ".midi": "audio/midi",
+    ".wav": "audio/wav",
+    ".musicxml": "application/vnd.recordare.musicxml+xml",
+}
+THUMB_PX = 192
+MAX_EXPORT = 1000
+_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
+SSE_WAIT_S = 15.0
+
+
+def _ws(request: Request) -> Workspace:
+    return request.app.state.workspace
+
+
+def _jobs(request: Request) -> JobQueue:
+    return request.app.state.jobs
+
+
+# --- models and forms ---------------------------------------------------------------------
+@router.get("/kinds")
+def list_kinds() -> list[dict[str, Any]]:
+    return kind_forms()
+
+
+@router.get("/models")
+def list_models(request: Request) -> list[dict[str, Any]]:
+    return _ws(request).models()
+
+
+@router.get("/datasets")
+def list_datasets() -> dict[str, dict[str, str]]:
+    from museforge.image.data import BUILTIN_IMAGE_SETS
+    from museforge.style.images import BUILTIN_IMAGES, CONTENT_SETS
+    from museforge.text.corpus import BUILTIN_TEXT_SETS
+
+    return {
+        "image": dict(BUILTIN_IMAGE_SETS),
+        "text": dict(BUILTIN_TEXT_SETS),
+        "style-content": dict(CONTENT_SETS),
+        "style-pictures": dict(BUILTIN_IMAGES),
+    }
+
+
+# --- jobs ----------------------------------------------------------------------------------
+class GenerateRequest(BaseModel):
+    model: str
+    verb: str
+    args: dict[str, Any] = Field(default_factory=dict)
+    keep: int | None = Field(default=None, ge=1, le=64)  # rank by taste, keep the best
+
+
+@router.post("/generate")
+def generate(body: GenerateRequest, request: Request) -> dict[str, str]:
+    ws = _ws(request)
+    kind = next((m["kind"] for m in ws.models() if m["name"] == body.model), None)
+    if kind is None:
+        raise InputError(f"no model called '{body.model}' (see the Models page)")
+    args = coerce_args(kind, body.verb, body.args)
+    params = {"model": body.model, "verb": body.verb, "args": args}
+    if body.keep:
+        params |= {"keep": body.keep, "modality": get_kind(kind).modality}
+    return {"job": _jobs(request).submit("generate", params)}
+
+
+class TrainRequest(BaseModel):
+    kind: str
+    data: str
+    name: str
+    time_budget: str = "2m"
+    steps: int | None = Field(default=None, ge=1, le=1_000_000)
+    style: str | None = None
+
+
+@router.post("/train")
+def train(body: TrainRequest, request: Request) -> dict[str, str]:
+    from museforge.core.train import parse_duration
+
+    if not _NAME.match(body.name):
+        raise InputError("model name: lower-case letters, digits and '-', at most 40")
+    spec = get_kind(body.kind)
+    if spec.task_factory is None:
+        raise InputError(f"model kind '{body.kind}' cannot be trained")
+    parse_duration(body.time_budget)  # refuse a bad budget now, not inside the job
+    if (_ws(request).trained_dir / body.name / "model.json").exists():
+        raise InputError(f"a trained model called '{body.name}' exists; choose another name")
+    return {"job": _jobs(request).submit("train", body.model_dump())}
+
+
+def _job_json(job: Any) -> dict[str, Any]:
+    return dict(job.__dict__)
+
+
+@router.get("/jobs")
+def list_jobs(request: Request, limit: int = Query(50, ge=1, le=500)) -> list[dict[str, Any]]:
+    return [_job_json(j) for j in _jobs(request).list(limit)]
+
+
+@router.get("/jobs/{job_id}")
+def get_job(job_id: str, request: Request) -> dict[str, Any]:
+    return _job_json(_jobs(request).get(job_id))
+
+
+@router.post("/jobs/{job_id}/cancel")
+def cancel_job(job_id: str, request: Request) -> dict[str, Any]:
+    _jobs(request).cancel(job_id)
+    return _job_json(_jobs(request).get(job_id))
+
+
+@router.post("/jobs/{job_id}/resume")
+def resume_job(job_id: str, request: Request) -> dict[str, Any]:
+    _jobs(request).resume(job_id)
+    return _job_json(_jobs(request).get(job_id))
+
+
+@router.get("/jobs/{job_id}/events")
+async def job_events(job_id: str, request: Request, after: int = Query(0, ge=0)):
+    """Server-sent events; a reconnecting page resumes after its Last-Event-ID."""
+    queue = _jobs(request)
+    queue.get(job_id)  # unknown id: 400 before the stream starts
+    last = request.headers.get("last-event-id", "")
+    after = max(after, int(last)) if last.isdigit() else after
+    finished = {"done", "failed", "cancelled", "interrupted"}
+
+    async def stream():
+        seq = after
+        while not await request.is_disconnected():
+            events = queue.events(job_id, seq)
+            if not events:
+                if queue.get(job_id).state in finished:
+                    return
+                events = await asyncio.to_thread(queue.wait_events, job_id, seq, SSE_WAIT_S)
+            for event in events:
+                seq = event.seq
+                yield sse_format(event)
+                # End with the job: an open stream would hold a thread, and the server's
+                # shutdown, for up to SSE_WAIT_S. A resumed job is followed with a new stream.
+                if event.type == "state" and event.data.get("state") in finished:
+                    return
+            if not events:
+                yield ": keep-alive\n\n"
+
+    headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)
+
+
+@router.get("/jobs/{job_id}/preview")
+def job_preview(job_id: str, request: Request) -> FileResponse:
+    """The latest preview picture of a training job (chosen by the server)."""
+    job = _jobs(request).get(job_id)
+    if job.kind != "train":
+        raise InputError(f"job {job_id} is not a training job")
+    folder = _ws(request).trained_dir / str(job.params["name"]) / "previews"
+    previews = sorted(folder.glob("step-*.png"))
+    if not previews:
+        raise InputError(f"job {job_id} has no preview yet")
+    return FileResponse(previews[-1], media_type="image/png", headers={"Cache-Control": "no-store"})
+
+
+# --- uploads -------------------------------------------------------------------------------
+@router.post("/uploads")
+async def upload_picture(request: Request, file: Annotated[UploadFile, File()]) -> dict[str, str]:
+    data = await read_capped(file, MAX_UPLOAD_BYTES)
+    return {"id": _ws(request).save_upload(file.filename or "picture", data)}
+
+
+@router.post("/datasets")
+async def upload_dataset(request: Request, file: Annotated[UploadFile, File()]) -> dict[str, Any]:
+    """A zip of pictures or texts to train on; its id for the Train form."""
+    data = await read_capped(file, MAX_UPLOAD_BYTES)
+    dataset_id = secrets.token_hex(8)
+    dest = _ws(request).uploads_dir / "datasets" / dataset_id
+    files = safe_extract_zip(file.filename or "upload.zip", data, dest, DATA_SUFFIXES)
+    return {"id": f"dataset:{dataset_id}", "files": len(files)}
+
+
+# --- gallery -------------------------------------------------------------------------------
+@router.get("/gallery")
+def gallery_list(
+    request: Request,
+    q: str | None = None,
+    modality: str | None = None,
+    model: str | None = None,
+    min_stars: int | None = Query(None, ge=0, le=5),
+    liked: bool | None = None,
+    tag: str | None = None,
+    since: float | None = None,
+    until: float | None = None,
+    limit: int = Query(60, ge=1, le=500),
+    offset: int = Query(0, ge=0),
+) -> dict[str, Any]:
+    gallery = _ws(request).gallery
+    records = gallery.list(
+        text=q,
+        modality=modality,
+        model=model,
+        min_stars=min_stars,
+        liked=liked,
+        tag=tag,
+        since=since,
+        until=until,
+        limit=limit,
+        offset=offset,
+    )
+    return {"items": [r.summary() for r in records], "total": gallery.count()}
+
+
+@router.post("/gallery/sync")
+def gallery_sync(request: Request) -> dict[str, int]:
+    return _ws(request).gallery.sync()
+
+
+@router.get("/gallery/{art_id}")
+def gallery_detail(art_id: str, request: Request) -> dict[str, Any]:
+    gallery = _ws(request).gallery
+    record = gallery.get(art_id)
+    children = [c.summary() for c in gallery.children(art_id)]
+    return {
+        **record.summary(),
+        "provenance": record.provenance,
+        "parents": gallery.parents(art_id),
+        "children": children,
+    }
+
+
+@router.get("/gallery/{art_id}/file")
+def gallery_file(art_id: str, request: Request) -> FileResponse:
+    path = _ws(request).gallery.file_path(art_id)
+    media = MEDIA_TYPES.get(path.suffix.lower(), "application/octet-stream")
+    return FileResponse(path, media_type=media)
+
+
+@router.get("/gallery/{art_id}/thumb")
+def gallery_thumb(art_id: str, request: Request) -> Response:
+    path = _ws(request).gallery.file_path(art_id)
+    if path.suffix.lower() not in {".png", ".gif"}:
+        raise InputError(f"artwork {art_id} is not a picture")
+    with Image.open(path) as img:
+        img = img.convert("RGB")
+        scale = THUMB_PX / max(img.size)
+        if scale > 1:  # small samples (28 px digits) are enlarged crisply
+            size = (round(img.width * scale), round(img.height * scale))
+            img = img.resize(size, Image.Resampling.NEAREST)
+        else:
+            img.thumbnail((THUMB_PX, THUMB_PX))
+        buf = io.BytesIO()
+        img.save(buf, format="PNG")
+    return Response(buf.getvalue(), media_type="image/png")
+
+
+class RateRequest(BaseModel):
+    stars: int | None = Field(default=None, ge=0, le=5)
+    like: bool | None = None
+    clear_like: bool = False
+
+
+@router.post("/gallery/{art_id}/rate")
+def gallery_rate(art_id: str, body: RateRequest, request: Request) -> dict[str, Any]:
+    gallery = _ws(request).gallery
+    if body.clear_like:
+        gallery.clear_like(art_id)
+    gallery.rate(art_id, stars=body.stars, like=body.like)
+    return gallery.get(art_id).summary()
+
+
+class TagRequest(BaseModel):
+    add: list[str] = Field(default_factory=list, max_length=50)
+    remove: list[str] = Field(default_factory=list, max_length=50)
+
+
+@router.post("/gallery/{art_id}/tags")
+def gallery_tags(art_id: str, body: TagRequest, request: Request) -> dict[str, Any]:
+    return {"tags": _ws(request).gallery.tag(art_id, add=body.add, remove=body.remove)}
+
+
+@router.get("/gallery/{art_id}/remix")
+def gallery_remix(art_id: str, request: Request) -> dict[str, Any]:
+    """The model, verb and settings to re-open in the Create form."""
+    ws = _ws(request)
+    record = ws.gallery.get(art_id)
+    studio = record.provenance.get("studio")
+    if isinstance(studio, dict):
+        return {"id": art_id, **studio}
+    recipe = ws.gallery.remix(art_id)
+    name = ws.model_name(recipe["model"])
+    if name is None:
+        raise InputError(f"artwork {art_id} was not made by a model this studio has")
+    return {"id": art_id, "model": name, "verb": recipe["verb"], "args": recipe["args"]}
+
+
+class ExportRequest(BaseModel):
+    ids: list[str] = Field(min_length=1, max_length=MAX_EXPORT)
+
+
+@router.post("/gallery/export")
+def gallery_export(body: ExportRequest, request: Request) -> Response:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = _ws(request).gallery.export_zip(body.ids, Path(tmp) / "export.zip")
+        data = path.read_bytes()
+    headers = {"Content-Disposition": 'attachment; filename="museforge-export.zip"'}
+    return Response(data, media_type="application/zip", headers=headers)
+
+
+@router.get("/taste")
+def taste_report(request: Request) -> dict[str, Any]:
+    """Held-out accuracy of the taste model per modality."""
+    return evaluate_gallery_taste(_ws(request).gallery)

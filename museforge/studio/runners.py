@@ -1,0 +1,134 @@
+"""What the studio's jobs do: run a verb into the gallery, or train a model.
+
+Runners take the job's parameters (model names, gallery ids, upload ids — never paths),
+report progress through the job context, and return a small JSON-ready result.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from museforge.core.train import TrainingInterrupted
+from museforge.errors import InputError
+from museforge.studio.forms import verb_form
+from museforge.studio.jobs import JobCancelled, JobContext
+from museforge.studio.workspace import TRAINED, Workspace
+
+PROGRESS_EVERY_S = 0.5
+CHECKPOINT_EVERY_S = 10.0  # a killed server loses at most this much training
+DATA_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".txt", ".md"})
+
+
+def _picture_args(ws: Workspace, kind: str, verb: str, args: dict[str, Any]) -> dict[str, Any]:
+    """Gallery and upload ids in picture fields turned into files the verb can read."""
+    out = dict(args)
+    for field in verb_form(kind, verb)["fields"]:
+        value = out.get(field["name"])
+        if value is None:
+            continue
+        if field["type"] == "images":
+            out[field["name"]] = [ws.picture_path(str(v)) for v in value]
+        elif field["type"] == "image":
+            path = ws.picture_path(str(value))
+            out[field["name"]] = path if kind != "style-net" else str(path)
+    return out
+
+
+def run_generate(ws: Workspace, ctx: JobContext) -> dict[str, Any]:
+    """Run one verb of one model; save its artworks in the gallery (optionally only the
+    ones the taste model likes best)."""
+    from museforge.core.artifact import load_artifact
+    from museforge.core.registry import call_verb
+
+    params = ctx.params
+    name, verb, args = params["model"], params["verb"], dict(params.get("args") or {})
+    ctx.progress(0.05, f"loading {name}")
+    loaded = load_artifact(ws.model_path(name))
+    files = _picture_args(ws, loaded.kind, verb, args)
+    ctx.check()
+    ctx.progress(0.2, f"{verb}…")
+    result = call_verb(loaded, verb, **files)
+    for art in result.artworks:
+        # The studio's own names for model and pictures, so a remix re-opens the same form.
+        art.provenance["studio"] = {"model": name, "verb": verb, "args": args}
+    keep = params.get("keep")
+    if keep:
+        from museforge.gallery.recommend import rank_artworks, train_taste
+
+        ctx.progress(0.7, "ranking by your taste")
+        taste = train_taste(ws.gallery, params.get("modality") or "image")
+        ranked = rank_artworks(taste, result.artworks)[: int(keep)]
+        for art, score in ranked:
+            art.provenance["taste_score"] = round(score, 4)
+        result.artworks = [art for art, _ in ranked]
+    ctx.check()
+    ids = ws.gallery.save(result, name)
+    return {"ids": ids, "model": name, "verb": verb}
+
+
+def resolve_data(ws: Workspace, data: str) -> str:
+    """A data set the studio may train on: a built-in name or an uploaded ``dataset:ID``."""
+    if data.startswith("dataset:"):
+        folder = ws.uploads_dir / "datasets" / data.removeprefix("dataset:")
+        if not data.removeprefix("dataset:").isalnum() or not folder.is_dir():
+            raise InputError(f"no uploaded data set '{data}'")
+        return f"folder:{folder}"
+    if ":" in data or "/" in data or "\\" in data:
+        raise InputError(f"'{data}' is not a built-in data set or an uploaded one")
+    return data
+
+
+def run_train(ws: Workspace, ctx: JobContext) -> dict[str, Any]:
+    """Train a model with the shared Trainer, streaming loss; cancel saves a checkpoint
+    that a resumed job continues from."""
+    from museforge.core.recipe import Recipe, train_from_recipe
+
+    params = ctx.params
+    name = str(params["name"])
+    out = ws.trained_dir / name
+    training = {"style": params["style"]} if params.get("style") else {}
+    run: dict[str, Any] = {"preview_every": 50, "checkpoint_every": CHECKPOINT_EVERY_S}
+    if params.get("steps"):
+        run["steps"] = int(params["steps"])
+    else:
+        run["time_budget"] = params.get("time_budget") or "2m"
+    recipe = Recipe(params["kind"], resolve_data(ws, params["data"]), training=training, run=run)
+    budget = recipe.settings()
+    start, last = time.monotonic(), 0.0
+
+    def on_step(step: int, metrics: dict[str, float]) -> None:
+        nonlocal last
+        if ctx.cancelled:
+            raise KeyboardInterrupt  # the Trainer saves a checkpoint and stops cleanly
+        now = time.monotonic()
+        if now - last < PROGRESS_EVERY_S:
+            return
+        last = now
+        if budget.steps:
+            fraction = step / budget.steps
+        else:
+            fraction = (now - start) / float(budget.time_budget or 1)
+        values = {k: round(float(v), 5) for k, v in metrics.items()}
+        preview = _latest_preview(out)
+        ctx.progress(min(fraction, 0.99), f"step {step}", step=step, preview=preview, **values)
+
+    resume = bool(params.get("resume")) and (out / "checkpoint.pt").exists()
+    try:
+        result = train_from_recipe(
+            recipe, out=out, resume=resume, progress=False, callbacks=[on_step], notify=ctx.log
+        )
+    except TrainingInterrupted:
+        raise JobCancelled("training cancelled; resume to continue") from None
+    return {
+        "model": TRAINED + name,
+        "steps": result.step,
+        "seconds": round(result.elapsed, 1),
+        "metrics": {k: round(float(v), 5) for k, v in result.metrics.items()},
+    }
+
+
+def _latest_preview(out: Path) -> str | None:
+    previews = sorted((out / "previews").glob("step-*.png"))
+    return previews[-1].stem if previews else None

@@ -1,0 +1,336 @@
+// Create: pick a model and a verb, fill the form read from the verb's signature, run it as
+// a job and show what it made.
+
+import { catalog, followJob, getJSON, guarded, kindOf, postJSON, queryString, showError, showInfo, upload } from "./api.js";
+import { $, clear, el, randomSeed, setOptions } from "./ui.js";
+
+const TASTE_FACTOR = 4; // "more like the ones I liked": make 4× as many, keep the best
+let fields = []; // the current verb's field controls: {field, read(), write(value)}
+let job = null;
+
+export async function init() {
+  $("create-model").addEventListener("change", () => guarded(renderVerbs));
+  $("create-verb").addEventListener("change", () => guarded(renderForm));
+  $("create-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    guarded(submit);
+  });
+  await listModels();
+  await renderVerbs();
+}
+
+export function show() {
+  guarded(listModels); // models trained meanwhile appear
+}
+
+async function listModels() {
+  const cat = await catalog();
+  const kinds = [...new Set(cat.models.map((m) => m.kind))].sort();
+  setOptions(
+    $("create-model"),
+    kinds.map((kind) => ({
+      group: kind,
+      options: cat.models.filter((m) => m.kind === kind).map((m) => ({ value: m.name })),
+    })),
+  );
+}
+
+async function renderVerbs(verb) {
+  const cat = await catalog();
+  const kind = kindOf(cat, $("create-model").value);
+  const verbs = kind?.verbs || [];
+  setOptions($("create-verb"), verbs.map((v) => ({ value: v.verb, label: v.label })), false);
+  // Start on "sample" (the plain "make me some") unless a remix asks for another verb.
+  const wanted = verb || (verbs.some((v) => v.verb === "sample") ? "sample" : verbs[0]?.verb);
+  if (wanted) $("create-verb").value = wanted;
+  await renderForm();
+}
+
+async function currentForm() {
+  const cat = await catalog();
+  const kind = kindOf(cat, $("create-model").value);
+  return { kind, form: kind?.verbs.find((v) => v.verb === $("create-verb").value) };
+}
+
+async function renderForm() {
+  const { form } = await currentForm();
+  const cat = await catalog();
+  const model = cat.models.find((m) => m.name === $("create-model").value);
+  const box = clear($("create-fields"));
+  $("create-doc").textContent = form?.doc || "";
+  fields = (form?.fields || []).map((field) => control(field, model));
+  box.append(...fields.map((c) => c.node));
+  $("create-taste-row").hidden = !fields.some((c) => c.field.name === "n");
+  $("create-taste").checked = false;
+}
+
+// --- one control per field type -----------------------------------------------------------
+function control(field, model) {
+  const id = `field-${field.name}`;
+  const label = field.label + (field.required ? " *" : "");
+  if (field.type === "image" || field.type === "images") return pictureControl(field, label, model);
+  if (field.type === "bool") {
+    const input = el("input", { type: "checkbox", id, name: field.name, checked: Boolean(field.default) });
+    return {
+      field,
+      node: el("label", { class: "field check", dataset: { field: field.name } }, input, field.label),
+      read: () => input.checked,
+      write: (v) => {
+        input.checked = Boolean(v);
+      },
+    };
+  }
+  const numeric = field.type === "int" || field.type === "float";
+  const input = el("input", {
+    id,
+    name: field.name,
+    type: numeric ? "number" : "text",
+    step: field.type === "int" ? "1" : "any",
+    required: field.required,
+    placeholder: field.default === null ? (field.required ? "required" : "optional") : "",
+    value: field.default ?? "",
+  });
+  const node = el("div", { class: "field", dataset: { field: field.name } }, el("label", { htmlFor: id, text: label }), input);
+  let random = null;
+  if (field.name === "seed") {
+    // A fresh seed each time by default, so pressing Create again gives new pictures.
+    random = el("input", { type: "checkbox", checked: true, id: `${id}-random` });
+    random.dataset.testid = "seed-random";
+    input.disabled = true;
+    random.addEventListener("change", () => {
+      input.disabled = random.checked;
+    });
+    node.append(el("label", { class: "check inline" }, random, "random"));
+  }
+  return {
+    field,
+    node,
+    random,
+    read() {
+      if (random?.checked) input.value = String(randomSeed());
+      const raw = input.value.trim();
+      if (raw === "") return undefined;
+      return numeric ? Number(raw) : raw;
+    },
+    write(v) {
+      input.value = v ?? "";
+      if (random) {
+        random.checked = false;
+        input.disabled = false;
+      }
+    },
+  };
+}
+
+/** Pictures from the gallery (click to choose) or uploaded from this computer. Parents
+ * to breed must come from the same model (their latents are in their provenance). */
+function pictureControl(field, label, model) {
+  const many = field.type === "images";
+  let chosen = [];
+  const strip = el("div", { class: "grid small picker", dataset: { testid: `picker-${field.name}` } });
+  const summary = el("span", { class: "hint" });
+  const file = el("input", { type: "file", accept: "image/*", multiple: many, dataset: { testid: `upload-${field.name}` } });
+
+  const refresh = () => {
+    for (const tile of strip.children) {
+      const on = chosen.includes(tile.dataset.id);
+      tile.classList.toggle("selected", on);
+      tile.firstElementChild.setAttribute("aria-pressed", String(on));
+    }
+    summary.textContent = chosen.length ? `${chosen.length} chosen` : "none chosen";
+  };
+  const toggle = (id) => {
+    if (chosen.includes(id)) chosen = chosen.filter((c) => c !== id);
+    else chosen = many ? [...chosen, id] : [id];
+    refresh();
+  };
+  const addTile = (id, src, alt) => {
+    if ([...strip.children].some((t) => t.dataset.id === id)) return;
+    // An upload remixed from an artwork's settings has no thumbnail to show: name it instead.
+    const face = src ? el("img", { src, alt }) : el("span", { class: "card-file", text: alt });
+    const tile = el(
+      "div",
+      { class: "tile", dataset: { id, testid: "picker-item" } },
+      el("button", { type: "button", class: "tile-main", onclick: () => toggle(id) }, face),
+    );
+    strip.prepend(tile);
+  };
+  file.addEventListener("change", () =>
+    guarded(async () => {
+      for (const f of file.files) {
+        const { id } = await upload("/api/uploads", f);
+        addTile(id, URL.createObjectURL(f), `uploaded ${f.name}`);
+        toggle(id);
+      }
+      file.value = "";
+    }),
+  );
+  guarded(async () => {
+    const own = field.name === "parents" ? model?.sha256 : undefined;
+    const { items } = await getJSON(`/api/gallery${queryString({ modality: "image", limit: 48, model: own })}`);
+    for (const item of items.reverse()) addTile(item.id, `/api/gallery/${item.id}/thumb`, item.path);
+    refresh();
+  });
+  refresh();
+  const node = el(
+    "fieldset",
+    { class: "field pictures", dataset: { field: field.name } },
+    el("legend", { text: `${label} (${many ? "choose one or more" : "choose one"})` }),
+    strip,
+    el("div", { class: "row" }, el("label", {}, "or upload ", file), summary),
+  );
+  return {
+    field,
+    node,
+    read: () => (many ? (chosen.length ? chosen : undefined) : chosen[0]),
+    write(value) {
+      chosen = value === null || value === undefined ? [] : [].concat(value).map(String);
+      for (const id of chosen) {
+        if (id.startsWith("upload:")) addTile(id, null, "your uploaded picture");
+        else addTile(id, `/api/gallery/${id}/thumb`, id);
+      }
+      refresh();
+    },
+  };
+}
+
+// --- running it ------------------------------------------------------------------------------
+async function submit() {
+  const model = $("create-model").value;
+  const verb = $("create-verb").value;
+  if (!model || !verb) throw new Error("choose a model and a verb first");
+  const args = {};
+  for (const c of fields) {
+    const value = c.read();
+    if (value === undefined) {
+      if (c.field.required) throw new Error(`${verb} needs '${c.field.label}'`);
+      continue;
+    }
+    if (typeof value === "number" && Number.isNaN(value)) throw new Error(`'${c.field.label}' must be a number`);
+    args[c.field.name] = value;
+  }
+  const body = { model, verb, args };
+  if ($("create-taste").checked && !$("create-taste-row").hidden) {
+    const wanted = Math.max(1, Math.min(64, Number(args.n ?? fields.find((c) => c.field.name === "n")?.field.default ?? 1)));
+    body.keep = wanted;
+    args.n = wanted * TASTE_FACTOR;
+  }
+  const { job: id } = await postJSON("/api/generate", body);
+  run(id, Boolean(body.keep));
+}
+
+function run(id, ranked) {
+  job?.close();
+  $("create-job").hidden = false;
+  $("create-submit").disabled = true;
+  const bar = $("create-progress");
+  const status = $("create-status");
+  bar.value = 0;
+  status.textContent = "queued";
+  let failed = null;
+  job = followJob(id, {
+    state: (state) => {
+      status.textContent = state;
+    },
+    progress: (p) => {
+      bar.value = p.fraction;
+      status.textContent = p.message || "";
+    },
+    result: (r) => guarded(() => showResults(r.ids)),
+    error: (message) => {
+      failed = message;
+    },
+  });
+  job.done.then((state) => {
+    $("create-submit").disabled = false;
+    if (state === "done") {
+      bar.value = 1;
+      status.textContent = "done";
+    } else if (failed) {
+      const taste = ranked && /rate at least|taste/i.test(failed);
+      showError(taste ? `Cannot pick ones you would like yet: ${failed}` : failed);
+      status.textContent = state;
+    } else if (state !== "closed") {
+      status.textContent = state;
+    }
+  });
+}
+
+async function showResults(ids) {
+  const box = clear($("create-results"));
+  for (const id of ids) {
+    const item = await getJSON(`/api/gallery/${id}`);
+    box.append(resultCard(item));
+  }
+  if (!ids.length) showInfo("the job made nothing");
+}
+
+function resultCard(item) {
+  const link = el("a", { href: `#gallery/${item.id}`, text: "details" });
+  if (item.modality === "image") {
+    return el(
+      "figure",
+      { class: "result", dataset: { testid: "result-image", id: item.id } },
+      el("img", { src: `/api/gallery/${item.id}/file`, alt: `${item.kind} ${item.verb} seed ${item.seed}` }),
+      el("figcaption", {}, item.seed === null || item.seed === undefined ? "" : `seed ${item.seed} · `, link),
+    );
+  }
+  if (item.modality === "text") {
+    return el(
+      "figure",
+      { class: "result poem", dataset: { testid: "result-text", id: item.id } },
+      el("pre", { class: "poem-text", lang: item.provenance?.language || null, text: item.text || "" }),
+      el("figcaption", {}, poemNotes(item.provenance || {}), link),
+    );
+  }
+  return el(
+    "figure",
+    { class: "result", dataset: { testid: "result-file", id: item.id } },
+    el("a", { href: `/api/gallery/${item.id}/file`, text: item.path }),
+    el("figcaption", {}, link),
+  );
+}
+
+/** What the poem's provenance says about its form: the form asked for, and whether it holds. */
+export function poemNotes(prov) {
+  const notes = el("dl", { class: "notes" });
+  const add = (term, value) => {
+    if (value === undefined || value === null || value === "") return;
+    notes.append(el("dt", { text: term }), el("dd", { text: String(value) }));
+  };
+  const form = prov.form || {};
+  add("form", typeof form === "object" ? form.form || form.name : form);
+  if (typeof form === "object") {
+    add("rhyme", form.rhyme);
+    add("tones", form.tones);
+    add("acrostic", form.acrostic);
+  }
+  add("language", prov.language);
+  add("seed", prov.seed);
+  add("temperature", prov.sampling?.temperature);
+  if (Array.isArray(prov.violations)) {
+    add("form check", prov.violations.length ? prov.violations.join("; ") : "meets the form");
+  }
+  if (prov.taste_score !== undefined) add("taste score", prov.taste_score);
+  return notes;
+}
+
+/** Open Create with a remixed artwork's model, verb and settings filled in. */
+export async function remix(recipe) {
+  location.hash = "#create";
+  const cat = await catalog();
+  if (!cat.models.some((m) => m.name === recipe.model)) {
+    showError(`the model '${recipe.model}' is not available in this studio`);
+    return;
+  }
+  $("create-model").value = recipe.model;
+  await renderVerbs(recipe.verb);
+  const unknown = [];
+  for (const [name, value] of Object.entries(recipe.args || {})) {
+    const c = fields.find((f) => f.field.name === name);
+    if (c) c.write(value);
+    else unknown.push(name);
+  }
+  showInfo(`Remixing ${recipe.id || "an artwork"}: ${recipe.model} · ${recipe.verb}`);
+  if (unknown.length) showError(`settings this form does not have: ${unknown.join(", ")}`);
+}

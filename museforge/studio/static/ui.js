@@ -1,0 +1,90 @@
+// Small DOM helpers: elements are built from properties and text, never from HTML strings.
+
+/**
+ * el("button", {type: "button", class: "x", dataset: {id: "1"}, onclick: fn}, "text", child)
+ * Keys starting with "on" become listeners; "class", "dataset", "text" and "attrs" are
+ * special; everything else is set as a property.
+ */
+export function el(tag, props = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(props)) {
+    if (value === undefined || value === null) continue;
+    if (key === "class") node.className = value;
+    else if (key === "dataset") Object.assign(node.dataset, value);
+    else if (key === "attrs") for (const [a, v] of Object.entries(value)) node.setAttribute(a, v);
+    else if (key === "text") node.textContent = value;
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else node[key] = value;
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+export const $ = (id) => document.getElementById(id);
+
+export function clear(node) {
+  node.replaceChildren();
+  return node;
+}
+
+/** Options for a <select>: [{value, label}] or [{group, options: [...]}]. */
+export function setOptions(select, entries, keep = true) {
+  const previous = select.value;
+  clear(select);
+  for (const entry of entries) {
+    if (entry.group) {
+      select.append(el("optgroup", { label: entry.group }, entry.options.map(option)));
+    } else {
+      select.append(option(entry));
+    }
+  }
+  if (keep && [...select.options].some((o) => o.value === previous)) select.value = previous;
+}
+
+function option({ value, label }) {
+  return el("option", { value, text: label ?? value });
+}
+
+export function firstLines(text, n = 4) {
+  return (text || "").split("\n").filter((l) => l.trim()).slice(0, n).join("\n");
+}
+
+export function shortTime(epochSeconds) {
+  if (!epochSeconds) return "";
+  return new Date(epochSeconds * 1000).toLocaleString();
+}
+
+export function randomSeed() {
+  const buf = new Uint32Array(1);
+  crypto.getRandomValues(buf);
+  return buf[0] % 2147483647;
+}
+
+/** A gallery thumbnail tile (picture, poem card or file card); ``extra`` goes inside. */
+export function artTile(item, { onclick, selected = false, testid = "art", extra = null } = {}) {
+  const body =
+    item.modality === "image"
+      ? el("img", { src: `/api/gallery/${item.id}/thumb`, alt: `${item.kind || "image"} ${item.path}`, loading: "lazy" })
+      : item.modality === "text"
+        ? el("pre", { class: "card-text", text: firstLines(item.text) || item.path })
+        : el("span", { class: "card-file", text: item.path.split("/").pop() });
+  const button = el(
+    "button",
+    {
+      type: "button",
+      class: `tile-main ${item.modality}`,
+      onclick,
+      attrs: { "aria-pressed": String(selected), title: item.path },
+    },
+    body,
+  );
+  return el(
+    "div",
+    { class: `tile${selected ? " selected" : ""}`, dataset: { id: item.id, testid } },
+    button,
+    extra,
+  );
+}

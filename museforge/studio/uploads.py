@@ -1,0 +1,181 @@
+"""Caps and checks for files uploaded to the studio: size, image bombs, hostile zips."""
+
+from __future__ import annotations
+
+import io
+import stat
+import warnings
+import zipfile
+from pathlib import Path, PurePosixPath, PureWindowsPath
+
+from PIL import Image, UnidentifiedImageError
+from starlette.datastructures import UploadFile
+
+from museforge.core.atomic import atomic_directory
+from museforge.errors import InputError
+from museforge.image.data import MAX_PIXELS  # importing it also sets Pillow's bomb guard
+
+MIB = 1024 * 1024
+MAX_UPLOAD_BYTES = 64 * MIB
+MAX_ZIP_MEMBERS = 5000
+MAX_ZIP_TOTAL = 512 * MIB
+MAX_MIDI_EVENTS = 200_000
+MAX_ZIP_RATIO = 100  # deflate rarely beats ~10x on real images; bombs reach 1000x
+_RATIO_CHECK_FROM = MIB  # small members may legitimately compress very well
+_CHUNK = MIB
+# Formats the image loaders accept; others (EPS runs Ghostscript, for one) are refused.
+IMAGE_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF")
+
+__all__ = [
+    "IMAGE_FORMATS",
+    "MAX_MIDI_EVENTS",
+    "MAX_PIXELS",
+    "MAX_UPLOAD_BYTES",
+    "MAX_ZIP_MEMBERS",
+    "MAX_ZIP_TOTAL",
+    "check_image_bytes",
+    "read_capped",
+    "safe_extract_zip",
+]
+
+
+def _size(n: int) -> str:
+    return f"{n / MIB:g} MiB" if n >= MIB else f"{n:,} bytes"
+
+
+def _one_line(err: object) -> str:
+    return " ".join(str(err).split()) or type(err).__name__
+
+
+async def read_capped(upload: UploadFile, limit: int = MAX_UPLOAD_BYTES) -> bytes:
+    """The whole upload as bytes, read in chunks; InputError once it passes `limit` bytes."""
+    name = upload.filename or "file"
+    too_big = InputError(f"upload '{name}' is larger than {_size(limit)}")
+    if upload.size is not None and upload.size > limit:
+        raise too_big
+    parts: list[bytes] = []
+    total = 0
+    while chunk := await upload.read(min(_CHUNK, limit + 1 - total)):
+        total += len(chunk)
+        if total > limit:
+            raise too_big
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+def check_image_bytes(name: str, data: bytes) -> None:
+    """Raise InputError naming the file unless `data` is a decodable image within MAX_PIXELS."""
+    try:
+        with warnings.catch_warnings():
+            # Pillow only warns between MAX_PIXELS and twice that; our own check below refuses.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data), formats=IMAGE_FORMATS)  # reads the header only
+    except Image.DecompressionBombError:
+        raise InputError(
+            f"image '{name}' is too large (over {2 * MAX_PIXELS:,} pixels, limit {MAX_PIXELS:,})"
+        ) from None
+    except UnidentifiedImageError:
+        raise InputError(f"image '{name}' is not a PNG, JPEG, GIF, BMP, WebP or TIFF") from None
+    except Exception as err:
+        raise InputError(f"image '{name}' cannot be opened ({_one_line(err)})") from None
+    with img:
+        w, h = img.size
+        if w * h > MAX_PIXELS:
+            raise InputError(f"image '{name}' is too large ({w}×{h} pixels, limit {MAX_PIXELS:,})")
+        try:
+            img.load()  # truncated or corrupt data raises here
+        # Decoders of untrusted bytes raise many types; each one means "unusable".
+        except Exception as err:
+            raise InputError(f"image '{name}' cannot be decoded ({_one_line(err)})") from None
+
+
+def _member_path(name: str, member: str) -> PurePosixPath:
+    """The relative path a member may be written to; InputError if it could escape."""
+    posix = member.replace("\\", "/")  # Windows tools sometimes write backslashes
+    windows = PureWindowsPath(member)
+    if "\0" in member or posix.startswith("/") or windows.drive or windows.root:
+        raise InputError(f"zip '{name}' has a member with an absolute path: {member!r}")
+    path = PurePosixPath(posix)
+    if ".." in path.parts:
+        raise InputError(f"zip '{name}' has a member that points outside it: {member!r}")
+    return path
+
+
+def _check_member(name: str, info: zipfile.ZipInfo) -> None:
+    mode = info.external_attr >> 16  # Unix mode bits, when the archiver recorded them
+    if stat.S_IFMT(mode) not in (0, stat.S_IFREG, stat.S_IFDIR):
+        kind = "a symbolic link" if stat.S_ISLNK(mode) else "a special file"
+        raise InputError(f"zip '{name}' has a member that is {kind}: {info.filename!r}")
+    if info.flag_bits & 0x1:
+        raise InputError(f"zip '{name}' has an encrypted member: {info.filename!r}")
+    big = info.file_size > _RATIO_CHECK_FROM
+    if big and info.file_size > MAX_ZIP_RATIO * max(info.compress_size, 1):
+        raise InputError(
+            f"zip '{name}' looks like a zip bomb ({info.filename!r} expands "
+            f"{info.file_size // max(info.compress_size, 1):,}x)"
+        )
+
+
+def _is_junk(path: PurePosixPath) -> bool:
+    # macOS adds __MACOSX/._photo.png resource forks; they carry image suffixes but no image.
+    return any(part.startswith(".") or part == "__MACOSX" for part in path.parts)
+
+
+def _copy_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, budget: int) -> int:
+    """Write one member, counting real bytes (headers can lie); returns bytes written."""
+    written = 0
+    with zf.open(info) as src, open(target, "xb") as out:
+        while chunk := src.read(_CHUNK):
+            written += len(chunk)
+            if written > info.file_size or written > budget:
+                raise InputError(f"zip member {info.filename!r} is larger than its header says")
+            out.write(chunk)
+    return written
+
+
+def safe_extract_zip(
+    name: str, data: bytes, dest: Path, allowed_suffixes: set[str] | frozenset[str]
+) -> list[Path]:
+    """Extract the members of zip `data` whose suffix is allowed into the new folder `dest`.
+
+    Suffixes compare case-insensitively ({".png", ".jpg"}). Other members, folders and
+    hidden files are skipped. The archive is refused whole (InputError, `dest` untouched)
+    if any member could escape `dest`, is a link, or the sizes look like a zip bomb.
+    Returns the extracted files' paths under `dest`, sorted.
+    """
+    suffixes = {s.lower() for s in allowed_suffixes}
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+    except Exception as err:  # untrusted bytes: any failure means unreadable
+        raise InputError(f"zip '{name}' cannot be read ({_one_line(err)})") from None
+    with zf:
+        infos = zf.infolist()
+        if len(infos) > MAX_ZIP_MEMBERS:
+            raise InputError(f"zip '{name}' has {len(infos):,} members, limit {MAX_ZIP_MEMBERS:,}")
+        if sum(info.file_size for info in infos) > MAX_ZIP_TOTAL:
+            raise InputError(f"zip '{name}' expands to more than {_size(MAX_ZIP_TOTAL)}")
+        wanted: dict[PurePosixPath, zipfile.ZipInfo] = {}
+        for info in infos:
+            path = _member_path(name, info.filename)
+            _check_member(name, info)
+            if info.is_dir() or _is_junk(path) or path.suffix.lower() not in suffixes:
+                continue
+            if path in wanted:
+                raise InputError(f"zip '{name}' holds {info.filename!r} twice")
+            wanted[path] = info
+        if not wanted:
+            allowed = ", ".join(sorted(suffixes))
+            raise InputError(f"zip '{name}' has no usable files ({allowed})")
+        budget = MAX_ZIP_TOTAL
+        try:
+            with atomic_directory(dest) as tmp:
+                for path, info in wanted.items():
+                    target = tmp.joinpath(*path.parts)
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    budget -= _copy_member(zf, info, target, budget)
+        except InputError:
+            raise
+        # Bad CRCs, unsupported compression, names the file system refuses...
+        except Exception as err:
+            raise InputError(f"zip '{name}' cannot be extracted ({_one_line(err)})") from None
+    return sorted(dest.joinpath(*path.parts) for path in wanted)

@@ -1,0 +1,100 @@
+"""The studio's places on disk and the models it may use, all chosen by the server.
+
+The client names models and pictures (model names, gallery ids, upload ids); only this
+module turns those names into paths, so no path ever comes from the browser.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from museforge.core.atomic import atomic_write_bytes
+from museforge.errors import InputError
+from museforge.gallery.store import Gallery
+from museforge.studio.uploads import check_image_bytes
+
+TRAINED = "trained/"  # prefix of the names of models trained in the studio
+
+
+@dataclass
+class Workspace:
+    """Starter models (read-only), the gallery, and the studio's own folders."""
+
+    gallery: Gallery
+    models_dir: Path
+    trained_dir: Path
+    uploads_dir: Path
+
+    @classmethod
+    def at(cls, gallery_root: Path, models_dir: Path) -> Workspace:
+        gallery = Gallery(gallery_root)
+        state = gallery.root / ".museforge"
+        return cls(gallery, Path(models_dir), state / "trained", state / "uploads")
+
+    # --- models -------------------------------------------------------------------------
+    def models(self) -> list[dict[str, Any]]:
+        """Every usable model: name, kind, folder, and its manifest's data and metrics."""
+        found = []
+        for prefix, folder in (("", self.models_dir), (TRAINED, self.trained_dir)):
+            for manifest in sorted(folder.glob("*/model.json")) if folder.is_dir() else []:
+                try:
+                    data = json.loads(manifest.read_text(encoding="utf-8"))
+                except (OSError, ValueError):
+                    continue  # a half-trained or damaged folder is not offered
+                found.append(
+                    {
+                        "name": prefix + manifest.parent.name,
+                        "kind": data.get("kind"),
+                        "trained_in_studio": bool(prefix),
+                        "data": data.get("data", {}).get("source") or data.get("data", {}),
+                        "metrics": data.get("metrics", {}),
+                        "created": data.get("created"),
+                        "sha256": data.get("weights", {}).get("sha256"),
+                    }
+                )
+        return found
+
+    def model_path(self, name: str) -> Path:
+        """The folder of the model called ``name`` (one listed by :meth:`models`)."""
+        for model in self.models():
+            if model["name"] == name:
+                if model["trained_in_studio"]:
+                    return self.trained_dir / name.removeprefix(TRAINED)
+                return self.models_dir / name
+        raise InputError(f"no model called '{name}' (see the Models page)")
+
+    def model_name(self, path: str | Path | None) -> str | None:
+        """The studio name of a model folder recorded in a provenance, if it is one of ours."""
+        if not path:
+            return None
+        resolved = Path(path).resolve()
+        for model in self.models():
+            if self.model_path(model["name"]).resolve() == resolved:
+                return model["name"]
+        return None
+
+    # --- pictures the user picks ---------------------------------------------------------
+    def save_upload(self, filename: str, data: bytes) -> str:
+        """Keep an uploaded picture (checked first); its upload id."""
+        check_image_bytes(filename, data)
+        suffix = Path(filename).suffix.lower()
+        if suffix not in {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff"}:
+            suffix = ".png"
+        upload_id = secrets.token_hex(8)
+        atomic_write_bytes(self.uploads_dir / f"{upload_id}{suffix}", data)
+        return f"upload:{upload_id}"
+
+    def picture_path(self, ref: str) -> Path:
+        """A gallery id or an ``upload:ID`` as a file the verbs can read."""
+        if ref.startswith("upload:"):
+            upload_id = ref.removeprefix("upload:")
+            if upload_id.isalnum():
+                matches = sorted(self.uploads_dir.glob(f"{upload_id}.*"))
+                if matches:
+                    return matches[0]
+            raise InputError(f"no uploaded picture '{ref}'")
+        return self.gallery.file_path(ref)

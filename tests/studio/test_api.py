@@ -1,0 +1,240 @@
+"""The studio's API through FastAPI's test client: jobs, gallery, uploads, hostile input."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from museforge.studio import api
+from museforge.studio.app import StudioConfig, create_app
+
+MODELS = Path(__file__).resolve().parents[2] / "models"
+BASE = "http://127.0.0.1:8765"
+TOKEN = "test-token-0123456789abcdef"
+AUTH = {"X-Museforge-Token": TOKEN}
+
+
+def _client(root: Path, workers: int = 1) -> TestClient:
+    config = StudioConfig(root, MODELS, port=8765, workers=workers, token=TOKEN)
+    return TestClient(create_app(config), base_url=BASE)
+
+
+@pytest.fixture
+def client(tmp_path):
+    with _client(tmp_path / "gallery") as c:
+        yield c
+
+
+def _wait(c: TestClient, job: str, timeout: float = 60) -> dict:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        state = c.get(f"/api/jobs/{job}").json()
+        if state["state"] in {"done", "failed", "cancelled", "interrupted"}:
+            return state
+        time.sleep(0.05)
+    raise AssertionError(f"job {job} did not finish: {state}")
+
+
+def _generate(c: TestClient, model="mnist-vae", verb="sample", **args) -> dict:
+    r = c.post("/api/generate", json={"model": model, "verb": verb, "args": args}, headers=AUTH)
+    assert r.status_code == 200, r.text
+    return _wait(c, r.json()["job"])
+
+
+def _png(size=(8, 8), colour=(200, 10, 10)) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", size, colour).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_generate_saves_artworks_and_streams_ordered_events(client):
+    job = _generate(client, n=2, seed=3)
+    assert job["state"] == "done", job
+    ids = job["result"]["ids"]
+    listing = client.get("/api/gallery").json()
+    assert {i["id"] for i in listing["items"]} == set(ids)
+    with client.stream("GET", f"/api/jobs/{job['id']}/events") as stream:
+        text = "".join(stream.iter_text())
+    seqs = [int(line[4:]) for line in text.splitlines() if line.startswith("id: ")]
+    assert seqs == list(range(1, len(seqs) + 1))
+    assert "event: result" in text
+    # A reconnecting page sends Last-Event-ID and gets only what it missed.
+    headers = {"Last-Event-ID": str(seqs[-2])}
+    with client.stream("GET", f"/api/jobs/{job['id']}/events", headers=headers) as stream:
+        again = "".join(stream.iter_text())
+    assert [int(x[4:]) for x in again.splitlines() if x.startswith("id: ")] == [seqs[-1]]
+
+
+def test_rate_tag_remix_and_export(client):
+    ids = _generate(client, n=2, seed=4)["result"]["ids"]
+    art = ids[0]
+    rated = client.post(f"/api/gallery/{art}/rate", json={"stars": 4, "like": True}, headers=AUTH)
+    assert rated.json()["stars"] == 4 and rated.json()["like"] is True
+    tags = client.post(
+        f"/api/gallery/{art}/tags", json={"add": [" Moody ", "digits"]}, headers=AUTH
+    )
+    assert tags.json()["tags"] == ["digits", "moody"]
+    assert [i["id"] for i in client.get("/api/gallery?tag=moody").json()["items"]] == [art]
+    assert [i["id"] for i in client.get("/api/gallery?min_stars=4").json()["items"]] == [art]
+    remix = client.get(f"/api/gallery/{art}/remix").json()
+    assert remix["model"] == "mnist-vae" and remix["verb"] == "sample"
+    assert remix["args"]["seed"] == 4 and remix["args"]["n"] == 2
+    exported = client.post("/api/gallery/export", json={"ids": ids}, headers=AUTH)
+    assert exported.headers["content-type"] == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(exported.content)) as zf:
+        manifest = json.loads(zf.read("manifest.json"))
+        assert {a["id"] for a in manifest["artworks"]} == set(ids)
+        assert any(n.endswith(".png.user.json") for n in zf.namelist())
+
+
+def test_breed_links_children_to_parents(client):
+    parents = _generate(client, n=2, seed=5)["result"]["ids"]
+    job = _generate(client, verb="breed", parents=parents, children=3, seed=1)
+    assert job["state"] == "done", job
+    child = client.get(f"/api/gallery/{job['result']['ids'][0]}").json()
+    assert {p["id"] for p in child["parents"]} == set(parents)
+    parent = client.get(f"/api/gallery/{parents[0]}").json()
+    assert set(job["result"]["ids"]) <= {c["id"] for c in parent["children"]}
+
+
+def test_state_changes_need_the_token_and_reads_do_not(client):
+    ids = _generate(client, n=1, seed=6)["result"]["ids"]
+    assert client.post(f"/api/gallery/{ids[0]}/rate", json={"stars": 2}).status_code == 401
+    bad = {"X-Museforge-Token": "wrong-token-0123456789"}
+    assert (
+        client.post(f"/api/gallery/{ids[0]}/rate", json={"stars": 2}, headers=bad).status_code
+        == 401
+    )
+    assert client.get(f"/api/gallery/{ids[0]}").json()["stars"] is None
+    assert client.get(f"/api/gallery/{ids[0]}/file").headers["content-type"] == "image/png"
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "words"),
+    [
+        ({"model": "../../etc", "verb": "sample"}, 404, "no model called"),
+        ({"model": "mnist-vae", "verb": "poem"}, 400, "no studio verb"),
+        ({"model": "mnist-vae", "verb": "sample", "args": {"n": "many"}}, 400, "'n' must be int"),
+        ({"model": "mnist-vae", "verb": "sample", "args": {"out_dir": "/tmp"}}, 400, "out_dir"),
+        ({"model": "mnist-vae"}, 422, "verb"),
+    ],
+)
+def test_malformed_generate_requests_get_clear_4xx(client, body, status, words):
+    r = client.post("/api/generate", json=body, headers=AUTH)
+    assert r.status_code == status
+    assert words in r.json()["error"]
+
+
+def test_files_are_served_by_id_only(client):
+    for path in ("/api/gallery/..%2F..%2Fetc%2Fpasswd/file", "/api/gallery/nope/file"):
+        r = client.get(path)
+        assert r.status_code == 404 and "error" in r.json()
+
+
+def test_hostile_uploads_are_refused(client, tmp_path, monkeypatch):
+    files = {"file": ("x.png", b"not an image at all", "image/png")}
+    r = client.post("/api/uploads", files=files, headers=AUTH)
+    assert r.status_code == 400 and "x.png" in r.json()["error"]
+    ok = client.post("/api/uploads", files={"file": ("ok.png", _png(), "image/png")}, headers=AUTH)
+    assert ok.json()["id"].startswith("upload:")
+    slip = io.BytesIO()
+    with zipfile.ZipFile(slip, "w") as zf:
+        zf.writestr("../evil.png", _png())
+    files = {"file": ("evil.zip", slip.getvalue(), "application/zip")}
+    r = client.post("/api/datasets", files=files, headers=AUTH)
+    assert r.status_code == 400 and "evil.zip" in r.json()["error"]
+    assert not (tmp_path / "gallery" / ".museforge" / "evil.png").exists()
+    monkeypatch.setattr(api, "MAX_UPLOAD_BYTES", 1000)
+    files = {"file": ("big.png", _png((300, 300)) + b"\0" * 2000, "image/png")}
+    r = client.post("/api/uploads", files=files, headers=AUTH)
+    assert r.status_code == 400 and "larger than" in r.json()["error"]
+
+
+def test_an_uploaded_picture_feeds_a_verb(client):
+    up = client.post(
+        "/api/uploads", files={"file": ("d.png", _png((28, 28)), "image/png")}, headers=AUTH
+    )
+    job = _generate(client, verb="reconstruct", images=[up.json()["id"]])
+    assert job["state"] == "done", job
+    assert (
+        client.post(
+            "/api/generate",
+            json={"model": "mnist-vae", "verb": "reconstruct", "args": {"images": ["upload:nope"]}},
+            headers=AUTH,
+        ).status_code
+        == 200
+    )  # accepted; the job itself fails with a clear message
+    jobs = client.get("/api/jobs").json()
+    failed = _wait(client, jobs[0]["id"])
+    assert failed["state"] == "failed" and "no uploaded picture" in failed["error"]
+
+
+def test_fifty_concurrent_generation_requests_all_complete(tmp_path):
+    with _client(tmp_path / "gallery", workers=2) as c:
+
+        def submit(i: int) -> str:
+            body = {"model": "mnist-vae", "verb": "sample", "args": {"n": 1, "seed": i}}
+            return c.post("/api/generate", json=body, headers=AUTH).json()["job"]
+
+        with ThreadPoolExecutor(10) as pool:
+            jobs = list(pool.map(submit, range(50)))
+        states = [_wait(c, j, timeout=120)["state"] for j in jobs]
+        assert states == ["done"] * 50
+        assert c.get("/api/gallery?limit=500").json()["total"] == 50
+
+
+def test_jobs_and_gallery_survive_a_restart(tmp_path):
+    root = tmp_path / "gallery"
+    with _client(root) as c:
+        job = _generate(c, n=2, seed=7)
+        art = job["result"]["ids"][0]
+        c.post(f"/api/gallery/{art}/rate", json={"stars": 5}, headers=AUTH)
+        before = c.get("/api/gallery").json()
+    with _client(root) as c:
+        assert c.get(f"/api/jobs/{job['id']}").json()["state"] == "done"
+        assert c.get("/api/gallery").json() == before
+        assert c.get(f"/api/gallery/{art}").json()["stars"] == 5
+
+
+def test_training_streams_progress_cancels_and_resumes(client):
+    body = {"kind": "image-vae", "data": "digits", "name": "tiny", "steps": 4000}
+    job = client.post("/api/train", json=body, headers=AUTH).json()["job"]
+    end = time.monotonic() + 60
+    while time.monotonic() < end:
+        events = client.get(f"/api/jobs/{job}").json()
+        if events["state"] == "running" and events["progress"] > 0:
+            break
+        time.sleep(0.1)
+    client.post(f"/api/jobs/{job}/cancel", headers=AUTH)
+    assert _wait(client, job)["state"] == "cancelled"
+    assert client.post("/api/train", json=body, headers=AUTH).status_code == 400  # name taken
+    client.post(f"/api/jobs/{job}/resume", headers=AUTH)
+    client.post(f"/api/jobs/{job}/cancel", headers=AUTH)  # stop again quickly
+    assert _wait(client, job)["state"] == "cancelled"
+    names = [m["name"] for m in client.get("/api/models").json()]
+    assert "trained/tiny" in names
+    sample = _generate(client, model="trained/tiny", n=1)
+    assert sample["state"] == "done", sample
+
+
+def test_bad_training_requests(client):
+    cases = [
+        ({"kind": "image-vae", "data": "digits", "name": "Bad Name"}, "model name"),
+        ({"kind": "image-vae", "data": "digits", "name": "x", "time_budget": "soon"}, "duration"),
+        ({"kind": "nope", "data": "digits", "name": "x"}, "unknown model kind"),
+    ]
+    for body, words in cases:
+        r = client.post("/api/train", json=body, headers=AUTH)
+        assert r.status_code == 400 and words in r.json()["error"], r.text
+    body = {"kind": "image-vae", "data": "folder:/etc", "name": "x", "steps": 5}
+    job = client.post("/api/train", json=body, headers=AUTH).json()["job"]
+    failed = _wait(client, job)
+    assert failed["state"] == "failed" and "not a built-in data set" in failed["error"]

@@ -1,0 +1,408 @@
+"""The studio in a real browser: Debian's Chromium driven by Playwright against a real
+``museforge studio`` server process, through one flow a user would follow.
+
+Create pictures, find them in the gallery, rate and tag one, breed two (and their
+children), write a poem, remix it, export a zip, restart the server and find it all
+again; a change without the launch token is refused. Screenshots go to
+$MUSEFORGE_SCREENSHOTS or the test's temporary folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+if not CHROMIUM.exists():
+    pytest.skip("Debian's chromium is not installed (/usr/bin/chromium)", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[2]
+TOKEN = "e2e-token-0123456789abcdef"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+START_TIMEOUT_S = 60
+UI_TIMEOUT_MS = 30_000
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Studio:
+    """A ``museforge studio`` subprocess on a gallery folder; restartable on a new port."""
+
+    def __init__(self, gallery: Path, log: Path) -> None:
+        self.gallery, self.log = gallery, log
+        self.proc: subprocess.Popen | None = None
+        self.port = 0
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def launch_url(self) -> str:
+        return f"{self.base}/?token={TOKEN}"
+
+    def start(self) -> None:
+        self.port = _free_port()
+        env = {
+            **os.environ,
+            "MUSEFORGE_STUDIO_TOKEN": TOKEN,
+            "MUSEFORGE_MODELS": str(REPO / "models"),
+            "PYTHONUNBUFFERED": "1",
+        }
+        cmd = [sys.executable, "-m", "museforge", "studio", "--port", str(self.port)]
+        with self.log.open("a") as out:
+            self.proc = subprocess.Popen(
+                [*cmd, "--gallery", str(self.gallery)],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=REPO,
+            )
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                pytest.fail(f"the studio exited early:\n{self.log.read_text()}")
+            try:
+                self.api("/api/models")
+                return
+            except (urllib.error.URLError, ConnectionError):
+                time.sleep(0.1)
+        self.stop()
+        pytest.fail(
+            f"the studio did not answer within {START_TIMEOUT_S} s:\n{self.log.read_text()}"
+        )
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        begun = time.monotonic()
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        print(f"studio stopped in {time.monotonic() - begun:.1f} s")
+        self.proc = None
+
+    def api(self, path: str, body: dict | None = None) -> Any:
+        """GET ``path`` (or POST ``body`` with the token) and decode the JSON answer."""
+        data = None if body is None else json.dumps(body).encode()
+        headers = {"Content-Type": "application/json", "X-Museforge-Token": TOKEN}
+        request = urllib.request.Request(self.base + path, data=data, headers=headers)
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.loads(response.read())
+
+
+@pytest.fixture(scope="module")
+def studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Studio]:
+    root = tmp_path_factory.mktemp("studio")
+    server = Studio(root / "gallery", root / "studio.log")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = os.environ.get("MUSEFORGE_SCREENSHOTS")
+    path = Path(folder) if folder else tmp_path_factory.mktemp("screenshots")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="module")
+def page(studio: Studio, shots: Path) -> Iterator[Any]:
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        context = browser.new_context(
+            viewport={"width": 1280, "height": 900}, accept_downloads=True
+        )
+        page = context.new_page()
+        page.set_default_timeout(UI_TIMEOUT_MS)
+        # Generation runs on shared CPUs: allow more than expect()'s default of 5 s.
+        sync_api.expect.set_options(timeout=UI_TIMEOUT_MS)
+        errors: list[str] = []
+        page.on("pageerror", lambda err: errors.append(str(err)))
+        open_studio(page, studio)
+        yield page
+        print(f"studio screenshots: {shots}")
+        browser.close()
+        assert not errors, f"errors in the page's scripts: {errors}"
+
+
+def open_studio(page: Any, studio: Studio) -> None:
+    page.goto(studio.launch_url)
+    page.wait_for_selector("body.ready")
+
+
+def by_id(page: Any, testid: str) -> Any:
+    return page.get_by_test_id(testid)
+
+
+def expect(locator: Any) -> Any:
+    return sync_api.expect(locator)
+
+
+def no_errors_shown(page: Any) -> None:
+    shown = page.locator("[data-testid=messages] [data-testid=error]").all_inner_texts()
+    assert not shown, f"the page shows errors: {shown}"
+
+
+def choose(page: Any, model: str, verb: str) -> None:
+    page.goto(page.url.split("#")[0] + "#create")
+    by_id(page, "create-model").select_option(model)
+    by_id(page, "create-verb").select_option(verb)
+
+
+def create(page: Any, expect_testid: str, count: int) -> list[str]:
+    """Press Create and wait for ``count`` results; their gallery ids."""
+    results = page.locator(f"[data-testid=create-results] [data-testid={expect_testid}]")
+    by_id(page, "create-submit").click()
+    expect(by_id(page, "create-status")).to_have_text("done")
+    expect(results).to_have_count(count)
+    return [results.nth(i).get_attribute("data-id") for i in range(count)]
+
+
+# --- the flow -----------------------------------------------------------------------------------
+def test_token_leaves_the_address_bar(page: Any) -> None:
+    assert "token" not in page.url
+    assert page.evaluate("sessionStorage.getItem('museforge-token')") == TOKEN
+
+
+def test_studio_flow(page: Any, studio: Studio, shots: Path) -> None:
+    started = time.monotonic()
+    made = make_pictures(page, studio)
+    page.screenshot(path=shots / "create.png", full_page=True)
+
+    liked = made[0]
+    rate_in_gallery(page, studio, made, liked)
+    page.screenshot(path=shots / "gallery-detail.png", full_page=True)
+
+    children = breed_two(page, studio, made[1], made[2])
+    page.screenshot(path=shots / "breed-detail.png", full_page=True)
+
+    poem = write_poem(page, studio)
+    page.screenshot(path=shots / "poem.png", full_page=True)
+
+    remix_poem(page, studio, poem)
+    export_zip(page, made[:2])
+
+    before = studio.api("/api/gallery?limit=500")
+    studio.stop()
+    studio.start()
+    open_studio(page, studio)
+    find_everything_again(page, studio, before, liked, children[0], (made[1], made[2]), poem)
+    page.screenshot(path=shots / "after-restart.png", full_page=True)
+    no_errors_shown(page)
+    print(f"studio flow took {time.monotonic() - started:.1f} s")
+
+
+def make_pictures(page: Any, studio: Studio) -> list[str]:
+    choose(page, "mnist-vae", "sample")
+    page.fill("#field-n", "3")
+    assert page.is_checked("[data-testid=seed-random]")
+    made = create(page, "result-image", 3)
+    # Every picture is really there to see.
+    images = page.locator("[data-testid=create-results] img")
+    expect(images).to_have_count(3)
+    for i in range(3):
+        assert images.nth(i).evaluate("img => img.complete && img.naturalWidth > 0")
+    # A second press draws a fresh seed, so new pictures.
+    page.fill("#field-n", "1")
+    again = create(page, "result-image", 1)
+    seeds = {studio.api(f"/api/gallery/{i}")["seed"] for i in (made[0], again[0])}
+    assert len(seeds) == 2, "pressing Create again should use a new random seed"
+    no_errors_shown(page)
+    return made
+
+
+def rate_in_gallery(page: Any, studio: Studio, made: list[str], liked: str) -> None:
+    by_id(page, "tab-gallery").click()
+    grid = by_id(page, "gallery-grid")
+    for art_id in made:
+        expect(grid.locator(f'.tile[data-id="{art_id}"]')).to_be_visible()
+    grid.locator(f'.tile[data-id="{liked}"] .tile-main').click()
+    detail = by_id(page, "detail")
+    expect(detail).to_be_visible()
+    expect(by_id(page, "detail-provenance")).to_contain_text('"verb": "sample"')
+    by_id(page, "star-4").click()
+    expect(by_id(page, "star-4")).to_have_attribute("aria-pressed", "true")
+    by_id(page, "like").click()
+    expect(by_id(page, "like")).to_have_attribute("aria-pressed", "true")
+    by_id(page, "tag-input").fill("keeper")
+    by_id(page, "tag-add").click()
+    expect(by_id(page, "detail-tags")).to_contain_text("keeper")
+    record = studio.api(f"/api/gallery/{liked}")
+    assert (record["stars"], record["like"], record["tags"]) == (4, True, ["keeper"])
+    # The filters find it by its marks.
+    by_id(page, "gallery-stars").select_option("4")
+    expect(grid.locator(".tile")).to_have_count(1)
+    expect(grid.locator(".tile")).to_have_attribute("data-id", liked)
+    by_id(page, "gallery-stars").select_option("")
+    expect(grid.locator(".tile")).to_have_count(4)
+
+
+def breed_two(page: Any, studio: Studio, mum: str, dad: str) -> list[str]:
+    by_id(page, "tab-breed").click()
+    by_id(page, "breed-model").select_option("mnist-vae")
+    parents = by_id(page, "breed-parents")
+    for art_id in (mum, dad):
+        parents.locator(f'.tile[data-id="{art_id}"] .tile-main').click()
+    expect(by_id(page, "breed-count")).to_have_text("2 chosen")
+    by_id(page, "breed-children").fill("3")
+    by_id(page, "breed-submit").click()
+    kids = by_id(page, "breed-children-grid").locator("[data-testid=breed-child]")
+    expect(kids).to_have_count(3)
+    children = [kids.nth(i).get_attribute("data-id") for i in range(3)]
+    # Favourites make the next generation.
+    kids.nth(0).locator(".tile-main").click()
+    kids.nth(1).locator(".tile-main").click()
+    by_id(page, "breed-again").click()
+    expect(page.locator("#breed-generation")).to_contain_text("Generation 2")
+    expect(kids).to_have_count(3)
+    grandchild = kids.nth(0).get_attribute("data-id")
+    assert {p["id"] for p in studio.api(f"/api/gallery/{grandchild}")["parents"]} == set(
+        children[:2]
+    )
+    # A child's details name both parents, as links to them.
+    page.goto(page.url.split("#")[0] + f"#gallery/{children[0]}")
+    links = by_id(page, "detail-parents").locator("a")
+    expect(links).to_have_count(2)
+    hrefs = {links.nth(i).get_attribute("href") for i in range(2)}
+    assert hrefs == {f"#gallery/{mum}", f"#gallery/{dad}"}
+    links.first.click()  # and following one shows that parent with its children
+    expect(
+        by_id(page, "detail-children").locator(f'a[href="#gallery/{children[0]}"]')
+    ).to_be_visible()
+    no_errors_shown(page)
+    return children
+
+
+def write_poem(page: Any, studio: Studio) -> str:
+    choose(page, "tang-poet", "poem")
+    page.fill("#field-form", "wujue")
+    page.fill("#field-n", "1")
+    (poem,) = create(page, "result-text", 1)
+    card = page.locator(f'[data-testid=result-text][data-id="{poem}"]')
+    text = studio.api(f"/api/gallery/{poem}")["text"]
+    assert text.strip()
+    assert card.locator("pre").inner_text().strip() == text.strip()
+    expect(card.locator(".notes")).to_contain_text("wujue")
+    expect(card.locator(".notes")).to_contain_text("form check")
+    no_errors_shown(page)
+    return poem
+
+
+def remix_poem(page: Any, studio: Studio, poem: str) -> None:
+    record = studio.api(f"/api/gallery/{poem}")
+    page.goto(page.url.split("#")[0] + f"#gallery/{poem}")
+    expect(by_id(page, "detail-view")).to_contain_text(record["text"].strip().split("\n")[0])
+    by_id(page, "detail-remix").click()
+    page.wait_for_url("**#create")
+    expect(by_id(page, "create-model")).to_have_value("tang-poet")
+    expect(by_id(page, "create-verb")).to_have_value("poem")
+    expect(page.locator("#field-form")).to_have_value("wujue")
+    expect(page.locator("#field-seed")).to_have_value(str(record["seed"]))
+    assert not page.is_checked("[data-testid=seed-random]")
+
+
+def export_zip(page: Any, ids: list[str]) -> None:
+    page.goto(page.url.split("#")[0] + "#gallery")
+    grid = by_id(page, "gallery-grid")
+    for art_id in ids:
+        grid.locator(f'.tile[data-id="{art_id}"] [data-testid=gallery-select]').check()
+    with page.expect_download() as info:
+        by_id(page, "gallery-export").click()
+    with zipfile.ZipFile(info.value.path()) as zf:
+        pictures = [n for n in zf.namelist() if n.endswith(".png")]
+    assert len(pictures) == 2
+
+
+def find_everything_again(
+    page: Any,
+    studio: Studio,
+    before: dict,
+    liked: str,
+    child: str,
+    parents: tuple[str, str],
+    poem: str,
+) -> None:
+    after = studio.api("/api/gallery?limit=500")
+    assert {i["id"] for i in after["items"]} == {i["id"] for i in before["items"]}
+    record = studio.api(f"/api/gallery/{liked}")
+    assert (record["stars"], record["like"], record["tags"]) == (4, True, ["keeper"])
+
+    page.goto(page.url.split("#")[0] + "#gallery")
+    expect(by_id(page, "gallery-grid").locator(".tile")).to_have_count(len(before["items"]))
+    page.goto(page.url.split("#")[0] + f"#gallery/{liked}")
+    expect(by_id(page, "star-4")).to_have_attribute("aria-pressed", "true")
+    expect(by_id(page, "like")).to_have_attribute("aria-pressed", "true")
+    expect(by_id(page, "detail-tags")).to_contain_text("keeper")
+    page.goto(page.url.split("#")[0] + f"#gallery/{child}")
+    for parent in parents:
+        expect(
+            by_id(page, "detail-parents").locator(f'a[href="#gallery/{parent}"]')
+        ).to_be_visible()
+    page.goto(page.url.split("#")[0] + f"#gallery/{poem}")
+    expect(by_id(page, "detail-view").locator("pre")).not_to_be_empty()
+
+
+def test_changes_need_the_token(page: Any) -> None:
+    """The page's own fetch without the token header is refused; with it, allowed."""
+    status = page.evaluate("fetch('/api/gallery/sync', {method: 'POST'}).then(r => r.status)")
+    assert status == 401
+    with_token = page.evaluate(
+        """fetch('/api/gallery/sync', {method: 'POST',
+             headers: {'X-Museforge-Token': sessionStorage.getItem('museforge-token')}})
+           .then(r => r.status)"""
+    )
+    assert with_token == 200
+
+
+def test_errors_are_shown(page: Any) -> None:
+    """A request the server refuses shows its message on the page."""
+    page.goto(page.url.split("#")[0] + "#train")
+    by_id(page, "train-name").fill("e2e-never")
+    by_id(page, "train-budget").fill("a while")
+    by_id(page, "train-submit").click()
+    error = page.locator("[data-testid=messages] [data-testid=error]").last
+    expect(error).to_contain_text("cannot read duration 'a while'")
+
+
+def test_taste_needs_ratings(page: Any) -> None:
+    """'More like the ones I liked' with too few ratings says what is missing."""
+    choose(page, "mnist-vae", "sample")
+    page.fill("#field-n", "1")
+    by_id(page, "create-taste").check()
+    by_id(page, "create-submit").click()
+    error = page.locator("[data-testid=messages] [data-testid=error]").last
+    expect(error).to_contain_text("Cannot pick ones you would like yet")
+    expect(error).to_contain_text("rate at least 2 liked and 2 disliked image artworks")
