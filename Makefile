@@ -27,8 +27,11 @@ system-deps:
 	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then apt-get update -qq && apt-get install -y -qq $$missing; fi
 
+# The demo fills the gallery with a first few artworks; then the studio opens on
+# 127.0.0.1 and prints its address with the launch token (Ctrl-C stops it).
 run: install
 	$(BIN)/museforge demo
+	$(BIN)/museforge studio
 
 test: install
 	$(BIN)/ruff check museforge tests

@@ -69,6 +69,23 @@ def index_outputs(paths: list[Path]) -> None:
             gallery.close()
 
 
+def save_result(result: Any, out_dir: Path | None, folder: str, upscale: int = 1) -> list[Path]:
+    """Write a verb's result: into the gallery (never overwriting, indexed) by default, or
+    exactly into ``out_dir`` when the user names one."""
+    from museforge.gallery.artwork import write_result
+    from museforge.gallery.store import Gallery
+
+    if out_dir is not None:
+        paths = write_result(result, out_dir, upscale=upscale)
+        index_outputs(paths)
+        return paths
+    gallery = Gallery(gallery_root())
+    try:
+        return gallery.write(result, folder, upscale=upscale)
+    finally:
+        gallery.close()
+
+
 def _load(model: str):
     from museforge.core.artifact import load_artifact
 
@@ -77,14 +94,12 @@ def _load(model: str):
 
 def _run_verb(model: str, verb_name: str, out_dir: Path | None, **kwargs: Any):
     from museforge.core.registry import call_verb
-    from museforge.gallery.artwork import write_result
 
     loaded = _load(model)
     result = call_verb(loaded, verb_name, **kwargs)
-    target = out_dir or gallery_root() / loaded.path.name
     upscale = max(1, 256 // max(1, getattr(loaded.model.cfg, "image_size", 256)))
-    paths = write_result(result, target, upscale=upscale)
-    index_outputs(paths[: len(result.artworks)])
+    paths = save_result(result, out_dir, loaded.path.name, upscale=upscale)
+    target = paths[0].parent if paths else out_dir
     singles = len(result.artworks)
     if singles > 1:
         out.print(f"wrote {singles} artworks with provenance into {target}/")
@@ -263,6 +278,27 @@ def reconstruct(
     _run_verb(model, "reconstruct", out_dir, images=images)
 
 
+def _evaluate_taste(seed: int, as_json: bool) -> None:
+    from museforge.gallery.recommend import evaluate_gallery_taste
+    from museforge.gallery.store import Gallery
+
+    gallery = Gallery(gallery_root())
+    gallery.sync()
+    report = evaluate_gallery_taste(gallery, seed=seed)
+    if as_json:
+        sys.stdout.write(json.dumps(report, indent=2, sort_keys=True) + "\n")
+        return
+    for modality, result in report.items():
+        if "error" in result:
+            out.print(f"{modality:>6}: {result['error']}")
+            continue
+        out.print(
+            f"{modality:>6}: held-out accuracy {result['accuracy']:.3f} vs {result['baseline']:.3f}"
+            f" always guessing the commoner label ({result['liked']} liked, "
+            f"{result['disliked']} disliked, {result['folds']}-fold)"
+        )
+
+
 @app.command()
 def evaluate(
     model: ModelArg,
@@ -274,7 +310,11 @@ def evaluate(
     out_dir: OutOpt = None,
 ) -> None:
     """Evaluate a model: images — FID/KID (own feature net), precision/recall, memorisation;
-    texts — validation bits per character, distinct-n, form accuracy, copied spans."""
+    texts — validation bits per character, distinct-n, form accuracy, copied spans.
+    `evaluate taste`: held-out accuracy of the taste model learnt from your ratings."""
+    if model == "taste" and not Path(model).exists():
+        _evaluate_taste(seed, as_json)
+        return
     from museforge.core.registry import get_verb
     from museforge.gallery.artwork import write_result
 

@@ -7,7 +7,6 @@ tool show up too.
 
 from __future__ import annotations
 
-import itertools
 import json
 import sys
 from datetime import datetime
@@ -141,19 +140,6 @@ def tag(
     out.print(f"tags: {', '.join(now) or '(none)'}")
 
 
-def _fresh_names(result, folder: Path) -> None:
-    """Suffix a re-run's file names when the same call's names are taken, so a remix never
-    overwrites the artwork it re-makes (nor inherits its stars and tags)."""
-    for k in itertools.count():
-        suffix = "" if k == 0 else "-remix" if k == 1 else f"-remix{k}"
-        names = [f"{art.name}{suffix}" for art in result.artworks]
-        if not any((folder / f"{n}{ext}").exists() for n in names for ext in (".png", ".txt")):
-            break
-    for art in result.artworks:
-        art.name += suffix
-    result.stem += suffix
-
-
 @gallery_app.command()
 def remix(
     art_id: IdArg,
@@ -180,7 +166,6 @@ def remix(
     for art in result.artworks:
         art.provenance["remix_of"] = {"id": record.id, "sha256": record.sha256}
     folder = Path(record.path).parent.as_posix()
-    _fresh_names(result, gallery.root / folder)
     ids = gallery.save(result, folder)
     out.print(f"wrote {len(ids)} artworks into {gallery.root / folder}/: {', '.join(ids)}")
 

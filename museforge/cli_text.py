@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from museforge.cli import ModelArg, OutOpt, SeedOpt, _load, app, gallery_root, index_outputs, out
+from museforge.cli import ModelArg, OutOpt, SeedOpt, _load, app, out, save_result
 from museforge.errors import InputError
 
 N_OPT = Annotated[int, typer.Option("--n", help="how many variations")]
@@ -32,12 +32,7 @@ def _text_model(model: str):
 
 
 def _save(result, loaded, out_dir: Path | None) -> list[Path]:
-    from museforge.gallery.artwork import write_result
-
-    target = out_dir or gallery_root() / loaded.path.name
-    paths = write_result(result, target)
-    index_outputs(paths[: len(result.artworks)])
-    return paths
+    return save_result(result, out_dir, loaded.path.name)
 
 
 def _annotate(loaded, text: str) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 from PIL import Image
 
 from museforge.core.atomic import atomic_write_text, atomic_write_with
-from museforge.gallery.provenance import save_png, save_text
+from museforge.gallery.provenance import save_png, save_sidecar, save_text
 
 
 @dataclass
@@ -67,7 +67,12 @@ def write_result(result: Result, out_dir: str | Path, upscale: int = 1) -> list[
     if result.grid is not None:
         paths.append(atomic_write_with(out / f"{result.stem}-grid.png", big(result.grid).save))
     if result.frames:
-        paths.append(save_gif(out / f"{result.stem}.gif", [big(f) for f in result.frames]))
+        gif = out / f"{result.stem}.gif"
+        if result.artworks:  # the animation carries its frames' provenance, less per-frame parts
+            first = result.artworks[0].provenance
+            shared = {k: v for k, v in first.items() if k not in {"latent", "t", "index"}}
+            save_sidecar(gif, {**shared, "frames": len(result.frames), "file": gif.name})
+        paths.append(save_gif(gif, [big(f) for f in result.frames]))
     if result.data is not None:
         text = json.dumps(result.data, indent=2, sort_keys=True)
         paths.append(atomic_write_text(out / f"{result.stem}.json", text + "\n"))

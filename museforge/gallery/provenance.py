@@ -65,6 +65,12 @@ def sidecar_path(path: str | Path) -> Path:
     return path.with_name(path.name + ".json")
 
 
+def save_sidecar(path: str | Path, provenance: dict[str, Any]) -> Path:
+    """Write the JSON provenance sidecar of ``path`` (a file that cannot embed it)."""
+    text = json.dumps(provenance, indent=2, sort_keys=True, ensure_ascii=False)
+    return atomic_write_text(sidecar_path(path), text + "\n")
+
+
 def save_text(path: str | Path, text: str, provenance: dict[str, Any]) -> Path:
     """Write ``text`` (UTF-8, newline-terminated) and its provenance sidecar, atomically.
 
@@ -72,9 +78,7 @@ def save_text(path: str | Path, text: str, provenance: dict[str, Any]) -> Path:
     sidecar; the sidecar is written first so a text file never exists without it.
     """
     path = Path(path)
-    sidecar = {**provenance, "file": path.name}
-    text_json = json.dumps(sidecar, indent=2, sort_keys=True, ensure_ascii=False)
-    atomic_write_text(sidecar_path(path), text_json + "\n")
+    save_sidecar(path, {**provenance, "file": path.name})
     return atomic_write_text(path, text if text.endswith("\n") else text + "\n")
 
 

@@ -9,6 +9,7 @@ rebuilds it from the files and gives the same listing.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import time
@@ -129,6 +130,27 @@ def _tags(values: list[str]) -> list[str]:
     return sorted(set(out))
 
 
+def unique_names(result: Result, folder: Path) -> None:
+    """Suffix a result's names when any is taken in ``folder``, so that saving never
+    overwrites an artwork (nor lets the newcomer inherit its stars and tags). References
+    between the result's own files (an interpolation's ends) are renamed with them."""
+    taken = {p.stem for p in folder.glob("*") if p.suffix.lower() in MODALITIES}
+    names = [art.name for art in result.artworks] + [result.stem]
+    suffix = ""
+    for k in itertools.count(2):
+        if not any(f"{n}{suffix}" in taken for n in names):
+            break
+        suffix = f"-v{k}"
+    if not suffix:
+        return
+    renamed = {f"{art.name}.png": f"{art.name}{suffix}.png" for art in result.artworks}
+    for art in result.artworks:
+        art.name += suffix
+        if "ends" in art.provenance:
+            art.provenance["ends"] = [renamed.get(e, e) for e in art.provenance["ends"]]
+    result.stem += suffix
+
+
 class Gallery:
     """Artwork files under ``root`` and their SQLite index (``root/.museforge``)."""
 
@@ -227,10 +249,18 @@ class Gallery:
         self.index.clear()
         return sum(self.add(path) is not None for path in self._files())
 
-    def save(self, result: Result, folder: str, upscale: int = 1) -> list[str]:
-        """Write a verb's result under ``root/folder`` and index its artworks; their ids."""
+    def write(self, result: Result, folder: str, upscale: int = 1) -> list[Path]:
+        """Write a verb's result under ``root/folder`` without overwriting any artwork there
+        (names get a ``-v2``… suffix when taken) and index it; the paths written."""
+        unique_names(result, self.root / folder)
         paths = write_result(result, self.root / folder, upscale=upscale)
-        ids = [self.add(p) for p in paths[: len(result.artworks)]]
+        for path in paths:
+            self.add(path)
+        return paths
+
+    def save(self, result: Result, folder: str, upscale: int = 1) -> list[str]:
+        """Like :meth:`write`; the ids of the artworks (and animation) written."""
+        ids = [self.add(p) for p in self.write(result, folder, upscale)]
         return [i for i in ids if i is not None]
 
     # --- queries --------------------------------------------------------------------

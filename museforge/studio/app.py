@@ -61,6 +61,7 @@ def create_app(config: StudioConfig) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        workspace.remove_stale_temp_files()  # left by a process killed mid-write
         workspace.gallery.sync()
         jobs.start()
         yield

@@ -7,6 +7,8 @@ module turns those names into paths, so no path ever comes from the browser.
 from __future__ import annotations
 
 import json
+import os
+import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +20,8 @@ from museforge.gallery.store import Gallery
 from museforge.studio.uploads import check_image_bytes
 
 TRAINED = "trained/"  # prefix of the names of models trained in the studio
+# What museforge.core.atomic leaves behind when its process dies mid-write: ".STEM.XXXXXXXX.tmpSUF"
+_ATOMIC_TMP = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp(\.[A-Za-z0-9]+)?$")
 
 
 @dataclass
@@ -34,6 +38,18 @@ class Workspace:
         gallery = Gallery(gallery_root)
         state = gallery.root / ".museforge"
         return cls(gallery, Path(models_dir), state / "trained", state / "uploads")
+
+    def remove_stale_temp_files(self) -> int:
+        """Delete the temporary files of atomic writes cut short (a killed server) from the
+        gallery's artwork folders; how many. Run at startup, before any job writes."""
+        removed = 0
+        for dirpath, dirnames, filenames in os.walk(self.gallery.root):
+            dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+            for name in filenames:
+                if _ATOMIC_TMP.match(name):
+                    (Path(dirpath) / name).unlink(missing_ok=True)
+                    removed += 1
+        return removed
 
     # --- models -------------------------------------------------------------------------
     def models(self) -> list[dict[str, Any]]:

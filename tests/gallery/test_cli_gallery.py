@@ -184,15 +184,15 @@ def test_sample_into_the_gallery_then_remix_it(monkeypatch, capsys, root):
             assert {"role": "remix", "label": first["id"], "id": first["id"]} in g.parents(child.id)
             assert child.provenance["args"] == {"n": 2, "seed": 0}
         assert sorted(c.path for c in children) == [
-            "mnist-vae/sample-s0-0000-remix.png",
-            "mnist-vae/sample-s0-0001-remix.png",
+            "mnist-vae/sample-s0-0000-v2.png",
+            "mnist-vae/sample-s0-0001-v2.png",
         ]
     finally:
         g.close()
     code, _, err = run(monkeypatch, capsys, "gallery", "remix", first["id"], "--run")
     assert code == 0, err
-    again = [r["path"] for r in listed(monkeypatch, capsys, "--search", "remix2")]
+    again = [r["path"] for r in listed(monkeypatch, capsys, "--search", "-v3")]
     assert sorted(again) == [
-        "mnist-vae/sample-s0-0000-remix2.png",
-        "mnist-vae/sample-s0-0001-remix2.png",
+        "mnist-vae/sample-s0-0000-v3.png",
+        "mnist-vae/sample-s0-0001-v3.png",
     ]

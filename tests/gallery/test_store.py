@@ -417,3 +417,34 @@ def test_concurrent_ratings_of_different_artworks_all_persist(gallery, shared):
         assert {r.id: (r.stars, r.like, r.tags) for r in fresh.list()} == expected
     finally:
         fresh.close()
+
+
+def test_saving_again_never_overwrites_an_artwork_or_its_marks(gallery):
+    [first] = save(gallery, "gan", image_art("sample-s0-0000", 1, model=GAN))
+    gallery.rate(first, stars=5)
+    original = (gallery.root / "gan" / "sample-s0-0000.png").read_bytes()
+    [second] = save(gallery, "gan", image_art("sample-s0-0000", 99, model=GAN))
+    assert gallery.get(second).path == "gan/sample-s0-0000-v2.png"
+    assert gallery.get(second).stars is None
+    assert gallery.get(first).stars == 5
+    assert (gallery.root / "gan" / "sample-s0-0000.png").read_bytes() == original
+
+
+def test_an_animation_is_indexed_with_its_frames_provenance_and_renamed_ends(gallery):
+    def walk() -> Result:
+        names = ["walk-000", "walk-001"]
+        ends = [f"{n}.png" for n in names]
+        arts = [
+            image_art(n, i, model=VAE, latent="AAAA", t=float(i), ends=ends, seed=3)
+            for i, n in enumerate(names)
+        ]
+        return Result(arts, frames=[a.image for a in arts], stem="walk")
+
+    gallery.save(walk(), "vae")
+    ids = gallery.save(walk(), "vae")  # the same walk again: every name gets -v2
+    records = [gallery.get(i) for i in ids]
+    gif = next(r for r in records if r.modality == "animation")
+    assert gif.path == "vae/walk-v2.gif"
+    assert "latent" not in gif.provenance and gif.provenance["frames"] == 2
+    middle = next(r for r in records if r.path == "vae/walk-001-v2.png")
+    assert [p["id"] for p in gallery.parents(middle.id)] == [artwork_id("vae/walk-000-v2.png")]

@@ -1,0 +1,282 @@
+"""A ``museforge studio`` killed with SIGKILL in the middle of a training job restarts with
+the gallery index consistent and the job resumable.
+
+The real server runs as a subprocess on a temporary gallery; it makes and rates artworks,
+trains until a checkpoint exists, writes more artworks, and is then killed without warning.
+The restarted server lists the same artworks (the same as a fresh reindex of the files),
+reports the training job 'interrupted', resumes it from its checkpoint and cancels it.
+Run with ``-s`` to see the measured figures.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from museforge.gallery.store import USER_SUFFIX, Gallery, read_artwork
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[2]
+TOKEN = "restart-token-0123456789abcdef"
+START_TIMEOUT_S = 45
+JOB_TIMEOUT_S = 60
+FINISHED = {"done", "failed", "cancelled", "interrupted"}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Studio:
+    """A ``museforge studio`` subprocess (two job workers) on a gallery folder."""
+
+    def __init__(self, gallery: Path, log: Path) -> None:
+        self.gallery, self.log = gallery, log
+        self.proc: subprocess.Popen | None = None
+        self.port = 0
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> float:
+        """Start the server and wait until it answers; the seconds that took.
+
+        StudioDidNotStart (with the server's log) if it exits or does not answer."""
+        begun = time.monotonic()
+        self.port = _free_port()
+        env = {
+            **os.environ,
+            "MUSEFORGE_STUDIO_TOKEN": TOKEN,
+            "MUSEFORGE_MODELS": str(REPO / "models"),
+            "PYTHONUNBUFFERED": "1",
+        }
+        cmd = [sys.executable, "-m", "museforge", "studio", "--port", str(self.port)]
+        with self.log.open("a") as out:
+            self.proc = subprocess.Popen(
+                [*cmd, "--gallery", str(self.gallery), "--workers", "2"],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=REPO,
+            )
+        deadline = begun + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                self.proc = None
+                raise StudioDidNotStart(f"the studio exited early:\n{self.log.read_text()}")
+            try:
+                self.api("/api/models")
+                return time.monotonic() - begun
+            except (urllib.error.URLError, ConnectionError):
+                time.sleep(0.1)
+        self.kill()
+        raise StudioDidNotStart(f"no answer within {START_TIMEOUT_S} s:\n{self.log.read_text()}")
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        """Send ``sig`` to the server (only the process this test started) and reap it."""
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, sig)
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+    def api(self, path: str, body: dict | None = None) -> Any:
+        """GET ``path`` (or POST ``body`` with the token) and decode the JSON answer."""
+        data = None if body is None else json.dumps(body).encode()
+        headers = {"Content-Type": "application/json", "X-Museforge-Token": TOKEN}
+        request = urllib.request.Request(self.base + path, data=data, headers=headers)
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.loads(response.read())
+
+    def events(self, job_id: str, after: int = 0, until: Any = None) -> Iterator[dict]:
+        """The job's events from its SSE stream, as {seq, type, data}; stops at the job's end
+        or once ``until(event)`` holds."""
+        url = f"{self.base}/api/jobs/{job_id}/events?after={after}"
+        with urllib.request.urlopen(url, timeout=JOB_TIMEOUT_S) as response:
+            event: dict[str, Any] = {}
+            for raw in response:
+                line = raw.decode().rstrip("\n")
+                if line.startswith("id: "):
+                    event = {"seq": int(line[4:])}
+                elif line.startswith("event: "):
+                    event["type"] = line[7:]
+                elif line.startswith("data: "):
+                    event["data"] = json.loads(line[6:])
+                elif not line and "data" in event:
+                    yield event
+                    if until is not None and until(event):
+                        return
+                    event = {}
+
+
+class StudioDidNotStart(Exception):
+    pass
+
+
+def _wait(studio: Studio, job_id: str, until: Any, what: str) -> dict:
+    """Poll the job until ``until(job)``; its last state."""
+    deadline = time.monotonic() + JOB_TIMEOUT_S
+    while time.monotonic() < deadline:
+        job = studio.api(f"/api/jobs/{job_id}")
+        if until(job):
+            return job
+        if job["state"] in FINISHED:
+            pytest.fail(f"job {job_id} ended {job['state']} before {what}: {job}")
+        time.sleep(0.1)
+    pytest.fail(f"job {job_id} did not reach {what} within {JOB_TIMEOUT_S} s: {job}")
+
+
+def _listing(studio: Studio) -> dict[str, Any]:
+    return {i["id"]: i for i in studio.api("/api/gallery?limit=500")["items"]}
+
+
+def _artwork_folders(root: Path) -> list[Path]:
+    """The gallery's own folders (the hidden .museforge state folder left out)."""
+    inside = (p for p in root.rglob("*") if p.is_dir())
+    return [root, *(p for p in inside if not p.relative_to(root).as_posix().startswith("."))]
+
+
+def _temp_files(root: Path) -> list[Path]:
+    """Temporary files of atomic writes (``.NAME.XXXXXXXX.tmp.png``) in the artwork folders."""
+    return [p for d in _artwork_folders(root) for p in d.iterdir() if ".tmp" in p.name]
+
+
+@pytest.fixture
+def studio(tmp_path: Path) -> Iterator[Studio]:
+    server = Studio(tmp_path / "gallery", tmp_path / "studio.log")
+    try:
+        seconds = server.start()
+    except StudioDidNotStart as err:
+        pytest.skip(f"the studio cannot start here: {err}")
+    print(f"\nstudio started in {seconds:.1f} s")
+    yield server
+    server.kill(signal.SIGTERM)
+
+
+def test_sigkill_during_training_keeps_gallery_and_job(studio: Studio, tmp_path: Path) -> None:
+    began = time.monotonic()
+    root = studio.gallery
+    # Artworks and a rating, all before the training starts.
+    made = studio.api("/api/generate", {"model": "mnist-vae", "verb": "sample",
+                                        "args": {"n": 2, "seed": 1}})["job"]  # fmt: skip
+    done = _wait(studio, made, lambda j: j["state"] == "done", "done")
+    first, second = done["result"]["ids"]
+    studio.api(f"/api/gallery/{first}/rate", {"stars": 4, "like": True})
+
+    # Train until the run has a checkpoint on disk.
+    train = studio.api("/api/train", {"kind": "image-vae", "data": "digits", "name": "killme",
+                                      "steps": 100_000})["job"]  # fmt: skip
+    run_dir = root / ".museforge" / "trained" / "killme"
+    checkpoint = run_dir / "checkpoint.pt"
+    _wait(studio, train, lambda j: j["state"] == "running" and checkpoint.is_file(), "a checkpoint")
+    before = _listing(studio)
+    assert set(before) == {first, second}
+
+    # More pictures while it trains; kill the server as soon as they start landing on disk.
+    folder = root / "mnist-vae"
+    known = {p.name for p in folder.iterdir()}
+    more = studio.api("/api/generate", {"model": "mnist-vae", "verb": "sample",
+                                        "args": {"n": 16, "seed": 2}})["job"]  # fmt: skip
+    deadline = time.monotonic() + JOB_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if {p.name for p in folder.iterdir()} - known:
+            break
+        if studio.api(f"/api/jobs/{more}")["state"] in FINISHED:
+            break  # it saved everything between two looks: kill now all the same
+        time.sleep(0.005)
+    studio.kill(signal.SIGKILL)
+    killed_at = time.monotonic()
+
+    # Nothing half-written is visible in the gallery's own folders: every file there is
+    # whole (a write cut short leaves at most a hidden temporary file beside it).
+    cut_short = _temp_files(root)
+    for path in (p for d in _artwork_folders(root) for p in d.iterdir() if p.is_file()):
+        if path.name.endswith(USER_SUFFIX):
+            json.loads(path.read_text(encoding="utf-8"))
+        elif path.suffix == ".png" and "-grid" not in path.name:
+            assert read_artwork(path) is not None, f"half-written artwork {path}"
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    checkpoint_step = int(state["step"])
+    assert checkpoint_step > 0
+
+    # Restart on the same gallery.
+    restart_s = studio.start()
+    assert not _temp_files(root), "the restarted studio left temporary files of cut writes"
+    assert studio.api(f"/api/jobs/{train}")["state"] == "interrupted"
+    assert studio.api(f"/api/jobs/{more}")["state"] in {"interrupted", "done"}
+    history = list(studio.events(train))
+    assert history[-1]["type"] == "state" and history[-1]["data"]["state"] == "interrupted"
+    steps = [e["data"]["step"] for e in history if e["type"] == "progress" and "step" in e["data"]]
+    assert steps, "the training job reported no steps before the kill"
+    killed_step = steps[-1]
+    assert checkpoint_step <= killed_step
+
+    # The artworks that existed are all there with their marks; pictures the killed job
+    # wrote completely are listed too.
+    after = _listing(studio)
+    assert set(before) <= set(after)
+    for art_id, item in before.items():
+        assert (after[art_id]["stars"], after[art_id]["like"]) == (item["stars"], item["like"])
+    assert after[first]["stars"] == 4
+    # The index is what a fresh reindex of the files gives (on a copy, not under the server).
+    copy = tmp_path / "reindexed"
+    shutil.copytree(root, copy, ignore=shutil.ignore_patterns(".museforge"))
+    fresh = Gallery(copy)
+    try:
+        assert fresh.reindex() == len(after)
+        rebuilt = {r.id: r for r in fresh.list(limit=500)}
+    finally:
+        fresh.close()
+    assert set(rebuilt) == set(after)
+    assert {i: r.stars for i, r in rebuilt.items()} == {i: a["stars"] for i, a in after.items()}
+
+    # Resume: the job continues from its checkpoint, not from step 0.
+    last_seq = history[-1]["seq"]
+    resumed = studio.api(f"/api/jobs/{train}/resume", {})
+    assert resumed["state"] in {"queued", "running"}
+    progress = next(
+        e
+        for e in studio.events(train, after=last_seq, until=lambda e: e["type"] == "progress")
+        if e["type"] == "progress"
+    )
+    resumed_step = progress["data"]["step"]
+    assert resumed_step == checkpoint_step + 1, (checkpoint_step, resumed_step)
+
+    studio.api(f"/api/jobs/{train}/cancel", {})
+    _wait(studio, train, lambda j: j["state"] == "cancelled", "cancelled")
+    logged = [
+        json.loads(line)["step"]
+        for line in (run_dir / "metrics.jsonl").read_text().splitlines()
+        if line.strip()
+    ]
+    assert logged == sorted(logged), "metrics.jsonl goes back in steps after the resume"
+
+    print(
+        f"killed at step {killed_step} (checkpoint at step {checkpoint_step}); "
+        f"restarted in {restart_s:.1f} s ({time.monotonic() - killed_at:.1f} s after the kill); "
+        f"resumed at step {resumed_step}; {len(after) - len(before)} artworks of the killed "
+        f"job kept, {len(cut_short)} cut-short temporary files swept; whole test {time.monotonic() - began:.1f} s"
+    )
