@@ -245,6 +245,21 @@ def breed(
 
 
 @app.command()
+def mutate(
+    model: ModelArg,
+    parent: Annotated[Path, typer.Argument(help="a PNG made by MODEL")],
+    direction: Annotated[int, typer.Option(help="latent direction 0-7 (0 changes most)")] = 0,
+    amount: Annotated[float, typer.Option(help="how far, in latent standard deviations")] = 2.0,
+    frames: Annotated[int, typer.Option(help="1: one picture; more: a sweep -amount..+amount")] = 1,
+    out_dir: OutOpt = None,
+) -> None:
+    """Push a picture along one of its principal latent directions (a slider, as pictures)."""
+    _run_verb(
+        model, "mutate", out_dir, parent=parent, direction=direction, amount=amount, frames=frames
+    )
+
+
+@app.command()
 def project(
     model: ModelArg,
     image: Annotated[Path, typer.Argument(help="your image")],

@@ -94,5 +94,6 @@ register_kind(
 for _kind in ("image-gan", "image-vae"):
     for _fn in (verbs.sample, verbs.interpolate, verbs.breed, verbs.project, verbs.evaluate):
         verb(_kind)(_fn)
+    verb(_kind, "mutate")(verbs.mutate_along)
 verb("image-vae")(verbs.encode)
 verb("image-vae")(verbs.reconstruct)

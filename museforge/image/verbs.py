@@ -1,4 +1,4 @@
-"""The verbs of image models: sample, interpolate, breed, project, encode, evaluate.
+"""The verbs of image models: sample, interpolate, breed, mutate, project, encode, evaluate.
 
 Each verb takes a loaded artifact and plain settings, and returns a :class:`Result` whose
 artworks carry everything needed to re-make them: model hash, verb, seed, settings and
@@ -20,7 +20,15 @@ from museforge.errors import InputError
 from museforge.gallery.artwork import Artwork, Result
 from museforge.gallery.provenance import decode_latent, encode_latent, read_png_provenance
 from museforge.image.grid import make_grid, to_pil
-from museforge.image.latent import crossover, draw_labels, draw_latents, mutate, slerp, truncate
+from museforge.image.latent import (
+    crossover,
+    draw_labels,
+    draw_latents,
+    mutate,
+    principal_directions,
+    slerp,
+    truncate,
+)
 
 BATCH = 256
 
@@ -175,6 +183,49 @@ def breed(
     names = [f"child-s{seed}-{i:03d}" for i in range(children)]
     arts = _artworks(loaded, "breed", images, z, labels, names, extra)
     return Result(arts, grid=make_grid(images), stem=f"breed-s{seed}")
+
+
+MAX_DIRECTIONS = 8
+
+
+def mutate_along(
+    loaded: LoadedModel,
+    parent: Path,
+    direction: int = 0,
+    amount: float = 2.0,
+    frames: int = 1,
+) -> Result:
+    """Push a parent PNG along one of its ``MAX_DIRECTIONS`` latent directions (0 changes
+    the picture most): ``amount`` latent standard deviations, or ``frames`` pictures
+    from -amount to +amount."""
+    if not 0 <= direction < MAX_DIRECTIONS:
+        raise InputError(f"--direction must be 0..{MAX_DIRECTIONS - 1} (got {direction})")
+    if not -10 <= amount <= 10:
+        raise InputError(f"--amount must be between -10 and 10 (got {amount})")
+    if not 1 <= frames <= 64:
+        raise InputError(f"--frames must be 1 to 64 (got {frames})")
+    z0, label, digest = _parent(loaded, Path(parent))
+    labels = None if label is None else torch.tensor([int(label)])
+    model = loaded.model.eval()
+
+    def render(v: torch.Tensor) -> torch.Tensor:
+        return model.generate(v, None if labels is None else labels.expand(len(v)))
+
+    dirs = principal_directions(render, z0, MAX_DIRECTIONS)
+    steps = [amount] if frames == 1 else torch.linspace(-amount, amount, frames).tolist()
+    z = torch.stack([z0 + a * dirs[direction] for a in steps])
+    many = None if labels is None else labels.expand(len(steps)).clone()
+    images = generate_images(model, z, many)
+    settings = {"direction": direction, "amount": amount, "frames": frames}
+    parents = [{"file": Path(parent).name, "sha256": digest}]
+    extra = [
+        {"offset": a, "index": i, "parents": parents, "settings": settings}
+        for i, a in enumerate(steps)
+    ]
+    stem = f"{Path(parent).stem}-d{direction}"
+    names = [f"{stem}-{i:02d}" for i in range(len(steps))]
+    arts = _artworks(loaded, "mutate", images, z, many, names, extra)
+    return Result(arts, grid=make_grid(images, nrow=min(len(steps), 12)), stem=stem)
 
 
 def project(

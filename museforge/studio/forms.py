@@ -19,7 +19,7 @@ from museforge.errors import InputError
 
 HIDDEN_VERBS = frozenset({"evaluate"})
 HIDDEN_PARAMS = frozenset({"out_dir", "on_token", "on_step"})
-IMAGE_PARAMS = frozenset({"image", "images", "parents"})  # pictures the user picks
+IMAGE_PARAMS = frozenset({"image", "images", "parent", "parents"})  # pictures the user picks
 
 
 def _field_type(name: str, hint: Any) -> tuple[str, bool] | None:

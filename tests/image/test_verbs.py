@@ -8,7 +8,16 @@ from museforge.errors import InputError, VerbError
 from museforge.gallery.artwork import write_result
 from museforge.gallery.provenance import decode_latent, read_png_provenance
 from museforge.image.grid import to_pil
-from museforge.image.verbs import breed, generate_images, interpolate, project, reconstruct, sample
+from museforge.image.latent import principal_directions
+from museforge.image.verbs import (
+    breed,
+    generate_images,
+    interpolate,
+    mutate_along,
+    project,
+    reconstruct,
+    sample,
+)
 from tests.conftest import bar_images, write_png
 
 
@@ -115,3 +124,27 @@ def test_evaluate_scores_against_the_recorded_training_split(
     assert data["fid"] >= 0 and 0 <= data["precision"] <= 1 and 0 <= data["recall"] <= 1
     assert 0 <= data["memorisation"]["near_copy_share"] <= 1
     assert list(tmp_path.glob("*.png"))  # worst-case pairs written
+
+
+def test_mutate_moves_along_ranked_orthonormal_directions(gan_model, tmp_path):
+    loaded = load_artifact(gan_model)
+    [parent] = write_result(sample(loaded, n=1, seed=3), tmp_path)[:1]
+    z0 = decode_latent(read_png_provenance(parent)["latent"])
+    model = loaded.model.eval()
+    dirs = principal_directions(lambda v: model.generate(v, None), z0, 4)
+    assert torch.allclose(dirs @ dirs.T, torch.eye(4), atol=1e-4)
+    still = mutate_along(loaded, parent, direction=0, amount=0.0)
+    assert still.artworks[0].image.tobytes() == Image.open(parent).tobytes()
+
+    def change(direction: int) -> float:
+        moved = mutate_along(loaded, parent, direction=direction, amount=0.05)
+        a = torch.tensor(list(moved.artworks[0].image.getdata()), dtype=torch.float32)
+        b = torch.tensor(list(Image.open(parent).getdata()), dtype=torch.float32)
+        return float((a - b).abs().sum())
+
+    assert change(0) > change(3)  # the first direction changes the picture most
+    sweep = mutate_along(loaded, parent, direction=1, amount=2.0, frames=5)
+    assert [a.provenance["offset"] for a in sweep.artworks] == [-2.0, -1.0, 0.0, 1.0, 2.0]
+    assert sweep.artworks[0].provenance["parents"][0]["file"] == parent.name
+    with pytest.raises(InputError, match="direction"):
+        mutate_along(loaded, parent, direction=8)

@@ -1,6 +1,7 @@
 // Breed: choose parents among one model's pictures, breed, choose favourite children, repeat.
 
 import { catalog, followJob, getJSON, guarded, postJSON, showError } from "./api.js";
+import * as sliders from "./sliders.js";
 import { $, artTile, clear, el, randomSeed, setOptions } from "./ui.js";
 
 let parents = []; // gallery ids chosen in the parents grid
@@ -11,6 +12,7 @@ let job = null;
 export async function init() {
   $("breed-model").addEventListener("change", () => {
     parents = [];
+    sliders.select(null);
     guarded(loadParents);
   });
   $("breed-mutation").addEventListener("input", () => {
@@ -18,6 +20,7 @@ export async function init() {
   });
   $("breed-submit").addEventListener("click", () => guarded(() => breed(parents)));
   $("breed-again").addEventListener("click", () => guarded(() => breed(favourites)));
+  sliders.init({ model: () => $("breed-model").value, use: useAsParent });
   await listModels();
 }
 
@@ -49,6 +52,10 @@ async function loadParents() {
   const filter = model.sha256 || model.kind;
   const { items } = await getJSON(`/api/gallery?modality=image&limit=120&model=${encodeURIComponent(filter)}`);
   parents = parents.filter((id) => items.some((i) => i.id === id));
+  const from = sliders.current();
+  if (from !== null && !items.some((i) => i.id === from) && !favourites.includes(from)) {
+    sliders.select(null); // the sliders' picture is gone (or belongs to another model)
+  }
   if (!items.length) {
     grid.append(el("p", { class: "hint", text: `no pictures by ${model.name} yet: make some on the Create page` }));
   }
@@ -60,6 +67,7 @@ async function loadParents() {
         onclick: (ev) => {
           parents = toggle(parents, item.id);
           mark(ev.currentTarget.parentElement, parents.includes(item.id));
+          selected(item.id, parents.includes(item.id));
           updateButtons();
         },
       }),
@@ -70,6 +78,19 @@ async function loadParents() {
 
 function toggle(list, id) {
   return list.includes(id) ? list.filter((x) => x !== id) : [...list, id];
+}
+
+/** The latent sliders work from the picture chosen last; when it is un-chosen, from the
+ * one chosen before it (or none). */
+function selected(id, on) {
+  if (on) sliders.select(id);
+  else if (sliders.current() === id) sliders.select([...parents, ...favourites].at(-1) ?? null);
+}
+
+/** "Use as parent" in the sliders' panel: the new picture joins the parents. */
+async function useAsParent(id) {
+  if (!parents.includes(id)) parents = [...parents, id];
+  await loadParents();
 }
 
 function mark(tile, on) {
@@ -143,6 +164,7 @@ async function showChildren(ids) {
         onclick: (ev) => {
           favourites = toggle(favourites, id);
           mark(ev.currentTarget.parentElement, favourites.includes(id));
+          selected(id, favourites.includes(id));
           updateButtons();
         },
         extra: el("a", { class: "tile-link", href: `#gallery/${id}`, text: "details" }),
