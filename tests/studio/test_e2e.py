@@ -206,7 +206,7 @@ def test_studio_flow(page: Any, studio: Studio, shots: Path) -> None:
     rate_in_gallery(page, studio, made, liked)
     page.screenshot(path=shots / "gallery-detail.png", full_page=True)
 
-    children = breed_two(page, studio, made[1], made[2])
+    children = breed_two(page, studio, made[1], made[2], shots)
     page.screenshot(path=shots / "breed-detail.png", full_page=True)
 
     poem = write_poem(page, studio)
@@ -270,7 +270,7 @@ def rate_in_gallery(page: Any, studio: Studio, made: list[str], liked: str) -> N
     expect(grid.locator(".tile")).to_have_count(4)
 
 
-def breed_two(page: Any, studio: Studio, mum: str, dad: str) -> list[str]:
+def breed_two(page: Any, studio: Studio, mum: str, dad: str, shots: Path) -> list[str]:
     by_id(page, "tab-breed").click()
     by_id(page, "breed-model").select_option("mnist-vae")
     parents = by_id(page, "breed-parents")
@@ -292,6 +292,7 @@ def breed_two(page: Any, studio: Studio, mum: str, dad: str) -> list[str]:
     assert {p["id"] for p in studio.api(f"/api/gallery/{grandchild}")["parents"]} == set(
         children[:2]
     )
+    slide_a_child(page, studio, kids.nth(0), grandchild, shots)
     # A child's details name both parents, as links to them.
     page.goto(page.url.split("#")[0] + f"#gallery/{children[0]}")
     links = by_id(page, "detail-parents").locator("a")
@@ -304,6 +305,39 @@ def breed_two(page: Any, studio: Studio, mum: str, dad: str) -> list[str]:
     ).to_be_visible()
     no_errors_shown(page)
     return children
+
+
+def slide_a_child(page: Any, studio: Studio, tile: Any, chosen: str, shots: Path) -> None:
+    """Choosing a child opens the latent sliders on it; letting go of direction 0's slider
+    makes a mutated picture of it, which "Use as parent" adds to the parents."""
+    tile.locator(".tile-main").click()
+    panel = by_id(page, "breed-sliders")
+    expect(panel).to_be_visible()
+    expect(by_id(page, "sliders-source")).to_have_attribute("data-id", chosen)
+    by_id(page, "slider-0").evaluate(
+        """input => { input.value = "2";
+             input.dispatchEvent(new Event("input", {bubbles: true}));
+             input.dispatchEvent(new Event("change", {bubbles: true})); }"""
+    )
+    preview = by_id(page, "slider-preview")
+    expect(preview).to_have_count(1)
+    preview.locator("img").evaluate(
+        """img => img.complete && img.naturalWidth > 0 ? true
+             : new Promise((ok, no) => { img.onload = () => ok(true); img.onerror = no; })"""
+    )
+    expect(by_id(page, "slider-0")).to_be_enabled()
+    mutant = preview.get_attribute("data-id")
+    record = studio.api(f"/api/gallery/{mutant}")
+    assert record["verb"] == "mutate"
+    assert chosen in {p["id"] for p in record["parents"]}
+    assert record["provenance"]["settings"]["direction"] == 0
+    panel.screenshot(path=shots / "breed-sliders.png")
+    by_id(page, "sliders-use").click()
+    expect(
+        by_id(page, "breed-parents").locator(f'.tile.selected[data-id="{mutant}"]')
+    ).to_be_visible()
+    expect(by_id(page, "sliders-source")).to_have_attribute("data-id", mutant)
+    expect(by_id(page, "slider-0")).to_have_value("0")
 
 
 def write_poem(page: Any, studio: Studio) -> str:

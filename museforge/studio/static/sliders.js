@@ -46,7 +46,11 @@ export function init({ model, use }) {
       text: "Sweep",
       dataset: { testid: `slider-sweep-${d}` },
       attrs: { title: `${SWEEP_FRAMES} pictures from −${SWEEP_AMOUNT} to +${SWEEP_AMOUNT} along direction ${d}` },
-      onclick: () => guarded(() => run(d, SWEEP_AMOUNT, SWEEP_FRAMES)),
+      onclick: () => {
+        cancelPending();
+        resetSliders(); // the strip is not any one slider's setting
+        guarded(() => run(d, SWEEP_AMOUNT, SWEEP_FRAMES));
+      },
     });
     const name = d === 0 ? "0 (most change)" : String(d);
     rows.append(
