@@ -36,14 +36,9 @@ def _save(result, loaded, out_dir: Path | None) -> list[Path]:
 
 
 def _annotate(loaded, text: str) -> str:
-    if loaded.model.cfg.language == "zh":
-        from museforge.text.chinese import annotate_chinese
+    from museforge.text.annotate import annotate_poem
 
-        body = text.split("\n", 1)[1] if text.startswith("《") else text
-        return annotate_chinese(body)
-    from museforge.text.english import annotate_english
-
-    return annotate_english(text)
+    return annotate_poem(text, loaded.model.cfg.language)
 
 
 def _show(result, loaded, paths: list[Path], annotate: bool) -> None:

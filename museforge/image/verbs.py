@@ -195,7 +195,7 @@ def mutate_along(
     amount: float = 2.0,
     frames: int = 1,
 ) -> Result:
-    """Push a parent PNG along one of its ``MAX_DIRECTIONS`` latent directions (0 changes
+    """Push a parent PNG along one of its 8 principal latent directions (0 changes
     the picture most): ``amount`` latent standard deviations, or ``frames`` pictures
     from -amount to +amount."""
     if not 0 <= direction < MAX_DIRECTIONS:

@@ -250,8 +250,14 @@ def gallery_detail(art_id: str, request: Request) -> dict[str, Any]:
     gallery = _ws(request).gallery
     record = gallery.get(art_id)
     children = [c.summary() for c in gallery.children(art_id)]
+    annotation = None
+    if record.modality == "text" and record.text:
+        from museforge.text.annotate import annotate_poem
+
+        annotation = annotate_poem(record.text, record.provenance.get("language"))
     return {
         **record.summary(),
+        "annotation": annotation,
         "provenance": record.provenance,
         "parents": gallery.parents(art_id),
         "children": children,

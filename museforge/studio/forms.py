@@ -78,8 +78,9 @@ def verb_form(kind: str, verb: str) -> dict[str, Any]:
                 "optional": optional,
             }
         )
-    doc = inspect.getdoc(fn) or ""
-    return {"verb": verb, "label": _label(verb), "doc": doc.split("\n\n")[0], "fields": fields}
+    # The docstring's first paragraph, without reStructuredText's double backticks.
+    doc = " ".join((inspect.getdoc(fn) or "").split("\n\n")[0].replace("``", "").split())
+    return {"verb": verb, "label": _label(verb), "doc": doc, "fields": fields}
 
 
 def kind_forms() -> list[dict[str, Any]]:

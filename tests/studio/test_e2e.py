@@ -348,7 +348,10 @@ def write_poem(page: Any, studio: Studio) -> str:
     card = page.locator(f'[data-testid=result-text][data-id="{poem}"]')
     text = studio.api(f"/api/gallery/{poem}")["text"]
     assert text.strip()
-    assert card.locator("pre").inner_text().strip() == text.strip()
+    assert card.locator("pre.poem-text").first.inner_text().strip() == text.strip()
+    marks = card.locator("[data-testid=form-marks]")
+    marks.locator("summary").click()
+    expect(marks.locator("pre")).to_contain_text("韵")  # each line's rhyme, from the API
     expect(card.locator(".notes")).to_contain_text("wujue")
     expect(card.locator(".notes")).to_contain_text("form check")
     no_errors_shown(page)
@@ -406,7 +409,7 @@ def find_everything_again(
             by_id(page, "detail-parents").locator(f'a[href="#gallery/{parent}"]')
         ).to_be_visible()
     page.goto(page.url.split("#")[0] + f"#gallery/{poem}")
-    expect(by_id(page, "detail-view").locator("pre")).not_to_be_empty()
+    expect(by_id(page, "detail-view").locator("pre.poem-text").first).not_to_be_empty()
 
 
 def test_changes_need_the_token(page: Any) -> None:

@@ -280,6 +280,7 @@ function resultCard(item) {
       "figure",
       { class: "result poem", dataset: { testid: "result-text", id: item.id } },
       el("pre", { class: "poem-text", lang: item.provenance?.language || null, text: item.text || "" }),
+      formMarks(item),
       el("figcaption", {}, poemNotes(item.provenance || {}), link),
     );
   }
@@ -288,6 +289,17 @@ function resultCard(item) {
     { class: "result", dataset: { testid: "result-file", id: item.id } },
     el("a", { href: `/api/gallery/${item.id}/file`, text: item.path }),
     el("figcaption", {}, link),
+  );
+}
+
+/** The poem annotated line by line (平仄 and rhyme, or syllables and rhyme), folded away. */
+export function formMarks(item) {
+  if (!item.annotation) return el("span");
+  return el(
+    "details",
+    { class: "form-marks", dataset: { testid: "form-marks" } },
+    el("summary", { text: "form marks" }),
+    el("pre", { class: "poem-text", lang: item.provenance?.language || null, text: item.annotation }),
   );
 }
 

@@ -2,7 +2,7 @@
 // provenance, remix) and a zip export of the chosen artworks.
 
 import { catalog, getJSON, guarded, postForBlob, postJSON, queryString, showInfo } from "./api.js";
-import { poemNotes, remix } from "./create.js";
+import { formMarks, poemNotes, remix } from "./create.js";
 import { $, artTile, clear, el, setOptions, shortTime } from "./ui.js";
 
 const PAGE = 60;
@@ -163,7 +163,7 @@ function renderDetail() {
   const file = `/api/gallery/${a.id}/file`;
   if (a.modality === "image") view.append(el("img", { src: file, alt: a.path }));
   else if (a.modality === "text") {
-    view.append(el("pre", { class: "poem-text", text: a.text || "" }), poemNotes(a.provenance || {}));
+    view.append(el("pre", { class: "poem-text", text: a.text || "" }), formMarks(a), poemNotes(a.provenance || {}));
   } else if (a.path.endsWith(".wav")) view.append(el("audio", { src: file, controls: true }));
   else view.append(el("p", { text: a.path }));
   $("detail-file").href = file;
