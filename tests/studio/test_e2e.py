@@ -9,20 +9,16 @@ $MUSEFORGE_SCREENSHOTS or the test's temporary folder.
 
 from __future__ import annotations
 
-import json
 import os
-import socket
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.studio.server import StudioDidNotStart, StudioServer
 
 CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.exists():
@@ -31,7 +27,6 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not 
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[2]
 TOKEN = "e2e-token-0123456789abcdef"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -40,90 +35,22 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-START_TIMEOUT_S = 60
 UI_TIMEOUT_MS = 30_000
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Studio:
-    """A ``museforge studio`` subprocess on a gallery folder; restartable on a new port."""
-
-    def __init__(self, gallery: Path, log: Path) -> None:
-        self.gallery, self.log = gallery, log
-        self.proc: subprocess.Popen | None = None
-        self.port = 0
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def launch_url(self) -> str:
-        return f"{self.base}/?token={TOKEN}"
-
-    def start(self) -> None:
-        self.port = _free_port()
-        env = {
-            **os.environ,
-            "MUSEFORGE_STUDIO_TOKEN": TOKEN,
-            "MUSEFORGE_MODELS": str(REPO / "models"),
-            "PYTHONUNBUFFERED": "1",
-        }
-        cmd = [sys.executable, "-m", "museforge", "studio", "--port", str(self.port)]
-        with self.log.open("a") as out:
-            self.proc = subprocess.Popen(
-                [*cmd, "--gallery", str(self.gallery)],
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                cwd=REPO,
-            )
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                pytest.fail(f"the studio exited early:\n{self.log.read_text()}")
-            try:
-                self.api("/api/models")
-                return
-            except (urllib.error.URLError, ConnectionError):
-                time.sleep(0.1)
-        self.stop()
-        pytest.fail(
-            f"the studio did not answer within {START_TIMEOUT_S} s:\n{self.log.read_text()}"
-        )
-
-    def stop(self) -> None:
-        if self.proc is None:
-            return
-        begun = time.monotonic()
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        print(f"studio stopped in {time.monotonic() - begun:.1f} s")
-        self.proc = None
-
-    def api(self, path: str, body: dict | None = None) -> Any:
-        """GET ``path`` (or POST ``body`` with the token) and decode the JSON answer."""
-        data = None if body is None else json.dumps(body).encode()
-        headers = {"Content-Type": "application/json", "X-Museforge-Token": TOKEN}
-        request = urllib.request.Request(self.base + path, data=data, headers=headers)
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return json.loads(response.read())
+def start(studio: StudioServer) -> None:
+    """Start the studio; a failed test, with the server's log, if it does not start."""
+    try:
+        studio.start()
+    except StudioDidNotStart as err:
+        pytest.fail(str(err))
 
 
 @pytest.fixture(scope="module")
-def studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Studio]:
+def studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StudioServer]:
     root = tmp_path_factory.mktemp("studio")
-    server = Studio(root / "gallery", root / "studio.log")
-    server.start()
+    server = StudioServer(root / "gallery", root / "studio.log", TOKEN, start_timeout_s=60)
+    start(server)
     yield server
     server.stop()
 
@@ -137,7 +64,7 @@ def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def page(studio: Studio, shots: Path) -> Iterator[Any]:
+def page(studio: StudioServer, shots: Path) -> Iterator[Any]:
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
@@ -158,7 +85,7 @@ def page(studio: Studio, shots: Path) -> Iterator[Any]:
         assert not errors, f"errors in the page's scripts: {errors}"
 
 
-def open_studio(page: Any, studio: Studio) -> None:
+def open_studio(page: Any, studio: StudioServer) -> None:
     page.goto(studio.launch_url)
     page.wait_for_selector("body.ready")
 
@@ -197,7 +124,7 @@ def test_token_leaves_the_address_bar(page: Any) -> None:
     assert page.evaluate("sessionStorage.getItem('museforge-token')") == TOKEN
 
 
-def test_studio_flow(page: Any, studio: Studio, shots: Path) -> None:
+def test_studio_flow(page: Any, studio: StudioServer, shots: Path) -> None:
     started = time.monotonic()
     made = make_pictures(page, studio)
     page.screenshot(path=shots / "create.png", full_page=True)
@@ -217,7 +144,7 @@ def test_studio_flow(page: Any, studio: Studio, shots: Path) -> None:
 
     before = studio.api("/api/gallery?limit=500")
     studio.stop()
-    studio.start()
+    start(studio)
     open_studio(page, studio)
     find_everything_again(page, studio, before, liked, children[0], (made[1], made[2]), poem)
     page.screenshot(path=shots / "after-restart.png", full_page=True)
@@ -225,7 +152,7 @@ def test_studio_flow(page: Any, studio: Studio, shots: Path) -> None:
     print(f"studio flow took {time.monotonic() - started:.1f} s")
 
 
-def make_pictures(page: Any, studio: Studio) -> list[str]:
+def make_pictures(page: Any, studio: StudioServer) -> list[str]:
     choose(page, "mnist-vae", "sample")
     page.fill("#field-n", "3")
     assert page.is_checked("[data-testid=seed-random]")
@@ -244,7 +171,7 @@ def make_pictures(page: Any, studio: Studio) -> list[str]:
     return made
 
 
-def rate_in_gallery(page: Any, studio: Studio, made: list[str], liked: str) -> None:
+def rate_in_gallery(page: Any, studio: StudioServer, made: list[str], liked: str) -> None:
     by_id(page, "tab-gallery").click()
     grid = by_id(page, "gallery-grid")
     for art_id in made:
@@ -270,7 +197,7 @@ def rate_in_gallery(page: Any, studio: Studio, made: list[str], liked: str) -> N
     expect(grid.locator(".tile")).to_have_count(4)
 
 
-def breed_two(page: Any, studio: Studio, mum: str, dad: str, shots: Path) -> list[str]:
+def breed_two(page: Any, studio: StudioServer, mum: str, dad: str, shots: Path) -> list[str]:
     by_id(page, "tab-breed").click()
     by_id(page, "breed-model").select_option("mnist-vae")
     parents = by_id(page, "breed-parents")
@@ -307,7 +234,7 @@ def breed_two(page: Any, studio: Studio, mum: str, dad: str, shots: Path) -> lis
     return children
 
 
-def slide_a_child(page: Any, studio: Studio, tile: Any, chosen: str, shots: Path) -> None:
+def slide_a_child(page: Any, studio: StudioServer, tile: Any, chosen: str, shots: Path) -> None:
     """Choosing a child opens the latent sliders on it; letting go of direction 0's slider
     makes a mutated picture of it, which "Use as parent" adds to the parents."""
     tile.locator(".tile-main").click()
@@ -340,7 +267,7 @@ def slide_a_child(page: Any, studio: Studio, tile: Any, chosen: str, shots: Path
     expect(by_id(page, "slider-0")).to_have_value("0")
 
 
-def write_poem(page: Any, studio: Studio) -> str:
+def write_poem(page: Any, studio: StudioServer) -> str:
     choose(page, "tang-poet", "poem")
     page.fill("#field-form", "wujue")
     page.fill("#field-n", "1")
@@ -358,7 +285,7 @@ def write_poem(page: Any, studio: Studio) -> str:
     return poem
 
 
-def remix_poem(page: Any, studio: Studio, poem: str) -> None:
+def remix_poem(page: Any, studio: StudioServer, poem: str) -> None:
     record = studio.api(f"/api/gallery/{poem}")
     page.goto(page.url.split("#")[0] + f"#gallery/{poem}")
     expect(by_id(page, "detail-view")).to_contain_text(record["text"].strip().split("\n")[0])
@@ -385,7 +312,7 @@ def export_zip(page: Any, ids: list[str]) -> None:
 
 def find_everything_again(
     page: Any,
-    studio: Studio,
+    studio: StudioServer,
     before: dict,
     liked: str,
     child: str,

@@ -11,14 +11,9 @@ Run with ``-s`` to see the measured figures.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,115 +23,37 @@ import pytest
 import torch
 
 from museforge.gallery.store import USER_SUFFIX, Gallery, read_artwork
+from tests.studio.server import StudioDidNotStart, StudioServer
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[2]
 TOKEN = "restart-token-0123456789abcdef"
-START_TIMEOUT_S = 45
 JOB_TIMEOUT_S = 60
 FINISHED = {"done", "failed", "cancelled", "interrupted"}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def _events(studio: StudioServer, job_id: str, after: int = 0, until: Any = None) -> Iterator[dict]:
+    """The job's events from its SSE stream, as {seq, type, data}; stops at the job's end
+    or once ``until(event)`` holds."""
+    url = f"{studio.base}/api/jobs/{job_id}/events?after={after}"
+    with urllib.request.urlopen(url, timeout=JOB_TIMEOUT_S) as response:
+        event: dict[str, Any] = {}
+        for raw in response:
+            line = raw.decode().rstrip("\n")
+            if line.startswith("id: "):
+                event = {"seq": int(line[4:])}
+            elif line.startswith("event: "):
+                event["type"] = line[7:]
+            elif line.startswith("data: "):
+                event["data"] = json.loads(line[6:])
+            elif not line and "data" in event:
+                yield event
+                if until is not None and until(event):
+                    return
+                event = {}
 
 
-class Studio:
-    """A ``museforge studio`` subprocess (two job workers) on a gallery folder."""
-
-    def __init__(self, gallery: Path, log: Path) -> None:
-        self.gallery, self.log = gallery, log
-        self.proc: subprocess.Popen | None = None
-        self.port = 0
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> float:
-        """Start the server and wait until it answers; the seconds that took.
-
-        StudioDidNotStart (with the server's log) if it exits or does not answer."""
-        begun = time.monotonic()
-        self.port = _free_port()
-        env = {
-            **os.environ,
-            "MUSEFORGE_STUDIO_TOKEN": TOKEN,
-            "MUSEFORGE_MODELS": str(REPO / "models"),
-            "PYTHONUNBUFFERED": "1",
-        }
-        cmd = [sys.executable, "-m", "museforge", "studio", "--port", str(self.port)]
-        with self.log.open("a") as out:
-            self.proc = subprocess.Popen(
-                [*cmd, "--gallery", str(self.gallery), "--workers", "2"],
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                cwd=REPO,
-            )
-        deadline = begun + START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                self.proc = None
-                raise StudioDidNotStart(f"the studio exited early:\n{self.log.read_text()}")
-            try:
-                self.api("/api/models")
-                return time.monotonic() - begun
-            except (urllib.error.URLError, ConnectionError):
-                time.sleep(0.1)
-        self.kill()
-        raise StudioDidNotStart(f"no answer within {START_TIMEOUT_S} s:\n{self.log.read_text()}")
-
-    def kill(self, sig: int = signal.SIGKILL) -> None:
-        """Send ``sig`` to the server (only the process this test started) and reap it."""
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, sig)
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.proc = None
-
-    def api(self, path: str, body: dict | None = None) -> Any:
-        """GET ``path`` (or POST ``body`` with the token) and decode the JSON answer."""
-        data = None if body is None else json.dumps(body).encode()
-        headers = {"Content-Type": "application/json", "X-Museforge-Token": TOKEN}
-        request = urllib.request.Request(self.base + path, data=data, headers=headers)
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return json.loads(response.read())
-
-    def events(self, job_id: str, after: int = 0, until: Any = None) -> Iterator[dict]:
-        """The job's events from its SSE stream, as {seq, type, data}; stops at the job's end
-        or once ``until(event)`` holds."""
-        url = f"{self.base}/api/jobs/{job_id}/events?after={after}"
-        with urllib.request.urlopen(url, timeout=JOB_TIMEOUT_S) as response:
-            event: dict[str, Any] = {}
-            for raw in response:
-                line = raw.decode().rstrip("\n")
-                if line.startswith("id: "):
-                    event = {"seq": int(line[4:])}
-                elif line.startswith("event: "):
-                    event["type"] = line[7:]
-                elif line.startswith("data: "):
-                    event["data"] = json.loads(line[6:])
-                elif not line and "data" in event:
-                    yield event
-                    if until is not None and until(event):
-                        return
-                    event = {}
-
-
-class StudioDidNotStart(Exception):
-    pass
-
-
-def _wait(studio: Studio, job_id: str, until: Any, what: str) -> dict:
+def _wait(studio: StudioServer, job_id: str, until: Any, what: str) -> dict:
     """Poll the job until ``until(job)``; its last state."""
     deadline = time.monotonic() + JOB_TIMEOUT_S
     while time.monotonic() < deadline:
@@ -149,7 +66,7 @@ def _wait(studio: Studio, job_id: str, until: Any, what: str) -> dict:
     pytest.fail(f"job {job_id} did not reach {what} within {JOB_TIMEOUT_S} s: {job}")
 
 
-def _listing(studio: Studio) -> dict[str, Any]:
+def _listing(studio: StudioServer) -> dict[str, Any]:
     return {i["id"]: i for i in studio.api("/api/gallery?limit=500")["items"]}
 
 
@@ -165,8 +82,10 @@ def _temp_files(root: Path) -> list[Path]:
 
 
 @pytest.fixture
-def studio(tmp_path: Path) -> Iterator[Studio]:
-    server = Studio(tmp_path / "gallery", tmp_path / "studio.log")
+def studio(tmp_path: Path) -> Iterator[StudioServer]:
+    server = StudioServer(
+        tmp_path / "gallery", tmp_path / "studio.log", TOKEN, workers=2, start_timeout_s=45
+    )
     try:
         seconds = server.start()
     except StudioDidNotStart as err:
@@ -176,7 +95,9 @@ def studio(tmp_path: Path) -> Iterator[Studio]:
     server.kill(signal.SIGTERM)
 
 
-def test_sigkill_during_training_keeps_gallery_and_job(studio: Studio, tmp_path: Path) -> None:
+def test_sigkill_during_training_keeps_gallery_and_job(
+    studio: StudioServer, tmp_path: Path
+) -> None:
     began = time.monotonic()
     root = studio.gallery
     # Artworks and a rating, all before the training starts.
@@ -230,7 +151,7 @@ def test_sigkill_during_training_keeps_gallery_and_job(studio: Studio, tmp_path:
     assert not _temp_files(root), "the restarted studio left temporary files of cut writes"
     assert studio.api(f"/api/jobs/{train}")["state"] == "interrupted"
     assert studio.api(f"/api/jobs/{more}")["state"] in {"interrupted", "done"}
-    history = list(studio.events(train))
+    history = list(_events(studio, train))
     assert history[-1]["type"] == "state" and history[-1]["data"]["state"] == "interrupted"
     steps = [e["data"]["step"] for e in history if e["type"] == "progress" and "step" in e["data"]]
     assert steps, "the training job reported no steps before the kill"
@@ -263,7 +184,7 @@ def test_sigkill_during_training_keeps_gallery_and_job(studio: Studio, tmp_path:
     assert resumed["state"] in {"queued", "running"}
     progress = next(
         e
-        for e in studio.events(train, after=last_seq, until=lambda e: e["type"] == "progress")
+        for e in _events(studio, train, after=last_seq, until=lambda e: e["type"] == "progress")
         if e["type"] == "progress"
     )
     resumed_step = progress["data"]["step"]
