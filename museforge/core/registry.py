@@ -39,6 +39,7 @@ VERB_NAMES = frozenset(
         "poem",
         "lyrics",
         "stylise",
+        "harmonise",
     }
 )
 _NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")

@@ -1,0 +1,1 @@
+"""Music: scores, corpora, token encodings, models (LM, melody VAE, Coconet), rendering."""
