@@ -462,7 +462,7 @@ def bench_text(
 
 
 # The text and style commands register on ``app`` when their module is imported.
-from museforge import cli_gallery, cli_studio, cli_style, cli_text  # noqa: E402, F401
+from museforge import cli_gallery, cli_music, cli_studio, cli_style, cli_text  # noqa: E402, F401
 
 
 def main() -> None:

@@ -20,7 +20,12 @@ import torch
 from museforge.errors import ArtifactError, InputError, VerbError
 
 # Every module that registers kinds; importing them fills the registry.
-KIND_MODULES = ("museforge.image.kinds", "museforge.text.kinds", "museforge.style.kinds")
+KIND_MODULES = (
+    "museforge.image.kinds",
+    "museforge.text.kinds",
+    "museforge.style.kinds",
+    "museforge.music.lm_kind",
+)
 
 VERB_NAMES = frozenset(
     {

@@ -52,6 +52,8 @@ def write_result(result: Result, out_dir: str | Path, upscale: int = 1) -> list[
     28-pixel samples are visible; the individual PNGs keep the model's exact pixels.
     """
     out = Path(out_dir)
+    if hasattr(result, "write_to"):  # a modality that writes its own files (music)
+        return result.write_to(out, upscale=upscale)
     paths = []
     for art in result.artworks:
         if art.image is not None:

@@ -37,6 +37,16 @@ MODALITIES = {
     ".wav": "music",
 }
 MAX_TAG_CHARS = 40
+COMPANION_SUFFIXES = (".wav", ".musicxml")  # with the piano roll: parts of a MIDI artwork
+COMPANIONS = {"audio": ".wav", "score": ".musicxml", "roll": ".png"}
+
+
+def companions(path: Path) -> dict[str, Path]:
+    """The files that belong with a MIDI artwork: audio, score (MusicXML), piano roll."""
+    if path.suffix.lower() not in (".mid", ".midi"):
+        return {}
+    found = {role: path.with_suffix(ext) for role, ext in COMPANIONS.items()}
+    return {role: p for role, p in found.items() if p.is_file()}
 
 
 def default_root() -> Path:
@@ -93,9 +103,13 @@ def _read_user(path: Path) -> dict[str, Any]:
 
 
 def read_artwork(path: Path) -> tuple[str, dict[str, Any], str | None] | None:
-    """(modality, provenance, text) of a museforge artwork file, or None for other files."""
+    """(modality, provenance, text) of a museforge artwork file, or None for other files.
+
+    A piece of music is one artwork, its MIDI file; its piano roll, score and audio are
+    companions of it (see :func:`companions`), not artworks of their own.
+    """
     modality = MODALITIES.get(path.suffix.lower())
-    if modality is None:
+    if modality is None or path.suffix.lower() in COMPANION_SUFFIXES:
         return None
     try:
         if modality == "image":
@@ -109,6 +123,8 @@ def read_artwork(path: Path) -> tuple[str, dict[str, Any], str | None] | None:
         return None  # overview grids, foreign files: not artworks
     if not isinstance(provenance, dict):
         return None
+    if modality == "image" and provenance.get("modality") == "music":
+        return None  # a piece's piano roll
     text = None
     if modality == "text":
         try:
@@ -443,7 +459,10 @@ class Gallery:
                 for rec in records:
                     path = self.root / rec.path
                     zf.write(path, rec.path)
-                    for side in (sidecar_path(path), path.with_name(path.name + USER_SUFFIX)):
+                    extra = [sidecar_path(path), path.with_name(path.name + USER_SUFFIX)]
+                    for other in companions(path).values():
+                        extra += [other, sidecar_path(other)]
+                    for side in extra:
                         if side.is_file():
                             zf.write(side, Path(rec.path).with_name(side.name).as_posix())
                     manifest.append({**rec.summary(), "provenance": rec.provenance})

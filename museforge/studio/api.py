@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field
 from museforge.core.registry import get_kind
 from museforge.errors import InputError
 from museforge.gallery.recommend import evaluate_gallery_taste
+from museforge.gallery.store import companions
 from museforge.studio.forms import coerce_args, kind_forms
 from museforge.studio.jobs import JobQueue, sse_format
 from museforge.studio.runners import DATA_SUFFIXES
@@ -258,6 +259,7 @@ def gallery_detail(art_id: str, request: Request) -> dict[str, Any]:
     return {
         **record.summary(),
         "annotation": annotation,
+        "companions": sorted(companions(gallery.root / record.path)),
         "provenance": record.provenance,
         "parents": gallery.parents(art_id),
         "children": children,
@@ -265,8 +267,18 @@ def gallery_detail(art_id: str, request: Request) -> dict[str, Any]:
 
 
 @router.get("/gallery/{art_id}/file")
-def gallery_file(art_id: str, request: Request) -> FileResponse:
+def gallery_file(
+    art_id: str,
+    request: Request,
+    companion: str | None = Query(None, pattern="^(audio|score|roll)$"),
+) -> FileResponse:
+    """The artwork's file, or for music one of its companions (audio, score, roll)."""
     path = _ws(request).gallery.file_path(art_id)
+    if companion is not None:
+        found = companions(path)
+        if companion not in found:
+            raise InputError(f"no {companion} for artwork {art_id}")
+        path = found[companion]
     media = MEDIA_TYPES.get(path.suffix.lower(), "application/octet-stream")
     return FileResponse(path, media_type=media)
 

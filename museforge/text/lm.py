@@ -12,13 +12,10 @@ import torch
 from torch import nn
 
 from museforge.errors import InputError
-from museforge.nn.lstm import LSTMLM, LSTMShape
-from museforge.nn.transformer import TransformerLM, TransformerShape
+from museforge.nn.sequence import ARCHS, TIED, sequence_net
 from museforge.text.corpus import END
 
 UNK = "\x01"
-TIED = "net.head.weight"  # shares storage with the embedding; not stored twice
-ARCHS = ("transformer", "lstm")
 
 
 @dataclass(frozen=True)
@@ -64,21 +61,17 @@ class TextLM(nn.Module):
     def __init__(self, cfg: TextLMConfig):
         super().__init__()
         self.cfg = cfg
-        size = len(cfg.vocab)
-        if cfg.arch == "transformer":
-            shape = TransformerShape(
-                size,
-                cfg.context,
-                cfg.n_layer,
-                cfg.n_head,
-                cfg.n_embd,
-                cfg.dropout,
-                cfg.position,
-                cfg.bias,
-            )
-            self.net: TransformerLM | LSTMLM = TransformerLM(shape)
-        else:
-            self.net = LSTMLM(LSTMShape(size, cfg.n_layer, cfg.n_embd, cfg.dropout))
+        self.net = sequence_net(
+            cfg.arch,
+            len(cfg.vocab),
+            cfg.context,
+            cfg.n_layer,
+            cfg.n_head,
+            cfg.n_embd,
+            cfg.dropout,
+            cfg.position,
+            cfg.bias,
+        )
         self.index = {c: i for i, c in enumerate(cfg.vocab)}
 
     @property

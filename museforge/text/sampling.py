@@ -16,6 +16,7 @@ import torch
 from museforge.core.device import cpu_threads
 from museforge.core.seeding import stream
 from museforge.errors import InputError, VerbError
+from museforge.nn.decoding import draw, top_k_filter, top_p_filter
 from museforge.text.constraints import Constraint, Unconstrained
 from museforge.text.lm import TextLM
 
@@ -80,25 +81,7 @@ def _ngram_bans(seen: list[list[int]], n: int, vocab: int) -> torch.Tensor:
 
 def _filter(logits: torch.Tensor, s: SamplingSettings) -> torch.Tensor:
     """Temperature, top-k and top-p over logits whose disallowed entries are -inf."""
-    logits = logits / s.temperature
-    if s.top_k:
-        kth = torch.topk(logits, min(s.top_k, logits.shape[-1]), dim=-1).values[:, -1:]
-        logits = logits.masked_fill(logits < kth, float("-inf"))
-    if s.top_p < 1.0:
-        sorted_logits, order = torch.sort(logits, descending=True, dim=-1)
-        cum = torch.softmax(sorted_logits, dim=-1).cumsum(dim=-1)
-        drop = cum - torch.softmax(sorted_logits, dim=-1) > s.top_p  # keep the first over p
-        sorted_logits = sorted_logits.masked_fill(drop, float("-inf"))
-        logits = torch.full_like(logits, float("-inf")).scatter(-1, order, sorted_logits)
-    return logits
-
-
-def _draw(probs: torch.Tensor, gens: list[torch.Generator]) -> torch.Tensor:
-    """One index per row by inverse CDF, each row from its own generator."""
-    u = torch.stack([torch.rand(1, generator=g) for g in gens]).view(-1, 1)
-    cdf = probs.cumsum(dim=-1)
-    picks = (cdf < u * cdf[:, -1:]).sum(dim=-1)
-    return picks.clamp_max(probs.shape[-1] - 1)
+    return top_p_filter(top_k_filter(logits / s.temperature, s.top_k), s.top_p)
 
 
 TokenCallback = Callable[[int, str], None]
@@ -162,7 +145,7 @@ def _generate_batch(
         if stuck.any():
             masked[stuck] = raw[stuck].masked_fill(~allowed[stuck], float("-inf"))
         probs = torch.softmax(_filter(masked, s), dim=-1).nan_to_num(0.0)
-        picks = _draw(probs, gens)
+        picks = draw(probs, gens)
         for i in range(n):
             if finished[i]:
                 continue

@@ -143,6 +143,7 @@ class TextLMTask:
     """Trains a :class:`TextLM` on encoded training text for the shared Trainer."""
 
     kind = "text-lm"
+    model_cls: type[nn.Module] = TextLM  # music-lm trains the same way on event tokens
 
     def __init__(
         self,
@@ -155,7 +156,7 @@ class TextLMTask:
         self.cfg, self.training = cfg, training
         self.train_ids, self.val_ids = train_ids, val_ids
         torch.manual_seed(seed)
-        self.model = TextLM(cfg)
+        self.model = self.model_cls(cfg)
         self.best = BestWeights(self.model)
         decay = [p for n, p in self.model.named_parameters() if p.dim() >= 2]
         rest = [p for n, p in self.model.named_parameters() if p.dim() < 2]

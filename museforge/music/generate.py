@@ -1,0 +1,128 @@
+"""Sampling event tokens from a music LM: cached decoding under the event grammar.
+
+Every step masks the logits to what :class:`~museforge.music.tokens.Grammar` allows, so a
+sample is always a well-formed piece of the requested number of bars. Each row draws from
+its own seeded stream: sample *i* is the same whether 1 or 10 are asked for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from museforge.core.device import cpu_threads
+from museforge.core.seeding import stream
+from museforge.errors import InputError
+from museforge.music import tokens
+from museforge.music.lm import MusicLM
+from museforge.nn.decoding import draw, top_p_filter
+
+MAX_BARS = 256
+SINGLE_THREAD_MAX = 4  # rows below which one CPU thread is faster (tiny matrix products)
+
+
+@dataclass(frozen=True)
+class MusicSampling:
+    """Controls of one generation call (recorded in provenance)."""
+
+    bars: int = 16
+    temperature: float = 1.0
+    top_p: float = 0.95
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.bars <= MAX_BARS:
+            raise InputError(f"--bars must be 1 to {MAX_BARS} (got {self.bars})")
+        if not 0.0 < self.temperature <= 5.0:
+            raise InputError(f"--temperature must be in (0, 5] (got {self.temperature})")
+        if not 0.0 < self.top_p <= 1.0:
+            raise InputError(f"--top-p must be in (0, 1] (got {self.top_p})")
+
+
+class _Masks:
+    """Allowed-token masks by grammar situation, built once each."""
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple, torch.Tensor] = {}
+
+    def __call__(self, g: tokens.Grammar) -> torch.Tensor:
+        last = g.max_bars is not None and g.bars >= g.max_bars
+        key = (g.state, g.pos, g.steps, last, g.bars >= 1, g.polyphonic)
+        mask = self._cache.get(key)
+        if mask is None:
+            mask = torch.zeros(len(tokens.VOCAB), dtype=torch.bool)
+            mask[g.allowed()] = True
+            self._cache[key] = mask
+        return mask
+
+
+def prime_grammar(prime: list[int], polyphonic: bool, new_bars: int) -> tokens.Grammar:
+    """The grammar state after ``prime`` (which starts with BOS), allowing ``new_bars`` more."""
+    g = tokens.Grammar(polyphonic=polyphonic)
+    for t in prime[1:]:
+        if t not in g.allowed():
+            raise InputError(f"the priming music breaks the event grammar at {tokens.VOCAB[t]}")
+        g.feed(t)
+    g.max_bars = g.bars + new_bars
+    return g
+
+
+def _count_notes(
+    allowed: torch.Tensor, grammars: list[tokens.Grammar], out: list[list[int]], count: int
+) -> torch.Tensor:
+    """Masks that end each row after exactly ``count`` notes, one note per onset."""
+    allowed = allowed.clone()
+    for i, g in enumerate(grammars):
+        played = sum(1 for t in out[i] if t in tokens.DUR_IDS)
+        if g.state == "dur":
+            allowed[i, list(tokens.PITCH_IDS)] = False  # no chords under one syllable
+            allowed[i, list(tokens.PART_IDS)] = False
+        if played < count:
+            allowed[i, tokens.EOS] = False
+        elif g.state in ("dur", "body"):
+            allowed[i] = False
+            allowed[i, tokens.EOS] = True
+    return allowed
+
+
+@torch.inference_mode()
+def sample_tokens(
+    model: MusicLM,
+    prime: list[int],
+    n: int,
+    seed: int,
+    s: MusicSampling,
+    note_count: int | None = None,
+) -> list[list[int]]:
+    """``n`` continuations of ``prime`` (BOS first), each ending in EOS after ``s.bars`` new
+    bars at most; returned without the prime. With ``note_count``, every continuation has
+    exactly that many notes, one per onset (a melody for that many syllables)."""
+    model.eval()
+    grammars = [prime_grammar(prime, model.cfg.polyphonic, s.bars) for _ in range(n)]
+    gens = [stream(seed, "music-sample", row) for row in range(n)]
+    masks = _Masks()
+    # Enough room for a dense bar of four parts (a note is three tokens) per bar asked for.
+    budget = s.bars * (2 + tokens.MAX_POS * (1 + 3 * (4 if model.cfg.polyphonic else 1)))
+    out: list[list[int]] = [[] for _ in range(n)]
+    done = [False] * n
+    with cpu_threads(1 if n < SINGLE_THREAD_MAX else torch.get_num_threads()):
+        start = torch.tensor(prime, dtype=torch.long)[None].expand(n, -1).contiguous()
+        logits, state = model.net.start(start)
+        for _ in range(budget):
+            allowed = torch.stack([masks(g) for g in grammars])
+            if note_count is not None:
+                allowed = _count_notes(allowed, grammars, out, note_count)
+            shaped = logits.float().masked_fill(~allowed, float("-inf")) / s.temperature
+            probs = torch.softmax(top_p_filter(shaped, s.top_p), dim=-1).nan_to_num(0.0)
+            picks = draw(probs, gens)
+            for i, token in enumerate(picks.tolist()):
+                if done[i]:
+                    picks[i] = tokens.PAD  # keeps the batch in step; never recorded
+                    continue
+                out[i].append(token)
+                grammars[i].feed(token)
+                done[i] = token == tokens.EOS
+            if all(done):
+                break
+            logits, state = model.net.step(picks, state)
+    return [row if row and row[-1] == tokens.EOS else [*row, tokens.EOS] for row in out]

@@ -1,0 +1,79 @@
+"""Music language models over event tokens: a transformer or an LSTM.
+
+The vocabulary is the fixed event vocabulary of :mod:`museforge.music.tokens`, so the
+config holds only the architecture and whether the model writes several parts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from museforge.music import tokens
+from museforge.nn.sequence import ARCHS, TIED, sequence_net
+
+
+@dataclass(frozen=True)
+class MusicLMConfig:
+    """Architecture of a music LM (stored in the artifact)."""
+
+    polyphonic: bool = False  # PART tokens: chorales and other multi-part music
+    arch: str = "transformer"
+    context: int = 256  # tokens the transformer sees
+    n_layer: int = 4
+    n_head: int = 4
+    n_embd: int = 128
+    dropout: float = 0.1
+    position: str = "rope"
+    bias: bool = False
+    vocab_size: int = len(tokens.VOCAB)
+
+    def __post_init__(self) -> None:
+        if self.arch not in ARCHS:
+            raise ValueError(f"arch must be one of {ARCHS} (got {self.arch!r})")
+        if self.vocab_size != len(tokens.VOCAB):
+            raise ValueError(
+                f"this museforge's event vocabulary has {len(tokens.VOCAB)} tokens, the "
+                f"model was made for {self.vocab_size}"
+            )
+        if self.context < 16:
+            raise ValueError(f"context must be at least 16 tokens (got {self.context})")
+
+
+class MusicLM(nn.Module):
+    """Next-event logits; ``net`` offers ``forward`` for training and ``start``/``step``."""
+
+    def __init__(self, cfg: MusicLMConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.net = sequence_net(
+            cfg.arch,
+            cfg.vocab_size,
+            cfg.context,
+            cfg.n_layer,
+            cfg.n_head,
+            cfg.n_embd,
+            cfg.dropout,
+            cfg.position,
+            cfg.bias,
+        )
+
+    @property
+    def unk_id(self) -> int:
+        """The token hidden inputs are replaced with (input dropout): padding."""
+        return tokens.PAD
+
+    def forward(self, idx: torch.Tensor) -> torch.Tensor:
+        return self.net(idx)
+
+    def weights(self) -> dict[str, torch.Tensor]:
+        """The state dict without the tied output weight (safetensors rejects shared storage)."""
+        return {k: v for k, v in self.state_dict().items() if k != TIED}
+
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        state = dict(state_dict)
+        if TIED not in state and "net.embed.weight" in state:
+            state[TIED] = state["net.embed.weight"]
+        return super().load_state_dict(state, strict=strict, assign=assign)

@@ -1,0 +1,100 @@
+"""The music LM: event encoding round trips, training lowers the loss, sampling obeys the
+grammar, bar counts, note counts and seeds."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from museforge.errors import InputError
+from museforge.music import tokens
+from museforge.music.generate import MusicSampling, sample_tokens
+from museforge.music.lm import MusicLM, MusicLMConfig
+from museforge.music.lm_kind import MusicLMTask, encode_all
+from museforge.music.lyrics import syllables_of
+from museforge.music.score import Key, Note, Part, Piece, parse_key
+from museforge.text.task import TextLMTraining
+
+
+def scale_piece(tonic: int = 60, bars: int = 2, meter=(4, 4)) -> Piece:
+    steps = [0, 2, 4, 5, 7, 9, 11, 12]
+    notes = [Note(tonic + steps[i % 8], i * 1.0, 1.0) for i in range(bars * 4)]
+    return Piece(tuple(notes), (Part(),), 100.0, meter, Key(tonic % 12))
+
+
+def chorale_piece() -> Piece:
+    chords = [(72, 67, 64, 48), (71, 67, 62, 55), (72, 67, 64, 48), (74, 69, 65, 53)]
+    notes = [
+        Note(p, i * 1.0, 1.0, part=v) for i, chord in enumerate(chords) for v, p in enumerate(chord)
+    ]
+    parts = tuple(Part(v) for v in ("soprano", "alto", "tenor", "bass"))
+    return Piece(tuple(notes), parts)
+
+
+def test_encoding_round_trips_melodies_and_parts():
+    for piece in (scale_piece(), scale_piece(62, 3, (3, 4)), chorale_piece()):
+        ids = tokens.encode(piece)
+        back = tokens.decode(ids)
+        assert back.sorted_notes() == piece.sorted_notes()
+        assert back.time_signature == piece.time_signature and back.key == piece.key
+        grammar = tokens.Grammar(polyphonic=len(piece.parts) > 1)
+        for token in ids[1:]:
+            assert token in grammar.allowed(), tokens.VOCAB[token]
+            grammar.feed(token)
+
+
+def test_keys_parse_and_bad_ones_are_named():
+    assert parse_key("f# minor") == Key(6, "minor")
+    assert parse_key("Bb") == Key(10, "major") and parse_key("a") == Key(9, "minor")
+    with pytest.raises(InputError, match="H major"):
+        parse_key("H major")
+
+
+def tiny_task(pieces, polyphonic=False, seed=0) -> MusicLMTask:
+    cfg = MusicLMConfig(polyphonic=polyphonic, context=32, n_layer=1, n_head=2, n_embd=32)
+    train = TextLMTraining(lr=3e-3, warmup=0, schedule="constant", eval_every=0, patience=0)
+    ids = encode_all(pieces, polyphonic)
+    return MusicLMTask(cfg, train, ids, ids, seed)
+
+
+def test_training_lowers_the_loss():
+    task = tiny_task([scale_piece(t) for t in range(55, 67)])
+    gen = torch.Generator().manual_seed(0)
+    losses = []
+    for _ in range(40):
+        idx = torch.randint(task.num_examples, (16,), generator=gen)
+        losses.append(task.train_step(idx, gen)["loss"])
+    assert sum(losses[-5:]) / 5 < 0.6 * sum(losses[:5]) / 5
+
+
+@pytest.mark.parametrize("polyphonic", [False, True])
+def test_samples_are_well_formed_with_the_bars_asked_for(polyphonic):
+    torch.manual_seed(0)
+    model = MusicLM(MusicLMConfig(polyphonic=polyphonic, context=32, n_layer=1, n_embd=32))
+    prime = [tokens.BOS, tokens.meter_token((3, 4)), tokens.key_token(Key(2, "minor"))]
+    rows = sample_tokens(model, prime, 3, seed=5, s=MusicSampling(bars=4))
+    again = sample_tokens(model, prime, 1, seed=5, s=MusicSampling(bars=4))
+    assert rows[0] == again[0]  # row 0 does not depend on how many rows were drawn
+    for row in rows:
+        assert row[-1] == tokens.EOS and row.count(tokens.BAR) <= 4
+        piece = tokens.decode(prime + row)
+        assert piece.time_signature == (3, 4) and piece.key == Key(2, "minor")
+        assert max(n.start for n in piece.notes) < 4 * piece.bar_quarters
+
+
+def test_a_melody_gets_exactly_one_note_per_syllable():
+    torch.manual_seed(0)
+    model = MusicLM(MusicLMConfig(context=32, n_layer=1, n_embd=32))
+    for count in (1, 7, 13):
+        [row] = sample_tokens(
+            model, [tokens.BOS], 1, seed=count, s=MusicSampling(bars=30), note_count=count
+        )
+        piece = tokens.decode([tokens.BOS, *row])
+        assert len(piece.notes) == count
+        assert len({n.start for n in piece.notes}) == count  # one note per onset
+
+
+def test_syllables_follow_the_text_prosody():
+    assert syllables_of("床前明月光") == list("床前明月光")
+    assert syllables_of("Shall I compare thee") == ["Shall", "I", "compare", "_", "thee"]
+    assert syllables_of("!!!") == []
