@@ -5,9 +5,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# Debian packages the features need: the built-in poem corpora (text) and the browser the
-# studio's end-to-end tests drive through Playwright.
-DEB_PACKAGES := fortunes fortunes-zh chromium
+# Debian packages the features need: the built-in poem corpora (text), the browser the
+# studio's end-to-end tests drive through Playwright, and FluidSynth with the General MIDI
+# soundfont for music audio (without them music falls back to a built-in synth).
+DEB_PACKAGES := fortunes fortunes-zh chromium fluidsynth fluid-soundfont-gm
 
 .PHONY: install system-deps run test bench clean
 
