@@ -25,6 +25,7 @@ KIND_MODULES = (
     "museforge.text.kinds",
     "museforge.style.kinds",
     "museforge.music.lm_kind",
+    "museforge.music.vae_kind",
 )
 
 VERB_NAMES = frozenset(

@@ -1,12 +1,15 @@
 """What music verbs return: named pieces with their provenance, plus optional data.
 
-The caller writes each piece with ``museforge.music.render.save_piece`` (MIDI, piano
-roll, MusicXML, WAV, each carrying the provenance) and ``data`` as JSON.
+The gallery writes a result through :meth:`MusicResult.write_to` (each piece as MIDI,
+piano roll, MusicXML and WAV, carrying the provenance; ``data`` as JSON), the same way it
+writes pictures and poems, so music needs no special case in the CLI or the studio.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from museforge.music.score import Piece
@@ -40,6 +43,7 @@ class MusicResult:
     ):
         self.artworks = list(artworks or []) + [MusicArtwork(*p) for p in pieces or []]
         self.data, self.stem = data, stem
+        self.wav = True  # render audio (FluidSynth, else the built-in synth)
 
     @property
     def pieces(self) -> list[tuple[str, Piece, dict[str, Any]]]:
@@ -49,3 +53,18 @@ class MusicResult:
     def __repr__(self) -> str:
         names = [a.name for a in self.artworks]
         return f"MusicResult(artworks={names}, data={bool(self.data)}, stem={self.stem!r})"
+
+    def write_to(self, folder: str | Path, upscale: int = 1) -> list[Path]:
+        """Write every piece (MIDI, piano roll, MusicXML, WAV) and ``data`` into ``folder``."""
+        from museforge.core.atomic import atomic_write_text
+        from museforge.music.render import save_piece
+
+        paths: list[Path] = []
+        for art in self.artworks:
+            paths += save_piece(
+                folder, art.name, art.piece, art.provenance, wav=self.wav, lyrics=art.lyrics
+            )
+        if self.data is not None:
+            text = json.dumps(self.data, indent=2, sort_keys=True, ensure_ascii=False)
+            paths.append(atomic_write_text(Path(folder) / f"{self.stem}.json", text + "\n"))
+        return paths
