@@ -11,7 +11,17 @@ from typing import Annotated
 
 import typer
 
-from museforge.cli import ModelArg, OutOpt, SeedOpt, _load, _run_verb, app
+from museforge.cli import (
+    ModelArg,
+    OutOpt,
+    SeedOpt,
+    _load,
+    _run_verb,
+    app,
+    bench_app,
+    models_dir,
+    out,
+)
 from museforge.errors import InputError
 
 BarsOpt = Annotated[int, typer.Option(help="length in bars")]
@@ -98,3 +108,27 @@ def song(
         tempo=tempo,
         instrument=instrument,
     )
+
+
+@bench_app.command("music")
+def bench_music(
+    budget: Annotated[str, typer.Option(help="training budget of our model, e.g. 5m")] = "5m",
+    json_path: Annotated[Path | None, typer.Option("--json", help="write results here")] = None,
+    seed: SeedOpt = 0,
+    work_dir: Annotated[Path, typer.Option(help="where the trained model goes")] = Path(
+        "runs/bench-music"
+    ),
+) -> None:
+    """Our music LM against n-gram and unigram baselines on folk melodies; speed;
+    harmonisation voice leading next to Bach's (with the Coconet starter)."""
+    import json
+
+    from museforge.bench.music import format_table, run_music_bench
+    from museforge.core.train import parse_duration
+
+    results = run_music_bench(parse_duration(budget), work_dir, models_dir(), seed=seed)
+    if json_path is not None:
+        from museforge.core.atomic import atomic_write_text
+
+        atomic_write_text(json_path, json.dumps(results, indent=2, sort_keys=True) + "\n")
+    out.print(format_table(results))

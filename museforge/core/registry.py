@@ -26,6 +26,7 @@ KIND_MODULES = (
     "museforge.style.kinds",
     "museforge.music.lm_kind",
     "museforge.music.vae_kind",
+    "museforge.music.coconet_kind",
 )
 
 VERB_NAMES = frozenset(

@@ -68,16 +68,15 @@ def prime_grammar(prime: list[int], polyphonic: bool, new_bars: int) -> tokens.G
 
 
 def _count_notes(
-    allowed: torch.Tensor, grammars: list[tokens.Grammar], out: list[list[int]], count: int
+    allowed: torch.Tensor, grammars: list[tokens.Grammar], played: list[int], count: int
 ) -> torch.Tensor:
     """Masks that end each row after exactly ``count`` notes, one note per onset."""
     allowed = allowed.clone()
     for i, g in enumerate(grammars):
-        played = sum(1 for t in out[i] if t in tokens.DUR_IDS)
         if g.state == "dur":
             allowed[i, list(tokens.PITCH_IDS)] = False  # no chords under one syllable
             allowed[i, list(tokens.PART_IDS)] = False
-        if played < count:
+        if played[i] < count:
             allowed[i, tokens.EOS] = False
         elif g.state in ("dur", "body"):
             allowed[i] = False
@@ -104,6 +103,7 @@ def sample_tokens(
     # Enough room for a dense bar of four parts (a note is three tokens) per bar asked for.
     budget = s.bars * (2 + tokens.MAX_POS * (1 + 3 * (4 if model.cfg.polyphonic else 1)))
     out: list[list[int]] = [[] for _ in range(n)]
+    played = [0] * n  # notes so far (one DUR token each)
     done = [False] * n
     with cpu_threads(1 if n < SINGLE_THREAD_MAX else torch.get_num_threads()):
         start = torch.tensor(prime, dtype=torch.long)[None].expand(n, -1).contiguous()
@@ -111,7 +111,7 @@ def sample_tokens(
         for _ in range(budget):
             allowed = torch.stack([masks(g) for g in grammars])
             if note_count is not None:
-                allowed = _count_notes(allowed, grammars, out, note_count)
+                allowed = _count_notes(allowed, grammars, played, note_count)
             shaped = logits.float().masked_fill(~allowed, float("-inf")) / s.temperature
             probs = torch.softmax(top_p_filter(shaped, s.top_p), dim=-1).nan_to_num(0.0)
             picks = draw(probs, gens)
@@ -120,6 +120,7 @@ def sample_tokens(
                     picks[i] = tokens.PAD  # keeps the batch in step; never recorded
                     continue
                 out[i].append(token)
+                played[i] += token in tokens.DUR_IDS
                 grammars[i].feed(token)
                 done[i] = token == tokens.EOS
             if all(done):

@@ -1,0 +1,396 @@
+"""Registers the chorale Coconet kind, its training task and its verbs.
+
+Verbs: ``harmonise`` (a soprano → alto, tenor, bass), ``infill`` (a chorale with bars
+and/or voices erased → filled in), ``sample`` (chorale fragments from nothing) and
+``evaluate`` (held-out NLL per erased cell; voice-leading errors of harmonised held-out
+sopranos next to Bach's own on the same bars). Every piece carries its provenance: model
+hash, verb, seed, settings and the source it was made from.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from museforge.core.artifact import LoadedModel
+from museforge.core.registry import config_from_dict, register_kind, verb
+from museforge.errors import DataError, InputError
+from museforge.music.coconet import (
+    REST,
+    VOICES,
+    Coconet,
+    CoconetConfig,
+    CoconetTask,
+    CoconetTraining,
+    bar_positions,
+    fill,
+    fixed_masks,
+    from_classes,
+    generated_onsets,
+    grid_nll,
+    grid_to_piece,
+    piece_to_grid,
+    piece_windows,
+    to_classes,
+)
+from museforge.music.result import MusicResult
+from museforge.music.score import STEP, Note, Piece
+from museforge.music.tokens import bar_steps
+from museforge.music.voiceleading import RANGES, count_errors, rates
+
+KIND = "chorale-coconet"
+HOLDOUT, SPLIT_SEED = 0.1, 0
+MAX_BARS = 200  # longest piece harmonised or infilled (~1 minute of sampling on 2 cores)
+FIT_SLACK = 3  # semitones a melody may stray outside the soprano range after shifting
+TRANSPOSITIONS = tuple(range(-5, 7))  # as corpus.augment_transpositions: every key once
+MUSIC_SUFFIXES = frozenset({".mid", ".midi", ".xml", ".musicxml", ".mxl", ".abc", ".krn"})
+
+
+# -- training ------------------------------------------------------------------------------
+
+
+def coconet_task(model: dict[str, Any], training: dict[str, Any], data: str, seed: int):
+    """A CoconetTask for the Trainer, plus the data description for the manifest."""
+    from museforge.music.corpus import corpus_fingerprint, load_music, split_pieces
+
+    cfg = config_from_dict(CoconetConfig, model, "model settings")
+    train_cfg = config_from_dict(CoconetTraining, training, "training settings")
+    corpus = load_music(data)
+    four = [p for p in corpus.pieces if len(p.parts) == VOICES]
+    if len(four) < 2:
+        raise DataError(f"data '{data}': a chorale model needs four-part pieces (S, A, T, B)")
+    train, val = split_pieces(corpus, holdout=HOLDOUT, seed=SPLIT_SEED)
+    train = [p for p in train if len(p.parts) == VOICES]
+    val = [p for p in val if len(p.parts) == VOICES]
+    shifts = TRANSPOSITIONS if train_cfg.transpose else (0,)
+    train_windows, val_windows = piece_windows(train, cfg, shifts), piece_windows(val, cfg)
+    if train_windows[0].shape[0] == 0:
+        raise DataError(f"data '{data}': no window fits the pitch range {cfg.low}..{cfg.high}")
+    data_info = {
+        "source": corpus.source,
+        "fingerprint": corpus_fingerprint(train),
+        "full_fingerprint": corpus.fingerprint,
+        "n_train": len(train),
+        "n_holdout": len(val),
+        "train_windows": int(train_windows[0].shape[0]),
+        "holdout_windows": int(val_windows[0].shape[0]),
+        "holdout": HOLDOUT,
+        "split_seed": SPLIT_SEED,
+        "skipped_files": len(corpus.skipped),
+        "skipped": list(corpus.skipped[:20]),
+    }
+    return CoconetTask(cfg, train_cfg, train_windows, val_windows, seed), data_info
+
+
+# -- pieces in, pieces out -----------------------------------------------------------------
+
+
+def load_source(source: str, what: str) -> Piece:
+    """A music file, or a music21 corpus piece by name (``bwv66.6``), quantised."""
+    from museforge.music.corpus import piece_from_music21, read_music_file
+
+    path = Path(source).expanduser()
+    if path.is_file():
+        return read_music_file(path).quantised()
+    if path.suffix.lower() in MUSIC_SUFFIXES or "/" in source or "\\" in source:
+        raise InputError(f"{what} file '{source}' does not exist")
+    try:
+        from music21 import corpus as m21corpus
+
+        score = m21corpus.parse(source)
+    except Exception:  # music21 raises several types for a name it cannot find
+        raise InputError(
+            f"{what} '{source}' is neither a music file nor a music21 corpus piece (e.g. bwv66.6)"
+        ) from None
+    return piece_from_music21(score, default_tempo=100.0, title=source).quantised()
+
+
+def _mean_pitch(piece: Piece, part: int) -> float:
+    pitches = [n.pitch for n in piece.notes if n.part == part]
+    return float(np.mean(pitches)) if pitches else -math.inf
+
+
+def soprano_line(piece: Piece, cfg: CoconetConfig, source: str) -> tuple[Piece, int]:
+    """The highest part of ``piece`` as voice 0, moved by whole octaves into the soprano
+    range (the shift with fewest notes outside it, then the smallest); InputError when no
+    shift brings every note within :data:`FIT_SLACK` semitones of the range."""
+    top = max(range(len(piece.parts)), key=lambda p: _mean_pitch(piece, p))
+    notes = [replace(n, part=0) for n in piece.notes if n.part == top]
+    low, high = RANGES["soprano"]
+    fit_low, fit_high = max(low - FIT_SLACK, cfg.low), min(high + FIT_SLACK, cfg.high)
+    lo, hi = min(n.pitch for n in notes), max(n.pitch for n in notes)
+    shifts = [s for s in (0, 12, -12, 24, -24, 36, -36) if fit_low <= lo + s and hi + s <= fit_high]
+    if not shifts:
+        raise InputError(
+            f"melody '{source}' spans MIDI {lo}–{hi}, which no octave shift fits into the "
+            f"soprano range {low}–{high} (±{FIT_SLACK})"
+        )
+    outside = [sum(not low <= n.pitch + s <= high for n in notes) for s in shifts]
+    shift = shifts[int(np.argmin(outside))]
+    moved = tuple(replace(n, pitch=n.pitch + shift) for n in notes)
+    return replace(piece, notes=moved, title=piece.title or Path(source).stem), shift
+
+
+def rewrite(
+    model: Coconet, piece: Piece, region: np.ndarray, seed: int, steps: int, temperature: float
+) -> Piece:
+    """``piece`` with the cells of ``region`` [4, L] written by the model (others kept)."""
+    pitches, onsets = piece_to_grid(piece)
+    length = region.shape[1]
+    pitches = np.pad(pitches, ((0, 0), (0, length - pitches.shape[1])), constant_values=REST)
+    onsets = np.pad(onsets, ((0, 0), (0, length - onsets.shape[1])))
+    kept = np.where(region, REST, pitches)
+    try:
+        classes = to_classes(kept, model.cfg)
+    except ValueError as err:
+        raise InputError(f"'{piece.title or 'piece'}': {err}") from None
+    pos = torch.from_numpy(bar_positions(piece, length))[None]
+    out = fill(
+        model,
+        torch.from_numpy(classes)[None],
+        torch.from_numpy(region)[None],
+        pos,
+        steps,
+        seed,
+        temperature,
+    )[0]
+    written = from_classes(out.numpy(), model.cfg)
+    return grid_to_piece(written, generated_onsets(written, onsets, region), piece)
+
+
+def harmonise_line(
+    model: Coconet, soprano: Piece, seed: int, steps: int, temperature: float
+) -> Piece:
+    """Alto, tenor and bass for the notes of part 0 of ``soprano``."""
+    length = round(soprano.end / STEP)
+    region = np.zeros((VOICES, length), dtype=bool)
+    region[1:] = True
+    return rewrite(model, soprano, region, seed, steps, temperature)
+
+
+def parse_region(piece: Piece, bars: str, voices: str) -> tuple[np.ndarray, list[int], str]:
+    """The erased cells [4, L] for ``bars`` ("2-3", "5", "all"; counted from 1 at the
+    start of the piece, a pickup being bar 1) and ``voices`` (letters of "satb")."""
+    letters = voices.lower().replace(",", "").replace(" ", "")
+    if not letters or set(letters) - set("satb") or len(set(letters)) != len(letters):
+        raise InputError(
+            f"--voices must be distinct letters of 'satb', e.g. 'atb' (got '{voices}')"
+        )
+    bar = bar_steps(piece.time_signature)
+    n_bars = max(1, math.ceil(round(piece.end / STEP) / bar))
+    text = bars.strip().lower()
+    if text in ("", "all"):
+        first, last = 1, n_bars
+    else:
+        match = re.fullmatch(r"(\d+)(?:\s*-\s*(\d+))?", text)
+        if not match:
+            raise InputError(f"--bars must look like '2-3', '5' or 'all' (got '{bars}')")
+        first, last = int(match[1]), int(match[2] or match[1])
+        if not 1 <= first <= last <= n_bars:
+            raise InputError(f"--bars {bars} is outside the piece's bars 1–{n_bars}")
+    region = np.zeros((VOICES, n_bars * bar), dtype=bool)
+    for letter in letters:
+        region["satb".index(letter), (first - 1) * bar : last * bar] = True
+    return region, [first, last], letters
+
+
+def _check(name: str, value: float, low: float, high: float) -> None:
+    if not low <= value <= high:
+        raise InputError(f"--{name} must be between {low:g} and {high:g} (got {value})")
+
+
+def _check_length(piece: Piece, source: str) -> None:
+    if piece.bars > MAX_BARS:
+        raise InputError(f"'{source}' has {piece.bars} bars; at most {MAX_BARS} are supported")
+
+
+def _provenance(loaded: LoadedModel, verb_name: str, **fields: Any) -> dict[str, Any]:
+    return {
+        "model": {"sha256": loaded.sha256, "kind": loaded.kind, "path": str(loaded.path)},
+        "verb": verb_name,
+        "modality": "music",
+        "versions": loaded.manifest.get("versions", {}),
+        **fields,
+    }
+
+
+def _stem(source: str) -> str:
+    """A file's stem, or a corpus name whole (``bwv66.6``), safe as a file name."""
+    path = Path(source)
+    name = path.stem if path.suffix.lower() in MUSIC_SUFFIXES else path.name
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-.") or "piece"
+
+
+# -- verbs ---------------------------------------------------------------------------------
+
+
+def harmonise(
+    loaded: LoadedModel, melody: str, seed: int = 0, steps: int = 96, temperature: float = 0.7
+) -> MusicResult:
+    """Alto, tenor and bass under a soprano: ``melody`` is a MIDI/MusicXML/ABC file (its
+    highest part) or a music21 corpus piece such as ``bwv66.6`` (its soprano). ``steps``
+    Gibbs sweeps per 2-bar window; ``temperature`` below 1 favours likelier notes."""
+    _check("steps", steps, 1, 1000)
+    _check("temperature", temperature, 0.05, 5.0)
+    source = load_source(melody, "melody")
+    _check_length(source, melody)
+    soprano, shift = soprano_line(source, loaded.model.cfg, melody)
+    piece = harmonise_line(loaded.model, soprano, seed, steps, temperature)
+    errors = count_errors(piece).per_100()
+    prov = _provenance(
+        loaded,
+        "harmonise",
+        seed=seed,
+        settings={"steps": steps, "temperature": temperature},
+        lineage={"content": {"source": melody, "fingerprint": source.fingerprint()}},
+        octave_shift=shift,
+        voice_leading=errors,
+    )
+    name = f"harmonise-{_stem(melody)}-s{seed}"
+    return MusicResult(pieces=[(name, piece, prov)], data={"voice_leading": errors}, stem=name)
+
+
+def infill(
+    loaded: LoadedModel,
+    chorale: str,
+    bars: str = "2-3",
+    voices: str = "atb",
+    seed: int = 0,
+    steps: int = 96,
+    temperature: float = 0.7,
+) -> MusicResult:
+    """Erase ``voices`` (letters of "satb") in ``bars`` ("2-3", counted from 1; "all")
+    of a four-part ``chorale`` (file or music21 corpus name) and let the model refill them;
+    everything outside the region is kept note for note."""
+    _check("steps", steps, 1, 1000)
+    _check("temperature", temperature, 0.05, 5.0)
+    source = load_source(chorale, "chorale")
+    _check_length(source, chorale)
+    if len(source.parts) != VOICES:
+        raise InputError(f"chorale '{chorale}' has {len(source.parts)} parts; infill needs 4")
+    # Parts ordered by falling mean pitch: soprano, alto, tenor, bass whatever the file's order.
+    order = sorted(range(VOICES), key=lambda p: -_mean_pitch(source, p))
+    notes = tuple(replace(n, part=order.index(n.part)) for n in source.notes)
+    piece = replace(source, notes=notes, parts=tuple(source.parts[p] for p in order))
+    region, span, letters = parse_region(piece, bars, voices)
+    result = rewrite(loaded.model, piece, region, seed, steps, temperature)
+    errors = count_errors(result).per_100()
+    prov = _provenance(
+        loaded,
+        "infill",
+        seed=seed,
+        settings={"steps": steps, "temperature": temperature, "bars": span, "voices": letters},
+        lineage={"content": {"source": chorale, "fingerprint": source.fingerprint()}},
+        voice_leading=errors,
+    )
+    name = f"infill-{_stem(chorale)}-b{span[0]}-{span[1]}{letters}-s{seed}"
+    return MusicResult(pieces=[(name, result, prov)], data={"voice_leading": errors}, stem=name)
+
+
+def sample(
+    loaded: LoadedModel,
+    n: int = 1,
+    bars: int = 4,
+    seed: int = 0,
+    steps: int = 96,
+    temperature: float = 0.7,
+    tempo: float = 80.0,
+) -> MusicResult:
+    """``n`` four-part fragments of ``bars`` bars of 4/4 written from nothing."""
+    from museforge.music.corpus import CHORALE_PARTS
+    from museforge.music.readers import estimate_key
+
+    _check("n", n, 1, 64)
+    _check("bars", bars, 1, 64)
+    _check("steps", steps, 1, 1000)
+    _check("temperature", temperature, 0.05, 5.0)
+    _check("tempo", tempo, 20, 300)
+    model = loaded.model
+    length = bars * 16
+    x = torch.full((n, VOICES, length), model.cfg.classes - 1, dtype=torch.long)
+    region = torch.ones(n, VOICES, length, dtype=torch.bool)
+    pos = (torch.arange(length) % 16).expand(n, length)
+    grids = fill(model, x, region, pos, steps, seed, temperature).numpy()
+    pieces = []
+    settings = {"n": n, "bars": bars, "steps": steps, "temperature": temperature, "tempo": tempo}
+    for i, grid in enumerate(grids):
+        pitches = from_classes(grid, model.cfg)
+        blank = Piece((Note(60, 0.0, 1.0),), CHORALE_PARTS, tempo=tempo)
+        piece = grid_to_piece(pitches, None, blank)
+        piece = replace(piece, key=estimate_key(piece.notes), title=f"chorale sample {i}")
+        prov = _provenance(loaded, "sample", seed=seed, index=i, settings=settings)
+        pieces.append((f"chorale-s{seed}-{i:03d}", piece, prov))
+    return MusicResult(pieces=pieces, stem=f"chorale-s{seed}")
+
+
+def evaluate(
+    loaded: LoadedModel,
+    n: int = 16,
+    seed: int = 0,
+    bars: int = 8,
+    steps: int = 64,
+    temperature: float = 0.7,
+    out_dir: Any = None,
+) -> MusicResult:
+    """Held-out NLL per erased cell (random erasures; alto+tenor+bass given the soprano),
+    and voice-leading errors per 100 chords of the first ``bars`` bars of ``n`` held-out
+    chorales harmonised from their sopranos, next to Bach's own on the same bars."""
+    from museforge.music.corpus import load_music, split_pieces
+
+    model = loaded.model
+    info = loaded.manifest.get("data", {})
+    if not info.get("source"):
+        raise DataError(f"model '{loaded.path}' does not record its training data")
+    corpus = load_music(info["source"])
+    if info.get("full_fingerprint") and corpus.fingerprint != info["full_fingerprint"]:
+        raise DataError(
+            f"data '{info['source']}' has changed since model '{loaded.path}' was trained "
+            "(fingerprint differs), so its held-out split cannot be re-made"
+        )
+    holdout = info.get("holdout", HOLDOUT)
+    _, val = split_pieces(corpus, holdout=holdout, seed=info.get("split_seed", SPLIT_SEED))
+    val = [p for p in val if len(p.parts) == VOICES]
+    x, pos = piece_windows(val, model.cfg)
+    x = x.long()
+    random_masks, atb = fixed_masks(x.shape[0], model.cfg.window)
+    bach, ours = [], []
+    for i, piece in enumerate(val[:n]):
+        excerpt = piece.window(0.0, bars * piece.bar_quarters)
+        if not excerpt.part_notes(0):
+            continue
+        bach.append(excerpt)
+        soprano = replace(excerpt, notes=tuple(excerpt.part_notes(0)))
+        ours.append(harmonise_line(model, soprano, seed + i, steps, temperature))
+    model_rates, bach_rates = rates(ours), rates(bach)
+    data = {
+        "val_nll": grid_nll(model, x, pos, random_masks),
+        "val_harmonise_nll": grid_nll(model, x, pos, atb),
+        "val_windows": int(x.shape[0]),
+        "harmonised_pieces": len(ours),
+        "bars_each": bars,
+        "gibbs_steps": steps,
+        "temperature": temperature,
+        "voice_leading": model_rates,
+        "voice_leading_bach": bach_rates,
+        "voice_leading_ratio": model_rates["total"] / max(bach_rates["total"], 1e-9),
+    }
+    return MusicResult(data=data, stem="evaluation")
+
+
+register_kind(
+    KIND,
+    modality="music",
+    description="Coconet-style masked convolutional chorale model: harmonise, infill, sample",
+    config_cls=CoconetConfig,
+    model_cls=Coconet,
+    task_factory=coconet_task,
+    default_run={"batch_size": 32},
+)
+for _fn in (harmonise, infill, sample, evaluate):
+    verb(KIND)(_fn)

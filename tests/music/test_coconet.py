@@ -1,0 +1,159 @@
+"""Coconet: grid round trips, masked loss falls, harmonise/infill keep what they must."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from museforge.core.artifact import LoadedModel
+from museforge.errors import InputError
+from museforge.music.coconet import (
+    Coconet,
+    CoconetConfig,
+    CoconetTask,
+    CoconetTraining,
+    grid_to_piece,
+    piece_to_grid,
+    piece_windows,
+    sample_masks,
+    window_starts,
+)
+from museforge.music.coconet_kind import harmonise, infill, parse_region, sample
+from museforge.music.render import write_midi
+from museforge.music.score import Note, Part, Piece
+
+PARTS = tuple(Part(n, 52) for n in ("soprano", "alto", "tenor", "bass"))
+# I – IV – V – I in C (S, A, T, B); pieces below are transpositions with varied rhythm.
+PROGRESSION = [(72, 67, 64, 48), (72, 69, 65, 53), (71, 67, 62, 55), (72, 67, 64, 48)]
+TINY = CoconetConfig(window=16, hidden=32, layers=2)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny convolutions on shared cores run far faster on one thread."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def chorale(transpose: int = 0, bars: int = 4) -> Piece:
+    """Quarter-note chords, a held half note, a repeated note and eighths: chorale-like."""
+    notes = []
+    for i in range(bars * 4):
+        chord = PROGRESSION[i % 4]
+        for v, pitch in enumerate(chord):
+            start = float(i)
+            if v == 0 and i % 8 == 1:
+                continue  # the soprano holds the previous note (a half note)
+            length = 2.0 if v == 0 and i % 8 == 0 else 1.0
+            if v == 1 and i % 4 == 2:  # the alto in eighths: a passing note
+                notes += [Note(pitch + transpose, start, 0.5, part=v)]
+                notes += [Note(pitch + 2 + transpose, start + 0.5, 0.5, part=v)]
+                continue
+            notes.append(Note(pitch + transpose, start, length, part=v))
+    return Piece(tuple(notes), PARTS, tempo=80.0, title="test chorale")
+
+
+def loaded_model(cfg: CoconetConfig = TINY, seed: int = 0) -> LoadedModel:
+    torch.manual_seed(seed)
+    model = Coconet(cfg).eval()
+    manifest = {"kind": "chorale-coconet", "weights": {"sha256": "0" * 64}, "versions": {}}
+    return LoadedModel(model=model, manifest=manifest, path=Path("tiny-coconet"))
+
+
+def test_grid_round_trip_is_exact():
+    piece = chorale(bars=4)
+    pitches, onsets = piece_to_grid(piece)
+    assert pitches.shape == (4, 64)
+    back = grid_to_piece(pitches, onsets, piece)
+    assert back.sorted_notes() == piece.sorted_notes()
+    assert (back.parts, back.tempo, back.title) == (piece.parts, piece.tempo, piece.title)
+    # Without onsets the repeated soprano C (bars 1–2) merges into one held note.
+    merged = grid_to_piece(pitches, None, piece)
+    assert len(merged.notes) < len(piece.notes)
+
+
+def test_windows_and_masks():
+    x, pos = piece_windows([chorale(bars=4), chorale(transpose=40)], TINY)
+    assert x.shape == (4, 4, 16)  # bars 1–4 of the first; the second leaves the range
+    assert int(pos[1, 0]) == 0 and int(pos[0, 5]) == 5
+    mask = sample_masks(64, 16, torch.Generator().manual_seed(0))
+    assert mask.shape == (64, 4, 16) and bool(mask.flatten(1).any(1).all())
+    assert window_starts(40, 16) == [0, 8, 16, 24]
+
+
+def test_masked_loss_falls():
+    pieces = [chorale(t, bars=4) for t in range(-5, 6)]
+    train = piece_windows(pieces, TINY)
+    task = CoconetTask(TINY, CoconetTraining(lr=5e-3, warmup=1), train, train, seed=0)
+    before = task.validate()["val_nll"]
+    noise = torch.Generator().manual_seed(0)
+    order = torch.Generator().manual_seed(1)
+    for _ in range(30):
+        task.train_step(torch.randint(0, task.num_examples, (16,), generator=order), noise)
+    after = task.validate()
+    assert after["val_nll"] < 0.75 * before
+    assert after["val_harmonise_nll"] < before
+
+
+def test_harmonise_keeps_soprano_and_is_deterministic(tmp_path):
+    melody = Piece(tuple(n for n in chorale().notes if n.part == 0), (Part("melody"),))
+    path = write_midi(tmp_path / "melody.mid", melody)
+    loaded = loaded_model()
+    result = harmonise(loaded, str(path), seed=3, steps=4)
+    [(_, piece, prov)] = result.pieces
+    assert len(piece.parts) == 4 and {n.part for n in piece.notes} == {0, 1, 2, 3}
+    assert piece.part_notes(0) == melody.sorted_notes()
+    assert piece.end == melody.end
+    assert prov["verb"] == "harmonise" and prov["seed"] == 3
+    assert prov["lineage"]["content"]["source"] == str(path)
+    again = harmonise(loaded, str(path), seed=3, steps=4).pieces[0][1]
+    assert again.sorted_notes() == piece.sorted_notes()
+    other = harmonise(loaded, str(path), seed=4, steps=4).pieces[0][1]
+    assert other.sorted_notes() != piece.sorted_notes()
+
+
+def test_harmonise_moves_a_low_melody_up_and_refuses_a_wide_one(tmp_path):
+    low = Piece(
+        tuple(n.__class__(n.pitch - 24, n.start, n.duration) for n in chorale().part_notes(0))
+    )
+    path = write_midi(tmp_path / "low.mid", low)
+    result = harmonise(loaded_model(), str(path), steps=2)
+    assert result.pieces[0][2]["octave_shift"] == 24
+    wide = Piece((Note(40, 0.0, 1.0), Note(90, 1.0, 1.0)))
+    with pytest.raises(InputError, match="soprano range"):
+        harmonise(loaded_model(), str(write_midi(tmp_path / "wide.mid", wide)))
+    with pytest.raises(InputError, match="does not exist"):
+        harmonise(loaded_model(), str(tmp_path / "missing.mid"))
+
+
+def test_infill_keeps_everything_outside_the_region(tmp_path):
+    piece = chorale(bars=4)
+    path = write_midi(tmp_path / "chorale.mid", piece)
+    result = infill(loaded_model(), str(path), bars="2-3", voices="atb", seed=1, steps=4)
+    filled = result.pieces[0][1]
+    region, span, letters = parse_region(piece, "2-3", "atb")
+    assert span == [2, 3] and letters == "atb" and int(region.sum()) == 3 * 32
+    before, _ = piece_to_grid(piece)
+    after, _ = piece_to_grid(filled)
+    assert np.array_equal(np.where(region, 0, before), np.where(region, 0, after))
+    assert not np.array_equal(before, after)  # the random model did write something
+    # Notes wholly outside the region survive note for note (soprano everywhere).
+    outside = [n for n in piece.sorted_notes() if n.part == 0 or n.start + n.duration <= 4.0]
+    assert set(outside) <= set(filled.notes)
+    with pytest.raises(InputError, match="--bars"):
+        infill(loaded_model(), str(path), bars="3-9")
+    with pytest.raises(InputError, match="--voices"):
+        infill(loaded_model(), str(path), voices="axb")
+
+
+def test_sample_is_four_parts_of_the_asked_length():
+    result = sample(loaded_model(), n=2, bars=2, seed=0, steps=3)
+    assert len(result.pieces) == 2
+    for _, piece, prov in result.pieces:
+        assert len(piece.parts) == 4 and piece.end <= 8.0
+        assert prov["settings"]["bars"] == 2
