@@ -1,4 +1,4 @@
-"""The music commands of the ``museforge`` CLI: compose, song, harmonise, infill.
+"""The music commands of the ``museforge`` CLI: compose, song, harmonise, infill, phrase.
 
 Each writes MIDI (always), a piano-roll PNG, MusicXML and WAV (FluidSynth with the General
 MIDI soundfont, or the built-in synth with a notice) into the gallery, with provenance.
@@ -107,6 +107,116 @@ def song(
         time_signature=time_signature,
         tempo=tempo,
         instrument=instrument,
+    )
+
+
+MelodyArg = Annotated[
+    str, typer.Argument(help="a MIDI/MusicXML/ABC file, or a music21 chorale such as bwv66.6")
+]
+StepsOpt = Annotated[int, typer.Option(help="Gibbs sampling rounds")]
+
+
+@app.command()
+def harmonise(
+    model: ModelArg,
+    melody: MelodyArg,
+    seed: SeedOpt = 0,
+    steps: StepsOpt = 96,
+    temperature: Annotated[float, typer.Option(help="lower: safer chords")] = 0.7,
+    out_dir: OutOpt = None,
+) -> None:
+    """Write alto, tenor and bass under a soprano melody (Coconet-style chorale model)."""
+    _music_model(model, "chorale-coconet")
+    _run_verb(
+        model, "harmonise", out_dir, melody=melody, seed=seed, steps=steps, temperature=temperature
+    )
+
+
+@app.command()
+def infill(
+    model: ModelArg,
+    chorale: MelodyArg,
+    bars: Annotated[str, typer.Option(help="bars to rewrite, e.g. 2-3 (from 1), or all")] = "2-3",
+    voices: Annotated[str, typer.Option(help="voices to rewrite: letters of satb")] = "atb",
+    seed: SeedOpt = 0,
+    steps: StepsOpt = 96,
+    out_dir: OutOpt = None,
+) -> None:
+    """Erase bars and voices of a chorale and let the model fill them in."""
+    _music_model(model, "chorale-coconet")
+    _run_verb(
+        model, "infill", out_dir, chorale=chorale, bars=bars, voices=voices, seed=seed, steps=steps
+    )
+
+
+phrase_app = typer.Typer(help="Two-bar melodies with a melody VAE: sample, encode, blend, push.")
+app.add_typer(phrase_app, name="phrase")
+
+
+@phrase_app.command("sample")
+def phrase_sample(
+    model: ModelArg,
+    n: Annotated[int, typer.Option("--n", help="how many phrases")] = 4,
+    seed: SeedOpt = 0,
+    temperature: TempOpt = 1.0,
+    out_dir: OutOpt = None,
+) -> None:
+    """Draw new two-bar phrases from the latent space."""
+    _music_model(model, "melody-vae")
+    _run_verb(model, "sample", out_dir, n=n, seed=seed, temperature=temperature)
+
+
+@phrase_app.command("encode")
+def phrase_encode(
+    model: ModelArg,
+    melody: Annotated[str, typer.Argument(help="a MIDI/MusicXML/ABC file")],
+    bar: Annotated[int, typer.Option(help="the phrase starting at this bar (from 0)")] = 0,
+    out_dir: OutOpt = None,
+) -> None:
+    """Encode two bars of your melody: its latent and how the model hears it back."""
+    _music_model(model, "melody-vae")
+    _run_verb(model, "encode", out_dir, melody=melody, bar=bar)
+
+
+@phrase_app.command("blend")
+def phrase_blend(
+    model: ModelArg,
+    melody_a: Annotated[str | None, typer.Option("--a", help="first melody file")] = None,
+    melody_b: Annotated[str | None, typer.Option("--b", help="second melody file")] = None,
+    seed_a: Annotated[int, typer.Option(help="seed of the first end without --a")] = 1,
+    seed_b: Annotated[int, typer.Option(help="seed of the second end without --b")] = 2,
+    steps: Annotated[int, typer.Option(help="phrases from one end to the other")] = 5,
+    out_dir: OutOpt = None,
+) -> None:
+    """Interpolate between two melodies (or two seeds) through the latent space."""
+    _music_model(model, "melody-vae")
+    _run_verb(
+        model,
+        "interpolate",
+        out_dir,
+        melody_a=melody_a,
+        melody_b=melody_b,
+        seed_a=seed_a,
+        seed_b=seed_b,
+        steps=steps,
+    )
+
+
+@phrase_app.command("push")
+def phrase_push(
+    model: ModelArg,
+    attribute: Annotated[str, typer.Option(help="density, range or pitch")] = "density",
+    amount: Annotated[
+        float, typer.Option(help="how far along the attribute (negative: less)")
+    ] = 1.0,
+    melody: Annotated[str | None, typer.Option(help="your melody file (else a sample)")] = None,
+    seed: SeedOpt = 0,
+    out_dir: OutOpt = None,
+) -> None:
+    """Push a melody along an attribute vector: busier or calmer, wider or narrower."""
+    _music_model(model, "melody-vae")
+    _run_verb(
+        model, "condition", out_dir, attribute=attribute, amount=amount, melody=melody, seed=seed
     )
 
 

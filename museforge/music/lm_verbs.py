@@ -45,9 +45,11 @@ def _typed_notes(notes: str) -> Piece:
         text = "tinyNotation: " + text
     try:
         stream = music21.converter.parse(text)
+        if not hasattr(stream, "parts") or not stream.parts:  # TinyNotation gives one Part
+            stream = music21.stream.Score([stream])
+        piece = piece_from_music21(stream)
     except Exception as err:  # music21 raises many types for bad notation
         raise InputError(f"cannot read the typed notes {notes!r} ({err})") from None
-    piece = piece_from_music21(stream)
     if not piece.notes:
         raise InputError(f"the typed notes {notes!r} hold no notes")
     return piece
