@@ -401,6 +401,12 @@ def data() -> None:
     for name, text in CONTENT_SETS.items():
         out.print(f"  [bold]{name:>11}[/bold]  {text}")
     out.print(f"  {'folder:PATH':>11}  every image below PATH")
+    from museforge.music.corpus import BUILTIN_MUSIC_SETS
+
+    out.print("[bold]music[/bold] (train music-lm, melody-vae, chorale-coconet --data)")
+    for name, text in BUILTIN_MUSIC_SETS.items():
+        out.print(f"  [bold]{name:>11}[/bold]  {text}")
+    out.print(f"  {'folder:PATH':>11}  MIDI, MusicXML and ABC files below PATH")
 
 
 @app.command()

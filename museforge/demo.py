@@ -21,9 +21,21 @@ TEXT_DEMOS = {
 STYLE_DEMOS = ("chelsea", "astronaut")
 
 
+# Music starters: a tune, a song, phrases, a harmonised chorale melody (MIDI, WAV, roll).
+MUSIC_DEMOS = {
+    "music-lm": (
+        ("sample", {"bars": 16, "seed": 7, "key": "D major", "tempo": 110}),
+        ("lyrics", {"text": "The sea at night is calling me home", "seed": 7}),
+    ),
+    "melody-vae": (("sample", {"n": 4, "seed": 7}),),
+    "chorale-coconet": (("harmonise", {"melody": "bwv66.6", "seed": 7}),),
+}
+
+
 def run_demo(models: Path, out_dir: Path, seed: int = 7) -> list[Path]:
     """For each image starter a 64-image grid and an interpolation GIF; for each text
-    starter three poems in a strict form; for each style network two stylised photos.
+    starter three poems in a strict form; for each style network two stylised photos;
+    for each music starter a tune, a song, phrases or a harmonised chorale.
     Returns the files worth opening."""
     starters = sorted(p.parent for p in Path(models).glob("*/model.json"))
     if not starters:
@@ -36,6 +48,11 @@ def run_demo(models: Path, out_dir: Path, seed: int = 7) -> list[Path]:
             verb, kwargs = TEXT_DEMOS[loaded.model.cfg.language]
             result = call_verb(loaded, verb, seed=seed, **kwargs)
             shown += write_result(result, target)
+            continue
+        if loaded.kind in MUSIC_DEMOS:
+            for verb, kwargs in MUSIC_DEMOS[loaded.kind]:
+                written = write_result(call_verb(loaded, verb, **kwargs), target)
+                shown += [p for p in written if p.suffix in (".mid", ".wav")]
             continue
         if loaded.kind == "style-net":
             for photo in STYLE_DEMOS:
