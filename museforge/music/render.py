@@ -160,7 +160,7 @@ def read_midi_provenance(path: str | Path) -> dict[str, Any]:
 
 
 def _music21_score(piece: Piece, lyrics: list[str] | None):
-    from music21 import chord, instrument, key, metadata, meter, note, stream, tempo
+    from music21 import chord, instrument, key, metadata, meter, note, pitch, stream, tempo
 
     score = stream.Score()
     score.metadata = metadata.Metadata(title=piece.title or "museforge")
@@ -195,7 +195,10 @@ def _music21_score(piece: Piece, lyrics: list[str] | None):
             if len(pitches) == 1:
                 obj = note.Note(pitches[0], quarterLength=length)
             else:
-                obj = chord.Chord(pitches, quarterLength=length)
+                # Pitch objects, not bare MIDI numbers: music21 would otherwise search
+                # spellings for the chord, which grows explosively with its size.
+                spelled = [pitch.Pitch(midi=p) for p in pitches]
+                obj = chord.Chord(spelled, quarterLength=length)
             obj.volume.velocity = max(n.velocity for n in group)
             if index == 0 and i < len(syllables):
                 obj.addLyric(syllables[i])  # "beau-" → syllabic "begin", as music21 reads it

@@ -26,7 +26,12 @@ from museforge.gallery.store import companions
 from museforge.studio.forms import coerce_args, kind_forms
 from museforge.studio.jobs import JobQueue, sse_format
 from museforge.studio.runners import DATA_SUFFIXES
-from museforge.studio.uploads import MAX_UPLOAD_BYTES, read_capped, safe_extract_zip
+from museforge.studio.uploads import (
+    MAX_MUSIC_UPLOAD_BYTES,
+    MAX_UPLOAD_BYTES,
+    read_capped,
+    safe_extract_zip,
+)
 from museforge.studio.workspace import Workspace
 
 router = APIRouter(prefix="/api")
@@ -200,6 +205,14 @@ async def upload_picture(request: Request, file: Annotated[UploadFile, File()]) 
     return {"id": _ws(request).save_upload(file.filename or "picture", data)}
 
 
+@router.post("/uploads/music")
+async def upload_music(request: Request, file: Annotated[UploadFile, File()]) -> dict[str, str]:
+    """A MIDI or MusicXML file for a music verb (checked: size, header, events, notes)."""
+    data = await read_capped(file, MAX_MUSIC_UPLOAD_BYTES)
+    save = _ws(request).save_music_upload
+    return {"id": await asyncio.to_thread(save, file.filename or "music.mid", data)}
+
+
 @router.post("/datasets")
 async def upload_dataset(request: Request, file: Annotated[UploadFile, File()]) -> dict[str, Any]:
     """A zip of pictures or texts to train on; its id for the Train form."""
@@ -285,7 +298,9 @@ def gallery_file(
 
 @router.get("/gallery/{art_id}/thumb")
 def gallery_thumb(art_id: str, request: Request) -> Response:
+    """A small picture of the artwork: music shows its piano roll."""
     path = _ws(request).gallery.file_path(art_id)
+    path = companions(path).get("roll", path)
     if path.suffix.lower() not in {".png", ".gif"}:
         raise InputError(f"artwork {art_id} is not a picture")
     with Image.open(path) as img:

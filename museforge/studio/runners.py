@@ -12,7 +12,7 @@ from typing import Any
 
 from museforge.core.train import TrainingInterrupted
 from museforge.errors import InputError
-from museforge.studio.forms import verb_form
+from museforge.studio.forms import CORPUS_NAME, CORPUS_PREFIX, verb_form
 from museforge.studio.jobs import JobCancelled, JobContext
 from museforge.studio.workspace import TRAINED, Workspace
 
@@ -21,8 +21,9 @@ CHECKPOINT_EVERY_S = 10.0  # a killed server loses at most this much training
 DATA_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".txt", ".md"})
 
 
-def _picture_args(ws: Workspace, kind: str, verb: str, args: dict[str, Any]) -> dict[str, Any]:
-    """Gallery and upload ids in picture fields turned into files the verb can read."""
+def _file_args(ws: Workspace, kind: str, verb: str, args: dict[str, Any]) -> dict[str, Any]:
+    """Gallery and upload ids in picture and music fields turned into files the verb can
+    read (and ``corpus:bwvNN.N`` into the corpus name, where the field takes one)."""
     out = dict(args)
     for field in verb_form(kind, verb)["fields"]:
         value = out.get(field["name"])
@@ -33,7 +34,18 @@ def _picture_args(ws: Workspace, kind: str, verb: str, args: dict[str, Any]) -> 
         elif field["type"] == "image":
             path = ws.picture_path(str(value))
             out[field["name"]] = path if kind != "style-net" else str(path)
+        elif field["type"] == "music":
+            out[field["name"]] = _music_source(ws, field, str(value))
     return out
+
+
+def _music_source(ws: Workspace, field: dict[str, Any], ref: str) -> str:
+    if ref.startswith(CORPUS_PREFIX):
+        name = ref.removeprefix(CORPUS_PREFIX)
+        if field.get("corpus") and CORPUS_NAME.match(name):
+            return name
+        raise InputError(f"'{field['label']}': '{ref}' is not a music21 corpus piece offered here")
+    return str(ws.music_path(ref))
 
 
 def run_generate(ws: Workspace, ctx: JobContext) -> dict[str, Any]:
@@ -46,7 +58,7 @@ def run_generate(ws: Workspace, ctx: JobContext) -> dict[str, Any]:
     name, verb, args = params["model"], params["verb"], dict(params.get("args") or {})
     ctx.progress(0.05, f"loading {name}")
     loaded = load_artifact(ws.model_path(name))
-    files = _picture_args(ws, loaded.kind, verb, args)
+    files = _file_args(ws, loaded.kind, verb, args)
     ctx.check()
     ctx.progress(0.2, f"{verb}…")
     result = call_verb(loaded, verb, **files)

@@ -1,9 +1,11 @@
-"""Caps and checks for files uploaded to the studio: size, image bombs, hostile zips."""
+"""Caps and checks for files uploaded to the studio: size, image bombs, hostile zips, music
+files that are not what they say or too big to play."""
 
 from __future__ import annotations
 
 import io
 import stat
+import tempfile
 import warnings
 import zipfile
 from pathlib import Path, PurePosixPath, PureWindowsPath
@@ -20,6 +22,9 @@ MAX_UPLOAD_BYTES = 64 * MIB
 MAX_ZIP_MEMBERS = 5000
 MAX_ZIP_TOTAL = 512 * MIB
 MAX_MIDI_EVENTS = 200_000
+MAX_MUSIC_UPLOAD_BYTES = 20_000_000  # museforge.music.readers.MAX_FILE_BYTES
+MIDI_SUFFIXES = frozenset({".mid", ".midi"})
+MUSICXML_SUFFIXES = frozenset({".musicxml", ".xml", ".mxl"})
 MAX_ZIP_RATIO = 100  # deflate rarely beats ~10x on real images; bombs reach 1000x
 _RATIO_CHECK_FROM = MIB  # small members may legitimately compress very well
 _CHUNK = MIB
@@ -29,11 +34,14 @@ IMAGE_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF")
 __all__ = [
     "IMAGE_FORMATS",
     "MAX_MIDI_EVENTS",
+    "MAX_MUSIC_UPLOAD_BYTES",
     "MAX_PIXELS",
     "MAX_UPLOAD_BYTES",
     "MAX_ZIP_MEMBERS",
     "MAX_ZIP_TOTAL",
     "check_image_bytes",
+    "check_midi_bytes",
+    "check_music_bytes",
     "read_capped",
     "safe_extract_zip",
 ]
@@ -87,6 +95,124 @@ def check_image_bytes(name: str, data: bytes) -> None:
         # Decoders of untrusted bytes raise many types; each one means "unusable".
         except Exception as err:
             raise InputError(f"image '{name}' cannot be decoded ({_one_line(err)})") from None
+
+
+def _varlen(data: bytes, pos: int, end: int) -> tuple[int, int]:
+    """A MIDI variable-length number at ``pos``: (value, position after it)."""
+    value = 0
+    for _ in range(4):
+        if pos >= end:
+            raise ValueError("a track ends inside a number")
+        byte = data[pos]
+        pos += 1
+        value = (value << 7) | (byte & 0x7F)
+        if not byte & 0x80:
+            return value, pos
+    raise ValueError("a variable-length number is longer than 4 bytes")
+
+
+def _count_midi_events(data: bytes, limit: int) -> int:
+    """Events in a Standard MIDI File's tracks, walked without building them (so a huge
+    file costs nothing); stops counting once past ``limit``. ValueError when malformed."""
+    if len(data) < 14 or data[:4] != b"MThd":
+        raise ValueError("no MThd header")
+    pos, events = 8 + int.from_bytes(data[4:8], "big"), 0
+    while pos + 8 <= len(data):
+        chunk, size = data[pos : pos + 4], int.from_bytes(data[pos + 4 : pos + 8], "big")
+        start, end = pos + 8, pos + 8 + size
+        if end > len(data):
+            raise ValueError(f"a {chunk!r} chunk is cut short")
+        if chunk == b"MTrk":
+            status, at = 0, start
+            while at < end:
+                _, at = _varlen(data, at, end)
+                if at >= end:
+                    raise ValueError("a track ends inside an event")
+                if data[at] & 0x80:
+                    status = data[at]
+                    at += 1
+                elif not 0x80 <= status < 0xF0:
+                    raise ValueError("running status without a status byte")
+                if status == 0xFF:
+                    if at >= end:
+                        raise ValueError("a track ends inside a meta event")
+                    length, at = _varlen(data, at + 1, end)
+                    at += length
+                    status = 0
+                elif status in (0xF0, 0xF7):
+                    length, at = _varlen(data, at, end)
+                    at += length
+                    status = 0
+                elif 0x80 <= status < 0xF0:
+                    at += 1 if 0xC0 <= status < 0xE0 else 2
+                else:
+                    raise ValueError(f"unknown status byte 0x{status:02X}")
+                if at > end:
+                    raise ValueError("an event runs past its track")
+                events += 1
+                if events > limit:
+                    return events
+        pos = end
+    return events
+
+
+def check_midi_bytes(name: str, data: bytes) -> None:
+    """Raise InputError naming the file unless `data` is a MIDI file mido can read with at
+    most MAX_MIDI_EVENTS events (counted before anything is built)."""
+    import mido
+
+    if not data.startswith(b"MThd"):
+        raise InputError(f"'{name}' is not a MIDI file (no MThd header)")
+    try:
+        events = _count_midi_events(data, MAX_MIDI_EVENTS)
+    except ValueError as err:
+        raise InputError(f"'{name}' is a corrupt MIDI file ({err})") from None
+    if events > MAX_MIDI_EVENTS:
+        raise InputError(f"MIDI file '{name}' has over {MAX_MIDI_EVENTS:,} events (the limit)")
+    try:
+        mido.MidiFile(file=io.BytesIO(data))
+    except Exception as err:  # mido raises OSError, EOFError, ValueError, KeyError ...
+        raise InputError(f"'{name}' is a corrupt MIDI file ({_one_line(err)})") from None
+
+
+def _check_mxl(name: str, data: bytes) -> None:
+    """A compressed MusicXML (.mxl) is a zip: refuse one that could expand into a bomb."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            infos = zf.infolist()
+    except Exception as err:  # untrusted bytes: any failure means unreadable
+        raise InputError(f"'{name}' is not a readable .mxl file ({_one_line(err)})") from None
+    if len(infos) > 100 or sum(i.file_size for i in infos) > 4 * MAX_MUSIC_UPLOAD_BYTES:
+        raise InputError(f"'{name}' expands to too much for a compressed MusicXML file")
+
+
+def check_music_bytes(name: str, data: bytes) -> str:
+    """Raise InputError naming the file unless `data` is a MIDI or MusicXML file that
+    museforge's music reader accepts (notes, length and event caps); its file suffix."""
+    from museforge.music.corpus import read_music_file
+
+    suffix = PurePosixPath(name.replace("\\", "/")).suffix.lower()
+    if len(data) > MAX_MUSIC_UPLOAD_BYTES:
+        raise InputError(f"music file '{name}' is larger than {_size(MAX_MUSIC_UPLOAD_BYTES)}")
+    if data.startswith(b"MThd") or suffix in MIDI_SUFFIXES:
+        check_midi_bytes(name, data)
+        suffix = suffix if suffix in MIDI_SUFFIXES else ".mid"
+    elif suffix in MUSICXML_SUFFIXES:
+        if suffix == ".mxl":
+            _check_mxl(name, data)
+    else:
+        raise InputError(f"'{name}' is not a MIDI (.mid) or MusicXML (.musicxml, .mxl) file")
+    with tempfile.TemporaryDirectory(prefix="museforge-upload-") as tmp:
+        path = Path(tmp) / f"upload{suffix}"
+        path.write_bytes(data)
+        try:
+            read_music_file(path)
+        except InputError as err:
+            raise InputError(str(err).replace(str(path), name)) from None
+        # music21 and mido raise many types on hostile files; each one means "unusable".
+        except Exception as err:
+            raise InputError(f"'{name}' cannot be read as music ({_one_line(err)})") from None
+    return suffix
 
 
 def _member_path(name: str, member: str) -> PurePosixPath:

@@ -17,11 +17,13 @@ from typing import Any
 from museforge.core.atomic import atomic_write_bytes
 from museforge.errors import InputError
 from museforge.gallery.store import Gallery
-from museforge.studio.uploads import check_image_bytes
+from museforge.studio.uploads import check_image_bytes, check_music_bytes
 
 TRAINED = "trained/"  # prefix of the names of models trained in the studio
 # What museforge.core.atomic leaves behind when its process dies mid-write: ".STEM.XXXXXXXX.tmpSUF"
 _ATOMIC_TMP = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp(\.[A-Za-z0-9]+)?$")
+PICTURE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff"})
+MUSIC_SUFFIXES = frozenset({".mid", ".midi", ".musicxml", ".xml", ".mxl"})
 
 
 @dataclass
@@ -98,7 +100,7 @@ class Workspace:
         """Keep an uploaded picture (checked first); its upload id."""
         check_image_bytes(filename, data)
         suffix = Path(filename).suffix.lower()
-        if suffix not in {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff"}:
+        if suffix not in PICTURE_SUFFIXES:
             suffix = ".png"
         upload_id = secrets.token_hex(8)
         atomic_write_bytes(self.uploads_dir / f"{upload_id}{suffix}", data)
@@ -107,10 +109,36 @@ class Workspace:
     def picture_path(self, ref: str) -> Path:
         """A gallery id or an ``upload:ID`` as a file the verbs can read."""
         if ref.startswith("upload:"):
-            upload_id = ref.removeprefix("upload:")
-            if upload_id.isalnum():
-                matches = sorted(self.uploads_dir.glob(f"{upload_id}.*"))
-                if matches:
-                    return matches[0]
-            raise InputError(f"no uploaded picture '{ref}'")
+            found = self._upload(ref, PICTURE_SUFFIXES)
+            if found is None:
+                raise InputError(f"no uploaded picture '{ref}'")
+            return found
         return self.gallery.file_path(ref)
+
+    def _upload(self, ref: str, suffixes: frozenset[str]) -> Path | None:
+        upload_id = ref.removeprefix("upload:")
+        if not upload_id.isalnum():
+            return None
+        matches = sorted(self.uploads_dir.glob(f"{upload_id}.*"))
+        return next((m for m in matches if m.suffix.lower() in suffixes), None)
+
+    # --- music the user picks --------------------------------------------------------------
+    def save_music_upload(self, filename: str, data: bytes) -> str:
+        """Keep an uploaded MIDI or MusicXML file (checked first); its upload id."""
+        suffix = check_music_bytes(filename, data)
+        upload_id = secrets.token_hex(8)
+        atomic_write_bytes(self.uploads_dir / f"{upload_id}{suffix}", data)
+        return f"upload:{upload_id}"
+
+    def music_path(self, ref: str) -> Path:
+        """A gallery music artwork's id or an uploaded music file's ``upload:ID`` as a file
+        the music verbs can read."""
+        if ref.startswith("upload:"):
+            found = self._upload(ref, MUSIC_SUFFIXES)
+            if found is None:
+                raise InputError(f"no uploaded music file '{ref}'")
+            return found
+        record = self.gallery.get(ref)
+        if record.modality != "music":
+            raise InputError(f"artwork {ref} is not music")
+        return self.gallery.root / record.path

@@ -1,8 +1,8 @@
 """A real ``museforge studio`` server process for the tests that drive one end to end.
 
 It runs as a subprocess on a gallery folder and a free local port, with the launch token
-and the repository's models folder in its environment; it can be stopped, killed with any
-signal, and started again (on a new port) on the same gallery.
+and the repository's models folder (or $MUSEFORGE_TEST_MODELS) in its environment; it can
+be stopped, killed with any signal, and started again (on a new port) on the same gallery.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ class StudioServer:
         env = {
             **os.environ,
             "MUSEFORGE_STUDIO_TOKEN": self.token,
-            "MUSEFORGE_MODELS": str(REPO / "models"),
+            "MUSEFORGE_MODELS": os.environ.get("MUSEFORGE_TEST_MODELS") or str(REPO / "models"),
             "PYTHONUNBUFFERED": "1",
         }
         cmd = [sys.executable, "-m", "museforge", "studio", "--port", str(self.port)]

@@ -238,3 +238,88 @@ def test_bad_training_requests(client):
     job = client.post("/api/train", json=body, headers=AUTH).json()["job"]
     failed = _wait(client, job)
     assert failed["state"] == "failed" and "not a built-in data set" in failed["error"]
+
+
+def _midi(notes: int = 8) -> bytes:
+    import mido
+
+    track = mido.MidiTrack([mido.Message("program_change", program=73)])
+    for i in range(notes):
+        track.append(mido.Message("note_on", note=60 + i % 12, velocity=80, time=0))
+        track.append(mido.Message("note_off", note=60 + i % 12, velocity=0, time=240))
+    buf = io.BytesIO()
+    mido.MidiFile(tracks=[track]).save(file=buf)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "words"),
+    [
+        ("cut.mid", _midi()[:30], "corrupt MIDI"),
+        ("tune.mid", b"RIFF not a midi file at all", "not a MIDI file"),
+        ("song.musicxml", b"<score-partwise><part", "cannot be read"),
+        ("notes.txt", b"C D E F G", "not a MIDI"),
+    ],
+)
+def test_music_uploads_are_checked(client, name, data, words):
+    r = client.post("/api/uploads/music", files={"file": (name, data, "audio/midi")}, headers=AUTH)
+    assert r.status_code == 400, r.text
+    assert name in r.json()["error"] and words in r.json()["error"]
+
+
+def test_music_uploads_cap_midi_events_and_keep_good_files(client, monkeypatch):
+    from museforge.studio import uploads
+
+    monkeypatch.setattr(uploads, "MAX_MIDI_EVENTS", 40)
+    files = {"file": ("long.mid", _midi(notes=30), "audio/midi")}
+    r = client.post("/api/uploads/music", files=files, headers=AUTH)
+    assert r.status_code == 400 and "long.mid" in r.json()["error"]
+    assert "40 events" in r.json()["error"]
+    files = {"file": ("short.mid", _midi(notes=8), "audio/midi")}
+    ok = client.post("/api/uploads/music", files=files, headers=AUTH)
+    assert ok.status_code == 200, ok.text
+    ref = ok.json()["id"]
+    assert ref.startswith("upload:")
+    ws = client.app.state.workspace
+    assert ws.music_path(ref).suffix == ".mid"
+    with pytest.raises(api.InputError, match="no uploaded picture"):
+        ws.picture_path(ref)  # a music upload is not a picture
+    assert client.post("/api/uploads/music", files=files).status_code == 401
+
+
+def test_music_artworks_serve_their_companions_and_roll_thumbnail(client):
+    from museforge.music.corpus import read_music_file
+    from museforge.music.result import MusicResult
+    from museforge.studio.forms import coerce_args
+    from museforge.studio.runners import _file_args
+
+    ws = client.app.state.workspace
+    path = ws.uploads_dir / "tune.mid"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(_midi())
+    piece = read_music_file(path).quantised()
+    (art,) = ws.gallery.save(MusicResult(pieces=[("tune", piece, {"seed": 1})]), "tests")
+    detail = client.get(f"/api/gallery/{art}").json()
+    assert detail["modality"] == "music"
+    assert detail["companions"] == ["audio", "roll", "score"]
+    audio = client.get(f"/api/gallery/{art}/file?companion=audio")
+    assert audio.headers["content-type"] == "audio/wav" and audio.content[:4] == b"RIFF"
+    thumb = client.get(f"/api/gallery/{art}/thumb")
+    assert thumb.headers["content-type"] == "image/png"
+    assert max(Image.open(io.BytesIO(thumb.content)).size) <= api.THUMB_PX
+    # A music field takes the artwork's id (or an upload), never a path; coconet also
+    # takes a Bach chorale of music21's corpus by name, and nothing else.
+    args = coerce_args("chorale-coconet", "harmonise", {"melody": art})
+    assert _file_args(ws, "chorale-coconet", "harmonise", args)["melody"] == str(
+        ws.gallery.root / detail["path"]
+    )
+    args = coerce_args("chorale-coconet", "infill", {"chorale": "corpus:bwv66.6"})
+    assert _file_args(ws, "chorale-coconet", "infill", args)["chorale"] == "bwv66.6"
+    for bad in ("corpus:../../etc/passwd", "/etc/passwd", "corpus:bwv66.6; rm"):
+        with pytest.raises(api.InputError):
+            coerce_args("chorale-coconet", "harmonise", {"melody": bad})
+    with pytest.raises(api.InputError, match="corpus"):
+        coerce_args("melody-vae", "encode", {"melody": "corpus:bwv66.6"})
+    picture = _generate(client, n=1, seed=8)["result"]["ids"][0]
+    with pytest.raises(api.InputError, match="not music"):
+        ws.music_path(picture)

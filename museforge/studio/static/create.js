@@ -2,7 +2,7 @@
 // a job and show what it made.
 
 import { catalog, followJob, getJSON, guarded, kindOf, postJSON, queryString, showError, showInfo, upload } from "./api.js";
-import { $, clear, el, randomSeed, setOptions } from "./ui.js";
+import { $, clear, el, musicView, randomSeed, rollThumb, setOptions } from "./ui.js";
 
 const TASTE_FACTOR = 4; // "more like the ones I liked": make 4× as many, keep the best
 let fields = []; // the current verb's field controls: {field, read(), write(value)}
@@ -69,6 +69,7 @@ function control(field, model) {
   const id = `field-${field.name}`;
   const label = field.label + (field.required ? " *" : "");
   if (field.type === "image" || field.type === "images") return pictureControl(field, label, model);
+  if (field.type === "music") return musicControl(field, label);
   if (field.type === "bool") {
     const input = el("input", { type: "checkbox", id, name: field.name, checked: Boolean(field.default) });
     return {
@@ -194,6 +195,102 @@ function pictureControl(field, label, model) {
   };
 }
 
+const MUSIC_FILES = ".mid,.midi,.musicxml,.xml,.mxl,audio/midi,audio/x-midi,application/vnd.recordare.musicxml+xml";
+const CORPUS = /^bwv[0-9.]+$/;
+
+/** A piece of music: one from the gallery (click its piano roll), an uploaded MIDI or
+ * MusicXML file, or, where the verb takes one, a Bach chorale from music21's corpus. */
+function musicControl(field, label) {
+  let chosen = null;
+  const strip = el("div", { class: "grid small picker", dataset: { testid: `picker-${field.name}` } });
+  const summary = el("span", { class: "hint" });
+  const file = el("input", { type: "file", accept: MUSIC_FILES, dataset: { testid: `upload-${field.name}` } });
+  const corpus = field.corpus
+    ? el("input", { type: "text", id: `field-${field.name}-corpus`, placeholder: "bwv66.6", dataset: { testid: `corpus-${field.name}` } })
+    : null;
+
+  const refresh = () => {
+    for (const tile of strip.children) {
+      const on = tile.dataset.id === chosen;
+      tile.classList.toggle("selected", on);
+      tile.firstElementChild.setAttribute("aria-pressed", String(on));
+    }
+    const typed = corpus?.value.trim();
+    summary.textContent = chosen ? "1 chosen" : typed ? `music21 corpus: ${typed}` : "none chosen";
+  };
+  const toggle = (id) => {
+    chosen = chosen === id ? null : id;
+    if (chosen && corpus) corpus.value = "";
+    refresh();
+  };
+  const addTile = (id, face) => {
+    if ([...strip.children].some((t) => t.dataset.id === id)) return;
+    strip.prepend(
+      el(
+        "div",
+        { class: "tile", dataset: { id, testid: "picker-item" } },
+        el("button", { type: "button", class: "tile-main music", onclick: () => toggle(id) }, face),
+      ),
+    );
+  };
+  const named = (text) => el("span", { class: "card-file", text });
+  file.addEventListener("change", () =>
+    guarded(async () => {
+      const f = file.files[0];
+      if (!f) return;
+      file.value = "";
+      const { id } = await upload("/api/uploads/music", f);
+      addTile(id, named(`uploaded ${f.name}`));
+      toggle(id);
+    }),
+  );
+  corpus?.addEventListener("input", () => {
+    if (corpus.value.trim()) chosen = null;
+    refresh();
+  });
+  guarded(async () => {
+    const { items } = await getJSON(`/api/gallery${queryString({ modality: "music", limit: 48 })}`);
+    for (const item of items.reverse()) addTile(item.id, rollThumb(item));
+    refresh();
+  });
+  refresh();
+  const node = el(
+    "fieldset",
+    { class: "field pictures", dataset: { field: field.name } },
+    el("legend", { text: `${label} (choose a piece)` }),
+    strip,
+    el("div", { class: "row" }, el("label", {}, "or upload MIDI / MusicXML ", file), summary),
+  );
+  if (corpus) {
+    node.append(el("div", { class: "row" }, el("label", { htmlFor: corpus.id }, "or a Bach chorale from music21's corpus", corpus)));
+  }
+  return {
+    field,
+    node,
+    read() {
+      if (chosen) return chosen;
+      const typed = corpus?.value.trim();
+      if (!typed) return undefined;
+      if (!CORPUS.test(typed)) throw new Error(`'${field.label}': '${typed}' is not a corpus chorale like bwv66.6`);
+      return `corpus:${typed}`;
+    },
+    write(value) {
+      chosen = null;
+      if (corpus) corpus.value = "";
+      const ref = value === null || value === undefined ? "" : String(value);
+      if (ref.startsWith("corpus:") && corpus) corpus.value = ref.slice("corpus:".length);
+      else if (ref.startsWith("upload:")) {
+        addTile(ref, named("your uploaded music"));
+        chosen = ref;
+      } else if (ref) {
+        addTile(ref, rollThumb({ id: ref, path: ref }));
+        chosen = ref;
+      }
+      refresh();
+    },
+  };
+}
+
 // --- running it ------------------------------------------------------------------------------
 async function submit() {
   const model = $("create-model").value;
@@ -284,11 +381,48 @@ function resultCard(item) {
       el("figcaption", {}, poemNotes(item.provenance || {}), link),
     );
   }
+  if (item.modality === "music") {
+    return el(
+      "figure",
+      { class: "result music", dataset: { testid: "result-music", id: item.id } },
+      musicView(item),
+      el("figcaption", {}, musicNotes(item), link),
+      provenance(item),
+    );
+  }
   return el(
     "figure",
     { class: "result", dataset: { testid: "result-file", id: item.id } },
     el("a", { href: `/api/gallery/${item.id}/file`, text: item.path }),
     el("figcaption", {}, link),
+  );
+}
+
+/** What a piece's provenance says in brief: its seed, key, meter, tempo and length. */
+function musicNotes(item) {
+  const prov = item.provenance || {};
+  const notes = el("dl", { class: "notes" });
+  const add = (term, value) => {
+    if (value === undefined || value === null || value === "" || typeof value === "object") return;
+    notes.append(el("dt", { text: term }), el("dd", { text: String(value) }));
+  };
+  const settings = prov.settings || {};
+  add("seed", item.seed ?? prov.seed);
+  add("key", prov.key_played ?? settings.key);
+  add("meter", settings.time_signature);
+  add("tempo", settings.tempo);
+  add("seconds", prov.seconds_of_music);
+  if (prov.taste_score !== undefined) add("taste score", prov.taste_score);
+  return notes;
+}
+
+/** The whole provenance, folded away. */
+function provenance(item) {
+  return el(
+    "details",
+    { class: "provenance-box" },
+    el("summary", { text: "provenance" }),
+    el("pre", { class: "provenance", dataset: { testid: "result-provenance" }, text: JSON.stringify(item.provenance || {}, null, 2) }),
   );
 }
 

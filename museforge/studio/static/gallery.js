@@ -3,7 +3,7 @@
 
 import { catalog, getJSON, guarded, postForBlob, postJSON, queryString, showInfo } from "./api.js";
 import { formMarks, poemNotes, remix } from "./create.js";
-import { $, artTile, clear, el, setOptions, shortTime } from "./ui.js";
+import { $, artTile, clear, el, musicView, setOptions, shortTime } from "./ui.js";
 
 const PAGE = 60;
 let offset = 0;
@@ -164,7 +164,8 @@ function renderDetail() {
   if (a.modality === "image") view.append(el("img", { src: file, alt: a.path }));
   else if (a.modality === "text") {
     view.append(el("pre", { class: "poem-text", text: a.text || "" }), formMarks(a), poemNotes(a.provenance || {}));
-  } else if (a.path.endsWith(".wav")) view.append(el("audio", { src: file, controls: true }));
+  } else if (a.modality === "music") view.append(musicView(a));
+  else if (a.path.endsWith(".wav")) view.append(el("audio", { src: file, controls: true }));
   else view.append(el("p", { text: a.path }));
   $("detail-file").href = file;
 

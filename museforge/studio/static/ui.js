@@ -63,14 +63,55 @@ export function randomSeed() {
   return buf[0] % 2147483647;
 }
 
-/** A gallery thumbnail tile (picture, poem card or file card); ``extra`` goes inside. */
+/** A music artwork's piano roll (its thumbnail); its file name if it has none. */
+export function rollThumb(item) {
+  const name = item.path.split("/").pop();
+  const img = el("img", { src: `/api/gallery/${item.id}/thumb`, alt: `piano roll of ${name}`, loading: "lazy" });
+  img.addEventListener("error", () => img.replaceWith(el("span", { class: "card-file", text: name })), { once: true });
+  return img;
+}
+
+/**
+ * A music artwork to hear and see: an audio player, its piano roll, links to download the
+ * MIDI and the MusicXML score. ``item`` is a gallery detail (with ``companions``).
+ */
+export function musicView(item) {
+  const file = `/api/gallery/${item.id}/file`;
+  const has = new Set(item.companions || []);
+  const stem = item.path.split("/").pop().replace(/\.midi?$/i, "");
+  const box = el("div", { class: "music", dataset: { testid: "music-view" } });
+  if (has.has("audio")) {
+    box.append(
+      el("audio", {
+        controls: true,
+        preload: "metadata",
+        src: `${file}?companion=audio`,
+        dataset: { testid: "music-audio" },
+        attrs: { "aria-label": `listen to ${stem}` },
+      }),
+    );
+  }
+  if (has.has("roll")) {
+    box.append(el("img", { class: "roll", src: `${file}?companion=roll`, alt: `piano roll of ${stem}`, dataset: { testid: "music-roll" } }));
+  }
+  const links = el("div", { class: "row downloads" }, el("a", { href: file, download: `${stem}.mid`, text: "MIDI", dataset: { testid: "music-midi" } }));
+  if (has.has("score")) {
+    links.append(el("a", { href: `${file}?companion=score`, download: `${stem}.musicxml`, text: "MusicXML score", dataset: { testid: "music-score" } }));
+  }
+  box.append(links);
+  return box;
+}
+
+/** A gallery thumbnail tile (picture, poem card, piano roll or file card); ``extra`` goes inside. */
 export function artTile(item, { onclick, selected = false, testid = "art", extra = null } = {}) {
   const body =
     item.modality === "image"
       ? el("img", { src: `/api/gallery/${item.id}/thumb`, alt: `${item.kind || "image"} ${item.path}`, loading: "lazy" })
       : item.modality === "text"
         ? el("pre", { class: "card-text", text: firstLines(item.text) || item.path })
-        : el("span", { class: "card-file", text: item.path.split("/").pop() });
+        : item.modality === "music"
+          ? rollThumb(item)
+          : el("span", { class: "card-file", text: item.path.split("/").pop() });
   const button = el(
     "button",
     {
