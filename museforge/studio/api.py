@@ -72,6 +72,7 @@ def list_models(request: Request) -> list[dict[str, Any]]:
 @router.get("/datasets")
 def list_datasets() -> dict[str, dict[str, str]]:
     from museforge.image.data import BUILTIN_IMAGE_SETS
+    from museforge.music.corpus import BUILTIN_MUSIC_SETS
     from museforge.style.images import BUILTIN_IMAGES, CONTENT_SETS
     from museforge.text.corpus import BUILTIN_TEXT_SETS
 
@@ -80,6 +81,7 @@ def list_datasets() -> dict[str, dict[str, str]]:
         "text": dict(BUILTIN_TEXT_SETS),
         "style-content": dict(CONTENT_SETS),
         "style-pictures": dict(BUILTIN_IMAGES),
+        "music": dict(BUILTIN_MUSIC_SETS),
     }
 
 
