@@ -114,6 +114,9 @@ MelodyArg = Annotated[
     str, typer.Argument(help="a MIDI/MusicXML/ABC file, or a music21 chorale such as bwv66.6")
 ]
 StepsOpt = Annotated[int, typer.Option(help="Gibbs sampling rounds")]
+RulesOpt = Annotated[
+    bool, typer.Option(help="veto parallel fifths/octaves, crossings and out-of-range notes")
+]
 
 
 @app.command()
@@ -123,12 +126,20 @@ def harmonise(
     seed: SeedOpt = 0,
     steps: StepsOpt = 96,
     temperature: Annotated[float, typer.Option(help="lower: safer chords")] = 0.7,
+    rules: RulesOpt = True,
     out_dir: OutOpt = None,
 ) -> None:
     """Write alto, tenor and bass under a soprano melody (Coconet-style chorale model)."""
     _music_model(model, "chorale-coconet")
     _run_verb(
-        model, "harmonise", out_dir, melody=melody, seed=seed, steps=steps, temperature=temperature
+        model,
+        "harmonise",
+        out_dir,
+        melody=melody,
+        seed=seed,
+        steps=steps,
+        temperature=temperature,
+        rules=rules,
     )
 
 
@@ -140,12 +151,21 @@ def infill(
     voices: Annotated[str, typer.Option(help="voices to rewrite: letters of satb")] = "atb",
     seed: SeedOpt = 0,
     steps: StepsOpt = 96,
+    rules: RulesOpt = True,
     out_dir: OutOpt = None,
 ) -> None:
     """Erase bars and voices of a chorale and let the model fill them in."""
     _music_model(model, "chorale-coconet")
     _run_verb(
-        model, "infill", out_dir, chorale=chorale, bars=bars, voices=voices, seed=seed, steps=steps
+        model,
+        "infill",
+        out_dir,
+        chorale=chorale,
+        bars=bars,
+        voices=voices,
+        seed=seed,
+        steps=steps,
+        rules=rules,
     )
 
 

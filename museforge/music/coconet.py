@@ -15,6 +15,16 @@ time × pitch. Every layer then sees the whole chord at once, and it costs ~50×
 is what a minutes-long training run on two CPU cores needs; transposition augmentation
 supplies the pitch invariance the 2-D convolution would have built in.
 
+Voice-leading rules (``rules=True`` in :func:`gibbs` and :func:`fill`): the model
+proposes, the rules veto, like a harmony teacher. Whenever a cell is (re)sampled, pitches
+that would leave the voice's range, cross an adjacent voice, or move in parallel fifths or
+octaves with another voice into or out of that chord (given the other voices' current
+values) get probability zero, and the draw is from what the model gives the rest,
+renormalised: :func:`museforge.music.voiceleading.allowed_pitches`, the same definitions
+the error counter uses. Where the rules veto every pitch the model's own distribution is
+used (never a dead end); nothing is repaired greedily afterwards, so sampling stays
+sampling and a seed still fixes the result.
+
 Grid ↔ piece: a held pitch spans several cells. Going back, a new note starts where the
 pitch changes, or where an ``onsets`` grid says one starts (the original note boundaries,
 so a piece round-trips exactly, repeated notes included). Cells the model wrote have no
@@ -39,6 +49,7 @@ from museforge.core.seeding import stream
 from museforge.music.corpus import CHORALE_PARTS
 from museforge.music.score import STEP, Note, Piece
 from museforge.music.tokens import bar_steps
+from museforge.music.voiceleading import allowed_pitches
 
 VOICES = 4
 REST = -1  # a rest in a pitch grid
@@ -232,12 +243,17 @@ def gibbs(
     temperature: float = 1.0,
     alpha_min: float = 0.05,
     eta: float = 0.75,
+    rules: bool = False,
+    edges: tuple[torch.Tensor | None, torch.Tensor | None] | None = None,
 ) -> torch.Tensor:
     """Annealed blocked Gibbs over the ``region`` cells of ``x`` [B, 4, T] (others fixed).
 
     Step n erases each region cell with probability α_n = max(α_min, 1 − n / (η·steps)),
     the paper's schedule: the first step erases the whole region (an independent draw),
-    later steps refine ever smaller blocks given everything else.
+    later steps refine ever smaller blocks given everything else. With ``rules`` the
+    erased cells are drawn one by one under the voice-leading veto (:func:`ruled_draw`;
+    ``edges`` are the class columns just outside ``x``, [B, 4] or None each), the last
+    step included.
     """
     model.eval()
     x = x.clone()
@@ -248,9 +264,58 @@ def gibbs(
             mask = region.clone()
         if not mask.any():
             continue
-        logits = model(x, mask, pos)[mask] / temperature
-        x[mask] = torch.multinomial(torch.softmax(logits, -1), 1, generator=gen).squeeze(1)
+        probs = torch.softmax(model(x, mask, pos)[mask] / temperature, -1)
+        if rules:
+            ruled_draw(x, mask, probs, gen, model.cfg, edges)
+        else:
+            x[mask] = torch.multinomial(probs, 1, generator=gen).squeeze(1)
     return x
+
+
+def _chord(column: list[int]) -> list[int | None]:
+    return [None if p == REST else p for p in column]
+
+
+def ruled_draw(
+    x: torch.Tensor,
+    mask: torch.Tensor,
+    probs: torch.Tensor,
+    gen: torch.Generator,
+    cfg: CoconetConfig,
+    edges: tuple[torch.Tensor | None, torch.Tensor | None] | None = None,
+) -> None:
+    """Draw the ``mask`` cells of ``x`` [B, 4, T] (in place) from ``probs`` [cells,
+    classes] (in ``x[mask]`` order) under the voice-leading rules: one cell at a time, in
+    time order (soprano to bass within a chord), each seeing the values its neighbours
+    have now, those drawn a moment before included. ``edges``: the class columns [B, 4]
+    just before and after ``x`` (cells of earlier or later windows), or None."""
+    b, _, t = x.shape
+    cells = mask.nonzero()
+    order = torch.argsort((cells[:, 0] * t + cells[:, 2]) * VOICES + cells[:, 1])
+    uniform = torch.rand(cells.shape[0], generator=gen, dtype=torch.float64).numpy()
+    table = probs.double().numpy()
+    rest_class = cfg.classes - 1
+    left, right = edges or (None, None)
+    blank = torch.full((b, VOICES, 1), rest_class, dtype=x.dtype)
+    columns = [blank if e is None else e.view(b, VOICES, 1).to(x.dtype) for e in (left, right)]
+    # Pitches with one column of context each side; plain lists are fastest cell by cell.
+    grid = from_classes(torch.cat([columns[0], x, columns[1]], 2).numpy(), cfg).tolist()
+    candidates = np.arange(cfg.low, cfg.high + 1)
+    where = cells.tolist()
+    for i in order.tolist():
+        n, v, step = where[i]
+        rows, at = grid[n], step + 1
+        chords = [_chord([row[k] for row in rows]) for k in (at - 1, at, at + 1)]
+        allowed = allowed_pitches(v, candidates, *chords)
+        p = table[i]
+        if allowed.any():
+            ruled = p.copy()
+            ruled[:rest_class][~allowed] = 0.0
+            p = ruled if ruled.sum() > 0 else p
+        cumulative = np.cumsum(p)
+        k = min(int(np.searchsorted(cumulative, uniform[i] * cumulative[-1], "right")), rest_class)
+        x[n, v, step] = k
+        rows[v][at] = REST if k == rest_class else cfg.low + k
 
 
 def window_starts(length: int, window: int) -> list[int]:
@@ -285,9 +350,12 @@ def fill(
     steps: int,
     seed: int,
     temperature: float = 1.0,
+    rules: bool = False,
 ) -> torch.Tensor:
     """Rewrite the ``region`` cells of grids ``x`` [B, 4, L] of any length, window by
-    window: each window conditions on the cells earlier windows already wrote."""
+    window: each window conditions on the cells earlier windows already wrote. With
+    ``rules`` the voice-leading veto applies (see the module docstring), across window
+    boundaries too."""
     cfg = model.cfg
     length, window = x.shape[2], cfg.window
     if length < window:  # pad with fixed rests; the model has seen rests at chorale ends
@@ -301,8 +369,21 @@ def fill(
         for s in window_starts(x.shape[2], window):
             cut = slice(s, s + window)
             if todo[:, :, cut].any():
+                end = s + window
+                edges = (
+                    x[:, :, s - 1] if s > 0 else None,
+                    x[:, :, end] if end < x.shape[2] else None,
+                )
                 x[:, :, cut] = gibbs(
-                    model, x[:, :, cut], todo[:, :, cut], pos[:, cut], steps, gen, temperature
+                    model,
+                    x[:, :, cut],
+                    todo[:, :, cut],
+                    pos[:, cut],
+                    steps,
+                    gen,
+                    temperature,
+                    rules=rules,
+                    edges=edges,
                 )
                 todo[:, :, cut] = False
     return x[:, :, :length]

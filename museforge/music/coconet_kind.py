@@ -5,6 +5,11 @@ and/or voices erased → filled in), ``sample`` (chorale fragments from nothing)
 ``evaluate`` (held-out NLL per erased cell; voice-leading errors of harmonised held-out
 sopranos next to Bach's own on the same bars). Every piece carries its provenance: model
 hash, verb, seed, settings and the source it was made from.
+
+Voice leading is enforced by constraint (``rules``, on by default): the model proposes
+each pitch, the rules veto the ones that would make parallel fifths or octaves, cross a
+voice or leave its range (see :mod:`museforge.music.coconet`). ``rules=False`` lets users
+hear the raw model; the choice is recorded in every piece's settings.
 """
 
 from __future__ import annotations
@@ -138,7 +143,13 @@ def soprano_line(piece: Piece, cfg: CoconetConfig, source: str) -> tuple[Piece, 
 
 
 def rewrite(
-    model: Coconet, piece: Piece, region: np.ndarray, seed: int, steps: int, temperature: float
+    model: Coconet,
+    piece: Piece,
+    region: np.ndarray,
+    seed: int,
+    steps: int,
+    temperature: float,
+    rules: bool = True,
 ) -> Piece:
     """``piece`` with the cells of ``region`` [4, L] written by the model (others kept)."""
     pitches, onsets = piece_to_grid(piece)
@@ -159,19 +170,20 @@ def rewrite(
         steps,
         seed,
         temperature,
+        rules,
     )[0]
     written = from_classes(out.numpy(), model.cfg)
     return grid_to_piece(written, generated_onsets(written, onsets, region), piece)
 
 
 def harmonise_line(
-    model: Coconet, soprano: Piece, seed: int, steps: int, temperature: float
+    model: Coconet, soprano: Piece, seed: int, steps: int, temperature: float, rules: bool = True
 ) -> Piece:
     """Alto, tenor and bass for the notes of part 0 of ``soprano``."""
     length = round(soprano.end / STEP)
     region = np.zeros((VOICES, length), dtype=bool)
     region[1:] = True
-    return rewrite(model, soprano, region, seed, steps, temperature)
+    return rewrite(model, soprano, region, seed, steps, temperature, rules)
 
 
 def parse_region(piece: Piece, bars: str, voices: str) -> tuple[np.ndarray, list[int], str]:
@@ -231,23 +243,30 @@ def _stem(source: str) -> str:
 
 
 def harmonise(
-    loaded: LoadedModel, melody: str, seed: int = 0, steps: int = 96, temperature: float = 0.7
+    loaded: LoadedModel,
+    melody: str,
+    seed: int = 0,
+    steps: int = 96,
+    temperature: float = 0.7,
+    rules: bool = True,
 ) -> MusicResult:
     """Alto, tenor and bass under a soprano: ``melody`` is a MIDI/MusicXML/ABC file (its
     highest part) or a music21 corpus piece such as ``bwv66.6`` (its soprano). ``steps``
-    Gibbs sweeps per 2-bar window; ``temperature`` below 1 favours likelier notes."""
+    Gibbs sweeps per 2-bar window; ``temperature`` below 1 favours likelier notes;
+    ``rules`` vetoes parallel fifths/octaves, crossings and out-of-range notes (off: the
+    raw model)."""
     _check("steps", steps, 1, 1000)
     _check("temperature", temperature, 0.05, 5.0)
     source = load_source(melody, "melody")
     _check_length(source, melody)
     soprano, shift = soprano_line(source, loaded.model.cfg, melody)
-    piece = harmonise_line(loaded.model, soprano, seed, steps, temperature)
+    piece = harmonise_line(loaded.model, soprano, seed, steps, temperature, rules)
     errors = count_errors(piece).per_100()
     prov = _provenance(
         loaded,
         "harmonise",
         seed=seed,
-        settings={"steps": steps, "temperature": temperature},
+        settings={"steps": steps, "temperature": temperature, "rules": rules},
         lineage={"content": {"source": melody, "fingerprint": source.fingerprint()}},
         octave_shift=shift,
         voice_leading=errors,
@@ -264,10 +283,12 @@ def infill(
     seed: int = 0,
     steps: int = 96,
     temperature: float = 0.7,
+    rules: bool = True,
 ) -> MusicResult:
     """Erase ``voices`` (letters of "satb") in ``bars`` ("2-3", counted from 1; "all")
     of a four-part ``chorale`` (file or music21 corpus name) and let the model refill them;
-    everything outside the region is kept note for note."""
+    everything outside the region is kept note for note. ``rules``: the voice-leading
+    veto, as for harmonise."""
     _check("steps", steps, 1, 1000)
     _check("temperature", temperature, 0.05, 5.0)
     source = load_source(chorale, "chorale")
@@ -279,13 +300,19 @@ def infill(
     notes = tuple(replace(n, part=order.index(n.part)) for n in source.notes)
     piece = replace(source, notes=notes, parts=tuple(source.parts[p] for p in order))
     region, span, letters = parse_region(piece, bars, voices)
-    result = rewrite(loaded.model, piece, region, seed, steps, temperature)
+    result = rewrite(loaded.model, piece, region, seed, steps, temperature, rules)
     errors = count_errors(result).per_100()
     prov = _provenance(
         loaded,
         "infill",
         seed=seed,
-        settings={"steps": steps, "temperature": temperature, "bars": span, "voices": letters},
+        settings={
+            "steps": steps,
+            "temperature": temperature,
+            "bars": span,
+            "voices": letters,
+            "rules": rules,
+        },
         lineage={"content": {"source": chorale, "fingerprint": source.fingerprint()}},
         voice_leading=errors,
     )
@@ -301,8 +328,10 @@ def sample(
     steps: int = 96,
     temperature: float = 0.7,
     tempo: float = 80.0,
+    rules: bool = True,
 ) -> MusicResult:
-    """``n`` four-part fragments of ``bars`` bars of 4/4 written from nothing."""
+    """``n`` four-part fragments of ``bars`` bars of 4/4 written from nothing (``rules``:
+    the voice-leading veto, as for harmonise)."""
     from museforge.music.corpus import CHORALE_PARTS
     from museforge.music.readers import estimate_key
 
@@ -316,9 +345,16 @@ def sample(
     x = torch.full((n, VOICES, length), model.cfg.classes - 1, dtype=torch.long)
     region = torch.ones(n, VOICES, length, dtype=torch.bool)
     pos = (torch.arange(length) % 16).expand(n, length)
-    grids = fill(model, x, region, pos, steps, seed, temperature).numpy()
+    grids = fill(model, x, region, pos, steps, seed, temperature, rules).numpy()
     pieces = []
-    settings = {"n": n, "bars": bars, "steps": steps, "temperature": temperature, "tempo": tempo}
+    settings = {
+        "n": n,
+        "bars": bars,
+        "steps": steps,
+        "temperature": temperature,
+        "tempo": tempo,
+        "rules": rules,
+    }
     for i, grid in enumerate(grids):
         pitches = from_classes(grid, model.cfg)
         blank = Piece((Note(60, 0.0, 1.0),), CHORALE_PARTS, tempo=tempo)
@@ -336,11 +372,15 @@ def evaluate(
     bars: int = 8,
     steps: int = 64,
     temperature: float = 0.7,
+    rules: bool = True,
     out_dir: Any = None,
 ) -> MusicResult:
     """Held-out NLL per erased cell (random erasures; alto+tenor+bass given the soprano),
     and voice-leading errors per 100 chords of the first ``bars`` bars of ``n`` held-out
-    chorales harmonised from their sopranos, next to Bach's own on the same bars."""
+    chorales harmonised from their sopranos, next to Bach's own on the same bars. With
+    ``rules`` (the voice-leading veto, as harmonise uses by default) the raw model's
+    harmonisations of the same sopranos are scored too (``voice_leading_raw``), so the
+    model's own progress stays visible under the rules."""
     from museforge.music.corpus import load_music, split_pieces
 
     model = loaded.model
@@ -359,14 +399,16 @@ def evaluate(
     x, pos = piece_windows(val, model.cfg)
     x = x.long()
     random_masks, atb = fixed_masks(x.shape[0], model.cfg.window)
-    bach, ours = [], []
+    bach, ours, raw = [], [], []
     for i, piece in enumerate(val[:n]):
         excerpt = piece.window(0.0, bars * piece.bar_quarters)
         if not excerpt.part_notes(0):
             continue
         bach.append(excerpt)
         soprano = replace(excerpt, notes=tuple(excerpt.part_notes(0)))
-        ours.append(harmonise_line(model, soprano, seed + i, steps, temperature))
+        ours.append(harmonise_line(model, soprano, seed + i, steps, temperature, rules))
+        if rules:
+            raw.append(harmonise_line(model, soprano, seed + i, steps, temperature, False))
     model_rates, bach_rates = rates(ours), rates(bach)
     data = {
         "val_nll": grid_nll(model, x, pos, random_masks),
@@ -376,10 +418,15 @@ def evaluate(
         "bars_each": bars,
         "gibbs_steps": steps,
         "temperature": temperature,
+        "rules": rules,
         "voice_leading": model_rates,
         "voice_leading_bach": bach_rates,
         "voice_leading_ratio": model_rates["total"] / max(bach_rates["total"], 1e-9),
     }
+    if raw:
+        raw_rates = rates(raw)
+        data["voice_leading_raw"] = raw_rates
+        data["voice_leading_raw_ratio"] = raw_rates["total"] / max(bach_rates["total"], 1e-9)
     return MusicResult(data=data, stem="evaluation")
 
 

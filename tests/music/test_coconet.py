@@ -18,12 +18,14 @@ from museforge.music.coconet import (
     grid_to_piece,
     piece_to_grid,
     piece_windows,
+    ruled_draw,
     sample_masks,
     window_starts,
 )
-from museforge.music.coconet_kind import harmonise, infill, parse_region, sample
+from museforge.music.coconet_kind import harmonise, harmonise_line, infill, parse_region, sample
 from museforge.music.render import write_midi
 from museforge.music.score import Note, Part, Piece
+from museforge.music.voiceleading import count_errors
 
 PARTS = tuple(Part(n, 52) for n in ("soprano", "alto", "tenor", "bass"))
 # I – IV – V – I in C (S, A, T, B); pieces below are transpositions with varied rhythm.
@@ -157,3 +159,54 @@ def test_sample_is_four_parts_of_the_asked_length():
     for _, piece, prov in result.pieces:
         assert len(piece.parts) == 4 and piece.end <= 8.0
         assert prov["settings"]["bars"] == 2
+
+
+def test_rules_cut_voice_leading_errors_and_keep_the_soprano():
+    """The untrained model writes near-random pitches; the rules veto the faulty ones."""
+    loaded = loaded_model()
+    melody = chorale(bars=4)
+    soprano = Piece(tuple(melody.part_notes(0)), PARTS, tempo=80.0, title="soprano")
+    raw = harmonise_line(loaded.model, soprano, seed=5, steps=6, temperature=1.0, rules=False)
+    ruled = harmonise_line(loaded.model, soprano, seed=5, steps=6, temperature=1.0, rules=True)
+    raw_errors, ruled_errors = count_errors(raw), count_errors(ruled)
+    assert raw_errors.total >= 10
+    assert ruled_errors.total < raw_errors.total / 4
+    assert ruled.part_notes(0) == soprano.sorted_notes()
+    again = harmonise_line(loaded.model, soprano, seed=5, steps=6, temperature=1.0, rules=True)
+    assert again.sorted_notes() == ruled.sorted_notes()
+    other = harmonise_line(loaded.model, soprano, seed=6, steps=6, temperature=1.0, rules=True)
+    assert other.sorted_notes() != ruled.sorted_notes()
+
+
+def test_rules_are_recorded_and_can_be_switched_off(tmp_path):
+    melody = Piece(tuple(n for n in chorale().notes if n.part == 0), (Part("melody"),))
+    path = str(write_midi(tmp_path / "melody.mid", melody))
+    on = harmonise(loaded_model(), path, seed=1, steps=3)
+    off = harmonise(loaded_model(), path, seed=1, steps=3, rules=False)
+    assert on.pieces[0][2]["settings"]["rules"] is True
+    assert off.pieces[0][2]["settings"]["rules"] is False
+    assert on.pieces[0][1].sorted_notes() != off.pieces[0][1].sorted_notes()
+    assert (
+        sample(loaded_model(), n=1, bars=1, steps=2, rules=False).pieces[0][2]["settings"]["rules"]
+        is False
+    )
+
+
+def test_ruled_draw_falls_back_to_the_model_when_every_pitch_is_vetoed():
+    cfg = TINY
+    x = torch.full((1, 4, 3), cfg.classes - 1, dtype=torch.long)
+    x[0, 0, :] = 50 - cfg.low  # a soprano below the alto's whole range (55–74)
+    mask = torch.zeros(1, 4, 3, dtype=torch.bool)
+    mask[0, 1, 1] = True  # the alto of the middle chord: every pitch crosses or is out
+    probs = torch.zeros(1, cfg.classes)
+    probs[0, 70 - cfg.low] = 1.0  # the model insists on A4
+    ruled_draw(x, mask, probs, torch.Generator().manual_seed(0), cfg)
+    assert int(x[0, 1, 1]) == 70 - cfg.low
+    # Where some pitch is allowed the vetoed one is never drawn.
+    x[0, 0, :] = 72 - cfg.low
+    x[0, 2, :] = 60 - cfg.low
+    probs.zero_()
+    probs[0, 68 - cfg.low] = 1e-6  # the model's only allowed pitch, however unlikely
+    probs[0, 74 - cfg.low] = 0.5  # above the soprano: a crossing
+    ruled_draw(x, mask, probs, torch.Generator().manual_seed(0), cfg)
+    assert int(x[0, 1, 1]) == 68 - cfg.low

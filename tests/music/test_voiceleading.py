@@ -1,23 +1,26 @@
-"""Voice-leading counts: planted errors are found, a clean progression scores zero."""
+"""Voice-leading counts: planted errors are found, a clean progression scores zero; the rule
+mask forbids exactly what the counter counts."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from museforge.errors import InputError
 from museforge.music.score import Note, Part, Piece
-from museforge.music.voiceleading import bach_rates, count_errors, rates
+from museforge.music.voiceleading import allowed_pitches, bach_rates, count_errors, rates
 
 PARTS = tuple(Part(n) for n in ("soprano", "alto", "tenor", "bass"))
 # I – IV – V – I in C with textbook voice leading (S, A, T, B per chord).
 CLEAN = [(72, 67, 64, 48), (72, 69, 65, 53), (71, 67, 62, 55), (72, 67, 64, 48)]
 
 
-def chorale(chords: list[tuple[int, ...]], length: float = 1.0) -> Piece:
+def chorale(chords: list[tuple[int | None, ...]], length: float = 1.0) -> Piece:
     notes = [
         Note(p, i * length, length, part=v)
         for i, chord in enumerate(chords)
         for v, p in enumerate(chord)
+        if p is not None
     ]
     return Piece(tuple(notes), PARTS)
 
@@ -69,3 +72,53 @@ def test_crossing_and_range():
 def test_needs_four_parts():
     with pytest.raises(InputError, match="four parts"):
         count_errors(Piece((Note(60, 0.0, 1.0),)))
+
+
+PITCHES = np.arange(30, 90)
+
+
+def allowed(voice, prev, cur, nxt=None) -> set[int]:
+    return set(PITCHES[allowed_pitches(voice, PITCHES, prev, cur, nxt)].tolist())
+
+
+def test_mask_forbids_a_planted_parallel_fifth_and_octave():
+    # Soprano C5 -> D5 over an alto F4: the alto may not go to G4 (nor G3: a compound fifth).
+    prev, cur = (72, 65, 60, 48), (74, None, 60, 48)
+    ok = allowed(1, prev, cur)
+    assert 67 not in ok and 65 in ok and 69 in ok  # held F4 and A4 are clean
+    # Into the next chord: tenor C4 -> D4 while the bass moves C3 -> D3 is an octave.
+    cur, nxt = (72, 65, None, 48), (72, 65, 62, 50)
+    ok = allowed(2, None, cur, nxt)
+    assert 60 not in ok and 64 in ok and 57 in ok
+    # A held bass is no parallel: the same move is allowed.
+    assert 60 in allowed(2, None, cur, (72, 65, 62, 48))
+
+
+def test_mask_forbids_crossing_and_leaving_the_range():
+    cur = (67, None, 60, 48)
+    ok = allowed(1, None, cur)
+    assert ok == set(range(60, 68))  # between tenor and soprano, unisons included
+    assert min(allowed(3, None, (72, 67, 60, None))) == 36  # the bass's range floor
+    assert max(allowed(0, None, (None, 67, 60, 48))) == 81  # the soprano's ceiling
+    assert not allowed(1, None, (50, None, 40, 36))  # everything vetoed: the caller decides
+
+
+def test_mask_agrees_with_the_counter():
+    """A pitch is allowed exactly when placing it adds no error that count_errors counts."""
+    rng = np.random.default_rng(0)
+    for _ in range(40):
+        grid = [[int(p) for p in rng.integers(44, 80, 4)] for _ in range(3)]
+        grid = [[None if rng.random() < 0.1 else p for p in chord] for chord in grid]
+        voice = int(rng.integers(0, 4))
+        grid[0][voice] = int(rng.integers(44, 80))  # this voice sounds around the cell
+        grid[2][voice] = int(rng.integers(44, 80))
+        prev, cur, nxt = (tuple(c) for c in grid)
+        mask = allowed_pitches(voice, PITCHES, prev, cur, nxt)
+        # Each chord keeps one struck voice so that resting the cell leaves three chords.
+        if all(p is None for v, p in enumerate(cur) if v != voice):
+            continue
+        without = (*cur[:voice], None, *cur[voice + 1 :])
+        base = count_errors(chorale([prev, without, nxt])).total
+        for pitch, ok in zip(PITCHES.tolist(), mask.tolist(), strict=True):
+            placed = (*cur[:voice], pitch, *cur[voice + 1 :])
+            assert ok == (count_errors(chorale([prev, placed, nxt])).total == base)
