@@ -51,6 +51,17 @@ class LoadedModel:
     def short_hash(self) -> str:
         return self.sha256[:12]
 
+    def provenance(self, verb: str, modality: str | None = None, **fields: Any) -> dict[str, Any]:
+        """The provenance every output of this model starts from: the model's identity,
+        the verb, the library versions, then ``fields`` (seed, settings, lineage...)."""
+        head: dict[str, Any] = {
+            "model": {"sha256": self.sha256, "kind": self.kind, "path": str(self.path)},
+            "verb": verb,
+        }
+        if modality is not None:
+            head["modality"] = modality
+        return {**head, "versions": self.manifest.get("versions", {}), **fields}
+
 
 def library_versions() -> dict[str, str]:
     """Versions that decide whether an output can be re-made bit for bit."""

@@ -54,12 +54,7 @@ def _check_label(loaded: LoadedModel, label: int | None) -> None:
 
 
 def _provenance(loaded: LoadedModel, verb: str, **fields: Any) -> dict[str, Any]:
-    return {
-        "model": {"sha256": loaded.sha256, "kind": loaded.kind, "path": str(loaded.path)},
-        "verb": verb,
-        "versions": loaded.manifest.get("versions", {}),
-        **fields,
-    }
+    return loaded.provenance(verb, **fields)
 
 
 def _artworks(loaded, verb, images, z, labels, names, extra) -> list[Artwork]:

@@ -223,13 +223,7 @@ def _check_length(piece: Piece, source: str) -> None:
 
 
 def _provenance(loaded: LoadedModel, verb_name: str, **fields: Any) -> dict[str, Any]:
-    return {
-        "model": {"sha256": loaded.sha256, "kind": loaded.kind, "path": str(loaded.path)},
-        "verb": verb_name,
-        "modality": "music",
-        "versions": loaded.manifest.get("versions", {}),
-        **fields,
-    }
+    return loaded.provenance(verb_name, modality="music", **fields)
 
 
 def _stem(source: str) -> str:

@@ -9,10 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from torch import nn
 
 from museforge.music import tokens
-from museforge.nn.sequence import ARCHS, TIED, sequence_net
+from museforge.nn.sequence import ARCHS, TiedLM, sequence_net
 
 
 @dataclass(frozen=True)
@@ -42,7 +41,7 @@ class MusicLMConfig:
             raise ValueError(f"context must be at least 16 tokens (got {self.context})")
 
 
-class MusicLM(nn.Module):
+class MusicLM(TiedLM):
     """Next-event logits; ``net`` offers ``forward`` for training and ``start``/``step``."""
 
     def __init__(self, cfg: MusicLMConfig):
@@ -67,13 +66,3 @@ class MusicLM(nn.Module):
 
     def forward(self, idx: torch.Tensor) -> torch.Tensor:
         return self.net(idx)
-
-    def weights(self) -> dict[str, torch.Tensor]:
-        """The state dict without the tied output weight (safetensors rejects shared storage)."""
-        return {k: v for k, v in self.state_dict().items() if k != TIED}
-
-    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
-        state = dict(state_dict)
-        if TIED not in state and "net.embed.weight" in state:
-            state[TIED] = state["net.embed.weight"]
-        return super().load_state_dict(state, strict=strict, assign=assign)

@@ -93,13 +93,7 @@ def _parts(loaded: LoadedModel, instrument: int | None) -> tuple[Part, ...]:
 
 
 def _provenance(loaded: LoadedModel, verb: str, **fields: Any) -> dict[str, Any]:
-    return {
-        "model": {"sha256": loaded.sha256, "kind": loaded.kind, "path": str(loaded.path)},
-        "verb": verb,
-        "modality": "music",
-        "versions": loaded.manifest.get("versions", {}),
-        **fields,
-    }
+    return loaded.provenance(verb, modality="music", **fields)
 
 
 def sample(

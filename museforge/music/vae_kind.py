@@ -86,13 +86,7 @@ def melody_vae_task(model: dict[str, Any], training: dict[str, Any], data: str, 
 
 # -- helpers for the verbs -----------------------------------------------------------------
 def _provenance(loaded: LoadedModel, verb_name: str, **fields: Any) -> dict[str, Any]:
-    return {
-        "model": {"sha256": loaded.sha256, "kind": loaded.kind, "path": str(loaded.path)},
-        "verb": verb_name,
-        "modality": "music",
-        "versions": loaded.manifest.get("versions", {}),
-        **fields,
-    }
+    return loaded.provenance(verb_name, modality="music", **fields)
 
 
 def _read_phrase(

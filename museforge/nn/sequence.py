@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import torch
+from torch import nn
+
 from museforge.nn.lstm import LSTMLM, LSTMShape
 from museforge.nn.transformer import TransformerLM, TransformerShape
 
@@ -29,3 +32,20 @@ def sequence_net(
     if arch == "lstm":
         return LSTMLM(LSTMShape(vocab_size, n_layer, n_embd, dropout))
     raise ValueError(f"arch must be one of {ARCHS} (got {arch!r})")
+
+
+class TiedLM(nn.Module):
+    """Base of the LM kinds: ``net`` ties its output layer to its embedding, and the
+    artifact stores that weight once (safetensors rejects shared storage)."""
+
+    net: TransformerLM | LSTMLM
+
+    def weights(self) -> dict[str, torch.Tensor]:
+        """The state dict without the tied output weight."""
+        return {k: v for k, v in self.state_dict().items() if k != TIED}
+
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        state = dict(state_dict)
+        if TIED not in state and "net.embed.weight" in state:
+            state[TIED] = state["net.embed.weight"]
+        return super().load_state_dict(state, strict=strict, assign=assign)

@@ -9,10 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from torch import nn
 
 from museforge.errors import InputError
-from museforge.nn.sequence import ARCHS, TIED, sequence_net
+from museforge.nn.sequence import ARCHS, TiedLM, sequence_net
 from museforge.text.corpus import END
 
 UNK = "\x01"
@@ -55,7 +54,7 @@ def lossy_ids(index: dict[str, int], text: str) -> torch.Tensor:
     return torch.tensor([index.get(c, unk) for c in text], dtype=torch.long)
 
 
-class TextLM(nn.Module):
+class TextLM(TiedLM):
     """A character LM: ``net`` maps ids to next-character logits; helpers map text to ids."""
 
     def __init__(self, cfg: TextLMConfig):
@@ -110,16 +109,6 @@ class TextLM(nn.Module):
 
     def forward(self, idx: torch.Tensor) -> torch.Tensor:
         return self.net(idx)
-
-    def weights(self) -> dict[str, torch.Tensor]:
-        """The state dict without the tied output weight (safetensors rejects shared storage)."""
-        return {k: v for k, v in self.state_dict().items() if k != TIED}
-
-    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
-        state = dict(state_dict)
-        if TIED not in state and "net.embed.weight" in state:
-            state[TIED] = state["net.embed.weight"]
-        return super().load_state_dict(state, strict=strict, assign=assign)
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())

@@ -22,13 +22,7 @@ TITLE_MAX = 12  # characters of a generated Chinese title
 
 
 def _provenance(loaded: LoadedModel, verb: str, **fields: Any) -> dict[str, Any]:
-    return {
-        "model": {"sha256": loaded.sha256, "kind": loaded.kind, "path": str(loaded.path)},
-        "verb": verb,
-        "modality": "text",
-        "versions": loaded.manifest.get("versions", {}),
-        **fields,
-    }
+    return loaded.provenance(verb, modality="text", **fields)
 
 
 def _text_result(loaded, verb, texts, seed, settings, extra, stem) -> Result:
