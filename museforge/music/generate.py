@@ -40,20 +40,30 @@ class MusicSampling:
 
 
 class _Masks:
-    """Allowed-token masks by grammar situation, built once each."""
+    """Allowed-token masks by grammar situation, built once each (with their complements,
+    the banned tokens, under ``banned``)."""
 
     def __init__(self) -> None:
-        self._cache: dict[tuple, torch.Tensor] = {}
+        self._cache: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
 
-    def __call__(self, g: tokens.Grammar) -> torch.Tensor:
+    def _both(self, g: tokens.Grammar) -> tuple[torch.Tensor, torch.Tensor]:
         last = g.max_bars is not None and g.bars >= g.max_bars
         key = (g.state, g.pos, g.steps, last, g.bars >= 1, g.polyphonic)
-        mask = self._cache.get(key)
-        if mask is None:
+        both = self._cache.get(key)
+        if both is None:
             mask = torch.zeros(len(tokens.VOCAB), dtype=torch.bool)
             mask[g.allowed()] = True
-            self._cache[key] = mask
-        return mask
+            both = self._cache[key] = (mask, ~mask)
+        return both
+
+    def __call__(self, g: tokens.Grammar) -> torch.Tensor:
+        return self._both(g)[0]
+
+    def banned(self, grammars: list[tokens.Grammar]) -> torch.Tensor:
+        """(rows, vocab): True where a row's grammar forbids the token."""
+        if len(grammars) == 1:
+            return self._both(grammars[0])[1][None]
+        return torch.stack([self._both(g)[1] for g in grammars])
 
 
 def prime_grammar(prime: list[int], polyphonic: bool, new_bars: int) -> tokens.Grammar:
@@ -109,10 +119,12 @@ def sample_tokens(
         start = torch.tensor(prime, dtype=torch.long)[None].expand(n, -1).contiguous()
         logits, state = model.net.start(start)
         for _ in range(budget):
-            allowed = torch.stack([masks(g) for g in grammars])
-            if note_count is not None:
-                allowed = _count_notes(allowed, grammars, played, note_count)
-            shaped = logits.float().masked_fill(~allowed, float("-inf")) / s.temperature
+            if note_count is None:
+                banned = masks.banned(grammars)
+            else:
+                allowed = torch.stack([masks(g) for g in grammars])
+                banned = ~_count_notes(allowed, grammars, played, note_count)
+            shaped = logits.float().masked_fill(banned, float("-inf")) / s.temperature
             probs = torch.softmax(top_p_filter(shaped, s.top_p), dim=-1).nan_to_num(0.0)
             picks = draw(probs, gens)
             for i, token in enumerate(picks.tolist()):

@@ -25,13 +25,17 @@ def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
     probs = torch.softmax(sorted_logits, dim=-1)
     drop = probs.cumsum(dim=-1) - probs > p  # keep the first entry that crosses p
     sorted_logits = sorted_logits.masked_fill(drop, float("-inf"))
-    return torch.full_like(logits, float("-inf")).scatter(-1, order, sorted_logits)
+    # ``order`` is a permutation of each row, so the scatter writes every entry.
+    return torch.empty_like(logits).scatter_(-1, order, sorted_logits)
 
 
 def draw(probs: torch.Tensor, gens: list[torch.Generator]) -> torch.Tensor:
     """One index per row by inverse CDF, each row from its own generator (so row i is
     the same whether 1 or 20 rows are drawn)."""
-    u = torch.stack([torch.rand(1, generator=g) for g in gens]).view(-1, 1)
+    if len(gens) == 1:
+        u = torch.rand(1, 1, generator=gens[0])
+    else:
+        u = torch.stack([torch.rand(1, generator=g) for g in gens]).view(-1, 1)
     cdf = probs.cumsum(dim=-1)
     picks = (cdf < u * cdf[:, -1:]).sum(dim=-1)
     return picks.clamp_max(probs.shape[-1] - 1)

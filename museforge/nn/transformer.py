@@ -58,6 +58,29 @@ def _rope_tables(head_dim: int, start: int, length: int) -> tuple[torch.Tensor, 
     return cos[start:need], sin[start:need]
 
 
+_ROPE_PAIRED: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+
+
+def _rope_paired(head_dim: int, pos: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos and signed sin at position ``pos``, each (D,) with every entry repeated per pair:
+    (c0, c0, c1, c1, …) and (-s0, s0, -s1, s1, …), for :func:`_rotate_paired`."""
+    paired = _ROPE_PAIRED.get(head_dim)
+    if paired is None or pos >= paired[0].shape[0]:
+        _rope_tables(head_dim, pos, 1)  # grows the shared tables as needed
+        cos, sin = _ROPE[head_dim]
+        paired = (cos.repeat_interleave(2, dim=-1), torch.stack((-sin, sin), dim=-1).flatten(-2))
+        _ROPE_PAIRED[head_dim] = paired
+    return paired[0][pos], paired[1][pos]
+
+
+def _rotate_paired(x: torch.Tensor, cos: torch.Tensor, signed_sin: torch.Tensor) -> torch.Tensor:
+    """:func:`_rotate` with tables from :func:`_rope_paired`, in fewer operations and with
+    bit-identical results: ``x*cos + swap(x)*signed_sin`` gives ``even*cos - odd*sin`` and
+    ``odd*cos + even*sin`` (negation is exact and addition commutes in floating point)."""
+    swapped = x.unflatten(-1, (-1, 2)).flip(-1).flatten(-2)
+    return x * cos + swapped * signed_sin
+
+
 def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
     """Apply RoPE to (B, H, T, D) with tables of shape (T, D/2), pairs (even, odd)."""
     even, odd = x[..., 0::2], x[..., 1::2]
@@ -167,16 +190,127 @@ class TransformerLM(nn.Module):
         return self._run(idx, 0, None)[0]
 
     def start(self, idx: torch.Tensor) -> tuple[torch.Tensor, dict]:
-        """Prefill with a prompt (B, T ≥ 1): logits of the last position and the state."""
-        idx = idx[:, -self.shape.context :]
-        logits, cache = self._run(idx, 0, None)
-        return logits[:, -1], {"kv": cache, "pos": idx.shape[1], "recent": idx}
+        """Prefill with a prompt (B, T ≥ 1): logits of the last position and the state.
 
+        The state holds key/value buffers that :meth:`step` writes in place, so a state is
+        used once: step it forward, never branch two continuations off the same one."""
+        idx = idx[:, -self.shape.context :]
+        with torch.no_grad():
+            logits, cache = self._run(idx, 0, None)
+        kept = cache[0][0].shape[2]
+        kv = []
+        for k, v in cache:
+            b, h, _, d = k.shape
+            buf = k.new_empty(2, b, h, self._capacity(kept + 1), d)
+            buf[0, :, :, :kept] = k
+            buf[1, :, :, :kept] = v
+            kv.append(buf)
+        state = {"kv": kv, "len": kept, "pos": idx.shape[1], "weights": self._decode_weights()}
+        if self.shape.position == "learned":
+            state["recent"] = idx
+        return logits[:, -1], state
+
+    def _capacity(self, need: int) -> int:
+        """Cached positions to allocate for ``need``: doubling while small, at most the
+        context plus a slack (a quarter of it), so a full buffer shifts its keys back only
+        once per slack steps instead of copying the whole cache every step."""
+        full = self.shape.context + max(8, self.shape.context // 4)
+        return min(full, max(need, 32, 2 * need - 2))
+
+    def _decode_weights(self) -> list[tuple]:
+        """Each block's parameters, looked up once per sampling run rather than per step."""
+        return [
+            (
+                blk.ln1.weight,
+                blk.ln1.bias,
+                blk.ln1.eps,
+                blk.attn.qkv.weight,
+                blk.attn.qkv.bias,
+                blk.attn.proj.weight,
+                blk.attn.proj.bias,
+                blk.ln2.weight,
+                blk.ln2.bias,
+                blk.ln2.eps,
+                blk.mlp[0].weight,
+                blk.mlp[0].bias,
+                blk.mlp[2].weight,
+                blk.mlp[2].bias,
+            )
+            for blk in self.blocks
+        ]
+
+    def _room(self, state: dict) -> int:
+        """Index where the next key goes, making room first: grow the buffers while they
+        are small, else keep only the last ``context - 1`` keys at the front."""
+        end, kv = state["len"], state["kv"]
+        cap = kv[0].shape[3]
+        if end < cap:
+            return end
+        grown = self._capacity(cap + 1)
+        if grown > cap:
+            for i, buf in enumerate(kv):
+                new = buf.new_empty(*buf.shape[:3], grown, buf.shape[4])
+                new[:, :, :, :end] = buf
+                kv[i] = new
+            return end
+        keep = self.shape.context - 1
+        for buf in kv:
+            buf[:, :, :, :keep] = buf[:, :, :, end - keep : end].clone()
+        state["len"] = keep
+        return keep
+
+    @torch.no_grad()
     def step(self, token: torch.Tensor, state: dict) -> tuple[torch.Tensor, dict]:
-        """Feed one token per row (B,); logits of the next position and the updated state."""
-        recent = torch.cat((state["recent"], token[:, None]), dim=1)[:, -self.shape.context :]
-        if self.shape.position == "learned" and state["pos"] >= self.shape.context:
-            # Absolute positions cannot slide: re-encode the most recent window instead.
-            return self.start(recent)
-        logits, cache = self._run(token[:, None], state["pos"], state["kv"])
-        return logits[:, -1], {"kv": cache, "pos": state["pos"] + 1, "recent": recent}
+        """Feed one token per row (B,); logits of the next position and the state, updated
+        in place (the key/value buffers are written, not copied)."""
+        s = self.shape
+        pos = state["pos"]
+        if s.position == "learned":
+            recent = torch.cat((state["recent"], token[:, None]), dim=1)[:, -s.context :]
+            if pos >= s.context:
+                # Absolute positions cannot slide: re-encode the most recent window instead.
+                return self.start(recent)
+            state["recent"] = recent
+        end = self._room(state)
+        lo = max(0, end + 1 - s.context)  # attend to the last `context` keys, this one included
+        b, c, nh = token.shape[0], s.n_embd, s.n_head
+        hd = c // nh
+        # Rows are (B, C) here: the same arithmetic as a (B, 1, C) forward, with less overhead.
+        x = F.embedding(token, self.embed.weight)
+        if s.position == "learned":
+            x = x + self.pos.weight[pos]
+            rope = None
+        else:
+            rope = _rope_paired(hd, pos)
+            if rope[0].dtype != x.dtype or rope[0].device != x.device:
+                rope = (rope[0].to(x.device, x.dtype), rope[1].to(x.device, x.dtype))
+        p = s.dropout if self.training else 0.0
+        if p:
+            x = F.dropout(x, p, True)
+        for (w1, b1, e1, wqkv, bqkv, wo, bo, w2, b2, e2, wi, bi, wf, bf), buf in zip(
+            state["weights"], state["kv"], strict=True
+        ):
+            qkv = F.linear(torch.layer_norm(x, (c,), w1, b1, e1), wqkv, bqkv).view(b, 3, nh, hd)
+            if rope is None:
+                q = qkv[:, 0]
+                buf[:, :, :, end] = qkv[:, 1:].transpose(0, 1)
+            else:
+                qk = _rotate_paired(qkv[:, :2], *rope)  # queries and keys rotated together
+                q = qk[:, 0]
+                buf[0, :, :, end] = qk[:, 1]
+                buf[1, :, :, end] = qkv[:, 2]
+            y = F.scaled_dot_product_attention(
+                q[:, :, None], buf[0, :, :, lo : end + 1], buf[1, :, :, lo : end + 1]
+            )
+            a = F.linear(y.reshape(b, c), wo, bo)
+            if p:
+                a = F.dropout(a, p, True)
+            x = x + a
+            m = F.linear(F.gelu(F.linear(torch.layer_norm(x, (c,), w2, b2, e2), wi, bi)), wf, bf)
+            if p:
+                m = F.dropout(m, p, True)
+            x = x + m
+        ln = self.ln_f
+        x = torch.layer_norm(x, (c,), ln.weight, ln.bias, ln.eps)
+        state["len"], state["pos"] = end + 1, pos + 1
+        return F.linear(x, self.head.weight), state

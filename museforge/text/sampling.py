@@ -128,28 +128,35 @@ def _generate_batch(
         free[model.end_id] = False
     only_end = torch.zeros(vocab, dtype=torch.bool)
     only_end[model.end_id] = True
+    # Complements and emptiness of the two fixed masks, worked out once.
+    known = {id(free): (~free, bool(free.any())), id(only_end): (~only_end, True)}
+    controls = s.repetition_penalty > 1.0 or s.no_repeat_ngram
     for _ in range(s.max_chars):
-        masks = []
-        for con in constraints:
-            masks.append(_mask(con, free, only_end, model.end_id))
-        allowed = torch.stack(masks)
+        masks = [_mask(con, free, only_end, model.end_id) for con in constraints]
+        if n == 1 and id(masks[0]) in known:
+            not_allowed, nonempty = known[id(masks[0])]
+            banned, any_allowed = not_allowed[None], [nonempty]
+        else:
+            allowed = torch.stack(masks)
+            banned, any_allowed = ~allowed, allowed.any(dim=-1).tolist()
         raw = logits.float()
         shaped = raw
         if s.repetition_penalty > 1.0:
             shaped = _penalise(shaped, out, s.repetition_penalty)
         if s.no_repeat_ngram:
             shaped = shaped.masked_fill(_ngram_bans(out, s.no_repeat_ngram, vocab), float("-inf"))
-        masked = shaped.masked_fill(~allowed, float("-inf"))
-        # Repetition controls must not remove every character a form allows.
-        stuck = torch.isinf(masked).all(dim=-1)
-        if stuck.any():
-            masked[stuck] = raw[stuck].masked_fill(~allowed[stuck], float("-inf"))
+        masked = shaped.masked_fill(banned, float("-inf"))
+        if controls:
+            # Repetition controls must not remove every character a form allows.
+            stuck = torch.isinf(masked).all(dim=-1)
+            if stuck.any():
+                masked[stuck] = raw[stuck].masked_fill(banned[stuck], float("-inf"))
         probs = torch.softmax(_filter(masked, s), dim=-1).nan_to_num(0.0)
         picks = draw(probs, gens)
         for i in range(n):
             if finished[i]:
                 continue
-            if not allowed[i].any():
+            if not any_allowed[i]:
                 finished[i] = failed[i] = True
                 continue
             token = int(picks[i])
