@@ -94,6 +94,19 @@ def _count_notes(
     return allowed
 
 
+def _bar_line_ends(logits: torch.Tensor, grammars: list[tokens.Grammar]) -> torch.Tensor:
+    """In the last bar asked for, the model's wish for a new bar line becomes the end of
+    the piece (rather than being spread over stray late notes)."""
+    last = [i for i, g in enumerate(grammars) if g.max_bars is not None and g.bars >= g.max_bars]
+    if not last:
+        return logits
+    logits = logits.clone()
+    rows = torch.tensor(last)
+    pair = logits[rows][:, [tokens.EOS, tokens.BAR]]
+    logits[rows, tokens.EOS] = torch.logsumexp(pair, dim=-1)
+    return logits
+
+
 @torch.inference_mode()
 def sample_tokens(
     model: MusicLM,
@@ -124,7 +137,8 @@ def sample_tokens(
             else:
                 allowed = torch.stack([masks(g) for g in grammars])
                 banned = ~_count_notes(allowed, grammars, played, note_count)
-            shaped = logits.float().masked_fill(banned, float("-inf")) / s.temperature
+            raw = _bar_line_ends(logits.float(), grammars)
+            shaped = raw.masked_fill(banned, float("-inf")) / s.temperature
             probs = torch.softmax(top_p_filter(shaped, s.top_p), dim=-1).nan_to_num(0.0)
             picks = draw(probs, gens)
             for i, token in enumerate(picks.tolist()):
