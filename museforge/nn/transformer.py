@@ -50,10 +50,13 @@ def _rope_tables(head_dim: int, start: int, length: int) -> tuple[torch.Tensor, 
     need = start + length
     cos, sin = _ROPE.get(head_dim, (torch.empty(0), torch.empty(0)))
     if cos.shape[0] < need:
-        size = max(need, 2 * cos.shape[0], 1024)
-        inv = 1.0 / (10000 ** (torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim))
-        angles = torch.arange(size, dtype=torch.float32)[:, None] * inv[None, :]
-        cos, sin = angles.cos(), angles.sin()
+        # Shared by sampling (inference mode) and training: made as ordinary tensors, so a
+        # table first built while sampling can still take part in a backward pass later.
+        with torch.inference_mode(False), torch.no_grad():
+            size = max(need, 2 * cos.shape[0], 1024)
+            inv = 1.0 / (10000 ** (torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim))
+            angles = torch.arange(size, dtype=torch.float32)[:, None] * inv[None, :]
+            cos, sin = angles.cos(), angles.sin()
         _ROPE[head_dim] = (cos, sin)
     return cos[start:need], sin[start:need]
 
@@ -68,7 +71,11 @@ def _rope_paired(head_dim: int, pos: int) -> tuple[torch.Tensor, torch.Tensor]:
     if paired is None or pos >= paired[0].shape[0]:
         _rope_tables(head_dim, pos, 1)  # grows the shared tables as needed
         cos, sin = _ROPE[head_dim]
-        paired = (cos.repeat_interleave(2, dim=-1), torch.stack((-sin, sin), dim=-1).flatten(-2))
+        with torch.inference_mode(False), torch.no_grad():
+            paired = (
+                cos.repeat_interleave(2, dim=-1),
+                torch.stack((-sin, sin), dim=-1).flatten(-2),
+            )
         _ROPE_PAIRED[head_dim] = paired
     return paired[0][pos], paired[1][pos]
 

@@ -144,3 +144,19 @@ def test_shapes_reject_bad_sizes():
 def test_output_layer_is_tied_to_the_embedding():
     net = TransformerLM(TransformerShape(vocab_size=13, n_embd=16, n_head=2, n_layer=1))
     assert net.head.weight.data_ptr() == net.embed.weight.data_ptr()
+
+
+def test_training_after_sampling_in_the_same_process():
+    """RoPE tables first built while sampling (inference mode) must not break training."""
+    from museforge.nn.transformer import _ROPE, _ROPE_PAIRED
+
+    _ROPE.clear()
+    _ROPE_PAIRED.clear()
+    torch.manual_seed(0)
+    net = TransformerLM(TransformerShape(11, 16, 1, 2, 16, 0.0, "rope", False))
+    with torch.inference_mode():
+        _, state = net.start(torch.tensor([[1, 2, 3]]))
+        net.step(torch.tensor([4]), state)
+    loss = net(torch.randint(11, (2, 8))).logsumexp(-1).mean()
+    loss.backward()
+    assert net.embed.weight.grad is not None
