@@ -48,7 +48,7 @@ class _Masks:
 
     def _both(self, g: tokens.Grammar) -> tuple[torch.Tensor, torch.Tensor]:
         last = g.max_bars is not None and g.bars >= g.max_bars
-        key = (g.state, g.pos, g.steps, last, g.bars >= 1, g.polyphonic)
+        key = (g.state, g.pos, g.steps, last, g.bars >= g.min_bars, g.polyphonic)
         both = self._cache.get(key)
         if both is None:
             mask = torch.zeros(len(tokens.VOCAB), dtype=torch.bool)
@@ -66,14 +66,18 @@ class _Masks:
         return torch.stack([self._both(g)[1] for g in grammars])
 
 
-def prime_grammar(prime: list[int], polyphonic: bool, new_bars: int) -> tokens.Grammar:
-    """The grammar state after ``prime`` (which starts with BOS), allowing ``new_bars`` more."""
+def prime_grammar(
+    prime: list[int], polyphonic: bool, new_bars: int, exact: bool = True
+) -> tokens.Grammar:
+    """The grammar state after ``prime`` (which starts with BOS), allowing ``new_bars`` more
+    (exactly that many when ``exact``; at most, otherwise)."""
     g = tokens.Grammar(polyphonic=polyphonic)
     for t in prime[1:]:
         if t not in g.allowed():
             raise InputError(f"the priming music breaks the event grammar at {tokens.VOCAB[t]}")
         g.feed(t)
     g.max_bars = g.bars + new_bars
+    g.min_bars = g.max_bars if exact else 1
     return g
 
 
@@ -120,7 +124,8 @@ def sample_tokens(
     bars at most; returned without the prime. With ``note_count``, every continuation has
     exactly that many notes, one per onset (a melody for that many syllables)."""
     model.eval()
-    grammars = [prime_grammar(prime, model.cfg.polyphonic, s.bars) for _ in range(n)]
+    exact = note_count is None  # a song ends with its last syllable, not at a bar count
+    grammars = [prime_grammar(prime, model.cfg.polyphonic, s.bars, exact) for _ in range(n)]
     gens = [stream(seed, "music-sample", row) for row in range(n)]
     masks = _Masks()
     # Enough room for a dense bar of four parts (a note is three tokens) per bar asked for.

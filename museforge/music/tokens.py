@@ -142,11 +142,13 @@ class Grammar:
 
     Tracks the meter (to keep positions inside the bar), the current position (onsets
     never go backwards within a bar), whether a pitch awaits its duration, and the bars
-    so far (``max_bars`` ends the piece after that many bars).
+    so far (``max_bars`` ends the piece after that many bars; it cannot end before
+    ``min_bars``).
     """
 
     polyphonic: bool = False
     max_bars: int | None = None
+    min_bars: int = 1  # the piece may not end before this many bars
     steps: int = 16
     bars: int = 0
     pos: int = -1
@@ -190,7 +192,7 @@ class Grammar:
             return note  # an onset holds at least one note
         later = [POS_IDS[p] for p in range(self.pos + 1, self.steps)]
         last_bar = self.max_bars is not None and self.bars >= self.max_bars
-        after = [EOS] if last_bar else [BAR] + ([EOS] if self.bars >= 1 else [])
+        after = [EOS] if last_bar else [BAR] + ([EOS] if self.bars >= self.min_bars else [])
         if s == "dur":  # another note at this onset, a later onset, or the bar's end
             return note + later + after
         return later + after  # just after BAR
