@@ -83,8 +83,7 @@ def _harmonisation(models_dir: Path, seed: int) -> dict[str, Any] | None:
     loaded = load_artifact(path)
     from museforge.core.registry import get_verb
 
-    report = get_verb(loaded.kind, "evaluate")(loaded, seed=seed)
-    return report.data if hasattr(report, "data") else report
+    return get_verb(loaded.kind, "evaluate")(loaded, seed=seed).data
 
 
 def run_music_bench(

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import torch
 
 from museforge.music import tokens
-from museforge.nn.sequence import ARCHS, TiedLM, sequence_net
+from museforge.nn.sequence import ARCHS, TiedLM, sequence_net_for
 
 
 @dataclass(frozen=True)
@@ -47,17 +47,7 @@ class MusicLM(TiedLM):
     def __init__(self, cfg: MusicLMConfig):
         super().__init__()
         self.cfg = cfg
-        self.net = sequence_net(
-            cfg.arch,
-            cfg.vocab_size,
-            cfg.context,
-            cfg.n_layer,
-            cfg.n_head,
-            cfg.n_embd,
-            cfg.dropout,
-            cfg.position,
-            cfg.bias,
-        )
+        self.net = sequence_net_for(cfg, cfg.vocab_size)
 
     @property
     def unk_id(self) -> int:

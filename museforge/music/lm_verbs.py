@@ -23,7 +23,8 @@ VOICES = ("soprano", "alto", "tenor", "bass")
 MAX_SYLLABLES = 200
 
 
-def _meter(text: str | None) -> tuple[int, int] | None:
+def parse_meter(text: str | None) -> tuple[int, int] | None:
+    """``"3/4"`` as (3, 4), None for nothing; an InputError for a meter without tokens."""
     if text is None or text == "":
         return None
     match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", str(text))
@@ -55,7 +56,9 @@ def _typed_notes(notes: str) -> Piece:
     return piece
 
 
-def _prime(loaded: LoadedModel, prime_file, notes, key, meter) -> tuple[list[int], str | None]:
+def prime_tokens(
+    loaded: LoadedModel, prime_file, notes, key, meter
+) -> tuple[list[int], str | None]:
     """Priming tokens (BOS first, no EOS) and a description of the source."""
     from museforge.music.corpus import read_music_file
 
@@ -83,7 +86,8 @@ def _prime(loaded: LoadedModel, prime_file, notes, key, meter) -> tuple[list[int
     return ids, source
 
 
-def _parts(loaded: LoadedModel, instrument: int | None) -> tuple[Part, ...]:
+def parts_for(loaded: LoadedModel, instrument: int | None) -> tuple[Part, ...]:
+    """The parts a sample is played by: four choir voices or one melody instrument."""
     if instrument is not None and not 0 <= instrument <= 127:
         raise InputError(f"--instrument must be a General MIDI program 0-127 (got {instrument})")
     if loaded.model.cfg.polyphonic:
@@ -118,10 +122,10 @@ def sample(
         raise InputError(f"--tempo must be 20 to 300 quarter notes a minute (got {tempo})")
     settings = MusicSampling(bars=bars, temperature=temperature, top_p=top_p)
     parsed_key = parse_key(key) if key else None
-    meter = _meter(time_signature)
-    prime, source = _prime(loaded, prime_file, notes, parsed_key, meter)
+    meter = parse_meter(time_signature)
+    prime, source = prime_tokens(loaded, prime_file, notes, parsed_key, meter)
     rows = sample_tokens(loaded.model, prime, n, seed, settings)
-    parts = _parts(loaded, instrument)
+    parts = parts_for(loaded, instrument)
     arts = []
     record = {"key": key, "time_signature": time_signature, "tempo": tempo}
     for i, row in enumerate(rows):

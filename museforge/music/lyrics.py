@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from typing import Any
 
 from museforge.core.artifact import LoadedModel
 from museforge.errors import InputError
@@ -57,11 +56,13 @@ def set_lyrics(
     if len(syllables) > MAX_SYLLABLES:
         raise InputError(f"at most {MAX_SYLLABLES} syllables at once (got {len(syllables)})")
     parsed_key = lm_verbs.parse_key(key) if key else None
-    prime, _ = lm_verbs._prime(loaded, None, None, parsed_key, lm_verbs._meter(time_signature))
+    prime, _ = lm_verbs.prime_tokens(
+        loaded, None, None, parsed_key, lm_verbs.parse_meter(time_signature)
+    )
     # A note lasts at most two bars, so this many bars always leaves room for every syllable.
     settings = MusicSampling(bars=2 * len(syllables) + 2, temperature=temperature, top_p=top_p)
     [row] = sample_tokens(loaded.model, prime, 1, seed, settings, note_count=len(syllables))
-    piece = tokens.decode(prime + row, tempo=tempo, parts=lm_verbs._parts(loaded, instrument))
+    piece = tokens.decode(prime + row, tempo=tempo, parts=lm_verbs.parts_for(loaded, instrument))
     provenance = lm_verbs._provenance(
         loaded,
         "lyrics",
@@ -78,8 +79,3 @@ def set_lyrics(
     )
     art = MusicArtwork(f"song-s{seed}", piece, provenance, lyrics=syllables)
     return MusicResult([art], stem=f"song-s{seed}")
-
-
-def lyric_notes(piece: Any) -> int:
-    """Notes of the melody (part 0): what the syllables are matched against."""
-    return len(piece.part_notes(0))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -32,6 +34,21 @@ def sequence_net(
     if arch == "lstm":
         return LSTMLM(LSTMShape(vocab_size, n_layer, n_embd, dropout))
     raise ValueError(f"arch must be one of {ARCHS} (got {arch!r})")
+
+
+def sequence_net_for(cfg: Any, vocab_size: int) -> TransformerLM | LSTMLM:
+    """:func:`sequence_net` from an LM config's fields (arch, context, sizes, position)."""
+    return sequence_net(
+        cfg.arch,
+        vocab_size,
+        cfg.context,
+        cfg.n_layer,
+        cfg.n_head,
+        cfg.n_embd,
+        cfg.dropout,
+        cfg.position,
+        cfg.bias,
+    )
 
 
 class TiedLM(nn.Module):

@@ -54,8 +54,8 @@ class Workspace:
         return removed
 
     # --- models -------------------------------------------------------------------------
-    def models(self) -> list[dict[str, Any]]:
-        """Every usable model: name, kind, folder, and its manifest's data and metrics."""
+    def _scan(self) -> list[tuple[Path, dict[str, Any]]]:
+        """(folder, public entry) of every usable model, starters first."""
         found = []
         for prefix, folder in (("", self.models_dir), (TRAINED, self.trained_dir)):
             for manifest in sorted(folder.glob("*/model.json")) if folder.is_dir() else []:
@@ -63,26 +63,27 @@ class Workspace:
                     data = json.loads(manifest.read_text(encoding="utf-8"))
                 except (OSError, ValueError):
                     continue  # a half-trained or damaged folder is not offered
-                found.append(
-                    {
-                        "name": prefix + manifest.parent.name,
-                        "kind": data.get("kind"),
-                        "trained_in_studio": bool(prefix),
-                        "data": data.get("data", {}).get("source") or data.get("data", {}),
-                        "metrics": data.get("metrics", {}),
-                        "created": data.get("created"),
-                        "sha256": data.get("weights", {}).get("sha256"),
-                    }
-                )
+                entry = {
+                    "name": prefix + manifest.parent.name,
+                    "kind": data.get("kind"),
+                    "trained_in_studio": bool(prefix),
+                    "data": data.get("data", {}).get("source") or data.get("data", {}),
+                    "metrics": data.get("metrics", {}),
+                    "created": data.get("created"),
+                    "sha256": data.get("weights", {}).get("sha256"),
+                }
+                found.append((manifest.parent, entry))
         return found
+
+    def models(self) -> list[dict[str, Any]]:
+        """Every usable model: name, kind, folder, and its manifest's data and metrics."""
+        return [entry for _, entry in self._scan()]
 
     def model_path(self, name: str) -> Path:
         """The folder of the model called ``name`` (one listed by :meth:`models`)."""
-        for model in self.models():
-            if model["name"] == name:
-                if model["trained_in_studio"]:
-                    return self.trained_dir / name.removeprefix(TRAINED)
-                return self.models_dir / name
+        for folder, entry in self._scan():
+            if entry["name"] == name:
+                return folder
         raise InputError(f"no model called '{name}' (see the Models page)")
 
     def model_name(self, path: str | Path | None) -> str | None:
@@ -90,9 +91,9 @@ class Workspace:
         if not path:
             return None
         resolved = Path(path).resolve()
-        for model in self.models():
-            if self.model_path(model["name"]).resolve() == resolved:
-                return model["name"]
+        for folder, entry in self._scan():
+            if folder.resolve() == resolved:
+                return entry["name"]
         return None
 
     # --- pictures the user picks ---------------------------------------------------------

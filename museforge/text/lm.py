@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import torch
 
 from museforge.errors import InputError
-from museforge.nn.sequence import ARCHS, TiedLM, sequence_net
+from museforge.nn.sequence import ARCHS, TiedLM, sequence_net_for
 from museforge.text.corpus import END
 
 UNK = "\x01"
@@ -60,17 +60,7 @@ class TextLM(TiedLM):
     def __init__(self, cfg: TextLMConfig):
         super().__init__()
         self.cfg = cfg
-        self.net = sequence_net(
-            cfg.arch,
-            len(cfg.vocab),
-            cfg.context,
-            cfg.n_layer,
-            cfg.n_head,
-            cfg.n_embd,
-            cfg.dropout,
-            cfg.position,
-            cfg.bias,
-        )
+        self.net = sequence_net_for(cfg, len(cfg.vocab))
         self.index = {c: i for i, c in enumerate(cfg.vocab)}
 
     @property
