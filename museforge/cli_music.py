@@ -31,7 +31,11 @@ KeyOpt = Annotated[str | None, typer.Option(help="key, e.g. 'D major', 'f# minor
 MeterOpt = Annotated[str | None, typer.Option("--time-signature", help="e.g. 3/4, 6/8")]
 TempoOpt = Annotated[float, typer.Option(help="quarter notes per minute")]
 InstrumentOpt = Annotated[
-    int | None, typer.Option(help="General MIDI program 0-127 (e.g. 0 piano, 73 flute)")
+    str | None,
+    typer.Option(
+        help="a name or General MIDI number for every part (flute, 73), one per part "
+        "(violin,viola,cello,contrabass) or by part (soprano=oboe,bass=bassoon)"
+    ),
 ]
 
 
@@ -127,6 +131,7 @@ def harmonise(
     steps: StepsOpt = 96,
     temperature: Annotated[float, typer.Option(help="lower: safer chords")] = 0.7,
     rules: RulesOpt = True,
+    instrument: InstrumentOpt = None,
     out_dir: OutOpt = None,
 ) -> None:
     """Write alto, tenor and bass under a soprano melody (Coconet-style chorale model)."""
@@ -140,6 +145,7 @@ def harmonise(
         steps=steps,
         temperature=temperature,
         rules=rules,
+        instrument=instrument,
     )
 
 
@@ -152,6 +158,7 @@ def infill(
     seed: SeedOpt = 0,
     steps: StepsOpt = 96,
     rules: RulesOpt = True,
+    instrument: InstrumentOpt = None,
     out_dir: OutOpt = None,
 ) -> None:
     """Erase bars and voices of a chorale and let the model fill them in."""
@@ -166,6 +173,7 @@ def infill(
         seed=seed,
         steps=steps,
         rules=rules,
+        instrument=instrument,
     )
 
 

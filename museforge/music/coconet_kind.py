@@ -26,6 +26,7 @@ import torch
 from museforge.core.artifact import LoadedModel
 from museforge.core.registry import config_from_dict, register_kind, verb
 from museforge.errors import DataError, InputError
+from museforge.music import instruments
 from museforge.music.coconet import (
     REST,
     VOICES,
@@ -44,6 +45,7 @@ from museforge.music.coconet import (
     piece_windows,
     to_classes,
 )
+from museforge.music.corpus import CHORALE_PARTS
 from museforge.music.result import MusicResult
 from museforge.music.score import STEP, Note, Piece
 from museforge.music.tokens import bar_steps
@@ -243,24 +245,32 @@ def harmonise(
     steps: int = 96,
     temperature: float = 0.7,
     rules: bool = True,
+    instrument: str | None = None,
 ) -> MusicResult:
     """Alto, tenor and bass under a soprano: ``melody`` is a MIDI/MusicXML/ABC file (its
     highest part) or a music21 corpus piece such as ``bwv66.6`` (its soprano). ``steps``
     Gibbs sweeps per 2-bar window; ``temperature`` below 1 favours likelier notes;
     ``rules`` vetoes parallel fifths/octaves, crossings and out-of-range notes (off: the
-    raw model)."""
+    raw model); ``instrument``: one for all parts or per part (``soprano=oboe``)."""
     _check("steps", steps, 1, 1000)
     _check("temperature", temperature, 0.05, 5.0)
+    instruments.assign(instrument, CHORALE_PARTS)  # a bad spec fails before sampling
     source = load_source(melody, "melody")
     _check_length(source, melody)
     soprano, shift = soprano_line(source, loaded.model.cfg, melody)
     piece = harmonise_line(loaded.model, soprano, seed, steps, temperature, rules)
+    piece = replace(piece, parts=instruments.assign(instrument, piece.parts))
     errors = count_errors(piece).per_100()
     prov = _provenance(
         loaded,
         "harmonise",
         seed=seed,
-        settings={"steps": steps, "temperature": temperature, "rules": rules},
+        settings={
+            "steps": steps,
+            "temperature": temperature,
+            "rules": rules,
+            "instrument": instrument,
+        },
         lineage={"content": {"source": melody, "fingerprint": source.fingerprint()}},
         octave_shift=shift,
         voice_leading=errors,
@@ -278,11 +288,12 @@ def infill(
     steps: int = 96,
     temperature: float = 0.7,
     rules: bool = True,
+    instrument: str | None = None,
 ) -> MusicResult:
     """Erase ``voices`` (letters of "satb") in ``bars`` ("2-3", counted from 1; "all")
     of a four-part ``chorale`` (file or music21 corpus name) and let the model refill them;
     everything outside the region is kept note for note. ``rules``: the voice-leading
-    veto, as for harmonise."""
+    veto, and ``instrument``, as for harmonise."""
     _check("steps", steps, 1, 1000)
     _check("temperature", temperature, 0.05, 5.0)
     source = load_source(chorale, "chorale")
@@ -292,7 +303,8 @@ def infill(
     # Parts ordered by falling mean pitch: soprano, alto, tenor, bass whatever the file's order.
     order = sorted(range(VOICES), key=lambda p: -_mean_pitch(source, p))
     notes = tuple(replace(n, part=order.index(n.part)) for n in source.notes)
-    piece = replace(source, notes=notes, parts=tuple(source.parts[p] for p in order))
+    parts = instruments.assign(instrument, tuple(source.parts[p] for p in order))
+    piece = replace(source, notes=notes, parts=parts)
     region, span, letters = parse_region(piece, bars, voices)
     result = rewrite(loaded.model, piece, region, seed, steps, temperature, rules)
     errors = count_errors(result).per_100()
@@ -306,6 +318,7 @@ def infill(
             "bars": span,
             "voices": letters,
             "rules": rules,
+            "instrument": instrument,
         },
         lineage={"content": {"source": chorale, "fingerprint": source.fingerprint()}},
         voice_leading=errors,
@@ -323,10 +336,10 @@ def sample(
     temperature: float = 0.7,
     tempo: float = 80.0,
     rules: bool = True,
+    instrument: str | None = None,
 ) -> MusicResult:
-    """``n`` four-part fragments of ``bars`` bars of 4/4 written from nothing (``rules``:
-    the voice-leading veto, as for harmonise)."""
-    from museforge.music.corpus import CHORALE_PARTS
+    """``n`` four-part fragments of ``bars`` bars of 4/4 written from nothing (``rules``
+    and ``instrument`` as for harmonise)."""
     from museforge.music.readers import estimate_key
 
     _check("n", n, 1, 64)
@@ -334,6 +347,7 @@ def sample(
     _check("steps", steps, 1, 1000)
     _check("temperature", temperature, 0.05, 5.0)
     _check("tempo", tempo, 20, 300)
+    parts = instruments.assign(instrument, CHORALE_PARTS)
     model = loaded.model
     length = bars * 16
     x = torch.full((n, VOICES, length), model.cfg.classes - 1, dtype=torch.long)
@@ -348,10 +362,11 @@ def sample(
         "temperature": temperature,
         "tempo": tempo,
         "rules": rules,
+        "instrument": instrument,
     }
     for i, grid in enumerate(grids):
         pitches = from_classes(grid, model.cfg)
-        blank = Piece((Note(60, 0.0, 1.0),), CHORALE_PARTS, tempo=tempo)
+        blank = Piece((Note(60, 0.0, 1.0),), parts, tempo=tempo)
         piece = grid_to_piece(pitches, None, blank)
         piece = replace(piece, key=estimate_key(piece.notes), title=f"chorale sample {i}")
         prov = _provenance(loaded, "sample", seed=seed, index=i, settings=settings)

@@ -14,7 +14,7 @@ from typing import Any
 
 from museforge.core.artifact import LoadedModel
 from museforge.errors import InputError
-from museforge.music import tokens
+from museforge.music import instruments, tokens
 from museforge.music.generate import MusicSampling, sample_tokens
 from museforge.music.result import MusicArtwork, MusicResult
 from museforge.music.score import Key, Part, Piece, parse_key
@@ -86,14 +86,14 @@ def prime_tokens(
     return ids, source
 
 
-def parts_for(loaded: LoadedModel, instrument: int | None) -> tuple[Part, ...]:
-    """The parts a sample is played by: four choir voices or one melody instrument."""
-    if instrument is not None and not 0 <= instrument <= 127:
-        raise InputError(f"--instrument must be a General MIDI program 0-127 (got {instrument})")
+def parts_for(loaded: LoadedModel, instrument: str | int | None) -> tuple[Part, ...]:
+    """The parts a sample is played by: four choir voices or one melody instrument, with
+    the instruments of ``instrument`` (see :mod:`museforge.music.instruments`)."""
     if loaded.model.cfg.polyphonic:
-        program = 52 if instrument is None else instrument  # choir aahs
-        return tuple(Part(v, program) for v in VOICES)
-    return (Part("melody", 73 if instrument is None else instrument),)  # flute
+        parts = tuple(Part(v, 52) for v in VOICES)  # choir aahs
+    else:
+        parts = (Part("melody", 73),)  # flute
+    return instruments.assign(instrument, parts)
 
 
 def _provenance(loaded: LoadedModel, verb: str, **fields: Any) -> dict[str, Any]:
@@ -110,7 +110,7 @@ def sample(
     key: str | None = None,
     time_signature: str | None = None,
     tempo: float = 100.0,
-    instrument: int | None = None,
+    instrument: str | None = None,
     notes: str | None = None,
     prime_file: str | None = None,
 ) -> MusicResult:
@@ -123,9 +123,9 @@ def sample(
     settings = MusicSampling(bars=bars, temperature=temperature, top_p=top_p)
     parsed_key = parse_key(key) if key else None
     meter = parse_meter(time_signature)
+    parts = parts_for(loaded, instrument)
     prime, source = prime_tokens(loaded, prime_file, notes, parsed_key, meter)
     rows = sample_tokens(loaded.model, prime, n, seed, settings)
-    parts = parts_for(loaded, instrument)
     arts = []
     record = {"key": key, "time_signature": time_signature, "tempo": tempo}
     for i, row in enumerate(rows):

@@ -43,7 +43,7 @@ def set_lyrics(
     key: str | None = None,
     time_signature: str | None = None,
     tempo: float = 90.0,
-    instrument: int | None = None,
+    instrument: str | None = None,
 ) -> MusicResult:
     """A melody for ``text`` with one note per syllable, as MIDI and MusicXML with lyrics."""
     from museforge.music import lm_verbs, tokens
@@ -55,6 +55,7 @@ def set_lyrics(
         raise InputError("the lyrics hold no words to sing")
     if len(syllables) > MAX_SYLLABLES:
         raise InputError(f"at most {MAX_SYLLABLES} syllables at once (got {len(syllables)})")
+    parts = lm_verbs.parts_for(loaded, instrument)
     parsed_key = lm_verbs.parse_key(key) if key else None
     prime, _ = lm_verbs.prime_tokens(
         loaded, None, None, parsed_key, lm_verbs.parse_meter(time_signature)
@@ -62,7 +63,7 @@ def set_lyrics(
     # A note lasts at most two bars, so this many bars always leaves room for every syllable.
     settings = MusicSampling(bars=2 * len(syllables) + 2, temperature=temperature, top_p=top_p)
     [row] = sample_tokens(loaded.model, prime, 1, seed, settings, note_count=len(syllables))
-    piece = tokens.decode(prime + row, tempo=tempo, parts=lm_verbs.parts_for(loaded, instrument))
+    piece = tokens.decode(prime + row, tempo=tempo, parts=parts)
     provenance = lm_verbs._provenance(
         loaded,
         "lyrics",

@@ -71,7 +71,11 @@ def test_compose_writes_one_music_artwork_with_its_companions(
     music_model, gallery, monkeypatch, capsys
 ):
     code, _, err = run(
-        monkeypatch, capsys, "compose", music_model, "--bars", "2", "--key", "G major"
+        monkeypatch,
+        capsys,
+        "compose",
+        music_model,
+        *("--bars", "2", "--key", "G major", "--instrument", "violin"),
     )
     assert code == 0, err
     g = Gallery(gallery)
@@ -82,6 +86,8 @@ def test_compose_writes_one_music_artwork_with_its_companions(
     assert set(companions(gallery / record.path)) == {"audio", "roll", "score"}
     midi = mido.MidiFile(gallery / record.path)
     assert any(m.type == "key_signature" and m.key == "G" for m in midi.tracks[0])
+    changes = [m.program for t in midi.tracks for m in t if m.type == "program_change"]
+    assert changes == [40]  # the violin asked for, not the flute of melody models
 
 
 def test_a_song_has_one_note_per_syllable(music_model, gallery, monkeypatch, capsys):
@@ -105,6 +111,7 @@ def test_a_song_has_one_note_per_syllable(music_model, gallery, monkeypatch, cap
         (("--time-signature", "7/8"), ("7/8",)),
         (("--notes", "zz9 qq"), ("typed notes",)),
         (("--instrument", "200"), ("instrument",)),
+        (("--instrument", "melody=kazoo"), ("unknown instrument 'kazoo'",)),
     ],
 )
 def test_bad_settings_give_one_line_errors(

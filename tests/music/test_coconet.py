@@ -210,3 +210,19 @@ def test_ruled_draw_falls_back_to_the_model_when_every_pitch_is_vetoed():
     probs[0, 74 - cfg.low] = 0.5  # above the soprano: a crossing
     ruled_draw(x, mask, probs, torch.Generator().manual_seed(0), cfg)
     assert int(x[0, 1, 1]) == 68 - cfg.low
+
+
+def test_instruments_per_part_reach_the_piece_and_provenance(tmp_path):
+    melody = Piece(tuple(n for n in chorale().notes if n.part == 0), (Part("melody"),))
+    path = str(write_midi(tmp_path / "melody.mid", melody))
+    spec = "violin,viola,cello,contrabass"
+    [(_, piece, prov)] = harmonise(loaded_model(), path, steps=2, instrument=spec).pieces
+    assert [p.program for p in piece.parts] == [40, 41, 42, 43]
+    assert prov["settings"]["instrument"] == spec
+    chorale_path = str(write_midi(tmp_path / "chorale.mid", chorale()))
+    filled = infill(loaded_model(), chorale_path, steps=2, instrument="bass=bassoon")
+    assert [p.program for p in filled.pieces[0][1].parts] == [52, 52, 52, 70]
+    [(_, fragment, _)] = sample(loaded_model(), n=1, bars=1, steps=2, instrument="2=oboe").pieces
+    assert [p.program for p in fragment.parts] == [52, 68, 52, 52]
+    with pytest.raises(InputError, match="unknown instrument"):
+        harmonise(loaded_model(), path, steps=2, instrument="kazoophone")

@@ -1,0 +1,80 @@
+"""Instruments by name or General MIDI number, for every part or for each part of a piece.
+
+A spec is one instrument for all parts (``flute``, ``73``), one per part in order
+(``violin,viola,cello,contrabass``) or parts by name or number
+(``soprano=oboe,bass=bassoon``, ``1=trumpet``); parts not named keep their instrument.
+Names are resolved by music21 (``cello``, ``french horn``, ``choir``…).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from museforge.errors import InputError
+from museforge.music.score import Part
+
+EXAMPLES = "flute, violin, cello, piano, choir, oboe, trumpet"
+
+
+def program_of(text: str) -> int:
+    """The General MIDI program (0-127) of an instrument name or number."""
+    name = text.strip()
+    if name.isdigit():
+        program = int(name)
+        if not 0 <= program <= 127:
+            raise InputError(f"instrument {program} is not a General MIDI program (0-127)")
+        return program
+    from music21 import instrument
+
+    try:
+        found = instrument.fromString(name) if name else None
+    except instrument.InstrumentException:
+        found = None
+    program = getattr(found, "midiProgram", None)
+    if program is None:
+        raise InputError(
+            f"unknown instrument '{name}'; give a General MIDI number 0-127 or a name such as "
+            f"{EXAMPLES}"
+        )
+    return int(program)
+
+
+def assign(spec: str | int | None, parts: tuple[Part, ...]) -> tuple[Part, ...]:
+    """``parts`` with the instruments of ``spec`` (None: unchanged)."""
+    if spec is None or (isinstance(spec, str) and not spec.strip()):
+        return parts
+    if isinstance(spec, int):
+        spec = str(spec)
+    items = [item.strip() for item in spec.split(",")]
+    if "" in items:
+        raise InputError(f"--instrument '{spec}' has an empty entry")
+    if not any("=" in item for item in items):
+        if len(items) == 1:
+            program = program_of(items[0])
+            return tuple(replace(p, program=program) for p in parts)
+        if len(items) != len(parts):
+            names = ", ".join(p.name for p in parts)
+            raise InputError(
+                f"--instrument lists {len(items)} instruments for {len(parts)} parts ({names}); "
+                "give one, one per part, or name them: soprano=oboe"
+            )
+        return tuple(replace(p, program=program_of(i)) for p, i in zip(parts, items, strict=True))
+    chosen = list(parts)
+    for item in items:
+        if "=" not in item:
+            raise InputError(f"--instrument: '{item}' needs a part, as in soprano={item}")
+        part, _, name = (s.strip() for s in item.partition("="))
+        index = _part_index(part, parts)
+        chosen[index] = replace(chosen[index], program=program_of(name))
+    return tuple(chosen)
+
+
+def _part_index(name: str, parts: tuple[Part, ...]) -> int:
+    """The index of a part named ``name`` (case-insensitive) or numbered from 1."""
+    if name.isdigit() and 1 <= int(name) <= len(parts):
+        return int(name) - 1
+    for i, part in enumerate(parts):
+        if part.name.lower() == name.lower():
+            return i
+    names = ", ".join(p.name for p in parts)
+    raise InputError(f"--instrument: no part '{name}' (the parts are {names}, or 1-{len(parts)})")
