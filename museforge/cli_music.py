@@ -23,11 +23,15 @@ from museforge.cli import (
     out,
 )
 from museforge.errors import InputError
+from museforge.music.generate import KEY_PULL
 
 BarsOpt = Annotated[int, typer.Option(help="length in bars")]
 TempOpt = Annotated[float, typer.Option(help="randomness: lower is safer, higher is wilder")]
 TopPOpt = Annotated[float, typer.Option("--top-p", help="nucleus: smallest set with this mass")]
 KeyOpt = Annotated[str | None, typer.Option(help="key, e.g. 'D major', 'f# minor', 'Bb'")]
+KeyPullOpt = Annotated[
+    float, typer.Option(help="nats against notes outside the key (0: the model as trained)")
+]
 MeterOpt = Annotated[str | None, typer.Option("--time-signature", help="e.g. 3/4, 6/8")]
 TempoOpt = Annotated[float, typer.Option(help="quarter notes per minute")]
 InstrumentOpt = Annotated[
@@ -55,6 +59,7 @@ def compose(
     temperature: TempOpt = 1.0,
     top_p: TopPOpt = 0.95,
     key: KeyOpt = None,
+    key_pull: KeyPullOpt = KEY_PULL,
     time_signature: MeterOpt = None,
     tempo: TempoOpt = 100.0,
     instrument: InstrumentOpt = None,
@@ -78,6 +83,7 @@ def compose(
         temperature=temperature,
         top_p=top_p,
         key=key,
+        key_pull=key_pull,
         time_signature=time_signature,
         tempo=tempo,
         instrument=instrument,
@@ -93,6 +99,7 @@ def song(
     seed: SeedOpt = 0,
     temperature: TempOpt = 1.0,
     key: KeyOpt = None,
+    key_pull: KeyPullOpt = KEY_PULL,
     time_signature: MeterOpt = None,
     tempo: TempoOpt = 90.0,
     instrument: InstrumentOpt = None,
@@ -108,6 +115,7 @@ def song(
         seed=seed,
         temperature=temperature,
         key=key,
+        key_pull=key_pull,
         time_signature=time_signature,
         tempo=tempo,
         instrument=instrument,

@@ -10,7 +10,7 @@ import torch
 from museforge.core.artifact import LoadedModel
 from museforge.errors import DataError
 from museforge.music import metrics, tokens
-from museforge.music.generate import MusicSampling, sample_tokens
+from museforge.music.generate import KEY_PULL, MusicSampling, sample_tokens
 
 EVAL_BARS = 16
 
@@ -35,16 +35,20 @@ def nll_per_event(model: Any, pieces: list, polyphonic: bool) -> float:
     return nll_per_char(model, encode_all(pieces, polyphonic))
 
 
-def samples(loaded: LoadedModel, n: int, seed: int, bars: int = EVAL_BARS) -> list:
+def samples(
+    loaded: LoadedModel, n: int, seed: int, bars: int = EVAL_BARS, key_pull: float = 0.0
+) -> list:
     """``n`` free samples of ``bars`` bars (meter and key chosen by the model)."""
-    rows = sample_tokens(loaded.model, [tokens.BOS], n, seed, MusicSampling(bars=bars))
+    settings = MusicSampling(bars=bars, key_pull=key_pull)
+    rows = sample_tokens(loaded.model, [tokens.BOS], n, seed, settings)
     return [tokens.decode([tokens.BOS, *row]) for row in rows]
 
 
 def evaluate_music_lm(loaded: LoadedModel, n: int = 16, seed: int = 0) -> dict[str, Any]:
     """NLL per event on the held-out pieces, feature overlap of ``n`` samples with them,
-    key consistency of the samples (and of the held-out pieces, for scale) and the
-    longest run of notes copied from the training pieces."""
+    key consistency of the samples (as trained, and with the verbs' default key pull; the
+    held-out pieces' for scale) and the longest run of notes copied from the training
+    pieces."""
     train, val = held_out(loaded)
     torch.manual_seed(seed)
     nll = nll_per_event(loaded.model, val, loaded.model.cfg.polyphonic)
@@ -57,6 +61,10 @@ def evaluate_music_lm(loaded: LoadedModel, n: int = 16, seed: int = 0) -> dict[s
         "feature_overlap": overlap,
         "mean_feature_overlap": metrics.mean_overlap(overlap),
         "key_consistency": metrics.key_consistency(made),
+        "key_consistency_pulled": metrics.key_consistency(
+            samples(loaded, n, seed, key_pull=KEY_PULL)
+        ),
+        "key_pull": KEY_PULL,
         "key_consistency_heldout": metrics.key_consistency(val),
         "originality": metrics.originality(made, train),
     }

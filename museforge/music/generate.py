@@ -29,6 +29,9 @@ class MusicSampling:
     bars: int = 16
     temperature: float = 1.0
     top_p: float = 0.95
+    # Nats taken from the logit of every pitch outside the piece's key (its scale; minor
+    # with its raised sixth and seventh): 0 leaves the model alone, larger stays in key.
+    key_pull: float = 0.0
 
     def __post_init__(self) -> None:
         if not 1 <= self.bars <= MAX_BARS:
@@ -37,6 +40,37 @@ class MusicSampling:
             raise InputError(f"--temperature must be in (0, 5] (got {self.temperature})")
         if not 0.0 < self.top_p <= 1.0:
             raise InputError(f"--top-p must be in (0, 1] (got {self.top_p})")
+        if not 0.0 <= self.key_pull <= 20.0:
+            raise InputError(f"--key-pull must be 0 to 20 nats (got {self.key_pull})")
+
+
+KEY_PULL = 2.0  # the verbs' default: see docs/music.md for how it was chosen
+SCALES = {"major": (0, 2, 4, 5, 7, 9, 11), "minor": (0, 2, 3, 5, 7, 8, 9, 10, 11)}
+
+
+TRIADS = {"major": (0, 4, 7), "minor": (0, 3, 7)}
+
+
+def key_penalties(pull: float) -> dict[int, tuple[torch.Tensor, torch.Tensor]]:
+    """Key token → two (vocab,) logit offsets: ``-pull`` on pitches outside that key's
+    scale (for the body of a piece) and outside its tonic triad (for the last bar, so a
+    piece closes at home)."""
+    offsets = {}
+    pitch_classes = torch.tensor(
+        [int(tokens.VOCAB[i].split("_")[1]) % 12 for i in tokens.PITCH_IDS]
+    )
+    for key_id in tokens.KEY_IDS:
+        _, tonic, mode = tokens.VOCAB[key_id].split("_")
+        rows = []
+        for degrees in (SCALES[mode], TRIADS[mode]):
+            inside = torch.tensor([(int(tonic) + d) % 12 for d in degrees])
+            row = torch.zeros(len(tokens.VOCAB))
+            row[tokens.PITCH_IDS.start : tokens.PITCH_IDS.stop] = torch.where(
+                torch.isin(pitch_classes, inside), 0.0, -pull
+            )
+            rows.append(row)
+        offsets[key_id] = (rows[0], rows[1])
+    return offsets
 
 
 class _Masks:
@@ -122,7 +156,9 @@ def sample_tokens(
 ) -> list[list[int]]:
     """``n`` continuations of ``prime`` (BOS first), each ending in EOS after ``s.bars`` new
     bars at most; returned without the prime. With ``note_count``, every continuation has
-    exactly that many notes, one per onset (a melody for that many syllables)."""
+    exactly that many notes, one per onset (a melody for that many syllables). With
+    ``s.key_pull``, pitches outside each row's key (its key token, primed or sampled) are
+    made less likely by that many nats."""
     model.eval()
     exact = note_count is None  # a song ends with its last syllable, not at a bar count
     grammars = [prime_grammar(prime, model.cfg.polyphonic, s.bars, exact) for _ in range(n)]
@@ -133,6 +169,8 @@ def sample_tokens(
     out: list[list[int]] = [[] for _ in range(n)]
     played = [0] * n  # notes so far (one DUR token each)
     done = [False] * n
+    pulls = key_penalties(s.key_pull) if s.key_pull > 0 else {}
+    keys = [next((t for t in prime if t in pulls), None) for _ in range(n)]
     with cpu_threads(1 if n < SINGLE_THREAD_MAX else torch.get_num_threads()):
         start = torch.tensor(prime, dtype=torch.long)[None].expand(n, -1).contiguous()
         logits, state = model.net.start(start)
@@ -143,6 +181,13 @@ def sample_tokens(
                 allowed = torch.stack([masks(g) for g in grammars])
                 banned = ~_count_notes(allowed, grammars, played, note_count)
             raw = _bar_line_ends(logits.float(), grammars)
+            if pulls and any(k is not None for k in keys):
+                zero = torch.zeros(raw.shape[-1])
+                last = [g.max_bars is not None and g.bars >= g.max_bars for g in grammars]
+                offsets = [
+                    zero if k is None else pulls[k][e] for k, e in zip(keys, last, strict=True)
+                ]
+                raw = raw + torch.stack(offsets)
             shaped = raw.masked_fill(banned, float("-inf")) / s.temperature
             probs = torch.softmax(top_p_filter(shaped, s.top_p), dim=-1).nan_to_num(0.0)
             picks = draw(probs, gens)
@@ -151,6 +196,8 @@ def sample_tokens(
                     picks[i] = tokens.PAD  # keeps the batch in step; never recorded
                     continue
                 out[i].append(token)
+                if token in pulls:
+                    keys[i] = token
                 played[i] += token in tokens.DUR_IDS
                 grammars[i].feed(token)
                 done[i] = token == tokens.EOS

@@ -15,7 +15,7 @@ from typing import Any
 from museforge.core.artifact import LoadedModel
 from museforge.errors import InputError
 from museforge.music import instruments, tokens
-from museforge.music.generate import MusicSampling, sample_tokens
+from museforge.music.generate import KEY_PULL, MusicSampling, sample_tokens
 from museforge.music.result import MusicArtwork, MusicResult
 from museforge.music.score import Key, Part, Piece, parse_key
 
@@ -108,6 +108,7 @@ def sample(
     temperature: float = 1.0,
     top_p: float = 0.95,
     key: str | None = None,
+    key_pull: float = KEY_PULL,
     time_signature: str | None = None,
     tempo: float = 100.0,
     instrument: str | None = None,
@@ -115,12 +116,13 @@ def sample(
     prime_file: str | None = None,
 ) -> MusicResult:
     """``n`` pieces of ``bars`` bars; optionally in a key and meter, primed by typed
-    ``notes`` (TinyNotation) or a MIDI/MusicXML file."""
+    ``notes`` (TinyNotation) or a MIDI/MusicXML file. ``key_pull``: nats against notes
+    outside the key (0: the model as trained)."""
     if not 1 <= n <= 64:
         raise InputError(f"--n must be 1 to 64 (got {n})")
     if not 20 <= tempo <= 300:
         raise InputError(f"--tempo must be 20 to 300 quarter notes a minute (got {tempo})")
-    settings = MusicSampling(bars=bars, temperature=temperature, top_p=top_p)
+    settings = MusicSampling(bars, temperature, top_p, key_pull)
     parsed_key = parse_key(key) if key else None
     meter = parse_meter(time_signature)
     parts = parts_for(loaded, instrument)

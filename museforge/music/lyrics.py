@@ -12,7 +12,7 @@ import re
 
 from museforge.core.artifact import LoadedModel
 from museforge.errors import InputError
-from museforge.music.generate import MusicSampling, sample_tokens
+from museforge.music.generate import KEY_PULL, MusicSampling, sample_tokens
 from museforge.music.result import MusicArtwork, MusicResult
 
 MAX_SYLLABLES = 120
@@ -41,6 +41,7 @@ def set_lyrics(
     temperature: float = 1.0,
     top_p: float = 0.95,
     key: str | None = None,
+    key_pull: float = KEY_PULL,
     time_signature: str | None = None,
     tempo: float = 90.0,
     instrument: str | None = None,
@@ -61,7 +62,7 @@ def set_lyrics(
         loaded, None, None, parsed_key, lm_verbs.parse_meter(time_signature)
     )
     # A note lasts at most two bars, so this many bars always leaves room for every syllable.
-    settings = MusicSampling(bars=2 * len(syllables) + 2, temperature=temperature, top_p=top_p)
+    settings = MusicSampling(2 * len(syllables) + 2, temperature, top_p, key_pull)
     [row] = sample_tokens(loaded.model, prime, 1, seed, settings, note_count=len(syllables))
     piece = tokens.decode(prime + row, tempo=tempo, parts=parts)
     provenance = lm_verbs._provenance(

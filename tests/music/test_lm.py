@@ -98,3 +98,37 @@ def test_syllables_follow_the_text_prosody():
     assert syllables_of("床前明月光") == list("床前明月光")
     assert syllables_of("Shall I compare thee") == ["Shall", "I", "compare", "_", "thee"]
     assert syllables_of("!!!") == []
+
+
+def test_key_pull_keeps_samples_in_their_key():
+    """A random model wanders off any key; a strong pull keeps every pitch in the scale of
+    the key token (the last bar in its tonic triad), whether the key was primed or
+    sampled, and 0 leaves sampling alone."""
+    from museforge.music.generate import SCALES, TRIADS
+
+    torch.manual_seed(0)
+    model = MusicLM(MusicLMConfig(context=32, n_layer=1, n_embd=32))
+
+    def outside(prime: list[int], pull: float) -> tuple[int, int]:
+        rows = sample_tokens(model, prime, 4, seed=1, s=MusicSampling(bars=4, key_pull=pull))
+        wrong = total = 0
+        for row in rows:
+            piece = tokens.decode(prime + row)
+            scale = {(piece.key.tonic + s) % 12 for s in SCALES[piece.key.mode]}
+            triad = {(piece.key.tonic + s) % 12 for s in TRIADS[piece.key.mode]}
+            last_bar = 3 * piece.bar_quarters
+            wrong += sum(
+                n.pitch % 12 not in (triad if n.start >= last_bar else scale) for n in piece.notes
+            )
+            total += len(piece.notes)
+        return wrong, total
+
+    d_minor = [tokens.BOS, tokens.meter_token((4, 4)), tokens.key_token(Key(2, "minor"))]
+    for prime in (d_minor, [tokens.BOS]):
+        wrong_free, total = outside(prime, 0.0)
+        assert total > 20 and wrong_free > 0
+        assert outside(prime, 20.0)[0] == 0
+    plain = sample_tokens(model, d_minor, 2, seed=3, s=MusicSampling(bars=2))
+    assert plain == sample_tokens(model, d_minor, 2, seed=3, s=MusicSampling(bars=2, key_pull=0))
+    with pytest.raises(InputError, match="key-pull"):
+        MusicSampling(key_pull=-1)
