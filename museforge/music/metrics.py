@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from scipy.stats import gaussian_kde
 
+from museforge.core.copying import SEPARATOR, SubstringIndex
 from museforge.music.readers import estimate_key
 from museforge.music.score import STEP, Piece
 
@@ -124,14 +125,12 @@ def melody_string(piece: Piece) -> str:
 
 def originality(generated: Sequence[Piece], training: Sequence[Piece]) -> dict[str, float]:
     """The longest run of notes (intervals and lengths) copied from the training pieces."""
-    from museforge.text.metrics import DOC_SEPARATOR, CopyIndex
-
-    index = CopyIndex(DOC_SEPARATOR.join(melody_string(p) for p in training))
+    index = SubstringIndex(SEPARATOR.join(melody_string(p) for p in training))
     spans, shares = [], []
     for piece in generated:
         melody = melody_string(piece)
         if melody:
-            span = index.longest_copied_span(melody)[0]
+            span = index.longest_match(melody)[0]
             spans.append(span)
             shares.append(span / len(melody))
     if not spans:

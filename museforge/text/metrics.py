@@ -1,10 +1,11 @@
 """Text metrics: compression (bits per character), diversity (distinct-n) and originality.
 
 Originality asks how much of a generated text was copied from the training text. A
-:class:`CopyIndex` is built once per training text and answers two questions per sample: the
-longest substring also found in the training text (a suffix automaton makes this linear in
-the sample's length) and which lines were copied whole (a set of normalised training lines
-and, for Chinese verse, of their clauses 句).
+:class:`CopyIndex` is built once per training text and answers two questions per sample:
+the longest substring also found in the training text (a suffix automaton,
+:mod:`museforge.core.copying`, makes this linear in the sample's length) and which lines
+were copied whole (a set of normalised training lines and, for Chinese verse, of their
+clauses 句).
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ from __future__ import annotations
 import math
 import unicodedata
 
+from museforge.core.copying import SEPARATOR, SubstringIndex
+
 #: Separates documents in a training text; copied spans never include it.
-DOC_SEPARATOR = "\x03"
+DOC_SEPARATOR = SEPARATOR
 
 # Where a Chinese verse line splits into clauses (句). Full-width only: splitting English
 # lines at commas would make short, common phrases count as copied lines.
@@ -68,46 +71,6 @@ def _lines(text: str) -> list[str]:
     return text.replace(DOC_SEPARATOR, "\n").splitlines()
 
 
-def _build_automaton(text: str) -> tuple[list[dict[str, int]], list[int], list[int]]:
-    """Suffix automaton of ``text``: (transitions, suffix links, longest length) per state.
-
-    The standard online construction; at most 2·len(text) states. Written with local
-    names and plain lists because it runs once per character in pure Python.
-    """
-    trans: list[dict[str, int]] = [{}]
-    link = [-1]
-    length = [0]
-    new_trans, new_link, new_length = trans.append, link.append, length.append
-    last = 0
-    for ch in text:
-        cur = len(length)
-        new_trans({})
-        new_link(0)
-        new_length(length[last] + 1)
-        p = last
-        while p != -1 and ch not in trans[p]:
-            trans[p][ch] = cur
-            p = link[p]
-        if p != -1:
-            q = trans[p][ch]
-            if length[p] + 1 == length[q]:
-                link[cur] = q
-            else:
-                # q also stands for longer strings than p·ch: split off a clone holding
-                # exactly the strings of length ≤ length[p] + 1.
-                clone = len(length)
-                new_trans(trans[q].copy())
-                new_link(link[q])
-                new_length(length[p] + 1)
-                while p != -1 and trans[p].get(ch) == q:
-                    trans[p][ch] = clone
-                    p = link[p]
-                link[q] = clone
-                link[cur] = clone
-        last = cur
-    return trans, link, length
-
-
 class CopyIndex:
     """Index of a training text for originality checks (build once, query many).
 
@@ -117,7 +80,7 @@ class CopyIndex:
 
     def __init__(self, training_text: str, min_line_chars: int = 4):
         self.min_line_chars = min_line_chars
-        self._trans, self._link, self._length = _build_automaton(training_text)
+        self._substrings = SubstringIndex(training_text)
         keys: set[str] = set()
         for line in _lines(training_text):
             keys.add(_normalise(line))
@@ -127,33 +90,13 @@ class CopyIndex:
     @property
     def num_states(self) -> int:
         """States of the suffix automaton (at most twice the training text's length)."""
-        return len(self._length)
+        return self._substrings.num_states
 
     def longest_copied_span(self, text: str) -> tuple[int, str]:
         """Length and content of the longest substring of ``text`` found anywhere in the
-        training text; the first such span on ties, ``(0, "")`` when none.
-
-        Spans never include :data:`DOC_SEPARATOR`: it breaks the match on either side.
-        """
-        trans, link, length = self._trans, self._link, self._length
-        state = matched = best = best_end = 0
-        for i, ch in enumerate(text):
-            if ch == DOC_SEPARATOR:
-                state = matched = 0
-                continue
-            # Shorten the current match (walk suffix links) until it can be extended by ch.
-            while state and ch not in trans[state]:
-                state = link[state]
-                matched = length[state]
-            nxt = trans[state].get(ch)
-            if nxt is None:
-                state = matched = 0
-                continue
-            state = nxt
-            matched += 1
-            if matched > best:
-                best, best_end = matched, i + 1
-        return best, text[best_end - best : best_end]
+        training text; the first such span on ties, ``(0, "")`` when none. Spans never
+        include :data:`DOC_SEPARATOR`."""
+        return self._substrings.longest_match(text)
 
     def _checked(self, text: str) -> list[tuple[str, bool]]:
         """(stripped line, copied?) for each non-trivial line of ``text``."""
