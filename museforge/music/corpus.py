@@ -4,9 +4,10 @@ Every source becomes a :class:`MusicCorpus` of :class:`~museforge.music.score.Pi
 quantised to the sixteenth grid, in a meter the token vocabulary knows. Decisions worth
 knowing:
 
-* ``chorales``: the music21 corpus's Bach files (.mxl, .xml, .krn) with exactly four parts
-  in soprano, alto, tenor, bass order (by part name, or by falling mean pitch when the
-  names say nothing), all sung by choir aahs (GM 52). ``folk``: Essen folk songs (music21's
+* ``chorales``: the music21 corpus's Bach files (.mxl, .xml, .krn) with four parts in
+  soprano, alto, tenor, bass order (by part name, or by falling mean pitch when the names
+  say nothing; a score that also has instruments keeps the four parts named exactly so),
+  all sung by choir aahs (GM 52). ``folk``: Essen folk songs (music21's
   essenFolksong ABC files, music21's own ``test*`` files left out), one flute (GM 73)
   melody each; of the ~8,300 tunes, :data:`FOLK_TUNES` spread evenly over the files are
   read, which keeps the first parse near two minutes.
@@ -72,7 +73,7 @@ __all__ = [
     "split_pieces",
 ]
 
-SCHEMA = 1  # bump when parsing changes, so old caches are rebuilt
+SCHEMA = 2  # bump when parsing changes, so old caches are rebuilt
 FOLK_TUNES = 3000
 CHORALE_PARTS = tuple(Part(name, 52) for name in ("soprano", "alto", "tenor", "bass"))
 FOLK_PART = Part("melody", 73)
@@ -330,7 +331,15 @@ def _parse_chorales(limit: int | None, progress: Progress | None) -> tuple[list[
         except Exception as err:
             raise InputError(f"{name}: cannot be read ({oneline(err)})") from None
         if len(score.parts) != 4:
-            raise InputError(f"{name}: has {len(score.parts)} parts, not 4")
+            voices = _vocal_parts(score)
+            if voices is None:
+                raise InputError(
+                    f"{name}: has {len(score.parts)} parts, not one each of soprano, alto, "
+                    "tenor and bass"
+                )
+            for part in list(score.parts):
+                if part not in voices:
+                    score.remove(part)  # the instruments doubling or accompanying the choir
         try:
             piece = piece_from_music21(score, 100.0, CHORALE_PARTS, name)
         except InputError as err:
@@ -341,6 +350,22 @@ def _parse_chorales(limit: int | None, progress: Progress | None) -> tuple[list[
         return name, piece
 
     return _parse_each(chorale_files()[:limit], read, progress)
+
+
+_EXACT_VOICES = ("soprano", "alto", "tenor", "bass")
+
+
+def _vocal_parts(score) -> list | None:
+    """The four choir parts of a score that also has instruments (horns, oboes, continuo),
+    by their names (the first line of each); None unless each voice is named exactly once."""
+    found: dict[str, list] = {voice: [] for voice in _EXACT_VOICES}
+    for part in score.parts:
+        lines = (part.partName or "").strip().lower().splitlines() or [""]
+        if lines[0].strip() in found:
+            found[lines[0].strip()].append(part)
+    if any(len(parts) != 1 for parts in found.values()):
+        return None
+    return [found[voice][0] for voice in _EXACT_VOICES]
 
 
 def _satb(score, piece: Piece) -> bool:

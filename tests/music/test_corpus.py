@@ -20,7 +20,7 @@ from museforge.music.corpus import (
 )
 from museforge.music.score import MAX_PITCH, MIN_PITCH, STEP, Key, Note, Piece
 
-CHORALE_FILES = 4  # the first four corpus files: bwv1.6 (five parts, skipped) and three chorales
+CHORALE_FILES = 4  # the first four corpus files: bwv1.6 (with a horn part) and three chorales
 
 
 @pytest.fixture(scope="module")
@@ -42,8 +42,9 @@ def chorales(chorale_cache) -> MusicCorpus:
 
 
 def test_chorales_have_four_voices_key_meter_and_grid(chorales):
-    assert len(chorales) == 3
-    assert chorales.skipped == ["bwv1.6: has 5 parts, not 4"]
+    # bwv1.6 also has a horn part: its four named voices are kept, the horn dropped.
+    assert len(chorales) == 4 and chorales.skipped == []
+    assert "bwv1.6" in {piece.title for piece in chorales.pieces}
     for piece in chorales.pieces:
         assert [p.name for p in piece.parts] == ["soprano", "alto", "tenor", "bass"]
         assert piece.time_signature in tokens.METERS
@@ -271,3 +272,22 @@ def test_split_is_deterministic_disjoint_and_independent_of_order():
         split_pieces(MusicCorpus(pieces[:1], "one", [], ""))
     with pytest.raises(InputError, match="holdout"):
         split_pieces(data, holdout=1.0)
+
+
+def test_choir_parts_are_picked_from_a_score_with_instruments_only_when_unambiguous():
+    from music21 import stream
+
+    from museforge.music.corpus import _vocal_parts
+
+    def score(*names: str) -> stream.Score:
+        parts = []
+        for name in names:
+            part = stream.Part()
+            part.partName = name
+            parts.append(part)
+        return stream.Score(parts)
+
+    horns = score("Horn 1", "Soprano", "Alto", "Tenor\rViola", "Bass", "Continuo")
+    assert [p.partName for p in _vocal_parts(horns)] == ["Soprano", "Alto", "Tenor\rViola", "Bass"]
+    assert _vocal_parts(score("Soprano 1", "Soprano 2", "Alto", "Tenor", "Bass")) is None
+    assert _vocal_parts(score("Oboe", "Alto", "Tenor", "Bass")) is None
