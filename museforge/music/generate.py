@@ -29,8 +29,9 @@ class MusicSampling:
     bars: int = 16
     temperature: float = 1.0
     top_p: float = 0.95
-    # Nats taken from the logit of every pitch outside the piece's key (its scale; minor
-    # with its raised sixth and seventh): 0 leaves the model alone, larger stays in key.
+    # Nats taken from the logit of every pitch outside the piece's key (its scale, minor
+    # with its raised sixth and seventh; in the last bar, its tonic triad): 0 leaves the
+    # model alone, larger stays in key.
     key_pull: float = 0.0
 
     def __post_init__(self) -> None:
@@ -46,8 +47,6 @@ class MusicSampling:
 
 KEY_PULL = 2.0  # the verbs' default: see docs/music.md for how it was chosen
 SCALES = {"major": (0, 2, 4, 5, 7, 9, 11), "minor": (0, 2, 3, 5, 7, 8, 9, 10, 11)}
-
-
 TRIADS = {"major": (0, 4, 7), "minor": (0, 3, 7)}
 
 
