@@ -182,7 +182,12 @@ def sample_tokens(
             raw = _bar_line_ends(logits.float(), grammars)
             if pulls and any(k is not None for k in keys):
                 zero = torch.zeros(raw.shape[-1])
-                last = [g.max_bars is not None and g.bars >= g.max_bars for g in grammars]
+                # The close: the last bar asked for, or a song's last syllable.
+                last = [
+                    (g.max_bars is not None and g.bars >= g.max_bars)
+                    or (note_count is not None and played[i] == note_count - 1)
+                    for i, g in enumerate(grammars)
+                ]
                 offsets = [
                     zero if k is None else pulls[k][e] for k, e in zip(keys, last, strict=True)
                 ]

@@ -128,6 +128,13 @@ def test_key_pull_keeps_samples_in_their_key():
         wrong_free, total = outside(prime, 0.0)
         assert total > 20 and wrong_free > 0
         assert outside(prime, 20.0)[0] == 0
+    # A song closes on its last syllable: that note is pulled into the tonic triad.
+    song = MusicSampling(bars=30, key_pull=20.0)
+    for row in sample_tokens(model, d_minor, 4, seed=2, s=song, note_count=7):
+        notes = tokens.decode(d_minor + row).sorted_notes()
+        assert len(notes) == 7
+        assert all((n.pitch - 2) % 12 in SCALES["minor"] for n in notes[:-1])  # D minor
+        assert (notes[-1].pitch - 2) % 12 in TRIADS["minor"]  # D, F or A
     plain = sample_tokens(model, d_minor, 2, seed=3, s=MusicSampling(bars=2))
     assert plain == sample_tokens(model, d_minor, 2, seed=3, s=MusicSampling(bars=2, key_pull=0))
     with pytest.raises(InputError, match="key-pull"):
