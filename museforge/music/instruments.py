@@ -1,9 +1,9 @@
 """Instruments by name or General MIDI number, for every part or for each part of a piece.
 
 A spec is one instrument for all parts (``flute``, ``73``), one per part in order
-(``violin,viola,cello,contrabass``) or parts by name or number
-(``soprano=oboe,bass=bassoon``, ``1=trumpet``); parts not named keep their instrument.
-Names are resolved by music21 (``cello``, ``french horn``, ``choir``…).
+(``violin,viola,cello,contrabass``) or parts by name, initial or number
+(``soprano=oboe,bass=bassoon``, ``s=oboe``, ``1=trumpet``); parts not named keep their
+instrument. Names are resolved by music21 (``cello``, ``french horn``, ``choir``…).
 """
 
 from __future__ import annotations
@@ -70,11 +70,16 @@ def assign(spec: str | int | None, parts: tuple[Part, ...]) -> tuple[Part, ...]:
 
 
 def _part_index(name: str, parts: tuple[Part, ...]) -> int:
-    """The index of a part named ``name`` (case-insensitive) or numbered from 1."""
+    """The index of a part named ``name`` (case-insensitive), by its initial when that is
+    unambiguous (``s`` for soprano, as in infill's ``--voices satb``), or numbered from 1."""
     if name.isdigit() and 1 <= int(name) <= len(parts):
         return int(name) - 1
-    for i, part in enumerate(parts):
-        if part.name.lower() == name.lower():
-            return i
+    lowered = [part.name.lower() for part in parts]
+    if name.lower() in lowered:
+        return lowered.index(name.lower())
+    initials = [i for i, part in enumerate(lowered) if len(name) == 1 and part[:1] == name.lower()]
+    if len(initials) == 1:
+        return initials[0]
     names = ", ".join(p.name for p in parts)
-    raise InputError(f"--instrument: no part '{name}' (the parts are {names}, or 1-{len(parts)})")
+    numbers = "1" if len(parts) == 1 else f"1-{len(parts)}"
+    raise InputError(f"--instrument: no part '{name}' (the parts are {names}, or {numbers})")

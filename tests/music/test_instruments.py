@@ -37,6 +37,7 @@ def test_a_list_sets_one_per_part_in_order():
 def test_named_or_numbered_parts_change_only_those():
     assert programs(assign("Soprano=oboe,bass=bassoon", SATB)) == [68, 52, 52, 70]
     assert programs(assign("2=clarinet", SATB)) == [52, 71, 52, 52]
+    assert programs(assign("s=oboe,B=bassoon", SATB)) == [68, 52, 52, 70]
 
 
 @pytest.mark.parametrize(
@@ -47,6 +48,7 @@ def test_named_or_numbered_parts_change_only_those():
         ("violin,viola", "2 instruments for 4 parts"),
         ("descant=flute", "no part 'descant'"),
         ("5=flute", "no part '5'"),
+        ("x=flute", "no part 'x'"),
         ("flute,,oboe", "empty entry"),
         ("soprano=oboe,viola", "needs a part"),
     ],
