@@ -411,12 +411,15 @@ def data() -> None:
 
 @app.command()
 def demo(
-    out_dir: Annotated[Path, typer.Option("--out", help="where to write")] = Path("gallery"),
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", help="where to write [default: $MUSEFORGE_GALLERY or ./gallery]"),
+    ] = None,
 ) -> None:
     """Sample every starter model: grids and an interpolation GIF each."""
     from museforge.demo import run_demo
 
-    for path in run_demo(models_dir(), out_dir):
+    for path in run_demo(models_dir(), out_dir or gallery_root()):
         out.print(f"wrote {path}")
 
 

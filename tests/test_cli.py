@@ -180,3 +180,16 @@ def test_training_reports_skipped_files(monkeypatch, capsys, bars_folder, tmp_pa
     assert "trained 2 steps" in out
     manifest = (tmp_path / "run" / "model.json").read_text()
     assert "broken.png" in manifest
+
+
+def test_demo_writes_into_the_gallery_folder_of_the_environment(monkeypatch, capsys, tmp_path):
+    """``museforge demo`` without --out fills $MUSEFORGE_GALLERY, the folder the studio and
+    the gallery commands read, not ./gallery."""
+    import museforge.demo
+
+    seen = []
+    monkeypatch.setattr(museforge.demo, "run_demo", lambda models, out: seen.append(out) or [])
+    monkeypatch.setenv("MUSEFORGE_GALLERY", str(tmp_path / "mine"))
+    assert run(monkeypatch, capsys, "demo")[0] == 0
+    assert run(monkeypatch, capsys, "demo", "--out", str(tmp_path / "there"))[0] == 0
+    assert seen == [tmp_path / "mine", tmp_path / "there"]
