@@ -360,9 +360,9 @@ def _vocal_parts(score) -> list | None:
     by their names (the first line of each); None unless each voice is named exactly once."""
     found: dict[str, list] = {voice: [] for voice in _EXACT_VOICES}
     for part in score.parts:
-        lines = (part.partName or "").strip().lower().splitlines() or [""]
-        if lines[0].strip() in found:
-            found[lines[0].strip()].append(part)
+        first_line = ((part.partName or "").strip().lower().splitlines() or [""])[0].strip()
+        if first_line in found:
+            found[first_line].append(part)
     if any(len(parts) != 1 for parts in found.values()):
         return None
     return [found[voice][0] for voice in _EXACT_VOICES]

@@ -80,8 +80,7 @@ class _Masks:
         self._cache: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
 
     def _both(self, g: tokens.Grammar) -> tuple[torch.Tensor, torch.Tensor]:
-        last = g.max_bars is not None and g.bars >= g.max_bars
-        key = (g.state, g.pos, g.steps, last, g.bars >= g.min_bars, g.polyphonic)
+        key = (g.state, g.pos, g.steps, g.in_last_bar, g.bars >= g.min_bars, g.polyphonic)
         both = self._cache.get(key)
         if both is None:
             mask = torch.zeros(len(tokens.VOCAB), dtype=torch.bool)
@@ -134,7 +133,7 @@ def _count_notes(
 def _bar_line_ends(logits: torch.Tensor, grammars: list[tokens.Grammar]) -> torch.Tensor:
     """In the last bar asked for, the model's wish for a new bar line becomes the end of
     the piece (rather than being spread over stray late notes)."""
-    last = [i for i, g in enumerate(grammars) if g.max_bars is not None and g.bars >= g.max_bars]
+    last = [i for i, g in enumerate(grammars) if g.in_last_bar]
     if not last:
         return logits
     logits = logits.clone()
@@ -169,7 +168,8 @@ def sample_tokens(
     played = [0] * n  # notes so far (one DUR token each)
     done = [False] * n
     pulls = key_penalties(s.key_pull) if s.key_pull > 0 else {}
-    keys = [next((t for t in prime if t in pulls), None) for _ in range(n)]
+    keys = [next((t for t in prime if t in pulls), None)] * n  # until a row samples one
+    no_pull = torch.zeros(len(tokens.VOCAB))
     with cpu_threads(1 if n < SINGLE_THREAD_MAX else torch.get_num_threads()):
         start = torch.tensor(prime, dtype=torch.long)[None].expand(n, -1).contiguous()
         logits, state = model.net.start(start)
@@ -181,15 +181,13 @@ def sample_tokens(
                 banned = ~_count_notes(allowed, grammars, played, note_count)
             raw = _bar_line_ends(logits.float(), grammars)
             if pulls and any(k is not None for k in keys):
-                zero = torch.zeros(raw.shape[-1])
                 # The close: the last bar asked for, or a song's last syllable.
                 last = [
-                    (g.max_bars is not None and g.bars >= g.max_bars)
-                    or (note_count is not None and played[i] == note_count - 1)
+                    g.in_last_bar or (note_count is not None and played[i] == note_count - 1)
                     for i, g in enumerate(grammars)
                 ]
                 offsets = [
-                    zero if k is None else pulls[k][e] for k, e in zip(keys, last, strict=True)
+                    no_pull if k is None else pulls[k][e] for k, e in zip(keys, last, strict=True)
                 ]
                 raw = raw + torch.stack(offsets)
             shaped = raw.masked_fill(banned, float("-inf")) / s.temperature

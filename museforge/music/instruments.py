@@ -77,9 +77,10 @@ def _part_index(name: str, parts: tuple[Part, ...]) -> int:
     lowered = [part.name.lower() for part in parts]
     if name.lower() in lowered:
         return lowered.index(name.lower())
-    initials = [i for i, part in enumerate(lowered) if len(name) == 1 and part[:1] == name.lower()]
-    if len(initials) == 1:
-        return initials[0]
+    if len(name) == 1:
+        initials = [i for i, part in enumerate(lowered) if part[:1] == name.lower()]
+        if len(initials) == 1:
+            return initials[0]
     names = ", ".join(p.name for p in parts)
     numbers = "1" if len(parts) == 1 else f"1-{len(parts)}"
     raise InputError(f"--instrument: no part '{name}' (the parts are {names}, or {numbers})")

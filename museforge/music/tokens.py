@@ -154,6 +154,11 @@ class Grammar:
     pos: int = -1
     state: str = "start"  # start, meter, key, body, pitch, part
 
+    @property
+    def in_last_bar(self) -> bool:
+        """True once the last bar ``max_bars`` allows has begun."""
+        return self.max_bars is not None and self.bars >= self.max_bars
+
     def feed(self, token: int) -> None:
         word = VOCAB[token]
         if word.startswith("TS_"):
@@ -191,8 +196,7 @@ class Grammar:
         if s == "pos":
             return note  # an onset holds at least one note
         later = [POS_IDS[p] for p in range(self.pos + 1, self.steps)]
-        last_bar = self.max_bars is not None and self.bars >= self.max_bars
-        after = [EOS] if last_bar else [BAR] + ([EOS] if self.bars >= self.min_bars else [])
+        after = [EOS] if self.in_last_bar else [BAR] + ([EOS] if self.bars >= self.min_bars else [])
         if s == "dur":  # another note at this onset, a later onset, or the bar's end
             return note + later + after
         return later + after  # just after BAR
