@@ -61,31 +61,30 @@ def _rope_tables(head_dim: int, start: int, length: int) -> tuple[torch.Tensor, 
     return cos[start:need], sin[start:need]
 
 
-_ROPE_PAIRED: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+_ROPE_MATRICES: dict[int, torch.Tensor] = {}
 
 
-def _rope_paired(head_dim: int, pos: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """cos and signed sin at position ``pos``, each (D,) with every entry repeated per pair:
-    (c0, c0, c1, c1, …) and (-s0, s0, -s1, s1, …), for :func:`_rotate_paired`."""
-    paired = _ROPE_PAIRED.get(head_dim)
-    if paired is None or pos >= paired[0].shape[0]:
+def _rope_matrices(head_dim: int, pos: int) -> torch.Tensor:
+    """RoPE at position ``pos`` as 2×2 matrices (1, 3, 1, D/2, 2, 2), one per pair of a
+    row's stacked query, key and value heads (the value's are identities), so one matmul
+    rotates a step's queries and keys (:func:`_rotate_rows`). Row vector times matrix gives
+    ``even*cos - odd*sin`` and ``odd*cos + even*sin``, as :func:`_rotate` does."""
+    table = _ROPE_MATRICES.get(head_dim)
+    if table is None or pos >= table.shape[0]:
         _rope_tables(head_dim, pos, 1)  # grows the shared tables as needed
         cos, sin = _ROPE[head_dim]
         with torch.inference_mode(False), torch.no_grad():
-            paired = (
-                cos.repeat_interleave(2, dim=-1),
-                torch.stack((-sin, sin), dim=-1).flatten(-2),
-            )
-        _ROPE_PAIRED[head_dim] = paired
-    return paired[0][pos], paired[1][pos]
+            rotation = torch.stack((torch.stack((cos, sin), -1), torch.stack((-sin, cos), -1)), -2)
+            identity = torch.eye(2).expand_as(rotation)
+            table = torch.stack((rotation, rotation, identity), 1)[:, None, :, None]
+        _ROPE_MATRICES[head_dim] = table
+    return table[pos]
 
 
-def _rotate_paired(x: torch.Tensor, cos: torch.Tensor, signed_sin: torch.Tensor) -> torch.Tensor:
-    """:func:`_rotate` with tables from :func:`_rope_paired`, in fewer operations and with
-    bit-identical results: ``x*cos + swap(x)*signed_sin`` gives ``even*cos - odd*sin`` and
-    ``odd*cos + even*sin`` (negation is exact and addition commutes in floating point)."""
-    swapped = x.unflatten(-1, (-1, 2)).flip(-1).flatten(-2)
-    return x * cos + swapped * signed_sin
+def _rotate_rows(qkv: torch.Tensor, matrices: torch.Tensor) -> torch.Tensor:
+    """Queries and keys of ``qkv`` (B, 3, H, D) rotated by :func:`_rope_matrices`."""
+    b, three, h, d = qkv.shape
+    return torch.matmul(qkv.view(b, three, h, d // 2, 1, 2), matrices).view(b, three, h, d)
 
 
 def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
@@ -93,6 +92,21 @@ def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tens
     even, odd = x[..., 0::2], x[..., 1::2]
     out = torch.stack((even * cos - odd * sin, even * sin + odd * cos), dim=-1)
     return out.flatten(-2)
+
+
+def _affine(x: torch.Tensor, weight_t: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """``x @ weight_t + bias`` in one operation (``weight_t`` already transposed)."""
+    return torch.mm(x, weight_t) if bias is None else torch.addmm(bias, x, weight_t)
+
+
+def _residual(
+    x: torch.Tensor, y: torch.Tensor, weight_t: torch.Tensor, bias: torch.Tensor | None, p: float
+) -> torch.Tensor:
+    """``x + dropout(y @ weight_t + bias)``; without bias or dropout one ``addmm``."""
+    if bias is None and not p:
+        return torch.addmm(x, y, weight_t)
+    out = _affine(y, weight_t, bias)
+    return x + (F.dropout(out, p, True) if p else out)
 
 
 class Attention(nn.Module):
@@ -225,22 +239,24 @@ class TransformerLM(nn.Module):
         return min(full, max(need, 32, 2 * need - 2))
 
     def _decode_weights(self) -> list[tuple]:
-        """Each block's parameters, looked up once per sampling run rather than per step."""
+        """Each block's parameters for :meth:`step`, looked up once per sampling run: the
+        matrices transposed (``x @ Wᵀ`` by ``mm``/``addmm``, which also fold in the
+        residual additions)."""
         return [
             (
                 blk.ln1.weight,
                 blk.ln1.bias,
                 blk.ln1.eps,
-                blk.attn.qkv.weight,
+                blk.attn.qkv.weight.t().contiguous(),
                 blk.attn.qkv.bias,
-                blk.attn.proj.weight,
+                blk.attn.proj.weight.t().contiguous(),
                 blk.attn.proj.bias,
                 blk.ln2.weight,
                 blk.ln2.bias,
                 blk.ln2.eps,
-                blk.mlp[0].weight,
+                blk.mlp[0].weight.t().contiguous(),
                 blk.mlp[0].bias,
-                blk.mlp[2].weight,
+                blk.mlp[2].weight.t().contiguous(),
                 blk.mlp[2].bias,
             )
             for blk in self.blocks
@@ -282,41 +298,33 @@ class TransformerLM(nn.Module):
         lo = max(0, end + 1 - s.context)  # attend to the last `context` keys, this one included
         b, c, nh = token.shape[0], s.n_embd, s.n_head
         hd = c // nh
-        # Rows are (B, C) here: the same arithmetic as a (B, 1, C) forward, with less overhead.
+        # Rows are (B, C) here: the arithmetic of a (B, 1, C) forward in fewer operations
+        # (a step of a small model is mostly per-operation overhead), equal to it up to
+        # float rounding.
         x = F.embedding(token, self.embed.weight)
         if s.position == "learned":
             x = x + self.pos.weight[pos]
             rope = None
         else:
-            rope = _rope_paired(hd, pos)
-            if rope[0].dtype != x.dtype or rope[0].device != x.device:
-                rope = (rope[0].to(x.device, x.dtype), rope[1].to(x.device, x.dtype))
+            rope = _rope_matrices(hd, pos)
+            if rope.dtype != x.dtype or rope.device != x.device:
+                rope = rope.to(x.device, x.dtype)
         p = s.dropout if self.training else 0.0
         if p:
             x = F.dropout(x, p, True)
         for (w1, b1, e1, wqkv, bqkv, wo, bo, w2, b2, e2, wi, bi, wf, bf), buf in zip(
             state["weights"], state["kv"], strict=True
         ):
-            qkv = F.linear(torch.layer_norm(x, (c,), w1, b1, e1), wqkv, bqkv).view(b, 3, nh, hd)
-            if rope is None:
-                q = qkv[:, 0]
-                buf[:, :, :, end] = qkv[:, 1:].transpose(0, 1)
-            else:
-                qk = _rotate_paired(qkv[:, :2], *rope)  # queries and keys rotated together
-                q = qk[:, 0]
-                buf[0, :, :, end] = qk[:, 1]
-                buf[1, :, :, end] = qkv[:, 2]
+            qkv = _affine(torch.layer_norm(x, (c,), w1, b1, e1), wqkv, bqkv).view(b, 3, nh, hd)
+            if rope is not None:
+                qkv = _rotate_rows(qkv, rope)  # queries and keys rotated, values kept
+            buf[:, :, :, end] = qkv[:, 1:].transpose(0, 1)
             y = F.scaled_dot_product_attention(
-                q[:, :, None], buf[0, :, :, lo : end + 1], buf[1, :, :, lo : end + 1]
+                qkv[:, 0, :, None], buf[0, :, :, lo : end + 1], buf[1, :, :, lo : end + 1]
             )
-            a = F.linear(y.reshape(b, c), wo, bo)
-            if p:
-                a = F.dropout(a, p, True)
-            x = x + a
-            m = F.linear(F.gelu(F.linear(torch.layer_norm(x, (c,), w2, b2, e2), wi, bi)), wf, bf)
-            if p:
-                m = F.dropout(m, p, True)
-            x = x + m
+            x = _residual(x, y.view(b, c), wo, bo, p)
+            h = F.gelu(_affine(torch.layer_norm(x, (c,), w2, b2, e2), wi, bi))
+            x = _residual(x, h, wf, bf, p)
         ln = self.ln_f
         x = torch.layer_norm(x, (c,), ln.weight, ln.bias, ln.eps)
         state["len"], state["pos"] = end + 1, pos + 1

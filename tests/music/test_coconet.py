@@ -88,6 +88,20 @@ def test_windows_and_masks():
     assert window_starts(40, 16) == [0, 8, 16, 24]
 
 
+def test_erased_cells_never_reach_the_logits():
+    """Whatever an erased cell holds, every logit is the same (no peeking at answers)."""
+    torch.manual_seed(0)
+    model = Coconet(TINY).eval()
+    x, pos = piece_windows([chorale(bars=4)], TINY)
+    x = x.long()
+    mask = torch.rand(x.shape, generator=torch.Generator().manual_seed(1)) < 0.5
+    other = torch.where(mask, (x + 7) % TINY.classes, x)
+    with torch.no_grad():
+        assert torch.equal(model(x, mask, pos), model(other, mask, pos))
+        seen = model(other, torch.zeros_like(mask), pos)
+    assert not torch.allclose(seen, model(x, torch.zeros_like(mask), pos))
+
+
 def test_masked_loss_falls():
     pieces = [chorale(t, bars=4) for t in range(-5, 6)]
     train = piece_windows(pieces, TINY)
