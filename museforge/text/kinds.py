@@ -28,7 +28,7 @@ def data_defaults(n_chars: int, context: int | None = None) -> tuple[dict, dict]
     ctx = max(8, min(ctx, n_chars // 8))
     if n_chars < SMALL_CORPUS:
         return {"context": ctx, "dropout": 0.2}, {"input_dropout": 0.1}
-    return {"context": ctx, "dropout": 0.1}, {"schedule": "cosine", "lr": 2e-3}
+    return {"context": ctx, "dropout": 0.1}, {"schedule": "cosine", "lr": 5e-3}
 
 
 def text_task(model: dict[str, Any], training: dict[str, Any], data: str, seed: int):
