@@ -226,7 +226,7 @@ class TransformerLM(nn.Module):
             buf[0, :, :, :kept] = k
             buf[1, :, :, :kept] = v
             kv.append(buf)
-        state = {"kv": kv, "len": kept, "pos": idx.shape[1], "weights": self._decode_weights()}
+        state = {"kv": kv, "len": kept, "pos": idx.shape[1]}
         if self.shape.position == "learned":
             state["recent"] = idx
         return logits[:, -1], state
@@ -312,8 +312,13 @@ class TransformerLM(nn.Module):
         p = s.dropout if self.training else 0.0
         if p:
             x = F.dropout(x, p, True)
+        # Made on the first step of a state, not in start(): learned positions past the
+        # context re-encode through start() every step and never get here.
+        weights = state.get("weights")
+        if weights is None:
+            weights = state["weights"] = self._decode_weights()
         for (w1, b1, e1, wqkv, bqkv, wo, bo, w2, b2, e2, wi, bi, wf, bf), buf in zip(
-            state["weights"], state["kv"], strict=True
+            weights, state["kv"], strict=True
         ):
             qkv = _affine(torch.layer_norm(x, (c,), w1, b1, e1), wqkv, bqkv).view(b, 3, nh, hd)
             if rope is not None:
