@@ -352,20 +352,18 @@ def _parse_chorales(limit: int | None, progress: Progress | None) -> tuple[list[
     return _parse_each(chorale_files()[:limit], read, progress)
 
 
-_EXACT_VOICES = ("soprano", "alto", "tenor", "bass")
-
-
 def _vocal_parts(score) -> list | None:
     """The four choir parts of a score that also has instruments (horns, oboes, continuo),
     by their names (the first line of each); None unless each voice is named exactly once."""
-    found: dict[str, list] = {voice: [] for voice in _EXACT_VOICES}
+    voices = [part.name for part in CHORALE_PARTS]
+    found: dict[str, list] = {voice: [] for voice in voices}
     for part in score.parts:
         first_line = ((part.partName or "").strip().lower().splitlines() or [""])[0].strip()
         if first_line in found:
             found[first_line].append(part)
     if any(len(parts) != 1 for parts in found.values()):
         return None
-    return [found[voice][0] for voice in _EXACT_VOICES]
+    return [found[voice][0] for voice in voices]
 
 
 def _satb(score, piece: Piece) -> bool:
