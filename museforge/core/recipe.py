@@ -127,9 +127,14 @@ def train_from_recipe(
     out = out or recipe.out
     if not out:
         raise InputError("say where the model goes: --out DIR (or 'out' in the recipe)")
-    recipe = replace(recipe, run={**spec.default_run, **recipe.run})
+    user_run = recipe.run
+    recipe = replace(recipe, run={**spec.default_run, **user_run})
     settings = recipe.settings()
     task, data_info = spec.task_factory(recipe.model, recipe.training, recipe.data, settings.seed)
+    suggested = getattr(task, "run_defaults", None)  # data-aware, e.g. a larger batch
+    if suggested:
+        recipe = replace(recipe, run={**spec.default_run, **suggested, **user_run})
+        settings = recipe.settings()
     skipped = data_info.get("skipped_files", 0)
     if skipped and notify is not None:
         shown = "; ".join(data_info.get("skipped", [])[:3])

@@ -16,7 +16,7 @@ from museforge.core.seeding import stream
 from museforge.errors import InputError
 from museforge.music import tokens
 from museforge.music.lm import MusicLM
-from museforge.nn.decoding import draw, top_p_filter
+from museforge.nn.decoding import sample_logits
 
 MAX_BARS = 256
 SINGLE_THREAD_MAX = 4  # rows below which one CPU thread is faster (tiny matrix products)
@@ -80,7 +80,8 @@ class _Masks:
         self._cache: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
 
     def _both(self, g: tokens.Grammar) -> tuple[torch.Tensor, torch.Tensor]:
-        key = (g.state, g.pos, g.steps, g.in_last_bar, g.bars >= g.min_bars, g.polyphonic)
+        full = g.notes_here >= tokens.MAX_PARTS
+        key = (g.state, g.pos, g.steps, g.in_last_bar, g.bars >= g.min_bars, g.polyphonic, full)
         both = self._cache.get(key)
         if both is None:
             mask = torch.zeros(len(tokens.VOCAB), dtype=torch.bool)
@@ -162,8 +163,9 @@ def sample_tokens(
     grammars = [prime_grammar(prime, model.cfg.polyphonic, s.bars, exact) for _ in range(n)]
     gens = [stream(seed, "music-sample", row) for row in range(n)]
     masks = _Masks()
-    # Enough room for a dense bar of four parts (a note is three tokens) per bar asked for.
-    budget = s.bars * (2 + tokens.MAX_POS * (1 + 3 * (4 if model.cfg.polyphonic else 1)))
+    # Room for the densest bar the grammar allows (every onset with MAX_PARTS notes of at
+    # most three tokens) per bar asked for, so no piece is cut short of its bars.
+    budget = s.bars * (2 + tokens.MAX_POS * (1 + 3 * tokens.MAX_PARTS))
     out: list[list[int]] = [[] for _ in range(n)]
     played = [0] * n  # notes so far (one DUR token each)
     done = [False] * n
@@ -190,9 +192,8 @@ def sample_tokens(
                     no_pull if k is None else pulls[k][e] for k, e in zip(keys, last, strict=True)
                 ]
                 raw = raw + torch.stack(offsets)
-            shaped = raw.masked_fill(banned, float("-inf")) / s.temperature
-            probs = torch.softmax(top_p_filter(shaped, s.top_p), dim=-1).nan_to_num(0.0)
-            picks = draw(probs, gens)
+            shaped = raw.masked_fill(banned, float("-inf"))
+            picks = sample_logits(shaped, gens, s.temperature, top_p=s.top_p)
             for i, token in enumerate(picks.tolist()):
                 if done[i]:
                     picks[i] = tokens.PAD  # keeps the batch in step; never recorded

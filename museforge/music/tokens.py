@@ -141,7 +141,8 @@ class Grammar:
     """Which tokens may come next, so sampling always yields a well-formed piece.
 
     Tracks the meter (to keep positions inside the bar), the current position (onsets
-    never go backwards within a bar), whether a pitch awaits its duration, and the bars
+    never go backwards within a bar), the notes at it (at most ``MAX_PARTS``, so a piece
+    of n bars has a bounded length), whether a pitch awaits its duration, and the bars
     so far (``max_bars`` ends the piece after that many bars; it cannot end before
     ``min_bars``).
     """
@@ -152,6 +153,7 @@ class Grammar:
     steps: int = 16
     bars: int = 0
     pos: int = -1
+    notes_here: int = 0  # notes at the current onset
     state: str = "start"  # start, meter, key, body, pitch, part
 
     @property
@@ -169,13 +171,13 @@ class Grammar:
         elif word == "BAR":
             self.bars, self.pos, self.state = self.bars + 1, -1, "body"
         elif word.startswith("POS_"):
-            self.pos, self.state = int(word[4:]), "pos"
+            self.pos, self.notes_here, self.state = int(word[4:]), 0, "pos"
         elif word.startswith("PART_"):
             self.state = "part"
         elif word.startswith("PITCH_"):
             self.state = "pitch"
         elif word.startswith("DUR_"):
-            self.state = "dur"
+            self.notes_here, self.state = self.notes_here + 1, "dur"
         elif word == "BOS":
             self.state = "start"
 
@@ -198,5 +200,5 @@ class Grammar:
         later = [POS_IDS[p] for p in range(self.pos + 1, self.steps)]
         after = [EOS] if self.in_last_bar else [BAR] + ([EOS] if self.bars >= self.min_bars else [])
         if s == "dur":  # another note at this onset, a later onset, or the bar's end
-            return note + later + after
+            return (note if self.notes_here < MAX_PARTS else []) + later + after
         return later + after  # just after BAR

@@ -15,31 +15,36 @@ PRESETS = {"classic-char-gpt": CLASSIC_CHAR_GPT}
 SMALL_CORPUS = 100_000  # characters: below this, regularise harder
 
 
-def data_defaults(n_chars: int, context: int | None = None) -> tuple[dict, dict]:
-    """Model and training defaults that suit a training text of ``n_chars`` characters.
+def data_defaults(n_chars: int, context: int | None = None) -> tuple[dict, dict, dict]:
+    """Model, training and run defaults that suit a training text of ``n_chars`` characters.
 
     Small poetry corpora overfit within a few hundred steps: more dropout, input-character
     dropout, and a plateau schedule that anneals from the best weights. Larger corpora are
-    still learning when a budget of minutes ends: light dropout and a higher rate annealed
-    over the budget (cosine). Measured on tang300 and songs-poems (docs/text.md). Every corpus
-    keeps at least a few hundred training windows by shrinking the context if needed.
+    still learning when a budget of minutes ends: a narrower model (64-dim) that takes
+    twice as many steps, larger batches, light dropout and a higher rate annealed over the
+    budget (cosine). Measured on tang300 and songs-poems (docs/text.md). Every corpus keeps
+    at least a few hundred training windows by shrinking the context if needed.
     """
     ctx = context or 128
     ctx = max(8, min(ctx, n_chars // 8))
     if n_chars < SMALL_CORPUS:
-        return {"context": ctx, "dropout": 0.2}, {"input_dropout": 0.1}
-    return {"context": ctx, "dropout": 0.1}, {"schedule": "cosine", "lr": 5e-3}
+        return {"context": ctx, "dropout": 0.2}, {"input_dropout": 0.1}, {}
+    model = {"context": ctx, "dropout": 0.1, "n_embd": 64}
+    return model, {"schedule": "cosine", "lr": 8e-3}, {"batch_size": 32}
 
 
 def text_task(model: dict[str, Any], training: dict[str, Any], data: str, seed: int):
     """A TextLMTask for the Trainer, plus the data description for the manifest."""
     from museforge.text.corpus import load_text_corpus, split_corpus
 
+    preset = PRESETS.get(training.get("preset", ""))
     model, training = apply_preset(PRESETS, model, training)
     corpus = load_text_corpus(data)
     train, val = split_corpus(corpus, holdout=HOLDOUT, seed=SPLIT_SEED)
     train_text, val_text = train.text(), val.text()
-    model_defaults, training_defaults = data_defaults(len(train_text), model.get("context"))
+    model_defaults, training_defaults, run_defaults = data_defaults(
+        len(train_text), model.get("context")
+    )
     model = {**model_defaults, **model}
     training = {**training_defaults, **training}
     if len(train_text) < model["context"] + 2:
@@ -69,6 +74,7 @@ def text_task(model: dict[str, Any], training: dict[str, Any], data: str, seed: 
     task = TextLMTask(
         cfg, train_cfg, lossy_ids(index, train_text), lossy_ids(index, val_text), seed
     )
+    task.run_defaults = {"batch_size": preset[2]} if preset else run_defaults
     return task, data_info
 
 
@@ -79,7 +85,8 @@ register_kind(
     config_cls=TextLMConfig,
     model_cls=TextLM,
     task_factory=text_task,
-    default_run={"batch_size": 16},  # small corpora: more, smaller steps generalise better
+    default_run={"batch_size": 16},  # small corpora: more, smaller steps generalise better;
+    # large ones get 32 from data_defaults
 )
 for _fn in (verbs.sample, verbs.continue_, verbs.poem, verbs.lyrics, verbs.evaluate):
     verb("text-lm")(_fn)

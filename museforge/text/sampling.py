@@ -16,7 +16,7 @@ import torch
 from museforge.core.device import cpu_threads
 from museforge.core.seeding import stream
 from museforge.errors import InputError, VerbError
-from museforge.nn.decoding import draw, top_k_filter, top_p_filter
+from museforge.nn.decoding import sample_logits
 from museforge.text.constraints import Constraint, Unconstrained
 from museforge.text.lm import TextLM
 
@@ -77,11 +77,6 @@ def _ngram_bans(seen: list[list[int]], n: int, vocab: int) -> torch.Tensor:
             if tuple(ids[i : i + n - 1]) == prefix:
                 banned[row, ids[i + n - 1]] = True
     return banned
-
-
-def _filter(logits: torch.Tensor, s: SamplingSettings) -> torch.Tensor:
-    """Temperature, top-k and top-p over logits whose disallowed entries are -inf."""
-    return top_p_filter(top_k_filter(logits / s.temperature, s.top_k), s.top_p)
 
 
 TokenCallback = Callable[[int, str], None]
@@ -151,8 +146,7 @@ def _generate_batch(
             stuck = torch.isinf(masked).all(dim=-1)
             if stuck.any():
                 masked[stuck] = raw[stuck].masked_fill(banned[stuck], float("-inf"))
-        probs = torch.softmax(_filter(masked, s), dim=-1).nan_to_num(0.0)
-        picks = draw(probs, gens)
+        picks = sample_logits(masked, gens, s.temperature, s.top_k, s.top_p)
         for i in range(n):
             if finished[i]:
                 continue

@@ -155,6 +155,7 @@ class TextLMTask:
     ):
         self.cfg, self.training = cfg, training
         self.train_ids, self.val_ids = train_ids, val_ids
+        self.run_defaults: dict[str, int] = {}  # data-aware run settings a recipe may override
         torch.manual_seed(seed)
         self.model = self.model_cls(cfg)
         self.best = BestWeights(self.model)

@@ -43,6 +43,20 @@ def test_encoding_round_trips_melodies_and_parts():
             grammar.feed(token)
 
 
+def test_an_onset_holds_at_most_max_parts_notes_so_every_bar_fits_the_budget():
+    grammar = tokens.Grammar()
+    for token in tokens.encode(scale_piece(), end=False)[1:4]:  # meter, key, BAR
+        grammar.feed(token)
+    grammar.feed(tokens.INDEX["POS_0"])
+    for n in range(tokens.MAX_PARTS):
+        assert tokens.INDEX["PITCH_60"] in grammar.allowed(), f"note {n + 1} refused"
+        grammar.feed(tokens.INDEX["PITCH_60"])
+        grammar.feed(tokens.INDEX["DUR_4"])
+    allowed = grammar.allowed()
+    assert not set(allowed) & set(tokens.PITCH_IDS)  # the onset is full
+    assert tokens.INDEX["POS_1"] in allowed  # the bar goes on
+
+
 def test_keys_parse_and_bad_ones_are_named():
     assert parse_key("f# minor") == Key(6, "minor")
     assert parse_key("Bb") == Key(10, "major") and parse_key("a") == Key(9, "minor")

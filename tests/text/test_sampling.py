@@ -8,7 +8,6 @@ import torch
 from museforge.errors import InputError, VerbError
 from museforge.text.sampling import (
     SamplingSettings,
-    _filter,
     _ngram_bans,
     _penalise,
     generate,
@@ -89,14 +88,6 @@ def test_no_repeat_ngram_bans_completing_a_seen_ngram(zh_model):
     for text in generate(zh_model.model, "", 4, 0, settings):
         grams = [text[i : i + 3] for i in range(len(text) - 2)]
         assert len(grams) == len(set(grams))
-
-
-def test_top_k_and_top_p_keep_the_most_likely():
-    logits = torch.log(torch.tensor([[0.5, 0.3, 0.15, 0.05]]))
-    kept_k = torch.isfinite(_filter(logits, SamplingSettings(top_k=2, top_p=1.0)))
-    assert kept_k.tolist() == [[True, True, False, False]]
-    kept_p = torch.isfinite(_filter(logits, SamplingSettings(top_k=0, top_p=0.7, temperature=1.0)))
-    assert kept_p.tolist() == [[True, True, False, False]]
 
 
 @pytest.mark.parametrize(

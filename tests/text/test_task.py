@@ -133,3 +133,24 @@ def test_resume_continues_from_the_checkpoint(tmp_path):
     longer = Recipe(**{**recipe.__dict__, "run": {**recipe.run, "steps": 15}})
     result = train_from_recipe(longer, out=tmp_path, resume=True, progress=False)
     assert result.step == 15
+
+
+@pytest.mark.parametrize(
+    ("training", "run", "n_embd", "batch"),
+    [
+        ({}, {}, 64, 32),  # a large corpus: the narrow model and larger batches
+        ({}, {"batch_size": 4}, 64, 4),  # the user's batch wins
+        ({"preset": "classic-char-gpt"}, {}, 128, 12),  # a preset brings its own batch
+    ],
+)
+def test_large_corpora_get_data_aware_model_and_batch(tmp_path, training, run, n_embd, batch):
+    recipe = Recipe(
+        kind="text-lm",
+        data="songs-poems",
+        training={"eval_every": 1000, **training},
+        run={"steps": 1, "preview_every": 0, **run},
+    )
+    train_from_recipe(recipe, out=tmp_path, progress=False)
+    manifest = json.loads((tmp_path / "model.json").read_text(encoding="utf-8"))
+    assert manifest["config"]["n_embd"] == n_embd
+    assert manifest["recipe"]["settings"]["batch_size"] == batch
