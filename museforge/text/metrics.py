@@ -11,12 +11,16 @@ clauses 句).
 from __future__ import annotations
 
 import math
+import re
 import unicodedata
 
 from museforge.core.copying import SEPARATOR, SubstringIndex
 
 #: Separates documents in a training text; copied spans never include it.
 DOC_SEPARATOR = SEPARATOR
+
+# Spaces and tabs (not line breaks): a run of them counts as one space in copied spans.
+_BLANK_RUN = re.compile(r"[^\S\n]+")
 
 # Where a Chinese verse line splits into clauses (句). Full-width only: splitting English
 # lines at commas would make short, common phrases count as copied lines.
@@ -80,7 +84,7 @@ class CopyIndex:
 
     def __init__(self, training_text: str, min_line_chars: int = 4):
         self.min_line_chars = min_line_chars
-        self._substrings = SubstringIndex(training_text)
+        self._substrings = SubstringIndex(_BLANK_RUN.sub(" ", training_text))
         keys: set[str] = set()
         for line in _lines(training_text):
             keys.add(_normalise(line))
@@ -95,8 +99,9 @@ class CopyIndex:
     def longest_copied_span(self, text: str) -> tuple[int, str]:
         """Length and content of the longest substring of ``text`` found anywhere in the
         training text; the first such span on ties, ``(0, "")`` when none. Spans never
-        include :data:`DOC_SEPARATOR`."""
-        return self._substrings.longest_match(text)
+        include :data:`DOC_SEPARATOR`. On both sides a run of spaces and tabs counts as
+        one space, so indentation is not a copy and re-spacing does not hide one."""
+        return self._substrings.longest_match(_BLANK_RUN.sub(" ", text))
 
     def _checked(self, text: str) -> list[tuple[str, bool]]:
         """(stripped line, copied?) for each non-trivial line of ``text``."""

@@ -66,6 +66,12 @@ def test_longest_copied_span_matches_brute_force(alphabet):
             assert DOC_SEPARATOR not in span
 
 
+def test_runs_of_spaces_count_as_one_in_copied_spans():
+    index = CopyIndex("centred:" + " " * 30 + "the sea at night\n")
+    assert index.longest_copied_span(" " * 40) == (1, " ")  # indentation is no copy
+    assert index.longest_copied_span("xthe  sea\tat night") == (16, "the sea at night")
+
+
 def test_automaton_state_bound():
     rng = random.Random(1)
     training = random_text(rng, "abc", 2000)
