@@ -49,8 +49,8 @@ def sample_logits(
     Each row draws from its own generator, so row i is the same whether 1 or 20 rows
     are drawn. A row with nothing allowed (all -inf) yields index 0; callers check for
     that case themselves. The per-token cost matters when one stream is sampled on a
-    CPU, and a full sort of a vocabulary of thousands costs more than a small model's
-    step, so sorting is avoided where it can be:
+    CPU, and a full sort of a vocabulary of thousands costs about a quarter of a small
+    model's step (tang300: 2,600 characters), so sorting is avoided where it can be:
 
     * top-k sorts only the k likeliest (``topk``);
     * top-p of at least ``REJECTION_TOP_P`` draws from the whole row and keeps the draw
