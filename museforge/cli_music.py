@@ -46,7 +46,7 @@ InstrumentOpt = Annotated[
 def _music_model(model: str, *kinds: str):
     loaded = _load(model)
     if loaded.kind not in kinds:
-        raise InputError(f"model '{model}' is a {loaded.kind} model, not {' or '.join(kinds)}")
+        raise InputError(f"model '{model}' is of kind {loaded.kind}, not {' or '.join(kinds)}")
     return loaded
 
 

@@ -198,7 +198,7 @@ def style_fast(
     _check_target(out_file)
     loaded = _load(model)
     if loaded.kind != "style-net":
-        raise InputError(f"model '{model}' is a {loaded.kind} model, not a style network")
+        raise InputError(f"model '{model}' is of kind {loaded.kind}, not a style network")
     result = call_verb(
         loaded,
         "stylise",

@@ -27,7 +27,7 @@ ANNOTATE_OPT = Annotated[bool, typer.Option(help="show syllables / tones / rhyme
 def _text_model(model: str):
     loaded = _load(model)
     if loaded.manifest["kind"] != "text-lm":
-        raise InputError(f"model '{model}' is a {loaded.kind} model, not a text model")
+        raise InputError(f"model '{model}' is of kind {loaded.kind}, not a text model")
     return loaded
 
 
