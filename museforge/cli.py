@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from museforge.errors import ArtifactError, MuseforgeError
+from museforge.errors import ArtifactError, InputError, MuseforgeError
 
 app = typer.Typer(
     help="museforge: make images, poems, lyrics, styles and textures with generative models.",
@@ -86,10 +86,16 @@ def save_result(result: Any, out_dir: Path | None, folder: str, upscale: int = 1
         gallery.close()
 
 
-def _load(model: str):
+def _load(model: str, kinds: tuple[str, ...] = (), what: str = ""):
+    """The artifact ``model`` names; given ``kinds``, it must be one of them, else a
+    one-line error saying it is ``what`` (default: the kinds) that the command needs."""
     from museforge.core.artifact import load_artifact
 
-    return load_artifact(resolve_model(model))
+    loaded = load_artifact(resolve_model(model))
+    if kinds and loaded.kind not in kinds:
+        needed = what or " or ".join(kinds)
+        raise InputError(f"model '{model}' is of kind {loaded.kind}, not {needed}")
+    return loaded
 
 
 def _run_verb(model: str, verb_name: str, out_dir: Path | None, **kwargs: Any):

@@ -22,7 +22,6 @@ from museforge.cli import (
     models_dir,
     out,
 )
-from museforge.errors import InputError
 from museforge.music.generate import KEY_PULL
 
 BarsOpt = Annotated[int, typer.Option(help="length in bars")]
@@ -44,10 +43,7 @@ InstrumentOpt = Annotated[
 
 
 def _music_model(model: str, *kinds: str):
-    loaded = _load(model)
-    if loaded.kind not in kinds:
-        raise InputError(f"model '{model}' is of kind {loaded.kind}, not {' or '.join(kinds)}")
-    return loaded
+    return _load(model, kinds)
 
 
 @app.command()

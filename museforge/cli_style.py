@@ -196,9 +196,7 @@ def style_fast(
     from museforge.core.registry import call_verb
 
     _check_target(out_file)
-    loaded = _load(model)
-    if loaded.kind != "style-net":
-        raise InputError(f"model '{model}' is of kind {loaded.kind}, not a style network")
+    loaded = _load(model, ("style-net",), "a style network")
     result = call_verb(
         loaded,
         "stylise",

@@ -13,7 +13,6 @@ import typer
 from rich.markup import escape
 
 from museforge.cli import ModelArg, OutOpt, SeedOpt, _load, app, out, save_result
-from museforge.errors import InputError
 
 N_OPT = Annotated[int, typer.Option("--n", help="how many variations")]
 TEMP_OPT = Annotated[float, typer.Option(help="randomness: lower is safer, higher is wilder")]
@@ -25,10 +24,7 @@ ANNOTATE_OPT = Annotated[bool, typer.Option(help="show syllables / tones / rhyme
 
 
 def _text_model(model: str):
-    loaded = _load(model)
-    if loaded.manifest["kind"] != "text-lm":
-        raise InputError(f"model '{model}' is of kind {loaded.kind}, not a text model")
-    return loaded
+    return _load(model, ("text-lm",), "a text model")
 
 
 def _save(result, loaded, out_dir: Path | None) -> list[Path]:

@@ -28,7 +28,7 @@ def _inverse_cdf(
     never picked unless the whole row is 0, which picks index 0."""
     total = cdf[:, -1:] if last is None else cdf.gather(-1, last)
     share = 1.0 - _uniforms(gens)
-    return (cdf < share * total).sum(dim=-1).clamp_max_(cdf.shape[-1] - 1)
+    return (cdf < share * total).sum(dim=-1)
 
 
 def draw(probs: torch.Tensor, gens: list[torch.Generator]) -> torch.Tensor:
