@@ -67,6 +67,11 @@ def prime_tokens(
         raise InputError("prime from a file or from typed notes, not both")
     piece, source = None, None
     if prime_file:
+        if not Path(prime_file).exists():
+            raise InputError(
+                f"priming file '{prime_file}' does not exist "
+                "(typed notes go in --notes, e.g. --notes 'c4 d8 e f g2')"
+            )
         piece, source = read_music_file(Path(prime_file)), str(prime_file)
     elif notes:
         piece, source = _typed_notes(notes), f"notes:{notes}"

@@ -134,9 +134,10 @@ def test_bad_priming_files_are_named(music_model, gallery, tmp_path, monkeypatch
         (text, "not a MIDI file"),
         (silent, "no notes"),
         (long_one, "minutes"),
+        ("C4 D4 E4", "--notes"),  # typed notes given as a file: point at --notes
     ):
         code, _, err = run(monkeypatch, capsys, "compose", music_model, "--prime", path)
-        assert_one_line_error(code, err, path.name, words)
+        assert_one_line_error(code, err, str(path), words)
 
 
 def test_kinds_are_checked(music_model, gallery, monkeypatch, capsys):
