@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from museforge.core.files import list_files
 from museforge.errors import DataError, InputError
 
 MAX_PIXELS: int = 40_000_000
@@ -194,27 +195,6 @@ def _check_options(image_size: int | None, channels: int | None) -> None:
         raise InputError(f"channels must be 1 (grey) or 3 (RGB), got {channels!r}")
 
 
-def list_image_files(root: Path, skipped: list[str]) -> list[Path]:
-    """Relative paths of files with image extensions under root, sorted by path parts.
-
-    Folders that cannot be listed are appended to `skipped` as "rel/: reason" lines.
-    """
-    found: list[Path] = []
-
-    def unreadable(err: OSError) -> None:
-        rel = Path(err.filename or root).relative_to(root).as_posix()
-        skipped.append(f"{rel}/: cannot list folder ({err.strerror})")
-
-    for dirpath, dirnames, filenames in os.walk(root, onerror=unreadable):
-        dirnames.sort()
-        found += [
-            Path(dirpath, name).relative_to(root)
-            for name in filenames
-            if Path(name).suffix.lower() in IMAGE_EXTENSIONS
-        ]
-    return sorted(found, key=lambda p: p.parts)
-
-
 def _load_folder(path: str, image_size: int | None, channels: int | None) -> ImageDataset:
     root = Path(path).expanduser()
     if not root.exists():
@@ -223,7 +203,7 @@ def _load_folder(path: str, image_size: int | None, channels: int | None) -> Ima
         raise DataError(f"data folder '{path}' is not a folder")
     size = DEFAULT_FOLDER_SIZE if image_size is None else image_size
     skipped: list[str] = []
-    files = list_image_files(root, skipped)
+    files = list_files(root, skipped, IMAGE_EXTENSIONS)
     # Images inside sub-folders make a labelled set: the first sub-folder is the class.
     labelled = any(len(rel.parts) > 1 for rel in files)
     arrays, greys, classes = [], [], []

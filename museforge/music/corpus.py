@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from museforge.core.atomic import atomic_write_text
+from museforge.core.files import list_files
 from museforge.errors import DataError, InputError
 from museforge.music.readers import (
     MAX_NOTES,
@@ -197,16 +198,11 @@ def _load_folder(path: str, limit: int | None) -> MusicCorpus:
         raise DataError(f"music folder '{path}' does not exist; check the path")
     if not root.is_dir():
         raise DataError(f"music folder '{path}' is a file; read one file with read_music_file")
-    files: list[Path] = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        files += [Path(dirpath, f) for f in filenames if not f.startswith(".")]
-    files.sort(key=lambda p: p.relative_to(root).parts)
     pieces: list[Piece] = []
     skipped: list[str] = []
     seen: dict[str, str] = {}
-    for file in files[:limit]:
-        rel = file.relative_to(root).as_posix()
+    for relative in list_files(root, skipped)[:limit]:
+        file, rel = root / relative, relative.as_posix()
         if file.suffix.lower() not in MUSIC_EXTENSIONS:
             skipped.append(f"{rel}: not a music file ('{file.suffix or file.name}')")
             continue

@@ -14,6 +14,7 @@ from PIL import Image, UnidentifiedImageError
 from starlette.datastructures import UploadFile
 
 from museforge.core.atomic import atomic_directory
+from museforge.core.files import is_junk
 from museforge.errors import InputError
 from museforge.image.data import MAX_PIXELS  # importing it also sets Pillow's bomb guard
 
@@ -242,11 +243,6 @@ def _check_member(name: str, info: zipfile.ZipInfo) -> None:
         )
 
 
-def _is_junk(path: PurePosixPath) -> bool:
-    # macOS adds __MACOSX/._photo.png resource forks; they carry image suffixes but no image.
-    return any(part.startswith(".") or part == "__MACOSX" for part in path.parts)
-
-
 def _copy_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, budget: int) -> int:
     """Write one member, counting real bytes (headers can lie); returns bytes written."""
     written = 0
@@ -284,7 +280,7 @@ def safe_extract_zip(
         for info in infos:
             path = _member_path(name, info.filename)
             _check_member(name, info)
-            if info.is_dir() or _is_junk(path) or path.suffix.lower() not in suffixes:
+            if info.is_dir() or is_junk(path) or path.suffix.lower() not in suffixes:
                 continue
             if path in wanted:
                 raise InputError(f"zip '{name}' holds {info.filename!r} twice")

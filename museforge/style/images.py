@@ -12,8 +12,9 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps
 
+from museforge.core.files import list_files
 from museforge.errors import DataError, InputError
-from museforge.image.data import list_image_files, load_image_file
+from museforge.image.data import IMAGE_EXTENSIONS, load_image_file
 from museforge.style.patterns import PATTERNS, make_pattern
 
 # Built-in name -> scikit-image loader; all of these ship with scikit-image (no download).
@@ -230,7 +231,7 @@ def _content_folder(path: str, source: str, max_side: int) -> tuple[list[torch.T
         raise DataError(f"content folder '{path}' {state}")
     skipped: list[str] = []
     images = []
-    for rel in list_image_files(root, skipped):
+    for rel in list_files(root, skipped, IMAGE_EXTENSIONS):
         try:
             images.append(_shrink(_load_file(root / rel), max_side))
         except InputError as err:

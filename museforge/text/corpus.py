@@ -22,7 +22,6 @@ Decisions worth knowing:
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from museforge.core.files import list_files
 from museforge.errors import DataError, InputError
 
 END = "\x03"  # end-of-poem marker between documents; cleaning removes it from poems
@@ -271,7 +271,7 @@ def _load_folder(path: str) -> TextCorpus:
         raise DataError(f"text folder '{path}' is a file, not a folder; use file:{path}")
     skipped: list[str] = []
     texts: list[tuple[str, str]] = []
-    for rel in _list_text_files(root, skipped):
+    for rel in (p.as_posix() for p in list_files(root, skipped, TEXT_EXTENSIONS)):
         try:
             texts.append((rel, _read_text(root / rel)))
         except _Unusable as err:
@@ -294,24 +294,6 @@ def _load_folder(path: str) -> TextCorpus:
             "add UTF-8 .txt, .md or .text files"
         )
     return TextCorpus(f"folder:{root.resolve()}", language, tuple(poems), tuple(skipped))
-
-
-def _list_text_files(root: Path, skipped: list[str]) -> list[str]:
-    """Relative POSIX paths of the text files below root, sorted by path parts."""
-    found: list[Path] = []
-
-    def unreadable(err: OSError) -> None:
-        rel = Path(err.filename or root).relative_to(root).as_posix()
-        skipped.append(f"{rel}/: cannot list folder ({err.strerror})")
-
-    for dirpath, dirnames, filenames in os.walk(root, onerror=unreadable):
-        dirnames.sort()
-        found += [
-            Path(dirpath, name).relative_to(root)
-            for name in filenames
-            if Path(name).suffix.lower() in TEXT_EXTENSIONS
-        ]
-    return [p.as_posix() for p in sorted(found, key=lambda p: p.parts)]
 
 
 def _read_text(path: Path) -> str:

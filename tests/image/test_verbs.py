@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -138,8 +139,8 @@ def test_mutate_moves_along_ranked_orthonormal_directions(gan_model, tmp_path):
 
     def change(direction: int) -> float:
         moved = mutate_along(loaded, parent, direction=direction, amount=0.05)
-        a = torch.tensor(list(moved.artworks[0].image.getdata()), dtype=torch.float32)
-        b = torch.tensor(list(Image.open(parent).getdata()), dtype=torch.float32)
+        a = torch.tensor(np.asarray(moved.artworks[0].image), dtype=torch.float32)
+        b = torch.tensor(np.asarray(Image.open(parent)), dtype=torch.float32)
         return float((a - b).abs().sum())
 
     assert change(0) > change(3)  # the first direction changes the picture most
