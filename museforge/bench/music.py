@@ -191,5 +191,21 @@ def format_table(results: dict[str, Any]) -> str:
     ]
     harm = results.get("harmonisation")
     if harm:
-        notes.append(f"harmonisation: {harm}")
+        notes.append(harmonisation_line(harm))
     return "\n".join([*lines, "", *notes])
+
+
+def harmonisation_line(harm: dict[str, Any]) -> str:
+    """One line: errors per 100 chords with the rules, raw and Bach's; the veto's share."""
+    bach = harm["voice_leading_bach"]["total"]
+    line = (
+        f"harmonisation: {harm['voice_leading']['total']:.1f} voice-leading errors per 100 chords"
+    )
+    if harm.get("rules"):
+        line += " with the rules"
+        if "veto" in harm:
+            removed = harm["veto"]["removed_mass"]
+            line += f" (they removed {removed:.1%} of the model's probability per draw)"
+    if "voice_leading_raw" in harm:
+        line += f", {harm['voice_leading_raw']['total']:.1f} raw"
+    return line + f"; Bach {bach:.2f} (target: within 2x Bach)"

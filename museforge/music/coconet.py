@@ -232,6 +232,24 @@ def masked_nll(logits: torch.Tensor, x: torch.Tensor, mask: torch.Tensor) -> tor
     return nll.flatten(1).sum(1) / mask.flatten(1).sum(1).clamp(min=1)
 
 
+@dataclass
+class VetoStats:
+    """How much the voice-leading veto changed while sampling, summed over ruled draws."""
+
+    draws: int = 0
+    removed_mass: float = 0.0  # the model's probability the rules took away
+    dead_ends: int = 0  # draws where the rules allowed nothing the model gives mass to
+
+    def summary(self) -> dict[str, float]:
+        """Per draw: mean removed probability and the share of dead ends."""
+        n = max(self.draws, 1)
+        return {
+            "draws": self.draws,
+            "removed_mass": self.removed_mass / n,
+            "dead_ends": self.dead_ends / n,
+        }
+
+
 @torch.no_grad()
 def gibbs(
     model: Coconet,
@@ -245,6 +263,7 @@ def gibbs(
     eta: float = 0.75,
     rules: bool = False,
     edges: tuple[torch.Tensor | None, torch.Tensor | None] | None = None,
+    veto: VetoStats | None = None,
 ) -> torch.Tensor:
     """Annealed blocked Gibbs over the ``region`` cells of ``x`` [B, 4, T] (others fixed).
 
@@ -253,7 +272,7 @@ def gibbs(
     later steps refine ever smaller blocks given everything else. With ``rules`` the
     erased cells are drawn one by one under the voice-leading veto (:func:`ruled_draw`;
     ``edges`` are the class columns just outside ``x``, [B, 4] or None each), the last
-    step included.
+    step included; ``veto`` collects how much the rules changed.
     """
     model.eval()
     x = x.clone()
@@ -266,7 +285,7 @@ def gibbs(
             continue
         probs = torch.softmax(model(x, mask, pos)[mask] / temperature, -1)
         if rules:
-            ruled_draw(x, mask, probs, gen, model.cfg, edges)
+            ruled_draw(x, mask, probs, gen, model.cfg, edges, veto)
         else:
             x[mask] = torch.multinomial(probs, 1, generator=gen).squeeze(1)
     return x
@@ -283,12 +302,14 @@ def ruled_draw(
     gen: torch.Generator,
     cfg: CoconetConfig,
     edges: tuple[torch.Tensor | None, torch.Tensor | None] | None = None,
+    veto: VetoStats | None = None,
 ) -> None:
     """Draw the ``mask`` cells of ``x`` [B, 4, T] (in place) from ``probs`` [cells,
     classes] (in ``x[mask]`` order) under the voice-leading rules: one cell at a time, in
     time order (soprano to bass within a chord), each seeing the values its neighbours
     have now, those drawn a moment before included. ``edges``: the class columns [B, 4]
-    just before and after ``x`` (cells of earlier or later windows), or None."""
+    just before and after ``x`` (cells of earlier or later windows), or None. ``veto``,
+    when given, adds up the probability each draw lost to the rules."""
     b, _, t = x.shape
     cells = mask.nonzero()
     order = torch.argsort((cells[:, 0] * t + cells[:, 2]) * VOICES + cells[:, 1])
@@ -308,10 +329,14 @@ def ruled_draw(
         chords = [_chord([row[k] for row in rows]) for k in (at - 1, at, at + 1)]
         allowed = allowed_pitches(v, candidates, *chords)
         p = table[i]
-        if allowed.any():
-            ruled = p.copy()
-            ruled[:rest_class][~allowed] = 0.0
-            p = ruled if ruled.sum() > 0 else p
+        ruled = p.copy()
+        ruled[:rest_class][~allowed] = 0.0
+        kept = ruled.sum() if allowed.any() else 0.0  # every pitch vetoed: a dead end
+        if veto is not None:
+            veto.draws += 1
+            veto.removed_mass += float(1.0 - kept / p.sum()) if kept > 0 else 0.0
+            veto.dead_ends += int(kept <= 0)
+        p = ruled if kept > 0 else p
         cumulative = np.cumsum(p)
         k = min(int(np.searchsorted(cumulative, uniform[i] * cumulative[-1], "right")), rest_class)
         x[n, v, step] = k
@@ -351,11 +376,12 @@ def fill(
     seed: int,
     temperature: float = 1.0,
     rules: bool = False,
+    veto: VetoStats | None = None,
 ) -> torch.Tensor:
     """Rewrite the ``region`` cells of grids ``x`` [B, 4, L] of any length, window by
     window: each window conditions on the cells earlier windows already wrote. With
     ``rules`` the voice-leading veto applies (see the module docstring), across window
-    boundaries too."""
+    boundaries too; ``veto`` collects how much the rules changed."""
     cfg = model.cfg
     length, window = x.shape[2], cfg.window
     if length < window:  # pad with fixed rests; the model has seen rests at chorale ends
@@ -384,6 +410,7 @@ def fill(
                     temperature,
                     rules=rules,
                     edges=edges,
+                    veto=veto,
                 )
                 todo[:, :, cut] = False
     return x[:, :, :length]

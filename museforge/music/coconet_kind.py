@@ -34,6 +34,7 @@ from museforge.music.coconet import (
     CoconetConfig,
     CoconetTask,
     CoconetTraining,
+    VetoStats,
     bar_positions,
     fill,
     fixed_masks,
@@ -152,8 +153,10 @@ def rewrite(
     steps: int,
     temperature: float,
     rules: bool = True,
+    veto: VetoStats | None = None,
 ) -> Piece:
-    """``piece`` with the cells of ``region`` [4, L] written by the model (others kept)."""
+    """``piece`` with the cells of ``region`` [4, L] written by the model (others kept);
+    ``veto`` collects how much the rules changed."""
     pitches, onsets = piece_to_grid(piece)
     length = region.shape[1]
     pitches = np.pad(pitches, ((0, 0), (0, length - pitches.shape[1])), constant_values=REST)
@@ -173,19 +176,26 @@ def rewrite(
         seed,
         temperature,
         rules,
+        veto,
     )[0]
     written = from_classes(out.numpy(), model.cfg)
     return grid_to_piece(written, generated_onsets(written, onsets, region), piece)
 
 
 def harmonise_line(
-    model: Coconet, soprano: Piece, seed: int, steps: int, temperature: float, rules: bool = True
+    model: Coconet,
+    soprano: Piece,
+    seed: int,
+    steps: int,
+    temperature: float,
+    rules: bool = True,
+    veto: VetoStats | None = None,
 ) -> Piece:
     """Alto, tenor and bass for the notes of part 0 of ``soprano``."""
     length = round(soprano.end / STEP)
     region = np.zeros((VOICES, length), dtype=bool)
     region[1:] = True
-    return rewrite(model, soprano, region, seed, steps, temperature, rules)
+    return rewrite(model, soprano, region, seed, steps, temperature, rules, veto)
 
 
 def parse_region(piece: Piece, bars: str, voices: str) -> tuple[np.ndarray, list[int], str]:
@@ -389,7 +399,9 @@ def evaluate(
     chorales harmonised from their sopranos, next to Bach's own on the same bars. With
     ``rules`` (the voice-leading veto, as harmonise uses by default) the raw model's
     harmonisations of the same sopranos are scored too (``voice_leading_raw``), so the
-    model's own progress stays visible under the rules."""
+    model's own progress stays visible under the rules; ``veto`` says how much the rules
+    changed (the mean share of the model's probability they removed per draw, and the share
+    of draws where they allowed nothing, so the model's own distribution was used)."""
     from museforge.music.corpus import load_music, split_pieces
 
     model = loaded.model
@@ -409,13 +421,14 @@ def evaluate(
     x = x.long()
     random_masks, atb = fixed_masks(x.shape[0], model.cfg.window)
     bach, ours, raw = [], [], []
+    veto = VetoStats()
     for i, piece in enumerate(val[:n]):
         excerpt = piece.window(0.0, bars * piece.bar_quarters)
         if not excerpt.part_notes(0):
             continue
         bach.append(excerpt)
         soprano = replace(excerpt, notes=tuple(excerpt.part_notes(0)))
-        ours.append(harmonise_line(model, soprano, seed + i, steps, temperature, rules))
+        ours.append(harmonise_line(model, soprano, seed + i, steps, temperature, rules, veto))
         if rules:
             raw.append(harmonise_line(model, soprano, seed + i, steps, temperature, False))
     model_rates, bach_rates = rates(ours), rates(bach)
@@ -432,6 +445,8 @@ def evaluate(
         "voice_leading_bach": bach_rates,
         "voice_leading_ratio": model_rates["total"] / max(bach_rates["total"], 1e-9),
     }
+    if rules:
+        data["veto"] = veto.summary()
     if raw:
         raw_rates = rates(raw)
         data["voice_leading_raw"] = raw_rates

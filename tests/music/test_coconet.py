@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ from museforge.music.coconet import (
     CoconetConfig,
     CoconetTask,
     CoconetTraining,
+    VetoStats,
     grid_to_piece,
     piece_to_grid,
     piece_windows,
@@ -22,7 +24,14 @@ from museforge.music.coconet import (
     sample_masks,
     window_starts,
 )
-from museforge.music.coconet_kind import harmonise, harmonise_line, infill, parse_region, sample
+from museforge.music.coconet_kind import (
+    evaluate,
+    harmonise,
+    harmonise_line,
+    infill,
+    parse_region,
+    sample,
+)
 from museforge.music.render import write_midi
 from museforge.music.score import Note, Part, Piece
 from museforge.music.voiceleading import count_errors
@@ -206,6 +215,25 @@ def test_rules_are_recorded_and_can_be_switched_off(tmp_path):
     )
 
 
+def test_evaluate_scores_rules_raw_and_bach_on_held_out_chorales(tmp_path):
+    folder = tmp_path / "chorales"
+    folder.mkdir()
+    for shift in range(6):  # six pieces: the held-out share is one of them
+        write_midi(folder / f"c{shift}.mid", chorale(transpose=shift - 2, bars=4))
+    loaded = loaded_model()
+    loaded.manifest["data"] = {"source": f"folder:{folder}", "holdout": 0.2, "split_seed": 0}
+    data = evaluate(loaded, n=2, bars=4, steps=3, temperature=1.0).data
+    assert data["harmonised_pieces"] == 1 and data["val_windows"] >= 1
+    assert data["voice_leading_bach"]["total"] == 0.0  # the progression has no errors
+    # The untrained model's raw pitches are near random; the rules veto a lot of them.
+    assert data["voice_leading"]["total"] < data["voice_leading_raw"]["total"]
+    veto = data["veto"]
+    assert veto["draws"] >= 3 * 16 and 0.2 < veto["removed_mass"] < 1.0
+    assert 0.0 <= veto["dead_ends"] < 0.5
+    json.dumps(data)  # plain numbers: evaluate --json writes it as is
+    assert "veto" not in evaluate(loaded, n=1, bars=2, steps=2, rules=False).data
+
+
 def test_ruled_draw_falls_back_to_the_model_when_every_pitch_is_vetoed():
     cfg = TINY
     x = torch.full((1, 4, 3), cfg.classes - 1, dtype=torch.long)
@@ -214,16 +242,21 @@ def test_ruled_draw_falls_back_to_the_model_when_every_pitch_is_vetoed():
     mask[0, 1, 1] = True  # the alto of the middle chord: every pitch crosses or is out
     probs = torch.zeros(1, cfg.classes)
     probs[0, 70 - cfg.low] = 1.0  # the model insists on A4
-    ruled_draw(x, mask, probs, torch.Generator().manual_seed(0), cfg)
+    veto = VetoStats()
+    ruled_draw(x, mask, probs, torch.Generator().manual_seed(0), cfg, veto=veto)
     assert int(x[0, 1, 1]) == 70 - cfg.low
+    assert (veto.draws, veto.dead_ends, veto.removed_mass) == (1, 1, 0.0)
     # Where some pitch is allowed the vetoed one is never drawn.
     x[0, 0, :] = 72 - cfg.low
     x[0, 2, :] = 60 - cfg.low
     probs.zero_()
     probs[0, 68 - cfg.low] = 1e-6  # the model's only allowed pitch, however unlikely
     probs[0, 74 - cfg.low] = 0.5  # above the soprano: a crossing
-    ruled_draw(x, mask, probs, torch.Generator().manual_seed(0), cfg)
+    ruled_draw(x, mask, probs, torch.Generator().manual_seed(0), cfg, veto=veto)
     assert int(x[0, 1, 1]) == 68 - cfg.low
+    summary = veto.summary()  # the second draw lost all but 1e-6 of 0.5 to the veto
+    assert summary["draws"] == 2 and summary["dead_ends"] == 0.5
+    assert summary["removed_mass"] == pytest.approx((1 - 1e-6 / 0.500001) / 2)
 
 
 def test_instruments_per_part_reach_the_piece_and_provenance(tmp_path):
