@@ -320,6 +320,17 @@ def _evaluate_taste(seed: int, as_json: bool) -> None:
         )
 
 
+def _numbers(data: dict) -> list[tuple[str, float]]:
+    """The numbers of a result, sorted, nested ones one level deep as ``parent.key``."""
+    rows = []
+    for key, value in data.items():
+        if isinstance(value, dict):
+            rows += [(f"{key}.{k}", v) for k, v in value.items() if isinstance(v, int | float)]
+        elif isinstance(value, int | float):
+            rows.append((key, value))
+    return sorted(rows)
+
+
 @app.command()
 def evaluate(
     model: ModelArg,
@@ -331,7 +342,9 @@ def evaluate(
     out_dir: OutOpt = None,
 ) -> None:
     """Evaluate a model: images — FID/KID (own feature net), precision/recall, memorisation;
-    texts — validation bits per character, distinct-n, form accuracy, copied spans.
+    texts — validation bits per character, distinct-n, form accuracy, copied spans;
+    music — NLL, feature overlap, key consistency, copied notes; chorales — voice-leading
+    errors next to Bach's.
     `evaluate taste`: held-out accuracy of the taste model learnt from your ratings."""
     if model == "taste" and not Path(model).exists():
         _evaluate_taste(seed, as_json)
@@ -347,13 +360,10 @@ def evaluate(
     if as_json:
         sys.stdout.write(json.dumps(result.data, indent=2, sort_keys=True) + "\n")
         return
-    flat = {k: v for k, v in result.data.items() if isinstance(v, int | float)}
-    for key, value in sorted(flat.items()):
-        out.print(f"{key:>24}  {value:.4g}")
-    mem = result.data.get("memorisation", {})
-    if mem:
-        out.print(f"{'near-copy share':>24}  {mem.get('near_copy_share', float('nan')):.4g}")
-    extra = " and worst-case pairs" if mem else ""
+    for key, value in _numbers(result.data):
+        shown = f"{value:,}" if isinstance(value, int) else f"{value:.4g}"
+        out.print(f"{key:>36}  {shown}")
+    extra = " and worst-case pairs" if result.data.get("memorisation") else ""
     out.print(f"details{extra} in {target}/")
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from museforge.cli import main
+from museforge.cli import _numbers, main
 
 
 def run(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
@@ -193,3 +193,14 @@ def test_demo_writes_into_the_gallery_folder_of_the_environment(monkeypatch, cap
     assert run(monkeypatch, capsys, "demo")[0] == 0
     assert run(monkeypatch, capsys, "demo", "--out", str(tmp_path / "there"))[0] == 0
     assert seen == [tmp_path / "mine", tmp_path / "there"]
+
+
+def test_evaluate_table_shows_nested_numbers_one_level_deep():
+    data = {"val_nll": 1.5, "veto": {"draws": 3, "removed_mass": 0.1}, "deep": {"a": {"b": 1}}}
+    data["memorisation"] = {"near_copy_share": 0.0, "worst": [[1, 2]]}
+    assert _numbers(data) == [
+        ("memorisation.near_copy_share", 0.0),
+        ("val_nll", 1.5),
+        ("veto.draws", 3),
+        ("veto.removed_mass", 0.1),
+    ]
