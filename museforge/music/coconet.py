@@ -49,7 +49,7 @@ from museforge.core.seeding import stream
 from museforge.music.corpus import CHORALE_PARTS
 from museforge.music.score import STEP, Note, Piece
 from museforge.music.tokens import bar_steps
-from museforge.music.voiceleading import allowed_pitches
+from museforge.music.voiceleading import allowed_pitches, crosses, interval_class, out_of_range
 
 VOICES = 4
 REST = -1  # a rest in a pitch grid
@@ -343,6 +343,39 @@ def ruled_draw(
         rows[v][at] = REST if k == rest_class else cfg.low + k
 
 
+def rule_breaking(pitches: torch.Tensor, cfg: CoconetConfig) -> torch.Tensor:
+    """For every cell of pitch grids ``pitches`` [B, 4, T] (MIDI, REST = -1) and every pitch
+    class of the model (rest excluded): would sounding it there break a voice-leading rule,
+    given the other cells as they are? [B, 4, T, classes − 1], True = vetoed. The same mask
+    :func:`~museforge.music.voiceleading.allowed_pitches` gives cell by cell (columns past
+    either end count as rests), for a whole batch at once, so training can price it."""
+    b, voices, t = pitches.shape
+    cand = torch.arange(cfg.low, cfg.high + 1).view(1, 1, -1)
+    padded = F.pad(pitches, (1, 1), value=REST)
+    neighbours = (padded[:, :, :-2], padded[:, :, 2:])  # the column before, the one after
+    masks = []
+    for v in range(voices):
+        bad = out_of_range(v, cand).expand(b, t, -1).clone()
+        if v > 0:
+            upper = pitches[:, v - 1, :, None]
+            bad |= (upper != REST) & crosses(upper, cand)
+        if v < voices - 1:
+            lower = pitches[:, v + 1, :, None]
+            bad |= (lower != REST) & crosses(cand, lower)
+        for other in neighbours:
+            own = other[:, v, :, None]
+            for w in range(voices):
+                now, then = pitches[:, w, :, None], other[:, w, :, None]
+                if w == v:
+                    continue
+                moving = (own != REST) & (now != REST) & (then != REST) & (now != then)
+                kept = interval_class(own, then)
+                parallel = moving & ((kept == 0) | (kept == 7))
+                bad |= parallel & (cand != own) & (interval_class(cand, now) == kept)
+        masks.append(bad)
+    return torch.stack(masks, 1)
+
+
 def window_starts(length: int, window: int) -> list[int]:
     """Starts of half-overlapping windows covering ``length`` steps (the last may overlap more)."""
     if length <= window:
@@ -488,14 +521,30 @@ class CoconetTraining:
     transpose: bool = True  # also train on transpositions -5..+6 semitones (in range)
     eval_every: int = 200
     val_windows: int = 1024  # held-out windows scored at each evaluation (a fixed subset)
+    # On-policy voice-leading penalty (0 = off): this weight × the probability the model
+    # gives rule-breaking pitches in its own harmonisation chains (see CoconetTask).
+    rule_weight: float = 0.0
+    chains: int = 256  # harmonisation chains the penalty is taken on
+    rule_temperature: float = 0.7  # the chains' sampling temperature (harmonise's default)
 
     def __post_init__(self) -> None:
         if self.lr <= 0 or self.val_windows < 1:
             raise ValueError("lr must be positive and val_windows at least 1")
+        if self.rule_weight < 0 or self.chains < 1 or self.rule_temperature <= 0:
+            raise ValueError("rule_weight ≥ 0, chains ≥ 1 and rule_temperature > 0 are needed")
 
 
 class CoconetTask:
-    """Trains a :class:`Coconet` on chorale windows for the shared Trainer."""
+    """Trains a :class:`Coconet` on chorale windows for the shared Trainer.
+
+    With ``rule_weight`` > 0 each step also prices voice leading on-policy (after RL Tuner,
+    Jaques et al. 2017, with the data NLL as the anchor): a pool of the model's own raw
+    alto/tenor/bass chains under training sopranos is kept; at erased cells of a batch of
+    them the loss adds ``rule_weight`` × the probability of the pitches the rules would veto
+    there (:func:`rule_breaking`), then those cells are redrawn from the model to advance
+    the chains. Every ``eval_every`` steps a sixteenth of the chains restart from new
+    sopranos. The chains are not checkpointed: a resumed run starts fresh ones.
+    """
 
     kind = "chorale-coconet"
 
@@ -521,6 +570,8 @@ class CoconetTask:
         self.num_examples = self.x.shape[0]
         self.eval_every = training.eval_every
         self._fraction = 0.0
+        self._chains: tuple[torch.Tensor, torch.Tensor] | None = None
+        self._steps = 0
 
     def modules(self) -> dict[str, nn.Module]:
         return {"model": self.model}
@@ -547,13 +598,56 @@ class CoconetTask:
         for group in self.opt.param_groups:
             group["lr"] = self._lr()
         loss = masked_nll(self.model(x, mask, pos), x, mask).mean()
+        metrics = {"loss": loss.item()}
+        if self.training.rule_weight > 0:
+            penalty = self._rule_penalty(x.shape[0], noise)
+            loss = loss + self.training.rule_weight * penalty
+            metrics["rule_mass"] = penalty.item()
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         distributed.average_gradients(self.model)
         if self.training.grad_clip > 0:
             nn.utils.clip_grad_norm_(self.model.parameters(), self.training.grad_clip)
         self.opt.step()
-        return {"loss": loss.item()}
+        self._steps += 1
+        return metrics
+
+    def _new_chains(self, n: int, noise: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """``n`` raw harmonisations (16 Gibbs steps) of random training windows' sopranos."""
+        pick = torch.randint(0, self.num_examples, (n,), generator=noise)
+        x, pos = self.x[pick].long(), self.pos[pick]
+        region = torch.zeros_like(x, dtype=torch.bool)
+        region[:, 1:] = True
+        x = gibbs(self.model, x, region, pos, 16, noise, self.training.rule_temperature)
+        self.model.train()
+        return x, pos
+
+    def _rule_penalty(self, batch: int, noise: torch.Generator) -> torch.Tensor:
+        """Mean probability of rule-breaking pitches at erased alto/tenor/bass cells of
+        ``batch`` chains; advances those chains by one Gibbs draw of the erased cells."""
+        t = self.training
+        if self._chains is None:
+            self._chains = self._new_chains(t.chains, noise)
+        elif self._steps % self.eval_every == 0:
+            fresh = torch.randint(0, t.chains, (max(t.chains // 16, 1),), generator=noise)
+            self._chains[0][fresh], self._chains[1][fresh] = self._new_chains(len(fresh), noise)
+        chains, chain_pos = self._chains
+        pick = torch.randint(0, t.chains, (batch,), generator=noise)
+        x, pos = chains[pick], chain_pos[pick]
+        rate = torch.rand(batch, 1, 1, generator=noise)
+        mask = torch.rand(x.shape, generator=noise) < rate
+        mask[:, 0] = False  # the soprano is given
+        cell = torch.randint(x.shape[2], VOICES * x.shape[2], (batch,), generator=noise)
+        mask.view(batch, -1)[torch.arange(batch), cell] = True
+        probs = torch.softmax(self.model(x, mask, pos) / t.rule_temperature, -1)
+        pitches = torch.from_numpy(from_classes(x.numpy(), self.cfg)).long()
+        vetoed = rule_breaking(pitches, self.cfg)
+        mass = (probs[..., :-1] * vetoed).sum(-1)
+        with torch.no_grad():
+            drawn = torch.multinomial(probs.detach()[mask], 1, generator=noise).squeeze(1)
+            x[mask] = drawn
+            chains[pick] = x
+        return (mass * mask).sum() / mask.sum()
 
     def validate(self) -> dict[str, float]:
         """NLL per erased cell on held-out windows: random erasures and alto+tenor+bass."""

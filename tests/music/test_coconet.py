@@ -20,6 +20,7 @@ from museforge.music.coconet import (
     grid_to_piece,
     piece_to_grid,
     piece_windows,
+    rule_breaking,
     ruled_draw,
     sample_masks,
     window_starts,
@@ -34,7 +35,7 @@ from museforge.music.coconet_kind import (
 )
 from museforge.music.render import write_midi
 from museforge.music.score import Note, Part, Piece
-from museforge.music.voiceleading import count_errors
+from museforge.music.voiceleading import allowed_pitches, count_errors
 
 PARTS = tuple(Part(n, 52) for n in ("soprano", "alto", "tenor", "bass"))
 # I – IV – V – I in C (S, A, T, B); pieces below are transpositions with varied rhythm.
@@ -123,6 +124,49 @@ def test_masked_loss_falls():
     after = task.validate()
     assert after["val_nll"] < 0.75 * before
     assert after["val_harmonise_nll"] < before
+
+
+def test_rule_breaking_agrees_with_allowed_pitches_cell_by_cell():
+    gen = torch.Generator().manual_seed(0)
+    cfg = CoconetConfig()
+    pitches = torch.randint(cfg.low, cfg.high + 1, (3, 4, 12), generator=gen)
+    pitches[:, :, 5] = pitches[:, :, 4]  # held notes: no parallel motion
+    pitches[torch.rand(pitches.shape, generator=gen) < 0.1] = -1
+    vetoed = rule_breaking(pitches, cfg)
+    candidates = np.arange(cfg.low, cfg.high + 1)
+
+    def column(b, t):
+        if not 0 <= t < 12:
+            return None
+        return [None if p < 0 else p for p in pitches[b, :, t].tolist()]
+
+    for b in range(3):
+        for t in range(12):
+            for v in range(4):
+                allowed = allowed_pitches(
+                    v, candidates, column(b, t - 1), column(b, t), column(b, t + 1)
+                )
+                assert np.array_equal(vetoed[b, v, t].numpy(), ~allowed), (b, v, t)
+    assert 0.1 < float(vetoed.float().mean()) < 0.95
+
+
+def test_rule_penalty_trains_on_the_models_own_chains():
+    pieces = [chorale(t, bars=4) for t in range(-5, 6)]
+    train = piece_windows(pieces, TINY)
+    settings = CoconetTraining(lr=5e-3, warmup=1, rule_weight=5.0, chains=8, eval_every=5)
+    task = CoconetTask(TINY, settings, train, train, seed=0)
+    noise, order = torch.Generator().manual_seed(0), torch.Generator().manual_seed(1)
+    masses = []
+    for _ in range(40):
+        out = task.train_step(torch.randint(0, task.num_examples, (8,), generator=order), noise)
+        masses.append(out["rule_mass"])
+    chains, _ = task._chains
+    assert chains.shape == (8, 4, 16)
+    sopranos = {tuple(row) for row in train[0][:, 0].tolist()}
+    assert all(tuple(row) in sopranos for row in chains[:, 0].tolist())  # never rewritten
+    assert sum(masses[-10:]) < 0.5 * sum(masses[:10])
+    with pytest.raises(ValueError, match="rule_weight"):
+        CoconetTraining(rule_weight=-1)
 
 
 def test_harmonise_keeps_soprano_and_is_deterministic(tmp_path):
