@@ -49,7 +49,13 @@ from museforge.core.seeding import stream
 from museforge.music.corpus import CHORALE_PARTS
 from museforge.music.score import STEP, Note, Piece
 from museforge.music.tokens import bar_steps
-from museforge.music.voiceleading import allowed_pitches, crosses, interval_class, out_of_range
+from museforge.music.voiceleading import (
+    PARALLELS,
+    allowed_pitches,
+    crosses,
+    interval_class,
+    out_of_range,
+)
 
 VOICES = 4
 REST = -1  # a rest in a pitch grid
@@ -353,6 +359,7 @@ def rule_breaking(pitches: torch.Tensor, cfg: CoconetConfig) -> torch.Tensor:
     cand = torch.arange(cfg.low, cfg.high + 1).view(1, 1, -1)
     padded = F.pad(pitches, (1, 1), value=REST)
     neighbours = (padded[:, :, :-2], padded[:, :, 2:])  # the column before, the one after
+    parallel_classes = torch.tensor(list(PARALLELS))
     masks = []
     for v in range(voices):
         bad = out_of_range(v, cand).expand(b, t, -1).clone()
@@ -365,12 +372,12 @@ def rule_breaking(pitches: torch.Tensor, cfg: CoconetConfig) -> torch.Tensor:
         for other in neighbours:
             own = other[:, v, :, None]
             for w in range(voices):
-                now, then = pitches[:, w, :, None], other[:, w, :, None]
                 if w == v:
                     continue
+                now, then = pitches[:, w, :, None], other[:, w, :, None]
                 moving = (own != REST) & (now != REST) & (then != REST) & (now != then)
                 kept = interval_class(own, then)
-                parallel = moving & ((kept == 0) | (kept == 7))
+                parallel = moving & torch.isin(kept, parallel_classes)
                 bad |= parallel & (cand != own) & (interval_class(cand, now) == kept)
         masks.append(bad)
     return torch.stack(masks, 1)
@@ -571,7 +578,6 @@ class CoconetTask:
         self.eval_every = training.eval_every
         self._fraction = 0.0
         self._chains: tuple[torch.Tensor, torch.Tensor] | None = None
-        self._steps = 0
 
     def modules(self) -> dict[str, nn.Module]:
         return {"model": self.model}
@@ -582,10 +588,14 @@ class CoconetTask:
     def set_progress(self, fraction: float) -> None:
         self._fraction = min(max(fraction, 0.0), 1.0)
 
+    def _steps_done(self) -> int:
+        """Optimiser steps taken so far (restored with the optimiser on resume)."""
+        state = self.opt.state.get(next(self.model.parameters()))
+        return int(state["step"]) if state else 0
+
     def _lr(self) -> float:
         t = self.training
-        state = self.opt.state.get(next(self.model.parameters()))
-        step = int(state["step"]) if state else 0
+        step = self._steps_done()
         if step < t.warmup:
             return t.lr * (step + 1) / t.warmup
         cosine = 0.5 * (1 + math.cos(math.pi * self._fraction))
@@ -609,7 +619,6 @@ class CoconetTask:
         if self.training.grad_clip > 0:
             nn.utils.clip_grad_norm_(self.model.parameters(), self.training.grad_clip)
         self.opt.step()
-        self._steps += 1
         return metrics
 
     def _new_chains(self, n: int, noise: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -628,7 +637,7 @@ class CoconetTask:
         t = self.training
         if self._chains is None:
             self._chains = self._new_chains(t.chains, noise)
-        elif self._steps % self.eval_every == 0:
+        elif self._steps_done() % self.eval_every == 0:
             fresh = torch.randint(0, t.chains, (max(t.chains // 16, 1),), generator=noise)
             self._chains[0][fresh], self._chains[1][fresh] = self._new_chains(len(fresh), noise)
         chains, chain_pos = self._chains
