@@ -533,12 +533,17 @@ class CoconetTraining:
     rule_weight: float = 0.0
     chains: int = 256  # harmonisation chains the penalty is taken on
     rule_temperature: float = 0.7  # the chains' sampling temperature (harmonise's default)
+    # Share of the budget trained on the data alone before the penalty starts: a young
+    # model's chains carry no signal and the penalty then stunts it (docs/music.md).
+    rule_from: float = 0.0
 
     def __post_init__(self) -> None:
         if self.lr <= 0 or self.val_windows < 1:
             raise ValueError("lr must be positive and val_windows at least 1")
         if self.rule_weight < 0 or self.chains < 1 or self.rule_temperature <= 0:
             raise ValueError("rule_weight ≥ 0, chains ≥ 1 and rule_temperature > 0 are needed")
+        if not 0 <= self.rule_from < 1:
+            raise ValueError("rule_from must be in [0, 1)")
 
 
 class CoconetTask:
@@ -550,7 +555,8 @@ class CoconetTask:
     them the loss adds ``rule_weight`` × the probability of the pitches the rules would veto
     there (:func:`rule_breaking`), then those cells are redrawn from the model to advance
     the chains. Every ``eval_every`` steps a sixteenth of the chains restart from new
-    sopranos. The chains are not checkpointed: a resumed run starts fresh ones.
+    sopranos. The penalty starts once ``rule_from`` of the budget is done. The chains are
+    not checkpointed: a resumed run starts fresh ones.
     """
 
     kind = "chorale-coconet"
@@ -609,7 +615,7 @@ class CoconetTask:
             group["lr"] = self._lr()
         loss = masked_nll(self.model(x, mask, pos), x, mask).mean()
         metrics = {"loss": loss.item()}
-        if self.training.rule_weight > 0:
+        if self.training.rule_weight > 0 and self._fraction >= self.training.rule_from:
             penalty = self._rule_penalty(x.shape[0], noise)
             loss = loss + self.training.rule_weight * penalty
             metrics["rule_mass"] = penalty.item()

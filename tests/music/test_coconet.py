@@ -169,6 +169,20 @@ def test_rule_penalty_trains_on_the_models_own_chains():
         CoconetTraining(rule_weight=-1)
 
 
+def test_rule_penalty_waits_for_its_share_of_the_budget():
+    train = piece_windows([chorale(t, bars=4) for t in range(3)], TINY)
+    settings = CoconetTraining(rule_weight=5.0, chains=4, rule_from=0.5)
+    task = CoconetTask(TINY, settings, train, train, seed=0)
+    noise, batch = torch.Generator().manual_seed(0), torch.arange(4)
+    task.set_progress(0.49)
+    assert "rule_mass" not in task.train_step(batch, noise) and task._chains is None
+    task.set_progress(0.5)
+    assert task.train_step(batch, noise)["rule_mass"] > 0
+    assert task._chains is not None
+    with pytest.raises(ValueError, match="rule_from"):
+        CoconetTraining(rule_from=1.0)
+
+
 def test_harmonise_keeps_soprano_and_is_deterministic(tmp_path):
     melody = Piece(tuple(n for n in chorale().notes if n.part == 0), (Part("melody"),))
     path = write_midi(tmp_path / "melody.mid", melody)
