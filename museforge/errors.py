@@ -19,3 +19,14 @@ class VerbError(MuseforgeError):
 
 class InputError(MuseforgeError):
     """A user-supplied file or setting is invalid (bad image, bad option value...)."""
+
+
+class SettingError(InputError):
+    """A verb setting's value is refused. The message names the setting in the verbs' own
+    terms (``label must be 0..9``); ``setting`` and ``flag`` let each front end point at
+    it in its own (the CLI's option, the studio's field)."""
+
+    def __init__(self, message: str, setting: str, flag: str | None = None) -> None:
+        super().__init__(message)
+        self.setting = setting
+        self.flag = flag or setting.replace("_", "-")

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from museforge.cli import _numbers, main
+from museforge.cli import main
+from museforge.cli.evaluate import numbers as _numbers
 
 
 def run(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
@@ -185,10 +186,10 @@ def test_training_reports_skipped_files(monkeypatch, capsys, bars_folder, tmp_pa
 def test_demo_writes_into_the_gallery_folder_of_the_environment(monkeypatch, capsys, tmp_path):
     """``museforge demo`` without --out fills $MUSEFORGE_GALLERY, the folder the studio and
     the gallery commands read, not ./gallery."""
-    import museforge.demo
+    import museforge.cli.demo
 
     seen = []
-    monkeypatch.setattr(museforge.demo, "run_demo", lambda models, out: seen.append(out) or [])
+    monkeypatch.setattr(museforge.cli.demo, "run_demo", lambda models, out: seen.append(out) or [])
     monkeypatch.setenv("MUSEFORGE_GALLERY", str(tmp_path / "mine"))
     assert run(monkeypatch, capsys, "demo")[0] == 0
     assert run(monkeypatch, capsys, "demo", "--out", str(tmp_path / "there"))[0] == 0

@@ -15,9 +15,9 @@ from typing import Any
 
 from museforge.bench import machine_info
 from museforge.core.artifact import load_artifact
+from museforge.core.latent import draw_labels, draw_latents
 from museforge.core.recipe import Recipe, train_from_recipe
-from museforge.core.registry import get_verb
-from museforge.image.latent import draw_labels, draw_latents
+from museforge.core.registry import call_verb
 from museforge.image.verbs import generate_images
 
 DATA = "mnist5k"
@@ -67,7 +67,8 @@ def run_image_bench(
         )
         trained = train_from_recipe(recipe, out=out, progress=progress)
         loaded = load_artifact(out)
-        scores = get_verb(kind, "evaluate")(loaded, n=eval_n, seed=seed, out_dir=out / "eval").data
+        evaluation = call_verb(loaded, "evaluate", n=eval_n, seed=seed, out_dir=out / "eval")
+        scores = evaluation.data
         results["models"][name] = {
             "kind": kind,
             "steps": trained.step,

@@ -25,7 +25,7 @@ from museforge.core.seeding import stream
 from museforge.music import metrics, tokens
 from museforge.music.corpus import augment_transpositions
 from museforge.music.generate import MusicSampling, sample_tokens
-from museforge.music.lm_kind import encode_all
+from museforge.music.lm import encode_all
 from museforge.music.ngram import NGramModel
 from museforge.nn.decoding import draw
 
@@ -81,9 +81,9 @@ def _harmonisation(models_dir: Path, seed: int) -> dict[str, Any] | None:
     if not (path / "model.json").exists():
         return None
     loaded = load_artifact(path)
-    from museforge.core.registry import get_verb
+    from museforge.core.registry import call_verb
 
-    return get_verb(loaded.kind, "evaluate")(loaded, seed=seed).data
+    return call_verb(loaded, "evaluate", seed=seed).data
 
 
 def run_music_bench(
@@ -151,9 +151,9 @@ def run_music_bench(
 
 
 def metrics_nll(model: Any, ids: list[int]) -> float:
-    from museforge.text.task import nll_per_char
+    from museforge.nn.lm_training import nll_per_token
 
-    return nll_per_char(model, torch.tensor(ids, dtype=torch.long))
+    return nll_per_token(model, torch.tensor(ids, dtype=torch.long))
 
 
 def _sample_scores(made: list, val: list, train: list) -> dict[str, Any]:

@@ -19,7 +19,7 @@ import torch
 from museforge.bench import machine_info
 from museforge.core.artifact import LoadedModel
 from museforge.errors import InputError
-from museforge.style.features import feature_net
+from museforge.nn.features import feature_net
 from museforge.style.images import load_rgb, resize_long_side, resize_to
 from museforge.style.losses import content_loss, feature_stats, style_loss
 from museforge.style.metrics import ssim

@@ -18,10 +18,11 @@ from typing import Any
 from museforge.bench import machine_info
 from museforge.core.artifact import load_artifact
 from museforge.core.recipe import Recipe, train_from_recipe
+from museforge.nn.lm_training import nll_per_token
 from museforge.text.evaluate import load_splits
 from museforge.text.metrics import CopyIndex, distinct_n
 from museforge.text.sampling import SamplingSettings, generate
-from museforge.text.task import CLASSIC_CHAR_GPT, nll_per_char
+from museforge.text.task import CLASSIC_CHAR_GPT
 
 CORPORA = ("tang300", "songs-poems")
 # name -> (model settings, training settings, batch size; None = the kind's default)
@@ -47,7 +48,7 @@ def score(path: Path) -> dict[str, Any]:
     loaded = load_artifact(path)
     model = loaded.model
     train, val = load_splits(loaded)
-    nll = nll_per_char(model, model.encode_lossy(val.text()))
+    nll = nll_per_token(model, model.encode_lossy(val.text()))
     samples = generate(model, "", ORIGINALITY_SAMPLES, 0, SamplingSettings(max_chars=300))
     copies = CopyIndex(train.text()).report(samples)
     manifest = loaded.manifest

@@ -135,6 +135,8 @@ def train_from_recipe(
     if suggested:
         recipe = replace(recipe, run={**spec.default_run, **suggested, **user_run})
         settings = recipe.settings()
+    for notice in data_info.get("notices", []) if notify is not None else []:
+        notify(notice)  # choices made from the data, e.g. the picture size of a folder
     skipped = data_info.get("skipped_files", 0)
     if skipped and notify is not None:
         shown = "; ".join(data_info.get("skipped", [])[:3])

@@ -1,60 +1,57 @@
 """The one place that maps a model kind's name to its config, model class and verbs.
 
-Modalities register their kinds with :func:`register_kind` and their verbs with the
-:func:`verb` decorator; the CLI and the studio discover both from here.
+Kinds are found through package entry points (group ``museforge.kinds``): each names a
+module whose import registers kinds with :func:`register_kind` and their verbs with
+:func:`verb`. museforge's own modalities are entry points like any other package's, so
+the spine names none of them; the CLI and the studio discover everything from here.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import importlib
-import inspect
 import re
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from importlib.metadata import entry_points
 from typing import Any
 
 import torch
 
+from museforge.core.verbs import VerbSpec, declared_settings
 from museforge.errors import ArtifactError, InputError, VerbError
 
-# Every module that registers kinds; importing them fills the registry.
-KIND_MODULES = (
-    "museforge.image.kinds",
-    "museforge.text.kinds",
-    "museforge.style.kinds",
-    "museforge.music.lm_kind",
-    "museforge.music.vae_kind",
-    "museforge.music.coconet_kind",
-)
-
-VERB_NAMES = frozenset(
-    {
-        "sample",
-        "interpolate",
-        "breed",
-        "mutate",
-        "continue_",
-        "infill",
-        "condition",
-        "encode",
-        "decode",
-        "reconstruct",
-        "project",
-        "evaluate",
-        "poem",
-        "lyrics",
-        "stylise",
-        "harmonise",
-    }
-)
+ENTRY_POINT_GROUP = "museforge.kinds"
+# The verb vocabulary every kind draws from, each with what it means for any kind.
+VERBS: dict[str, str] = {
+    "sample": "Make new artworks from the model's own imagination.",
+    "interpolate": "Walk smoothly from one artwork to another through the model's latent space.",
+    "breed": "Cross artworks over and mutate them: children of your favourites.",
+    "mutate": "Push an artwork along one direction of change.",
+    "continue_": "Continue what you give the model.",
+    "infill": "Erase part of a piece and let the model fill it in.",
+    "condition": "Push an artwork along a named attribute.",
+    "encode": "Turn your own files into the model's latents.",
+    "decode": "Turn latents back into artworks.",
+    "reconstruct": "Encode and decode your files, side by side with the originals.",
+    "project": "Find the latent that best re-draws your file.",
+    "evaluate": "Measure the model: quality, variety and copies of its training data.",
+    "poem": "Write a poem in a strict form.",
+    "lyrics": "Write or set song lyrics.",
+    "stylise": "Redraw a picture in the model's style.",
+    "harmonise": "Write harmony under a melody.",
+}
+VERB_NAMES = frozenset(VERBS)
 _NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+_COMMAND = re.compile(r"^[a-z][a-z0-9-]*( [a-z][a-z0-9-]*)?$")
 
 
 @dataclass(frozen=True)
 class KindSpec:
-    """A registered model kind."""
+    """A registered model kind.
+
+    ``variant(loaded)`` names a loaded model's variant (a text model's language) for
+    settings declared to apply to some variants only.
+    """
 
     name: str
     modality: str
@@ -62,12 +59,14 @@ class KindSpec:
     config_cls: type
     model_cls: type[torch.nn.Module]
     task_factory: Callable[..., Any] | None = None
-    verbs: dict[str, Callable[..., Any]] = field(default_factory=dict)
+    verbs: dict[str, VerbSpec] = field(default_factory=dict)
     default_run: dict[str, Any] = field(default_factory=dict)  # e.g. a kind's batch size
+    variant: Callable[[Any], str | None] | None = None
 
 
 _KINDS: dict[str, KindSpec] = {}
-_loaded = False
+_loaded_entry_points: set[str] = set()
+_scanned = False
 
 
 def register_kind(
@@ -79,6 +78,7 @@ def register_kind(
     model_cls: type[torch.nn.Module],
     task_factory: Callable[..., Any] | None = None,
     default_run: dict[str, Any] | None = None,
+    variant: Callable[[Any], str | None] | None = None,
 ) -> KindSpec:
     """Register a model kind; names are lower-case words joined by hyphens and unique.
 
@@ -92,13 +92,19 @@ def register_kind(
     if not dataclasses.is_dataclass(config_cls):
         raise TypeError(f"config class of {name!r} must be a dataclass")
     run = dict(default_run or {})
-    spec = KindSpec(name, modality, description, config_cls, model_cls, task_factory, {}, run)
+    spec = KindSpec(
+        name, modality, description, config_cls, model_cls, task_factory, {}, run, variant
+    )
     _KINDS[name] = spec
     return spec
 
 
-def verb(kind: str, name: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Decorator: register the function as verb ``name`` (default: its own name) of ``kind``."""
+def verb(
+    kind: str, name: str | None = None, *, command: str | None = None, studio: bool = True
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorator: register the function as verb ``name`` (default: its own name) of
+    ``kind``, offered by the CLI as ``command`` (default: the verb's name; two words make
+    a group, e.g. ``"phrase blend"``) and, unless ``studio`` is False, by the studio."""
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         verb_name = name or fn.__name__
@@ -109,19 +115,38 @@ def verb(kind: str, name: str | None = None) -> Callable[[Callable[..., Any]], C
             raise ValueError(f"register kind {kind!r} before its verbs")
         if verb_name in spec.verbs:
             raise ValueError(f"verb {verb_name!r} of {kind!r} is already registered")
-        spec.verbs[verb_name] = fn
+        cli = command or verb_name.rstrip("_")
+        if not _COMMAND.match(cli):
+            raise ValueError(f"command {cli!r} must be one or two lower-case words")
+        settings = declared_settings(fn)
+        spec.verbs[verb_name] = VerbSpec(kind, verb_name, fn, settings, cli, studio)
         return fn
 
     return decorate
 
 
 def load_all() -> None:
-    """Import every modality module so that its kinds and verbs are registered."""
-    global _loaded
-    if not _loaded:
-        for module in KIND_MODULES:
-            importlib.import_module(module)
-        _loaded = True
+    """Import every module the ``museforge.kinds`` entry points name (once each), so that
+    their kinds and verbs are registered."""
+    global _scanned
+    if _scanned:
+        return
+    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        if ep.value in _loaded_entry_points:
+            continue
+        try:
+            ep.load()
+        except ImportError as err:
+            raise ArtifactError(f"model kinds '{ep.name}' ({ep.value}) cannot load: {err}") from err
+        _loaded_entry_points.add(ep.value)
+    _scanned = True
+
+
+def rescan() -> None:
+    """Look for entry points again (a package installed since the first look)."""
+    global _scanned
+    _scanned = False
+    load_all()
 
 
 def kinds() -> dict[str, KindSpec]:
@@ -138,7 +163,7 @@ def get_kind(name: str) -> KindSpec:
     return _KINDS[name]
 
 
-def get_verb(kind: str, name: str) -> Callable[..., Any]:
+def get_verb(kind: str, name: str) -> VerbSpec:
     """The verb ``name`` of ``kind``, or a VerbError naming the verbs it does have."""
     spec = get_kind(kind)
     if name not in spec.verbs:
@@ -157,15 +182,29 @@ def _jsonable(value: Any) -> Any:
     return str(value)  # paths and the like: recorded as text
 
 
+def resolve_args(loaded: Any, name: str, values: dict[str, Any]) -> dict[str, Any]:
+    """The verb's settings for ``loaded`` after defaults, checked (see VerbSpec.resolve)."""
+    spec = get_kind(loaded.kind)
+    variant = spec.variant(loaded) if spec.variant else None
+    return get_verb(loaded.kind, name).resolve(values, variant)
+
+
 def call_verb(loaded: Any, name: str, **kwargs: Any) -> Any:
-    """Run verb ``name`` on a loaded model and record its exact arguments in every
-    artwork's provenance (``args``), so the gallery can remix it later."""
-    result = get_verb(loaded.kind, name)(loaded, **kwargs)
-    # Callbacks (live streaming, progress) shape the display, not the artwork.
-    args = {k: _jsonable(v) for k, v in kwargs.items() if not callable(v)}
+    """Run verb ``name`` on a loaded model with the given settings (the rest take their
+    declared defaults) and record them, after defaults, once in every artwork's
+    provenance (``args``): the one record of the call, which remix re-runs.
+
+    Callbacks (``on_*``) and ``out_dir`` shape the display, not the artwork, and are
+    passed through unrecorded."""
+    verb_spec = get_verb(loaded.kind, name)
+    hooks = {k: v for k, v in kwargs.items() if k.startswith("on_") or k == "out_dir"}
+    values = {k: v for k, v in kwargs.items() if k not in hooks}
+    args = resolve_args(loaded, name, values)
+    result = verb_spec.fn(loaded, **args, **hooks)
+    record = {k: _jsonable(v) for k, v in args.items()}
     for art in getattr(result, "artworks", []):
-        art.provenance.setdefault("args", args)
-        art.provenance.setdefault("created", round(time.time(), 3))
+        art.provenance["verb"] = name
+        art.provenance["args"] = record
     return result
 
 
@@ -186,12 +225,6 @@ def build_model(kind: str, config: dict[str, Any], source: str = "config") -> to
     """A fresh model of ``kind`` built from a config dict (as stored in a manifest)."""
     spec = get_kind(kind)
     return spec.model_cls(config_from_dict(spec.config_cls, config, source))
-
-
-def verb_parameters(kind: str, name: str) -> list[inspect.Parameter]:
-    """The keyword parameters of a verb after the model argument (for forms and --help)."""
-    params = list(inspect.signature(get_verb(kind, name)).parameters.values())
-    return params[1:]
 
 
 def apply_preset(

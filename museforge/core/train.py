@@ -136,11 +136,19 @@ class EpochSampler:
         self._order = self._permutation()
 
 
-def optimizer_step(loss: torch.Tensor, module: torch.nn.Module, opt: torch.optim.Optimizer) -> None:
-    """Backward ``loss``, average ``module``'s gradients across processes, step ``opt``."""
+def optimizer_step(
+    loss: torch.Tensor,
+    module: torch.nn.Module,
+    opt: torch.optim.Optimizer,
+    clip: float | None = None,
+) -> None:
+    """Backward ``loss``, average ``module``'s gradients across processes, clip their
+    global norm to ``clip`` (None or 0: no clipping), step ``opt``."""
     opt.zero_grad(set_to_none=True)
     loss.backward()
     distributed.average_gradients(module)
+    if clip:
+        torch.nn.utils.clip_grad_norm_(module.parameters(), clip)
     opt.step()
 
 

@@ -1,37 +1,16 @@
-"""Artworks as verbs return them, and writing them to a folder."""
+"""Writing a verb's result to a folder: each artwork with its provenance, plus the
+overview grid, the animation and the data."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from PIL import Image
 
+from museforge.core.artwork import Result
 from museforge.core.atomic import atomic_write_text, atomic_write_with
 from museforge.gallery.provenance import save_png, save_sidecar, save_text
-
-
-@dataclass
-class Artwork:
-    """One output: its file stem, its content (a picture or a text) and how it was made."""
-
-    name: str
-    image: Image.Image | None = None
-    provenance: dict[str, Any] = field(default_factory=dict)
-    text: str | None = None
-
-
-@dataclass
-class Result:
-    """What a verb returns: artworks plus optional overview pictures and data."""
-
-    artworks: list[Artwork] = field(default_factory=list)
-    grid: Image.Image | None = None
-    frames: list[Image.Image] | None = None  # an animation, written as GIF
-    data: dict[str, Any] | None = None
-    stem: str = "output"
 
 
 def save_gif(path: str | Path, frames: list[Image.Image], frame_ms: int = 80) -> Path:

@@ -1,34 +1,22 @@
 """Provenance embedded in output files, so any artwork can be re-made and bred later.
 
 PNG files carry one ``iTXt`` chunk named ``museforge`` holding JSON: the model's hash and
-kind, the verb, seed, settings and the latent itself (base64 of little-endian float32).
+kind, the verb, its arguments and the latent itself (exact text: see
+:func:`museforge.core.latent.encode_latent`).
 """
 
 from __future__ import annotations
 
-import base64
 import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import torch
 from PIL import Image, PngImagePlugin, UnidentifiedImageError
 
 from museforge.core.atomic import atomic_write_text, atomic_write_with
 from museforge.errors import InputError
 
 PNG_KEY = "museforge"
-
-
-def encode_latent(z: torch.Tensor) -> str:
-    """A latent vector as compact text (exact: float32 bytes in base64)."""
-    return base64.b64encode(z.detach().cpu().float().numpy().astype("<f4").tobytes()).decode()
-
-
-def decode_latent(text: str) -> torch.Tensor:
-    """Inverse of :func:`encode_latent`."""
-    return torch.from_numpy(np.frombuffer(base64.b64decode(text), dtype="<f4").copy())
 
 
 def save_png(path: str | Path, image: Image.Image, provenance: dict[str, Any]) -> Path:

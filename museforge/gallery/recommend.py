@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from museforge.core.artwork import Artwork
 from museforge.errors import InputError
-from museforge.gallery.artwork import Artwork
 from museforge.gallery.store import Gallery
 from museforge.gallery.taste import (
     MODALITIES,

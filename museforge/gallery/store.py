@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from museforge.core.artwork import Result
 from museforge.core.atomic import atomic_write_text, atomic_write_with
 from museforge.errors import InputError, MuseforgeError
-from museforge.gallery.artwork import Result, write_result
+from museforge.gallery.artwork import write_result
 from museforge.gallery.index import COLUMNS, Index, search_body
 from museforge.gallery.lineage import Ref, parent_refs
 from museforge.gallery.provenance import read_png_provenance, sidecar_path
@@ -209,7 +210,8 @@ class Gallery:
         user = _read_user(path)
         mtime = _mtime(path)
         model = prov.get("model") if isinstance(prov.get("model"), dict) else {}
-        seed = prov.get("seed")
+        args = prov.get("args") if isinstance(prov.get("args"), dict) else {}
+        seed = args.get("seed", prov.get("seed"))
         row = {
             "id": art_id,
             "path": rel,
@@ -220,6 +222,8 @@ class Gallery:
             "model_sha256": model.get("sha256"),
             "verb": prov.get("verb"),
             "seed": seed if isinstance(seed, int) else None,
+            # When it was made is the file's business, not its bytes': the same call makes
+            # the same bytes, and the index keeps the time (older files carried "created").
             "created": float(prov.get("created") or stat.st_mtime),
             "mtime": mtime,
             "size": stat.st_size,
@@ -268,16 +272,16 @@ class Gallery:
     def write(self, result: Result, folder: str, upscale: int = 1) -> list[Path]:
         """Write a verb's result under ``root/folder`` without overwriting any artwork there
         (names get a ``-v2``… suffix when taken) and index it; the paths written."""
-        unique_names(result, self.root / folder)
-        paths = write_result(result, self.root / folder, upscale=upscale)
-        for path in paths:
-            self.add(path)
-        return paths
+        return [path for path, _ in self._write(result, folder, upscale)]
 
     def save(self, result: Result, folder: str, upscale: int = 1) -> list[str]:
         """Like :meth:`write`; the ids of the artworks (and animation) written."""
-        ids = [self.add(p) for p in self.write(result, folder, upscale)]
-        return [i for i in ids if i is not None]
+        return [i for _, i in self._write(result, folder, upscale) if i is not None]
+
+    def _write(self, result: Result, folder: str, upscale: int) -> list[tuple[Path, str | None]]:
+        unique_names(result, self.root / folder)
+        paths = write_result(result, self.root / folder, upscale=upscale)
+        return [(path, self.add(path)) for path in paths]  # each file indexed once
 
     # --- queries --------------------------------------------------------------------
     def _record(self, row: Any, tags: list[str]) -> ArtworkRecord:
@@ -432,12 +436,9 @@ class Gallery:
     def remix(self, art_id: str) -> dict[str, Any]:
         """The exact call that made the artwork: model, verb and arguments (with seed)."""
         record = self.get(art_id)
-        prov = record.provenance
-        args = prov.get("args")
-        if not isinstance(args, dict):
-            args = dict(prov.get("settings") or {})
-            if record.seed is not None:
-                args["seed"] = record.seed
+        args = record.provenance.get("args")
+        if not isinstance(args, dict) or not record.verb:
+            raise InputError(f"artwork {art_id} records no call of a model's verb to re-run")
         return {
             "id": record.id,
             "model": record.model,

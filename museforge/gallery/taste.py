@@ -1,7 +1,7 @@
 """Taste model: learn from a user's ratings which artworks they like, and rank new ones.
 
 Artworks become fixed descriptors that need no training and no download: pictures go
-through the seeded random feature network of :mod:`museforge.style.features` (per-channel
+through the seeded random feature network of :mod:`museforge.nn.features` (per-channel
 mean and spread of each layer, which carry colour and texture) plus a coarse colour
 histogram; texts become hashed character n-grams, which work for Chinese and English
 alike. On top sits one standardised logistic regression per modality. Models are saved as
@@ -17,12 +17,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from museforge.core.atomic import atomic_write_text
 from museforge.core.device import cpu_threads
+from museforge.core.media import UnusableFile, open_image
 from museforge.errors import InputError
-from museforge.style.features import FeatureNet, random_feature_net
+from museforge.nn.features import FeatureNet, random_feature_net
 
 MODALITIES = ("image", "text")
 IMAGE_SIDE = 128  # long side the picture is resized to before its features are taken
@@ -87,9 +88,11 @@ def embed(path: Path, modality: str) -> np.ndarray:
     path = Path(path)
     if modality == "image":
         try:
-            with Image.open(path) as img:
+            with open_image(path) as img:
                 return embed_image(img)
-        except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as err:
+        except UnusableFile as err:
+            raise InputError(f"cannot read image '{path}': it {err}") from None
+        except OSError as err:
             raise InputError(f"cannot read image '{path}' ({err})") from None
     if modality == "text":
         try:

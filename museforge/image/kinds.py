@@ -5,9 +5,11 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from museforge.core.data import get_dataset
 from museforge.core.registry import apply_preset, config_from_dict, register_kind, verb
 from museforge.errors import DataError
 from museforge.image import verbs
+from museforge.image.data import MAX_AUTO_SIZE, load_image_dataset, native_size, split_dataset
 from museforge.image.gan import CLASSIC_DCGAN, GAN, GANConfig, GANTask, GANTraining
 from museforge.image.vae import VAE, VAEConfig, VAETask, VAETraining
 from museforge.nn.blocks import plan_resolutions
@@ -17,27 +19,33 @@ PRESETS = {"classic-dcgan": ({"d_norm": "batch"}, dataclasses.asdict(CLASSIC_DCG
 
 
 def _default_size(native: int) -> int:
-    """Keep a data set's own size when the networks can use it, else 32."""
-    try:
-        plan_resolutions(native)
-    except ValueError:
+    """The size to train at when none is given: the data's own (at most MAX_AUTO_SIZE) when
+    the networks can halve it, odd sizes rounded up to a multiple of 8, and 32 for pictures
+    under 16 px (too small to halve usefully)."""
+    if native < 16:
         return 32
-    return native if native >= 16 else 32
+    size = min(native, MAX_AUTO_SIZE)
+    try:
+        plan_resolutions(size)
+    except ValueError:
+        size = min(-(-size // 8) * 8, MAX_AUTO_SIZE)
+    return size
 
 
 def _image_task(task_cls, config_cls, training_cls, model, training, data, seed):
-    from museforge.image.data import load_image_dataset, split_dataset
-
     model, training = apply_preset(PRESETS, model, training)
     conditional = bool(model.pop("conditional", False))
     channels, size = model.get("channels"), model.get("image_size")
+    notices = []
     if size is None:  # only then is a look at the data's own size needed
-        full = load_image_dataset(data, channels=channels)
-        size = _default_size(full.image_size)
-        if size != full.image_size:
-            full = load_image_dataset(data, image_size=size, channels=channels)
-    else:
-        full = load_image_dataset(data, image_size=size, channels=channels)
+        native = native_size(data)
+        size = _default_size(native or MAX_AUTO_SIZE)
+        if native is not None and not get_dataset(data, "image"):
+            notices.append(
+                f"training at {size}×{size} px: the most common picture size in {data} is "
+                f"{native} px (set model.image_size to choose)"
+            )
+    full = load_image_dataset(data, image_size=size, channels=channels)
     if conditional and not full.num_classes:
         raise DataError(
             f"data '{data}' has no class labels, so it cannot train a conditional model"
@@ -60,6 +68,8 @@ def _image_task(task_cls, config_cls, training_cls, model, training, data, seed)
         "skipped_files": len(full.skipped),
         "skipped": list(full.skipped[:20]),
     }
+    if notices:
+        data_info["notices"] = notices
     task = task_cls(cfg, train_cfg, train, seed)
     return task, data_info
 
@@ -92,8 +102,9 @@ register_kind(
 )
 
 for _kind in ("image-gan", "image-vae"):
-    for _fn in (verbs.sample, verbs.interpolate, verbs.breed, verbs.project, verbs.evaluate):
+    for _fn in (verbs.sample, verbs.interpolate, verbs.breed, verbs.project):
         verb(_kind)(_fn)
     verb(_kind, "mutate")(verbs.mutate_along)
+    verb(_kind, studio=False)(verbs.evaluate)
 verb("image-vae")(verbs.encode)
 verb("image-vae")(verbs.reconstruct)

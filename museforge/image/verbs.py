@@ -1,36 +1,44 @@
 """The verbs of image models: sample, interpolate, breed, mutate, project, encode, evaluate.
 
-Each verb takes a loaded artifact and plain settings, and returns a :class:`Result` whose
-artworks carry everything needed to re-make them: model hash, verb, seed, settings and
-the latent itself.
+Each verb takes a loaded artifact and the settings declared in its signature, and returns
+a :class:`Result` whose artworks carry what is needed to re-make them beyond the call's
+settings (which :func:`museforge.core.registry.call_verb` records): model hash, seed, the
+latent itself, the label, and the lineage of parents.
 """
 
 from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import torch
 import torch.nn.functional as F
 
 from museforge.core.artifact import LoadedModel
-from museforge.core.seeding import stream
-from museforge.errors import InputError
-from museforge.gallery.artwork import Artwork, Result
-from museforge.gallery.provenance import decode_latent, encode_latent, read_png_provenance
-from museforge.image.grid import make_grid, to_pil
-from museforge.image.latent import (
+from museforge.core.artwork import Artwork, Result
+from museforge.core.latent import (
     crossover,
+    decode_latent,
     draw_labels,
     draw_latents,
+    encode_latent,
     mutate,
     principal_directions,
     slerp,
     truncate,
 )
+from museforge.core.seeding import stream
+from museforge.core.verbs import SEED, Param
+from museforge.errors import InputError
+from museforge.gallery.provenance import read_png_provenance
+from museforge.image.data import load_image_dataset, load_image_file, split_dataset
+from museforge.image.grid import make_grid, to_pil
 
 BATCH = 256
+MAX_DIRECTIONS = 8
+
+Label = Annotated[int | None, Param("class for conditional models")]
 
 
 @torch.inference_mode()
@@ -47,49 +55,38 @@ def generate_images(model: Any, z: torch.Tensor, labels: torch.Tensor | None) ->
 def _check_label(loaded: LoadedModel, label: int | None) -> None:
     classes = loaded.model.num_classes
     if label is not None and not classes:
-        raise InputError(f"model '{loaded.path}' is not class-conditional; drop --label")
+        raise InputError(f"model '{loaded.path}' is not class-conditional; give no label")
     if label is not None and not 0 <= label < classes:
         names = loaded.manifest.get("data", {}).get("class_names") or list(range(classes))
-        raise InputError(f"--label must be 0..{classes - 1} for this model (classes: {names})")
-
-
-def _provenance(loaded: LoadedModel, verb: str, **fields: Any) -> dict[str, Any]:
-    return loaded.provenance(verb, **fields)
+        raise InputError(f"label must be 0..{classes - 1} for this model (classes: {names})")
 
 
 def _artworks(loaded, verb, images, z, labels, names, extra) -> list[Artwork]:
     arts = []
     for i, name in enumerate(names):
-        prov = _provenance(loaded, verb, latent=encode_latent(z[i]), **extra[i])
+        prov = loaded.provenance(verb, latent=encode_latent(z[i]), **extra[i])
         if labels is not None:
             prov["label"] = int(labels[i])
         arts.append(Artwork(name=name, image=to_pil(images[i]), provenance=prov))
     return arts
 
 
-def _check_positive(name: str, value: float, upper: float | None = None) -> None:
-    if value <= 0 or (upper is not None and value > upper):
-        bound = f" and at most {upper}" if upper is not None else ""
-        raise InputError(f"--{name} must be above 0{bound} (got {value})")
-
-
 def sample(
     loaded: LoadedModel,
-    n: int = 16,
-    seed: int = 0,
-    truncation: float = 1.0,
-    label: int | None = None,
+    n: Annotated[int, Param("how many outputs", min=1, max=100_000)] = 16,
+    seed: Annotated[int, SEED] = 0,
+    truncation: Annotated[float, Param("≤1: more typical, less varied", max=1.0)] = 1.0,
+    label: Label = None,
 ) -> Result:
     """Draw ``n`` images from seed ``seed``; ``truncation`` < 1 trades variety for typicality."""
-    _check_positive("n", n, 100_000)
-    _check_positive("truncation", truncation, 1.0)
+    if truncation <= 0:  # Param bounds are inclusive; zero would collapse every latent
+        raise InputError(f"truncation must be above 0 and at most 1 (got {truncation})")
     _check_label(loaded, label)
     model = loaded.model
     z = truncate(draw_latents(model.z_dim, seed, n), truncation)
     labels = draw_labels(model.num_classes, seed, n, label)
     images = generate_images(model, z, labels)
-    settings = {"n": n, "truncation": truncation, "label": label}
-    extra = [{"seed": seed, "index": i, "settings": settings} for i in range(n)]
+    extra = [{"seed": seed, "index": i} for i in range(n)]
     names = [f"sample-s{seed}-{i:04d}" for i in range(n)]
     arts = _artworks(loaded, "sample", images, z, labels, names, extra)
     return Result(arts, grid=make_grid(images), stem=f"sample-s{seed}")
@@ -97,14 +94,12 @@ def sample(
 
 def interpolate(
     loaded: LoadedModel,
-    seed_a: int = 1,
-    seed_b: int = 2,
-    frames: int = 24,
-    label: int | None = None,
+    seed_a: Annotated[int, Param("seed of the first end")] = 1,
+    seed_b: Annotated[int, Param("seed of the last end")] = 2,
+    frames: Annotated[int, Param("frames from end to end", min=2)] = 24,
+    label: Label = None,
 ) -> Result:
-    """Walk the latent space from seed_a's first sample to seed_b's (slerp), as frames + GIF."""
-    if frames < 2:
-        raise InputError(f"--frames must be at least 2 (got {frames})")
+    """Walk between two seeds' latents (slerp): PNG frames and a looping GIF."""
     _check_label(loaded, label)
     model = loaded.model
     a, b = draw_latents(model.z_dim, seed_a, 1)[0], draw_latents(model.z_dim, seed_b, 1)[0]
@@ -113,11 +108,10 @@ def interpolate(
     la = draw_labels(model.num_classes, seed_a, 1, label)
     labels = None if la is None else la.expand(frames).clone()
     images = generate_images(model, z, labels)
-    settings = {"seed_a": seed_a, "seed_b": seed_b, "frames": frames, "label": label}
     names = [f"interp-s{seed_a}-s{seed_b}-{i:03d}" for i in range(frames)]
     # Each frame names the two ends of its walk, so the gallery can show them as parents.
     ends = [f"{names[0]}.png", f"{names[-1]}.png"]
-    extra = [{"seed": seed_a, "t": t, "ends": ends, "settings": settings} for t in ts]
+    extra = [{"seed": seed_a, "t": t, "ends": ends} for t in ts]
     arts = _artworks(loaded, "interpolate", images, z, labels, names, extra)
     ping_pong = [to_pil(img) for img in images] + [to_pil(img) for img in images.flip(0)[1:-1]]
     return Result(
@@ -147,17 +141,14 @@ def _parent(loaded: LoadedModel, path: Path) -> tuple[torch.Tensor, int | None, 
 
 def breed(
     loaded: LoadedModel,
-    parents: list[Path],
-    children: int = 8,
-    mutation: float = 0.3,
-    seed: int = 0,
+    parents: Annotated[list[Path], Param("parent PNGs made by MODEL", input="images")],
+    children: Annotated[int, Param("how many children", min=1, max=10_000)] = 8,
+    mutation: Annotated[float, Param("0 = pure crossover, 1 = all new", min=0, max=1)] = 0.3,
+    seed: Annotated[int, SEED] = 0,
 ) -> Result:
-    """Children of parent PNGs: crossover of their latents, then ``mutation`` of fresh noise."""
+    """Children of parent PNGs: their latents crossed over, then ``mutation`` of fresh noise."""
     if not parents:
-        raise InputError("give at least one parent PNG (--parents A.png B.png)")
-    if not 0 <= mutation <= 1:
-        raise InputError(f"--mutation must be between 0 and 1 (got {mutation})")
-    _check_positive("children", children, 10_000)
+        raise InputError("breed needs at least one parent PNG")
     info = [_parent(loaded, Path(p)) for p in parents]
     zs = torch.stack([z for z, _, _ in info])
     gen = stream(seed, "breed")
@@ -170,35 +161,28 @@ def breed(
     lineage = [
         {"file": Path(p).name, "sha256": d} for p, (_, _, d) in zip(parents, info, strict=True)
     ]
-    settings = {"children": children, "mutation": mutation}
-    extra = [
-        {"seed": seed, "index": i, "parents": lineage, "settings": settings}
-        for i in range(children)
-    ]
+    extra = [{"seed": seed, "index": i, "parents": lineage} for i in range(children)]
     names = [f"child-s{seed}-{i:03d}" for i in range(children)]
     arts = _artworks(loaded, "breed", images, z, labels, names, extra)
     return Result(arts, grid=make_grid(images), stem=f"breed-s{seed}")
 
 
-MAX_DIRECTIONS = 8
-
-
 def mutate_along(
     loaded: LoadedModel,
-    parent: Path,
-    direction: int = 0,
-    amount: float = 2.0,
-    frames: int = 1,
+    parent: Annotated[Path, Param("a PNG made by MODEL", input="image", positional=True)],
+    direction: Annotated[
+        int, Param("latent direction 0-7 (0 changes most)", min=0, max=MAX_DIRECTIONS - 1)
+    ] = 0,
+    amount: Annotated[
+        float, Param("how far, in latent standard deviations", min=-10, max=10)
+    ] = 2.0,
+    frames: Annotated[
+        int, Param("1: one picture; more: a sweep -amount..+amount", min=1, max=64)
+    ] = 1,
 ) -> Result:
-    """Push a parent PNG along one of its 8 principal latent directions (0 changes
-    the picture most): ``amount`` latent standard deviations, or ``frames`` pictures
-    from -amount to +amount."""
-    if not 0 <= direction < MAX_DIRECTIONS:
-        raise InputError(f"--direction must be 0..{MAX_DIRECTIONS - 1} (got {direction})")
-    if not -10 <= amount <= 10:
-        raise InputError(f"--amount must be between -10 and 10 (got {amount})")
-    if not 1 <= frames <= 64:
-        raise InputError(f"--frames must be 1 to 64 (got {frames})")
+    """Push a picture along one of its 8 principal latent directions (0 changes the picture
+    most): ``amount`` latent standard deviations, or ``frames`` pictures from -amount to
+    +amount."""
     z0, label, digest = _parent(loaded, Path(parent))
     labels = None if label is None else torch.tensor([int(label)])
     model = loaded.model.eval()
@@ -211,12 +195,8 @@ def mutate_along(
     z = torch.stack([z0 + a * dirs[direction] for a in steps])
     many = None if labels is None else labels.expand(len(steps)).clone()
     images = generate_images(model, z, many)
-    settings = {"direction": direction, "amount": amount, "frames": frames}
     parents = [{"file": Path(parent).name, "sha256": digest}]
-    extra = [
-        {"offset": a, "index": i, "parents": parents, "settings": settings}
-        for i, a in enumerate(steps)
-    ]
+    extra = [{"offset": a, "index": i, "parents": parents} for i, a in enumerate(steps)]
     stem = f"{Path(parent).stem}-d{direction}"
     names = [f"{stem}-{i:02d}" for i in range(len(steps))]
     arts = _artworks(loaded, "mutate", images, z, many, names, extra)
@@ -224,17 +204,18 @@ def mutate_along(
 
 
 def project(
-    loaded: LoadedModel, image: Path, steps: int = 300, seed: int = 0, label: int | None = None
+    loaded: LoadedModel,
+    image: Annotated[Path, Param("your image", input="image", positional=True)],
+    steps: Annotated[int, Param("optimisation steps", min=1, max=100_000)] = 300,
+    seed: Annotated[int, SEED] = 0,
+    label: Label = None,
 ) -> Result:
-    """Find the latent whose output best matches a user's image, so it can be bred or edited.
+    """Find the latent that best re-draws your image (then breed or interpolate it).
 
     GANs start from the best of 64 seeded latents; VAEs from the encoder's mean. Both are
     then refined with Adam on pixel error plus a small pull towards typical latents.
     """
-    from museforge.image.data import load_image_file
-
     _check_label(loaded, label)
-    _check_positive("steps", steps, 100_000)
     model = loaded.model
     cfg = model.cfg
     target = load_image_file(image, image_size=cfg.image_size, channels=cfg.channels)
@@ -263,27 +244,22 @@ def project(
     images = generate_images(model, z, labels)
     end_err = F.mse_loss(images, target).item()
     digest = hashlib.sha256(Path(image).read_bytes()).hexdigest()
-    extra = [
-        {
-            "seed": seed,
-            "source": {"file": Path(image).name, "sha256": digest},
-            "settings": {"steps": steps, "label": label},
-        }
-    ]
+    extra = [{"seed": seed, "source": {"file": Path(image).name, "sha256": digest}}]
     arts = _artworks(loaded, "project", images, z, labels, [f"projected-{Path(image).stem}"], extra)
-    data = {"mse_start": start_err, "mse_end": end_err, "steps": steps}
     return Result(
         arts,
         grid=make_grid(torch.cat([target, images]), nrow=2),
-        data=data,
+        data={"mse_start": start_err, "mse_end": end_err, "steps": steps},
         stem=f"projected-{Path(image).stem}",
+        message=f"pixel error {start_err:.4f} -> {end_err:.4f}",
     )
 
 
-def reconstruct(loaded: LoadedModel, images: list[Path]) -> Result:
-    """Encode and decode user images with a VAE (posterior mean); latents are recorded."""
-    from museforge.image.data import load_image_file
-
+def reconstruct(
+    loaded: LoadedModel,
+    images: Annotated[list[Path], Param("images to reconstruct", input="images", positional=True)],
+) -> Result:
+    """Encode and decode images (VAE), side by side with the originals."""
     cfg = loaded.model.cfg
     if not images:
         raise InputError("give at least one image to reconstruct")
@@ -292,7 +268,7 @@ def reconstruct(loaded: LoadedModel, images: list[Path]) -> Result:
     with torch.inference_mode():
         z = loaded.model.encode(x, labels)[0]
     out = generate_images(loaded.model, z, labels)
-    extra = [{"source": {"file": Path(p).name}, "settings": {}} for p in images]
+    extra = [{"source": {"file": Path(p).name}} for p in images]
     names = [f"recon-{Path(p).stem}" for p in images]
     arts = _artworks(loaded, "reconstruct", out, z, labels, names, extra)
     pairs = torch.stack([x, out], dim=1).flatten(0, 1)
@@ -303,23 +279,27 @@ def reconstruct(loaded: LoadedModel, images: list[Path]) -> Result:
     return Result(arts, grid=make_grid(pairs, nrow=2), data=data, stem="reconstruct")
 
 
-def encode(loaded: LoadedModel, images: list[Path]) -> Result:
-    """Latent means of user images under a VAE's encoder, as JSON (plus reconstructions)."""
+def encode(
+    loaded: LoadedModel,
+    images: Annotated[list[Path], Param("images to encode", input="images", positional=True)],
+) -> Result:
+    """Encode images to latents (VAE): JSON of latents plus reconstructions."""
     return reconstruct(loaded, images)
 
 
 def evaluate(
-    loaded: LoadedModel, n: int = 2000, seed: int = 0, out_dir: Path | None = None
+    loaded: LoadedModel,
+    n: Annotated[int, Param("samples to generate", min=1, max=50_000)] = 2000,
+    seed: Annotated[int, SEED] = 0,
+    out_dir: Path | None = None,
 ) -> Result:
     """FID/KID with museforge's own feature net, precision/recall and the memorisation check.
 
     Generated samples are compared with the training split the model recorded; the
     held-out split gives a real-data floor and the reference distance for near-copies.
     """
-    from museforge.image.data import load_image_dataset, split_dataset
-    from museforge.image.evaluate import evaluate_images
+    from museforge.image.evaluate import evaluate_images  # metrics: only needed here
 
-    _check_positive("n", n, 50_000)
     data_info = loaded.manifest.get("data", {})
     source = data_info.get("source")
     if not source:

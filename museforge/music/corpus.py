@@ -38,12 +38,13 @@ from pathlib import Path
 import numpy as np
 
 from museforge.core.atomic import atomic_write_text
+from museforge.core.data import DataSet, resolve
 from museforge.core.files import list_files
+from museforge.core.media import MUSIC_SUFFIXES
 from museforge.errors import DataError, InputError
 from museforge.music.readers import (
     MAX_NOTES,
     MAX_SECONDS,
-    MUSIC_EXTENSIONS,
     check_limits,
     estimate_key,
     oneline,
@@ -57,10 +58,11 @@ from museforge.music.tokens import METERS
 
 # Re-exported: the corpus is where callers look for file reading too.
 __all__ = [
-    "BUILTIN_MUSIC_SETS",
     "FOLK_TUNES",
+    "HOLDOUT",
     "MAX_NOTES",
     "MAX_SECONDS",
+    "SPLIT_SEED",
     "MusicCorpus",
     "augment_transpositions",
     "chorale_files",
@@ -68,6 +70,8 @@ __all__ = [
     "default_cache_dir",
     "estimate_key",
     "folk_tunes",
+    "load_chorales",
+    "load_folk",
     "load_music",
     "piece_from_music21",
     "read_music_file",
@@ -78,10 +82,7 @@ SCHEMA = 2  # bump when parsing changes, so old caches are rebuilt
 FOLK_TUNES = 3000
 CHORALE_PARTS = tuple(Part(name, 52) for name in ("soprano", "alto", "tenor", "bass"))
 FOLK_PART = Part("melody", 73)
-BUILTIN_MUSIC_SETS: dict[str, str] = {
-    "chorales": "Bach's four-part chorales from the music21 corpus (soprano, alto, tenor, bass)",
-    "folk": f"{FOLK_TUNES} Essen folk melodies from the music21 corpus (one voice)",
-}
+HOLDOUT, SPLIT_SEED = 0.1, 0  # every music kind's held-out split (see split_pieces)
 Progress = Callable[[int, int], None]
 
 _VOICE_NAMES = (r"^s|sopr|cant|desc", r"^a|alt|contra", r"^t|ten", r"^b|bass")
@@ -112,28 +113,39 @@ def load_music(
     cache_dir: str | Path | None = None,
     limit: int | None = None,
 ) -> MusicCorpus:
-    """Load ``chorales``, ``folk`` or ``folder:PATH``. ``progress(done, total)`` is called while
-    a built-in is parsed; ``limit`` reads only that many files/tunes (quick looks, tests).
+    """Load a registered set (``chorales``, ``folk``) or ``folder:PATH``, as resolved by
+    :func:`museforge.core.data.resolve`. ``progress(done, total)`` is called while a
+    built-in is parsed; ``limit`` reads only that many files/tunes (quick looks, tests).
 
-    Raises InputError for an unknown source, DataError when nothing usable is found.
+    Raises DataError for an unknown source or when nothing usable is found.
     """
-    source = source.strip()
-    if source in BUILTIN_MUSIC_SETS:
-        return _load_builtin(source, progress, cache_dir, limit)
-    if source.startswith("folder:"):
-        path = source.removeprefix("folder:").strip()
-        if not path:
-            raise InputError("music source 'folder:' needs a path, e.g. folder:./midi")
-        return _load_folder(path, limit)
-    hint = " (did you mean folder:" + source + "?)" if source and Path(source).is_dir() else ""
-    raise InputError(
-        f"unknown music data set '{source}'{hint}: use chorales, folk or folder:PATH "
-        "(its .mid, .midi, .xml, .musicxml, .mxl and .abc files)"
-    )
+    found = resolve(source.strip(), "music")
+    if isinstance(found, DataSet):
+        return found.loader(progress=progress, cache_dir=cache_dir, limit=limit)
+    _, path = found
+    return _load_folder(str(path), limit)
+
+
+def load_chorales(
+    progress: Progress | None = None,
+    cache_dir: str | Path | None = None,
+    limit: int | None = None,
+) -> MusicCorpus:
+    """The built-in ``chorales`` set (parsed once, then cached; see :func:`load_music`)."""
+    return _load_builtin("chorales", progress, cache_dir, limit)
+
+
+def load_folk(
+    progress: Progress | None = None,
+    cache_dir: str | Path | None = None,
+    limit: int | None = None,
+) -> MusicCorpus:
+    """The built-in ``folk`` set (parsed once, then cached; see :func:`load_music`)."""
+    return _load_builtin("folk", progress, cache_dir, limit)
 
 
 def split_pieces(
-    corpus: MusicCorpus, holdout: float = 0.1, seed: int = 0
+    corpus: MusicCorpus, holdout: float = HOLDOUT, seed: int = SPLIT_SEED
 ) -> tuple[list[Piece], list[Piece]]:
     """(train, validation) by piece: the pieces are ordered by fingerprint and shuffled with
     ``numpy.random.default_rng(seed)``; the first ``round(holdout * n)`` (at least one) are
@@ -203,7 +215,7 @@ def _load_folder(path: str, limit: int | None) -> MusicCorpus:
     seen: dict[str, str] = {}
     for relative in list_files(root, skipped)[:limit]:
         file, rel = root / relative, relative.as_posix()
-        if file.suffix.lower() not in MUSIC_EXTENSIONS:
+        if file.suffix.lower() not in MUSIC_SUFFIXES:
             skipped.append(f"{rel}: not a music file ('{file.suffix or file.name}')")
             continue
         try:

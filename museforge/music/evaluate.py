@@ -10,16 +10,15 @@ import torch
 from museforge.core.artifact import LoadedModel
 from museforge.errors import DataError
 from museforge.music import metrics, tokens
+from museforge.music.corpus import HOLDOUT, SPLIT_SEED, load_music, split_pieces
 from museforge.music.generate import KEY_PULL, MusicSampling, sample_tokens
+from museforge.music.lm import encode_all
 
 EVAL_BARS = 16
 
 
 def held_out(loaded: LoadedModel) -> tuple[list, list]:
     """The training and validation pieces the model was trained on (same split)."""
-    from museforge.music.corpus import load_music, split_pieces
-    from museforge.music.lm_kind import HOLDOUT, SPLIT_SEED
-
     source = loaded.manifest.get("data", {}).get("source")
     if not source:
         raise DataError(f"model '{loaded.path}' does not record its training data")
@@ -29,10 +28,9 @@ def held_out(loaded: LoadedModel) -> tuple[list, list]:
 
 def nll_per_event(model: Any, pieces: list, polyphonic: bool) -> float:
     """Mean negative log-likelihood (nats) per event token of ``pieces``."""
-    from museforge.music.lm_kind import encode_all
-    from museforge.text.task import nll_per_char
+    from museforge.nn.lm_training import nll_per_token
 
-    return nll_per_char(model, encode_all(pieces, polyphonic))
+    return nll_per_token(model, encode_all(pieces, polyphonic))
 
 
 def samples(

@@ -36,13 +36,13 @@ class MusicSampling:
 
     def __post_init__(self) -> None:
         if not 1 <= self.bars <= MAX_BARS:
-            raise InputError(f"--bars must be 1 to {MAX_BARS} (got {self.bars})")
+            raise InputError(f"bars must be 1 to {MAX_BARS} (got {self.bars})")
         if not 0.0 < self.temperature <= 5.0:
-            raise InputError(f"--temperature must be in (0, 5] (got {self.temperature})")
+            raise InputError(f"temperature must be in (0, 5] (got {self.temperature})")
         if not 0.0 < self.top_p <= 1.0:
-            raise InputError(f"--top-p must be in (0, 1] (got {self.top_p})")
+            raise InputError(f"top p must be in (0, 1] (got {self.top_p})")
         if not 0.0 <= self.key_pull <= 20.0:
-            raise InputError(f"--key-pull must be 0 to 20 nats (got {self.key_pull})")
+            raise InputError(f"key pull must be 0 to 20 nats (got {self.key_pull})")
 
 
 KEY_PULL = 2.0  # the verbs' default: see docs/music.md for how it was chosen

@@ -14,6 +14,10 @@ from museforge.errors import InputError
 from museforge.music.score import Part
 
 EXAMPLES = "flute, violin, cello, piano, choir, oboe, trumpet"
+HELP = (  # the instrument setting of every music verb
+    "a name or General MIDI number for every part (flute, 73), one per part "
+    "(violin,viola,cello,contrabass) or by part (soprano=oboe,bass=bassoon)"
+)
 
 
 def program_of(text: str) -> int:
@@ -47,7 +51,7 @@ def assign(spec: str | int | None, parts: tuple[Part, ...]) -> tuple[Part, ...]:
         spec = str(spec)
     items = [item.strip() for item in spec.split(",")]
     if "" in items:
-        raise InputError(f"--instrument '{spec}' has an empty entry")
+        raise InputError(f"instrument '{spec}' has an empty entry")
     if not any("=" in item for item in items):
         if len(items) == 1:
             program = program_of(items[0])
@@ -55,14 +59,14 @@ def assign(spec: str | int | None, parts: tuple[Part, ...]) -> tuple[Part, ...]:
         if len(items) != len(parts):
             names = ", ".join(p.name for p in parts)
             raise InputError(
-                f"--instrument lists {len(items)} instruments for {len(parts)} parts ({names}); "
+                f"instrument lists {len(items)} instruments for {len(parts)} parts ({names}); "
                 "give one, one per part, or name them: soprano=oboe"
             )
         return tuple(replace(p, program=program_of(i)) for p, i in zip(parts, items, strict=True))
     chosen = list(parts)
     for item in items:
         if "=" not in item:
-            raise InputError(f"--instrument: '{item}' needs a part, as in soprano={item}")
+            raise InputError(f"instrument: '{item}' needs a part, as in soprano={item}")
         part, _, name = (s.strip() for s in item.partition("="))
         index = _part_index(part, parts)
         chosen[index] = replace(chosen[index], program=program_of(name))
@@ -83,4 +87,4 @@ def _part_index(name: str, parts: tuple[Part, ...]) -> int:
             return initials[0]
     names = ", ".join(p.name for p in parts)
     numbers = "1" if len(parts) == 1 else f"1-{len(parts)}"
-    raise InputError(f"--instrument: no part '{name}' (the parts are {names}, or {numbers})")
+    raise InputError(f"instrument: no part '{name}' (the parts are {names}, or {numbers})")

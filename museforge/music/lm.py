@@ -1,7 +1,8 @@
-"""Music language models over event tokens: a transformer or an LSTM.
+"""Music language models over event tokens: a transformer or an LSTM, and their training task.
 
 The vocabulary is the fixed event vocabulary of :mod:`museforge.music.tokens`, so the
-config holds only the architecture and whether the model writes several parts.
+config holds only the architecture and whether the model writes several parts. Training
+is the shared sequence-LM task (:mod:`museforge.nn.lm_training`) on event tokens.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from dataclasses import dataclass
 import torch
 
 from museforge.music import tokens
+from museforge.music.score import Piece
+from museforge.nn.lm_training import SequenceLMTask
 from museforge.nn.sequence import ARCHS, TiedLM, sequence_net_for
 
 
@@ -56,3 +59,18 @@ class MusicLM(TiedLM):
 
     def forward(self, idx: torch.Tensor) -> torch.Tensor:
         return self.net(idx)
+
+
+class MusicLMTask(SequenceLMTask):
+    """The shared LM training loop (windows, early stopping, best weights) on events."""
+
+    kind = "music-lm"
+    model_cls = MusicLM
+
+
+def encode_all(pieces: list[Piece], polyphonic: bool) -> torch.Tensor:
+    """One token stream: every piece from BOS to EOS, one after another."""
+    ids: list[int] = []
+    for piece in pieces:
+        ids += tokens.encode(piece, polyphonic=polyphonic)
+    return torch.tensor(ids, dtype=torch.long)

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from museforge.core import distributed
+from museforge.core.train import optimizer_step
 from museforge.music.readers import estimate_key
 from museforge.music.score import STEP, Key, Note, Part, Piece
 
@@ -406,12 +406,7 @@ class MelodyVAETask:
         step = int(state["step"]) if state else 0
         free = t.free_bits * math.log(2.0)
         loss = recon + self.kl_weight(step) * torch.clamp(kl - free, min=0.0)
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        distributed.average_gradients(self.vae)
-        if t.grad_clip > 0:
-            nn.utils.clip_grad_norm_(self.vae.parameters(), t.grad_clip)
-        self.opt.step()
+        optimizer_step(loss, self.vae, self.opt, clip=max(t.grad_clip, 0.0))
         return {
             "loss": loss.item(),
             "recon": recon.item(),

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import numpy as np
-from scipy.stats import gaussian_kde
 
 from museforge.core.copying import SEPARATOR, SubstringIndex
 from museforge.music.readers import estimate_key
@@ -76,6 +75,9 @@ def _distances(a: list[np.ndarray], b: list[np.ndarray] | None = None) -> np.nda
 def _density(values: np.ndarray, grid: np.ndarray) -> np.ndarray:
     if np.ptp(values) < 1e-9:  # all equal: a narrow bump (KDE needs spread)
         values = values + np.random.default_rng(0).normal(0, 1e-3, len(values))
+    # scipy.stats takes most of a second to import, and only evaluation needs it.
+    from scipy.stats import gaussian_kde
+
     dens = gaussian_kde(values)(grid)
     return dens / max(dens.sum(), 1e-12)
 

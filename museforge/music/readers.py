@@ -18,15 +18,13 @@ from pathlib import Path
 
 import numpy as np
 
+from museforge.core.media import MIDI_SUFFIXES, MUSIC_SUFFIXES
 from museforge.errors import InputError
 from museforge.music.score import Key, Note, Part, Piece, parse_key
 
 MAX_FILE_BYTES = 20_000_000
 MAX_NOTES = 200_000
 MAX_SECONDS = 30 * 60
-MIDI_EXTENSIONS = frozenset({".mid", ".midi"})
-MUSIC21_EXTENSIONS = frozenset({".xml", ".musicxml", ".mxl", ".abc"})
-MUSIC_EXTENSIONS = MIDI_EXTENSIONS | MUSIC21_EXTENSIONS
 
 # Krumhansl–Kessler key profiles, tonic first.
 _MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
@@ -47,8 +45,8 @@ def read_pieces(path: Path, first_only: bool = False) -> tuple[list[Piece], list
     """Every piece in one file (an ABC file may hold many tunes) and a note for each tune
     that could not be used. Raises InputError naming the file when nothing in it is usable."""
     suffix = path.suffix.lower()
-    if suffix not in MUSIC_EXTENSIONS:
-        known = ", ".join(sorted(MUSIC_EXTENSIONS))
+    if suffix not in MUSIC_SUFFIXES:
+        known = ", ".join(sorted(MUSIC_SUFFIXES))
         raise InputError(f"'{path}': unsupported file type '{suffix}' (use {known})")
     try:
         size = path.stat().st_size
@@ -61,7 +59,7 @@ def read_pieces(path: Path, first_only: bool = False) -> tuple[list[Piece], list
     if size > MAX_FILE_BYTES:
         limit = MAX_FILE_BYTES // 1_000_000
         raise InputError(f"'{path}' is {size / 1e6:.1f} MB, over the {limit} MB limit")
-    if suffix in MIDI_EXTENSIONS:
+    if suffix in MIDI_SUFFIXES:
         piece = _read_midi(path)
         check_limits(piece, path)
         return [piece], []

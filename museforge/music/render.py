@@ -169,14 +169,15 @@ def _music21_score(piece: Piece, lyrics: list[str] | None):
     syllables = list(lyrics or [])
     q = piece.quantised()  # notation is written on the sixteenth grid every model uses
     for index, spec in enumerate(piece.parts):
-        part = stream.Part()
-        part.partName = spec.name
+        part = stream.Part(id=f"P{index + 1}")  # fixed ids: music21 draws random ones,
+        part.partName = spec.name  # and the same piece must give the same bytes
         try:
             inst = instrument.instrumentFromMidiProgram(spec.program)
         except Exception:  # music21 knows most but not every GM program
             inst = instrument.Instrument()
             inst.midiProgram = spec.program
         inst.partName = spec.name
+        inst.partId, inst.instrumentId = f"P{index + 1}", f"P{index + 1}-I1"
         part.insert(0, inst)
         part.insert(0, meter.TimeSignature(f"{num}/{den}"))
         part.insert(0, key.Key(tonic, piece.key.mode))

@@ -70,19 +70,21 @@ def list_models(request: Request) -> list[dict[str, Any]]:
 
 
 @router.get("/datasets")
-def list_datasets() -> dict[str, dict[str, str]]:
-    from museforge.image.data import BUILTIN_IMAGE_SETS
-    from museforge.music.corpus import BUILTIN_MUSIC_SETS
-    from museforge.style.images import BUILTIN_IMAGES, CONTENT_SETS
-    from museforge.text.corpus import BUILTIN_TEXT_SETS
+def list_datasets() -> list[dict[str, str]]:
+    """The built-in data sets, as registered by their modalities (core.data)."""
+    from museforge.core.data import datasets
 
-    return {
-        "image": dict(BUILTIN_IMAGE_SETS),
-        "text": dict(BUILTIN_TEXT_SETS),
-        "style-content": dict(CONTENT_SETS),
-        "style-pictures": dict(BUILTIN_IMAGES),
-        "music": dict(BUILTIN_MUSIC_SETS),
-    }
+    return [
+        {
+            "name": d.name,
+            "modality": d.modality,
+            "role": d.role,
+            "description": d.description,
+            "size": d.size,
+            "licence": d.licence,
+        }
+        for d in datasets()
+    ]
 
 
 # --- jobs ----------------------------------------------------------------------------------
@@ -345,17 +347,15 @@ def gallery_tags(art_id: str, body: TagRequest, request: Request) -> dict[str, A
 
 @router.get("/gallery/{art_id}/remix")
 def gallery_remix(art_id: str, request: Request) -> dict[str, Any]:
-    """The model, verb and settings to re-open in the Create form."""
+    """The model, verb and settings to re-open in the Create form: the one record of the
+    call, with its input files named as the studio names them (gallery ids, uploads)."""
     ws = _ws(request)
-    record = ws.gallery.get(art_id)
-    studio = record.provenance.get("studio")
-    if isinstance(studio, dict):
-        return {"id": art_id, **studio}
     recipe = ws.gallery.remix(art_id)
     name = ws.model_name(recipe["model"])
     if name is None:
         raise InputError(f"artwork {art_id} was not made by a model this studio has")
-    return {"id": art_id, "model": name, "verb": recipe["verb"], "args": recipe["args"]}
+    args = ws.refs_for_inputs(recipe["kind"], recipe["verb"], recipe["args"])
+    return {"id": art_id, "model": name, "verb": recipe["verb"], "args": args}
 
 
 class ExportRequest(BaseModel):

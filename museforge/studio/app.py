@@ -17,7 +17,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
-from museforge.errors import InputError, MuseforgeError
+from museforge.errors import InputError, MuseforgeError, SettingError
 from museforge.studio.api import router
 from museforge.studio.jobs import JobQueue
 from museforge.studio.runners import run_generate, run_train
@@ -73,7 +73,10 @@ def create_app(config: StudioConfig) -> FastAPI:
     @app.exception_handler(MuseforgeError)
     async def _user_error(request: Request, err: MuseforgeError) -> JSONResponse:
         missing = isinstance(err, InputError) and str(err).startswith("no ")
-        return _error(404 if missing else 400, str(err))
+        response = _error(404 if missing else 400, str(err))
+        if isinstance(err, SettingError):  # the page marks the field it names
+            response = JSONResponse({"error": str(err), "setting": err.setting}, status_code=400)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _bad_request(request: Request, err: RequestValidationError) -> JSONResponse:

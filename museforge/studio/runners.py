@@ -10,32 +10,33 @@ import time
 from pathlib import Path
 from typing import Any
 
+from museforge.core.media import IMAGE_SUFFIXES, TEXT_SUFFIXES
 from museforge.core.train import TrainingInterrupted
 from museforge.errors import InputError
-from museforge.studio.forms import CORPUS_NAME, CORPUS_PREFIX, verb_form
+from museforge.studio.forms import CORPUS_NAME, CORPUS_PREFIX, field_of, studio_verb
 from museforge.studio.jobs import JobCancelled, JobContext
 from museforge.studio.workspace import TRAINED, Workspace
 
 PROGRESS_EVERY_S = 0.5
 CHECKPOINT_EVERY_S = 10.0  # a killed server loses at most this much training
-DATA_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".txt", ".md"})
+DATA_SUFFIXES = IMAGE_SUFFIXES | TEXT_SUFFIXES  # what an uploaded data-set zip may hold
 
 
 def _file_args(ws: Workspace, kind: str, verb: str, args: dict[str, Any]) -> dict[str, Any]:
-    """Gallery and upload ids in picture and music fields turned into files the verb can
-    read (and ``corpus:bwvNN.N`` into the corpus name, where the field takes one)."""
+    """Gallery and upload ids in picture and music settings turned into files the verb
+    can read, of the declared type (and ``corpus:bwvNN.N`` into the corpus name, where the
+    setting takes one)."""
     out = dict(args)
-    for field in verb_form(kind, verb)["fields"]:
-        value = out.get(field["name"])
-        if value is None:
+    for setting in studio_verb(kind, verb).settings:
+        value = out.get(setting.name)
+        if value is None or setting.param.input is None:
             continue
-        if field["type"] == "images":
-            out[field["name"]] = [ws.picture_path(str(v)) for v in value]
-        elif field["type"] == "image":
-            path = ws.picture_path(str(value))
-            out[field["name"]] = path if kind != "style-net" else str(path)
-        elif field["type"] == "music":
-            out[field["name"]] = _music_source(ws, field, str(value))
+        if setting.param.input in ("image", "images"):
+            refs = value if isinstance(value, list) else [value]
+            paths = [setting.type(ws.picture_path(str(v))) for v in refs]
+            out[setting.name] = paths if setting.many else paths[0]
+        elif setting.param.input == "music":
+            out[setting.name] = setting.type(_music_source(ws, field_of(setting), str(value)))
     return out
 
 
@@ -62,9 +63,6 @@ def run_generate(ws: Workspace, ctx: JobContext) -> dict[str, Any]:
     ctx.check()
     ctx.progress(0.2, f"{verb}…")
     result = call_verb(loaded, verb, **files)
-    for art in result.artworks:
-        # The studio's own names for model and pictures, so a remix re-opens the same form.
-        art.provenance["studio"] = {"model": name, "verb": verb, "args": args}
     keep = params.get("keep")
     if keep:
         from museforge.gallery.recommend import rank_artworks, train_taste

@@ -6,17 +6,15 @@ from __future__ import annotations
 import io
 import stat
 import tempfile
-import warnings
 import zipfile
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
-from PIL import Image, UnidentifiedImageError
 from starlette.datastructures import UploadFile
 
 from museforge.core.atomic import atomic_directory
 from museforge.core.files import is_junk
+from museforge.core.media import IMAGE_FORMATS, MAX_PIXELS, MIDI_SUFFIXES, check_image_bytes
 from museforge.errors import InputError
-from museforge.image.data import MAX_PIXELS  # importing it also sets Pillow's bomb guard
 
 MIB = 1024 * 1024
 MAX_UPLOAD_BYTES = 64 * MIB
@@ -24,13 +22,10 @@ MAX_ZIP_MEMBERS = 5000
 MAX_ZIP_TOTAL = 512 * MIB
 MAX_MIDI_EVENTS = 200_000
 MAX_MUSIC_UPLOAD_BYTES = 20_000_000  # museforge.music.readers.MAX_FILE_BYTES
-MIDI_SUFFIXES = frozenset({".mid", ".midi"})
 MUSICXML_SUFFIXES = frozenset({".musicxml", ".xml", ".mxl"})
 MAX_ZIP_RATIO = 100  # deflate rarely beats ~10x on real images; bombs reach 1000x
 _RATIO_CHECK_FROM = MIB  # small members may legitimately compress very well
 _CHUNK = MIB
-# Formats the image loaders accept; others (EPS runs Ghostscript, for one) are refused.
-IMAGE_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF")
 
 __all__ = [
     "IMAGE_FORMATS",
@@ -70,32 +65,6 @@ async def read_capped(upload: UploadFile, limit: int = MAX_UPLOAD_BYTES) -> byte
             raise too_big
         parts.append(chunk)
     return b"".join(parts)
-
-
-def check_image_bytes(name: str, data: bytes) -> None:
-    """Raise InputError naming the file unless `data` is a decodable image within MAX_PIXELS."""
-    try:
-        with warnings.catch_warnings():
-            # Pillow only warns between MAX_PIXELS and twice that; our own check below refuses.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data), formats=IMAGE_FORMATS)  # reads the header only
-    except Image.DecompressionBombError:
-        raise InputError(
-            f"image '{name}' is too large (over {2 * MAX_PIXELS:,} pixels, limit {MAX_PIXELS:,})"
-        ) from None
-    except UnidentifiedImageError:
-        raise InputError(f"image '{name}' is not a PNG, JPEG, GIF, BMP, WebP or TIFF") from None
-    except Exception as err:
-        raise InputError(f"image '{name}' cannot be opened ({_one_line(err)})") from None
-    with img:
-        w, h = img.size
-        if w * h > MAX_PIXELS:
-            raise InputError(f"image '{name}' is too large ({w}×{h} pixels, limit {MAX_PIXELS:,})")
-        try:
-            img.load()  # truncated or corrupt data raises here
-        # Decoders of untrusted bytes raise many types; each one means "unusable".
-        except Exception as err:
-            raise InputError(f"image '{name}' cannot be decoded ({_one_line(err)})") from None
 
 
 def _varlen(data: bytes, pos: int, end: int) -> tuple[int, int]:

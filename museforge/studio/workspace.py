@@ -15,15 +15,15 @@ from pathlib import Path
 from typing import Any
 
 from museforge.core.atomic import atomic_write_bytes
+from museforge.core.media import IMAGE_SUFFIXES, MUSIC_SUFFIXES
 from museforge.errors import InputError
-from museforge.gallery.store import Gallery
+from museforge.gallery.store import Gallery, artwork_id
+from museforge.studio.forms import CORPUS_NAME, CORPUS_PREFIX
 from museforge.studio.uploads import check_image_bytes, check_music_bytes
 
 TRAINED = "trained/"  # prefix of the names of models trained in the studio
 # What museforge.core.atomic leaves behind when its process dies mid-write: ".STEM.XXXXXXXX.tmpSUF"
 _ATOMIC_TMP = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp(\.[A-Za-z0-9]+)?$")
-PICTURE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff"})
-MUSIC_SUFFIXES = frozenset({".mid", ".midi", ".musicxml", ".xml", ".mxl"})
 
 
 @dataclass
@@ -101,7 +101,7 @@ class Workspace:
         """Keep an uploaded picture (checked first); its upload id."""
         check_image_bytes(filename, data)
         suffix = Path(filename).suffix.lower()
-        if suffix not in PICTURE_SUFFIXES:
+        if suffix not in IMAGE_SUFFIXES:
             suffix = ".png"
         upload_id = secrets.token_hex(8)
         atomic_write_bytes(self.uploads_dir / f"{upload_id}{suffix}", data)
@@ -110,7 +110,7 @@ class Workspace:
     def picture_path(self, ref: str) -> Path:
         """A gallery id or an ``upload:ID`` as a file the verbs can read."""
         if ref.startswith("upload:"):
-            found = self._upload(ref, PICTURE_SUFFIXES)
+            found = self._upload(ref, IMAGE_SUFFIXES)
             if found is None:
                 raise InputError(f"no uploaded picture '{ref}'")
             return found
@@ -122,6 +122,36 @@ class Workspace:
             return None
         matches = sorted(self.uploads_dir.glob(f"{upload_id}.*"))
         return next((m for m in matches if m.suffix.lower() in suffixes), None)
+
+    def refs_for_inputs(self, kind: str, verb: str, args: dict[str, Any]) -> dict[str, Any]:
+        """A recorded call's arguments with its input files named as the studio names them:
+        gallery ids, ``upload:ID`` or ``corpus:NAME``; a file from elsewhere is left out
+        (the form then asks for it)."""
+        from museforge.core.registry import get_verb
+
+        out = dict(args)
+        for setting in get_verb(kind, verb).settings:
+            value = out.get(setting.name)
+            if value is None or setting.param.input is None:
+                continue
+            refs = [self._ref(str(v)) for v in (value if isinstance(value, list) else [value])]
+            if None in refs:
+                out.pop(setting.name)
+            else:
+                out[setting.name] = refs if setting.many else refs[0]
+        return out
+
+    def _ref(self, path: str) -> str | None:
+        if CORPUS_NAME.match(path):  # a piece of music21's corpus such as bwv66.6
+            return f"{CORPUS_PREFIX}{path}"
+        resolved = Path(path).resolve()
+        if resolved.parent == self.uploads_dir.resolve():
+            return f"upload:{resolved.stem}"
+        try:
+            rel = resolved.relative_to(self.gallery.root.resolve()).as_posix()
+        except ValueError:
+            return None
+        return artwork_id(rel)
 
     # --- music the user picks --------------------------------------------------------------
     def save_music_upload(self, filename: str, data: bytes) -> str:

@@ -1,10 +1,15 @@
-"""Images for style transfer: files and built-ins as 1×3×H×W tensors in [0, 1], and masks."""
+"""Images for style transfer: files and built-ins as 1×3×H×W tensors in [0, 1], and masks.
+
+The built-in pictures (photos, textures, patterns) and the content sets are registered in
+:mod:`museforge.core.data` under the style modality, with the roles ``style`` (a picture
+to take a style from, or to stylise) and ``content`` (the photos a style network trains on).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import math
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 
 import numpy as np
@@ -12,42 +17,78 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps
 
+from museforge.core.data import (
+    DataSet,
+    datasets,
+    get_dataset,
+    register_dataset,
+    register_user_source,
+    resolve,
+    split_source,
+)
 from museforge.core.files import list_files
+from museforge.core.media import (
+    IMAGE_SUFFIXES,
+    UnusableFile,
+    decode_image,
+    no_usable,
+    one_line,
+    open_image,
+    read_image,
+    to_channels,
+)
 from museforge.errors import DataError, InputError
-from museforge.image.data import IMAGE_EXTENSIONS, load_image_file
 from museforge.style.patterns import PATTERNS, make_pattern
 
-# Built-in name -> scikit-image loader; all of these ship with scikit-image (no download).
-_SKIMAGE_PHOTOS: dict[str, str] = {
-    "astronaut": "astronaut",
-    "coffee": "coffee",
-    "chelsea": "chelsea",
-    "rocket": "rocket",
-    "motorcycle": "stereo_motorcycle",
-    "hubble": "hubble_deep_field",
-    "cells": "immunohistochemistry",
-    "retina": "retina",
+MODALITY = "style"
+# Built-in name -> (scikit-image loader, description, size, licence); all of these ship
+# with scikit-image (no download), and the licences are those its docstrings state.
+_SKIMAGE_PHOTOS: dict[str, tuple[str, str, str, str]] = {
+    "astronaut": (
+        "astronaut",
+        "photo: astronaut Eileen Collins in a portrait",
+        "512×512",
+        "public domain (NASA)",
+    ),
+    "coffee": ("coffee", "photo: a cup of coffee on a saucer", "600×400", "CC0 (Rachel Michetti)"),
+    "chelsea": ("chelsea", "photo: Chelsea the cat", "451×300", "CC0 (Stefan van der Walt)"),
+    "rocket": (
+        "rocket",
+        "photo: a Falcon 9 rocket on its launch pad",
+        "640×427",
+        "public domain (SpaceX)",
+    ),
+    "motorcycle": (
+        "stereo_motorcycle",
+        "photo: a motorcycle in a workshop (left view of a stereo pair)",
+        "741×500",
+        "Middlebury 2014 stereo benchmark, no licence stated",
+    ),
+    "hubble": (
+        "hubble_deep_field",
+        "photo: the Hubble eXtreme Deep Field, galaxies on black",
+        "1000×872",
+        "public domain (NASA)",
+    ),
+    "cells": (
+        "immunohistochemistry",
+        "photo: stained tissue under a microscope (immunohistochemistry)",
+        "512×512",
+        "no known copyright restrictions (CMMI)",
+    ),
+    "retina": (
+        "retina",
+        "photo: a human retina with its blood vessels",
+        "1411×1411",
+        "CC0 (Mikael Häggström)",
+    ),
 }
-_SKIMAGE_TEXTURES = ("brick", "grass", "gravel")
-
-BUILTIN_IMAGES: dict[str, str] = {
-    "astronaut": "photo: astronaut Eileen Collins in a portrait, 512×512",
-    "coffee": "photo: a cup of coffee on a saucer, 600×400",
-    "chelsea": "photo: Chelsea the cat, 451×300",
-    "rocket": "photo: a Falcon 9 rocket on its launch pad, 640×427",
-    "motorcycle": "photo: a motorcycle in a workshop (left view of a stereo pair), 741×500",
-    "hubble": "photo: the Hubble eXtreme Deep Field, galaxies on black, 1000×872",
-    "cells": "photo: stained tissue under a microscope (immunohistochemistry), 512×512",
-    "retina": "photo: a human retina with its blood vessels, 1411×1411",
-    "brick": "texture: a brick wall, grey, 512×512",
-    "grass": "texture: grass, grey, 512×512",
-    "gravel": "texture: gravel, grey, 512×512",
-    **{f"pattern-{name}": f"pattern: {text}, 512×512" for name, text in PATTERNS.items()},
+_SKIMAGE_TEXTURES: dict[str, str] = {
+    "brick": "texture: a brick wall, grey",
+    "grass": "texture: grass, grey",
+    "gravel": "texture: gravel, grey",
 }
 PHOTO_SET: tuple[str, ...] = tuple(_SKIMAGE_PHOTOS)
-CONTENT_SETS: dict[str, str] = {
-    "photos": f"the {len(PHOTO_SET)} built-in colour photos ({', '.join(PHOTO_SET)})",
-}
 
 # NTSC YIQ from RGB; the inverse is computed, not rounded, so the pair round-trips exactly.
 _RGB_TO_YIQ = torch.tensor(
@@ -108,7 +149,8 @@ def _builtin_raw(name: str) -> np.ndarray:
     else:
         import skimage.data  # slow to import; only needed for these
 
-        raw = getattr(skimage.data, _SKIMAGE_PHOTOS.get(name, name))()
+        loader = _SKIMAGE_PHOTOS[name][0] if name in _SKIMAGE_PHOTOS else name
+        raw = getattr(skimage.data, loader)()
         if name == "motorcycle":
             raw = raw[0]  # (left, right, disparity): the left view
     raw.setflags(write=False)
@@ -122,24 +164,87 @@ def _builtin(name: str) -> torch.Tensor:
     return x.permute(2, 0, 1).unsqueeze(0).contiguous()
 
 
+def _from_array(arr: np.ndarray) -> torch.Tensor:
+    """An H×W×3 array in 0..1 as 1×3×H×W float32."""
+    return torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1)[None].contiguous()
+
+
 def _load_file(path: str | Path) -> torch.Tensor:
-    # load_image_file already handles odd modes, transparency, the pixel cap and errors.
-    return load_image_file(path, channels=3).add(1).div(2).clamp(0, 1)
+    # read_image handles odd modes, transparency, the pixel cap and one-line errors.
+    return _from_array(read_image(path, channels=3))
+
+
+def _photos(max_side: int) -> list[torch.Tensor]:
+    return [_shrink(_builtin(name), max_side) for name in PHOTO_SET]
+
+
+def _register() -> None:
+    """Register the built-in pictures and content sets, and the user sources."""
+    for name, (_, text, size, licence) in _SKIMAGE_PHOTOS.items():
+        register_dataset(
+            name,
+            modality=MODALITY,
+            role="style",
+            description=text,
+            size=size,
+            licence=licence,
+            loader=partial(_builtin, name),
+        )
+    for name, text in _SKIMAGE_TEXTURES.items():
+        register_dataset(
+            name,
+            modality=MODALITY,
+            role="style",
+            description=text,
+            size="512×512",
+            licence="CC0 (CC0Textures, via scikit-image)",
+            loader=partial(_builtin, name),
+        )
+    for name, text in PATTERNS.items():
+        register_dataset(
+            f"pattern-{name}",
+            modality=MODALITY,
+            role="style",
+            description=f"pattern: {text}",
+            size="512×512",
+            licence="MIT (drawn by museforge's own code)",
+            loader=partial(_builtin, f"pattern-{name}"),
+        )
+    register_user_source(MODALITY, "file", "any picture file", role="style")
+    register_dataset(
+        "photos",
+        modality=MODALITY,
+        role="content",
+        description=f"the built-in colour photos ({', '.join(PHOTO_SET)})",
+        size=f"{len(PHOTO_SET)} photos",
+        licence="public domain, CC0 or no known restrictions (see each photo)",
+        loader=_photos,
+    )
+    register_user_source(MODALITY, "folder", "every picture below PATH", role="content")
+    register_user_source(MODALITY, "file", "one picture", role="content")
+
+
+_register()
 
 
 def load_rgb(source: str, max_side: int | None = None) -> torch.Tensor:
-    """An image file or built-in (see BUILTIN_IMAGES) as 1×3×H×W float32 in [0, 1].
+    """A picture file (also as ``file:PATH``) or a built-in (``museforge data``, style
+    pictures) as 1×3×H×W float32 in [0, 1].
 
     A file of that name wins over a built-in. max_side: shrink (never enlarge) so the longer
     side is at most this. Raises InputError for an unknown source or unusable file.
     """
     if max_side is not None:
         _check_side(max_side, "max side")
+    user = split_source(source)
+    if user is not None and user[0] == "file":
+        source = user[1]
     file = Path(source).expanduser()
-    if source in BUILTIN_IMAGES and not file.is_file():
-        return _shrink(_builtin(source), max_side)
+    found = get_dataset(source, MODALITY, role="style")
+    if found is not None and not file.is_file():
+        return _shrink(found.loader(), max_side)
     if not file.exists():
-        known = ", ".join(BUILTIN_IMAGES)
+        known = ", ".join(d.name for d in datasets(MODALITY, role="style"))
         raise InputError(
             f"'{source}' is neither an image file nor a built-in image (built-ins: {known})"
         )
@@ -149,14 +254,14 @@ def load_rgb(source: str, max_side: int | None = None) -> torch.Tensor:
 def _alpha(path: str) -> torch.Tensor | None:
     """The file's alpha as 1×1×H×W in [0, 1], or None if it has none or is all opaque."""
     try:
-        with Image.open(path) as img:
+        with open_image(path) as img:
             if not {"A", "a"} & set(img.getbands()) and "transparency" not in img.info:
                 return None
             alpha = ImageOps.exif_transpose(img).convert("RGBA").getchannel("A")
             arr = np.asarray(alpha, dtype=np.float32) / 255.0
     # Decoders raise many types; any of them means the file cannot serve as a mask.
     except Exception as err:
-        raise InputError(f"mask '{path}' is unusable: {' '.join(str(err).split())}") from None
+        raise InputError(f"mask '{path}' is unusable: {one_line(err)}") from None
     # A painted mask saved as fully opaque RGBA means its grey levels, not its alpha.
     if arr.min() >= 1.0:
         return None
@@ -171,7 +276,7 @@ def load_mask(path: str, height: int, width: int) -> torch.Tensor:
     selects no pixels.
     """
     height, width = _check_side(height, "mask height"), _check_side(width, "mask width")
-    grey = load_image_file(path, channels=1).add(1).div(2).clamp(0, 1)  # validates the file
+    grey = _from_array(read_image(path, channels=1, what="mask"))  # validates the file
     alpha = _alpha(path)
     mask = resize_to(grey if alpha is None else alpha, height, width)
     if not mask.amax() > 0:
@@ -217,60 +322,49 @@ def luminance(x: torch.Tensor) -> torch.Tensor:
     return _mix_channels(x, _RGB_TO_YIQ[:1], "luminance")
 
 
-def _skip_reason(err: InputError) -> str:
-    # load_image_file says "image file 'P' is unusable: REASON"; the folder lists say
-    # "rel: REASON", as image/data.py does, so keep just the reason.
-    message = str(err)
-    return message.partition(" is unusable: ")[2] or message
-
-
-def _content_folder(path: str, source: str, max_side: int) -> tuple[list[torch.Tensor], list[str]]:
-    root = Path(path).expanduser()
-    if not root.is_dir():
-        state = "is not a folder" if root.exists() else "does not exist"
-        raise DataError(f"content folder '{path}' {state}")
+def _content_folder(root: Path, source: str, max_side: int) -> tuple[list[torch.Tensor], list[str]]:
     skipped: list[str] = []
     images = []
-    for rel in list_files(root, skipped, IMAGE_EXTENSIONS):
+    for rel in list_files(root, skipped, IMAGE_SUFFIXES):
         try:
-            images.append(_shrink(_load_file(root / rel), max_side))
-        except InputError as err:
-            skipped.append(f"{rel.as_posix()}: {_skip_reason(err)}")
+            arr, _ = decode_image(root / rel)
+        except UnusableFile as err:
+            skipped.append(f"{rel.as_posix()}: {err}")
+            continue
+        images.append(_shrink(_from_array(to_channels(arr, 3)), max_side))
     if not images:
-        if skipped:
-            more = "; ..." if len(skipped) > 3 else ""
-            detail = f"{len(skipped)} files skipped: " + "; ".join(skipped[:3]) + more
-        else:
-            detail = "no image files in it"
-        message = f"content source '{source}' has no usable images ({detail})"
-        raise DataError(" ".join(message.split()))
+        where = f"content source '{source}'"
+        raise DataError(no_usable(where, "images", skipped, IMAGE_SUFFIXES))
     return images, skipped
+
+
+def _content_file(file: Path, source: str, max_side: int) -> tuple[list[torch.Tensor], list[str]]:
+    try:
+        return [_shrink(_load_file(file), max_side)], []
+    except InputError as err:
+        raise DataError(f"content source '{source}' has no usable images ({err})") from None
 
 
 def content_images(source: str, max_side: int = 512) -> tuple[list[torch.Tensor], list[str]]:
     """Content images to train a style network on, and the reasons any files were skipped.
 
-    source: "photos" (PHOTO_SET), "folder:PATH" (recursive) or one image file. Each image is
-    1×3×H×W in [0, 1] with its longer side at most max_side. Raises DataError if none load.
+    source: a content set (``photos``: PHOTO_SET), ``folder:PATH`` (recursive), ``file:PATH``
+    or a bare path to a folder or one picture. Each image is 1×3×H×W in [0, 1] with its
+    longer side at most max_side. Raises DataError if none load.
     """
     max_side = _check_side(max_side, "max side")
-    if source == "photos":
-        return [_shrink(_builtin(name), max_side) for name in PHOTO_SET], []
-    if source.startswith("folder:"):
-        path = source.removeprefix("folder:")
-        if not path.strip():
-            raise DataError("content source 'folder:' needs a path, e.g. folder:./photos")
+    path = Path(source).expanduser()
+    if split_source(source) is None and path.is_dir():
         return _content_folder(path, source, max_side)
-    file = Path(source).expanduser()
-    if file.is_dir():
-        return _content_folder(source, source, max_side)
-    if file.is_file():
-        try:
-            return [_shrink(_load_file(file), max_side)], []
-        except InputError as err:
-            raise DataError(f"content source '{source}' has no usable images ({err})") from None
-    sets = ", ".join(CONTENT_SETS)
-    raise DataError(f"unknown content source '{source}': use {sets}, folder:PATH or an image file")
+    if split_source(source) is None and path.is_file():
+        return _content_file(path, source, max_side)
+    found = resolve(source, MODALITY, role="content")
+    if isinstance(found, DataSet):
+        return found.loader(max_side), []
+    prefix, path = found
+    if prefix == "folder":
+        return _content_folder(path, source, max_side)
+    return _content_file(path, source, max_side)
 
 
 def fingerprint(x: torch.Tensor) -> str:

@@ -9,6 +9,7 @@ from museforge.core.registry import config_from_dict, register_kind, verb
 from museforge.errors import InputError
 from museforge.style import verbs
 from museforge.style.fastnet import StyleNet, StyleNetConfig
+from museforge.style.images import content_images, fingerprint, load_rgb
 from museforge.style.task import StyleNetTask, StyleNetTraining
 
 
@@ -18,13 +19,11 @@ def style_task(model: dict[str, Any], training: dict[str, Any], data: str, seed:
     ``data`` is the content set (photos, folder:PATH or an image file); ``training["style"]``
     names the style picture, whose fingerprint is recorded so lineage can find it again.
     """
-    from museforge.style.images import content_images, fingerprint, load_rgb
-
     style = training.get("style")
     if not isinstance(style, str) or not style.strip():
         raise InputError(
-            "train style-net needs a style picture: --style FILE "
-            "(or a built-in such as pattern-voronoi)"
+            "a style network needs a style picture: the training setting style "
+            "(a file or a built-in such as pattern-voronoi)"
         )
     cfg = config_from_dict(StyleNetConfig, model, "model settings")
     train_cfg = config_from_dict(StyleNetTraining, training, "training settings")
@@ -52,4 +51,4 @@ register_kind(
     task_factory=style_task,
     default_run={"batch_size": 4},
 )
-verb("style-net")(verbs.stylise)
+verb("style-net", command="style-fast")(verbs.stylise)

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from museforge.core.artifact import library_versions
+from museforge.core.artwork import Artwork
 from museforge.errors import InputError
-from museforge.gallery.artwork import Artwork
-from museforge.style.features import feature_net
+from museforge.nn.features import feature_net
 from museforge.style.images import fingerprint, load_mask, load_rgb, resize_long_side, to_pil
 from museforge.style.optimise import MAX_SIZE, OptimiseSettings, StepHook
 from museforge.style.texture import synthesise
@@ -54,7 +54,7 @@ def style_artwork(
         raise InputError("give at least one style picture")
     weights = list(style_weights) if style_weights else [1.0] * len(styles)
     if len(weights) != len(styles):
-        raise InputError(f"--weights has {len(weights)} values for {len(styles)} style pictures")
+        raise InputError(f"weights: {len(weights)} values for {len(styles)} style pictures")
     content_img = load_rgb(content, max_side=MAX_INPUT_SIDE)
     style_imgs = [load_rgb(s, max_side=MAX_INPUT_SIDE) for s in styles]
     net = feature_net(features)

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from museforge.errors import InputError
-from museforge.style.features import FeatureNet
+from museforge.nn.features import FeatureNet
 from museforge.style.images import resize_to
 from museforge.style.losses import (
     content_loss,
@@ -44,12 +44,12 @@ class OptimiseSettings:
 
     def __post_init__(self) -> None:
         if self.steps < 1:
-            raise InputError(f"--steps must be at least 1 (got {self.steps})")
+            raise InputError(f"steps must be at least 1 (got {self.steps})")
         if self.levels < 0:
-            raise InputError(f"--levels must be 0 (automatic) or more (got {self.levels})")
+            raise InputError(f"levels must be 0 (automatic) or more (got {self.levels})")
         for name in ("style_weight", "content_weight", "tv_weight"):
             if getattr(self, name) < 0:
-                raise InputError(f"--{name.replace('_', '-')} must not be negative")
+                raise InputError(f"{name.replace('_', ' ')} must not be negative")
 
 
 def level_sizes(height: int, width: int, levels: int = 0) -> list[tuple[int, int]]:

@@ -17,8 +17,8 @@ from torch import nn
 
 from museforge.core.train import optimizer_step
 from museforge.errors import InputError
+from museforge.nn.features import feature_net
 from museforge.style.fastnet import StyleNet, StyleNetConfig
-from museforge.style.features import feature_net
 from museforge.style.images import resize_long_side, resize_to, to_pil
 from museforge.style.losses import Stats, content_loss, feature_stats, style_loss, tv_loss
 

@@ -13,7 +13,7 @@ import torch
 
 from museforge.core.seeding import stream
 from museforge.errors import InputError
-from museforge.style.features import FeatureNet
+from museforge.nn.features import FeatureNet
 from museforge.style.images import resize_long_side, resize_to
 from museforge.style.optimise import (
     MAX_SIZE,
@@ -52,9 +52,9 @@ def synthesise(
     """
     settings = settings or OptimiseSettings()
     if not 32 <= size <= MAX_SIZE:
-        raise InputError(f"--size must be between 32 and {MAX_SIZE} pixels (got {size})")
+        raise InputError(f"size must be 32..{MAX_SIZE} pixels (got {size})")
     if not 0.05 <= style_scale <= 8:
-        raise InputError(f"--style-scale must be between 0.05 and 8 (got {style_scale})")
+        raise InputError(f"style scale must be 0.05..8 (got {style_scale})")
     if tileable:
         size = tileable_size(size)
         if settings.levels == 0:  # keep every level a multiple of 8

@@ -10,7 +10,7 @@ import torch
 
 from museforge.core.seeding import stream
 from museforge.errors import InputError
-from museforge.style.features import FeatureNet
+from museforge.nn.features import FeatureNet
 from museforge.style.images import luminance, resize_long_side, resize_to, rgb_to_yiq, yiq_to_rgb
 from museforge.style.optimise import MAX_SIZE, OptimiseSettings, StepHook, Targets, make_targets
 from museforge.style.optimise import optimise as run_optimise
@@ -59,11 +59,11 @@ def stylise(
             f"give one non-negative weight per style picture ({len(styles)}), not all zero"
         )
     if not 16 <= size <= MAX_SIZE:
-        raise InputError(f"--size must be between 16 and {MAX_SIZE} pixels (got {size})")
+        raise InputError(f"size must be 16..{MAX_SIZE} pixels (got {size})")
     if not 0.05 <= style_scale <= 8:
-        raise InputError(f"--style-scale must be between 0.05 and 8 (got {style_scale})")
+        raise InputError(f"style scale must be 0.05..8 (got {style_scale})")
     if init not in INITS:
-        raise InputError(f"--init must be one of {', '.join(INITS)} (got '{init}')")
+        raise InputError(f"init must be one of {', '.join(INITS)} (got '{init}')")
     content = resize_long_side(content, size)
     height, width = content.shape[-2:]
     if preserve_colour:

@@ -30,13 +30,14 @@ from pathlib import Path
 
 import numpy as np
 
+from museforge.core.data import register_dataset, register_user_source, resolve
 from museforge.core.files import list_files
+from museforge.core.media import TEXT_SUFFIXES, no_usable
 from museforge.errors import DataError, InputError
 
 END = "\x03"  # end-of-poem marker between documents; cleaning removes it from poems
 
 FORTUNES_DIR = Path("/usr/share/games/fortunes")
-TEXT_EXTENSIONS = frozenset({".txt", ".md", ".text"})
 MAX_FILE_BYTES = 50_000_000
 MIN_DOC_LINES = 4
 MIN_SPLIT_CHARS = 200
@@ -84,28 +85,16 @@ class TextCorpus:
 
 
 @dataclass(frozen=True)
-class _Builtin:
-    file: str
+class _Fortunes:
+    """A built-in set: a Debian fortune file of poems in one language."""
+
+    name: str
     package: str
     language: str
-    description: str
 
+    def load(self) -> TextCorpus:
+        return _load_builtin(self)
 
-_BUILTINS: dict[str, _Builtin] = {
-    "tang300": _Builtin(
-        "tang300", "fortunes-zh", "zh", "唐诗三百首: 313 Tang poems with titles, authors (zh)"
-    ),
-    "song100": _Builtin(
-        "song100", "fortunes-zh", "zh", "宋诗: 101 Song-dynasty poems with titles, authors (zh)"
-    ),
-    "songs-poems": _Builtin(
-        "songs-poems",
-        "fortunes",
-        "en",
-        "720 English verses and song lyrics, most with authors (en)",
-    ),
-}
-BUILTIN_TEXT_SETS: dict[str, str] = {name: b.description for name, b in _BUILTINS.items()}
 
 _ANSI = re.compile(r"\x1b(?:\[[0-9;?]*[A-Za-z]|[()][A-Za-z0-9]|[A-Za-z=>])")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # keeps \t and \n
@@ -152,28 +141,15 @@ def detect_language(text: str) -> str:
 
 
 def load_text_corpus(spec: str) -> TextCorpus:
-    """Load a built-in set (see BUILTIN_TEXT_SETS), ``file:PATH`` or ``folder:PATH``.
+    """Load a registered built-in set (``tang300``, ...), ``file:PATH`` or ``folder:PATH``.
 
-    Raises InputError for an unknown spec, DataError for missing or unusable data.
+    Raises DataError for an unknown spec and for missing or unusable data.
     """
-    spec = spec.strip()
-    if spec in _BUILTINS:
-        return _load_builtin(spec)
-    for prefix, loader in (("file:", _load_file), ("folder:", _load_folder)):
-        if spec.startswith(prefix):
-            path = spec.removeprefix(prefix).strip()
-            if not path:
-                raise InputError(f"text source '{prefix}' needs a path, e.g. {prefix}./poems")
-            return loader(path)
-    known = ", ".join(_BUILTINS)
-    hint = ""
-    if spec and Path(spec).expanduser().exists():
-        kind = "folder" if Path(spec).expanduser().is_dir() else "file"
-        hint = f" (did you mean {kind}:{spec}?)"
-    raise InputError(
-        f"unknown text data set '{spec}'{hint}: use one of {known}, "
-        "file:PATH (one UTF-8 text file) or folder:PATH (its .txt, .md and .text files)"
-    )
+    found = resolve(spec.strip(), "text")
+    if isinstance(found, tuple):
+        prefix, path = found
+        return _load_file(path) if prefix == "file" else _load_folder(path)
+    return found.loader()
 
 
 def split_corpus(
@@ -232,9 +208,8 @@ def _split_one(corpus: TextCorpus, holdout: float) -> tuple[TextCorpus, TextCorp
 # --- loading -----------------------------------------------------------------------------
 
 
-def _load_builtin(name: str) -> TextCorpus:
-    builtin = _BUILTINS[name]
-    path = FORTUNES_DIR / builtin.file
+def _load_builtin(builtin: _Fortunes) -> TextCorpus:
+    name, path = builtin.name, FORTUNES_DIR / builtin.name
     if not path.is_file():
         raise DataError(
             f"built-in text set '{name}' needs {path}, which is missing; install the Debian "
@@ -248,30 +223,20 @@ def _load_builtin(name: str) -> TextCorpus:
     return TextCorpus(name, builtin.language, tuple(poems))
 
 
-def _load_file(path: str) -> TextCorpus:
-    file = Path(path).expanduser()
-    if not file.exists():
-        raise DataError(f"text file '{path}' does not exist; check the path")
-    if file.is_dir():
-        raise DataError(f"text file '{path}' is a folder; use folder:{path} to read its files")
+def _load_file(file: Path) -> TextCorpus:
     try:
         text = _read_text(file)
         language = detect_language(text)
         poems = _parse(text, language)
     except _Unusable as err:
-        raise DataError(f"text file '{path}' {err.reason}; {err.hint}") from None
+        raise DataError(f"text file '{file}' {err.reason}; {err.hint}") from None
     return TextCorpus(f"file:{file.resolve()}", language, tuple(poems))
 
 
-def _load_folder(path: str) -> TextCorpus:
-    root = Path(path).expanduser()
-    if not root.exists():
-        raise DataError(f"text folder '{path}' does not exist; check the path")
-    if not root.is_dir():
-        raise DataError(f"text folder '{path}' is a file, not a folder; use file:{path}")
+def _load_folder(root: Path) -> TextCorpus:
     skipped: list[str] = []
     texts: list[tuple[str, str]] = []
-    for rel in (p.as_posix() for p in list_files(root, skipped, TEXT_EXTENSIONS)):
+    for rel in (p.as_posix() for p in list_files(root, skipped, TEXT_SUFFIXES)):
         try:
             texts.append((rel, _read_text(root / rel)))
         except _Unusable as err:
@@ -284,15 +249,8 @@ def _load_folder(path: str) -> TextCorpus:
         except _Unusable as err:
             skipped.append(f"{rel}: {err.reason}")
     if not poems:
-        if skipped:
-            more = "; ..." if len(skipped) > 3 else ""
-            detail = f"{len(skipped)} skipped: " + "; ".join(skipped[:3]) + more
-        else:
-            detail = "no files ending in " + ", ".join(sorted(TEXT_EXTENSIONS))
-        raise DataError(
-            f"text folder '{path}' has no usable text files ({detail}); "
-            "add UTF-8 .txt, .md or .text files"
-        )
+        message = no_usable(f"text folder '{root}'", "text files", skipped, TEXT_SUFFIXES)
+        raise DataError(f"{message}; add UTF-8 .txt, .md or .text files")
     return TextCorpus(f"folder:{root.resolve()}", language, tuple(poems), tuple(skipped))
 
 
@@ -504,3 +462,35 @@ def _trim_blank(lines: list[str]) -> list[str]:
     while end > start and not lines[end - 1].strip():
         end -= 1
     return lines[start:end]
+
+
+# --- the built-in sets and user sources, registered once ---------------------------------
+
+_ZH_LICENCE = "GPL-3.0+ as packaged by Debian fortunes-zh; the poems themselves are centuries old"
+register_dataset(
+    "tang300",
+    modality="text",
+    description="唐诗三百首: 313 Tang poems with titles, authors (zh)",
+    size="313 poems, 27k characters",
+    licence=_ZH_LICENCE,
+    loader=_Fortunes("tang300", "fortunes-zh", "zh").load,
+)
+register_dataset(
+    "song100",
+    modality="text",
+    description="宋诗: 101 Song-dynasty poems with titles, authors (zh)",
+    size="101 poems, 7k characters",
+    licence=_ZH_LICENCE,
+    loader=_Fortunes("song100", "fortunes-zh", "zh").load,
+)
+register_dataset(
+    "songs-poems",
+    modality="text",
+    description="720 English verses and song lyrics, most with authors (en)",
+    size="720 pieces, 223k characters",
+    licence="BSD-style (fortune-mod) as packaged by Debian fortunes; quoted verses keep "
+    "their authors' rights",
+    loader=_Fortunes("songs-poems", "fortunes", "en").load,
+)
+register_user_source("text", "file", "a UTF-8 text file (poems split at blank lines or %)")
+register_user_source("text", "folder", "a folder of UTF-8 .txt, .md and .text files")

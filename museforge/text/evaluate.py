@@ -13,17 +13,17 @@ from typing import Any
 
 from museforge.core.artifact import LoadedModel
 from museforge.errors import DataError
+from museforge.nn.lm_training import nll_per_token
+from museforge.text.corpus import TextCorpus, load_text_corpus, split_corpus
+from museforge.text.forms import POEM_CHARS, write_poems
 from museforge.text.metrics import CopyIndex, distinct_n
 from museforge.text.sampling import SamplingSettings, generate
-from museforge.text.task import nll_per_char
 
 FREE_CHARS = 300
 
 
-def load_splits(loaded: LoadedModel):
+def load_splits(loaded: LoadedModel) -> tuple[TextCorpus, TextCorpus]:
     """The (train, validation) corpora the model was trained on, checked by fingerprint."""
-    from museforge.text.corpus import load_text_corpus, split_corpus
-
     info = loaded.manifest.get("data", {})
     source = info.get("source")
     if not source:
@@ -39,22 +39,19 @@ def load_splits(loaded: LoadedModel):
 
 def evaluate_text_model(loaded: LoadedModel, n: int = 64, seed: int = 0) -> dict[str, Any]:
     """All text metrics of ``loaded`` as a flat-ish dict (see docs/evaluation.md)."""
-    from museforge.text.verbs import poem
-
     model = loaded.model
     train, val = load_splits(loaded)
-    nll = nll_per_char(model, model.encode_lossy(val.text()))
+    nll = nll_per_token(model, model.encode_lossy(val.text()))
     settings = SamplingSettings(max_chars=FREE_CHARS)
     t0 = time.perf_counter()
     free = generate(model, "", n, seed, settings)
     seconds = time.perf_counter() - t0
     chars = sum(len(t) + 1 for t in free)
-    poems = poem(loaded, n=n, seed=seed)
-    bodies = [art.provenance["body"] for art in poems.artworks]
-    meets = [not art.provenance["violations"] for art in poems.artworks]
+    poems = write_poems(model, n, seed, SamplingSettings(max_chars=POEM_CHARS))
+    meets = [not v for v in poems.violations]
     index = CopyIndex(train.text())
     free_copy = index.report(free)
-    poem_copy = index.report(bodies)
+    poem_copy = index.report(poems.bodies)
     return {
         "val_loss": nll,
         "val_bpc": nll / math.log(2),
@@ -63,7 +60,7 @@ def evaluate_text_model(loaded: LoadedModel, n: int = 64, seed: int = 0) -> dict
         "distinct_1": distinct_n(free, 1),
         "distinct_2": distinct_n(free, 2),
         "sampling_chars_per_s": chars / max(seconds, 1e-9),
-        "form": poems.artworks[0].provenance["form"],
+        "form": poems.form,
         "form_accuracy": sum(meets) / len(meets),
         "longest_copied_span": free_copy["longest_copied_span"],
         "longest_copied_text": free_copy["longest_copied_text"],
@@ -71,5 +68,5 @@ def evaluate_text_model(loaded: LoadedModel, n: int = 64, seed: int = 0) -> dict
         "poem_longest_copied_span": poem_copy["longest_copied_span"],
         "poem_verbatim_line_share": poem_copy["verbatim_line_share"],
         "examples": free[:3],
-        "poem_examples": [art.text for art in poems.artworks[:3]],
+        "poem_examples": poems.texts[:3],
     }

@@ -1,4 +1,5 @@
-"""Registers the text model kind, its training task and its verbs."""
+"""Registers the text model kind, its training task, its verbs and (through
+:mod:`museforge.text.corpus`) its data sets."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ from typing import Any
 
 from museforge.core.registry import apply_preset, config_from_dict, register_kind, verb
 from museforge.errors import DataError
+from museforge.nn.lm_training import SequenceLMTraining
 from museforge.text import verbs
+from museforge.text.corpus import load_text_corpus, split_corpus
 from museforge.text.lm import TextLM, TextLMConfig, build_vocab, lossy_ids
-from museforge.text.task import CLASSIC_CHAR_GPT, TextLMTask, TextLMTraining
+from museforge.text.task import CLASSIC_CHAR_GPT, TextLMTask
 
 HOLDOUT, SPLIT_SEED = 0.1, 0
 PRESETS = {"classic-char-gpt": CLASSIC_CHAR_GPT}
@@ -36,8 +39,6 @@ def data_defaults(n_chars: int, context: int | None = None) -> tuple[dict, dict,
 
 def text_task(model: dict[str, Any], training: dict[str, Any], data: str, seed: int):
     """A TextLMTask for the Trainer, plus the data description for the manifest."""
-    from museforge.text.corpus import load_text_corpus, split_corpus
-
     preset = PRESETS.get(training.get("preset", ""))
     model, training = apply_preset(PRESETS, model, training)
     corpus = load_text_corpus(data)
@@ -56,7 +57,7 @@ def text_task(model: dict[str, Any], training: dict[str, Any], data: str, seed: 
     model.setdefault("vocab", build_vocab(corpus.text()))
     model.setdefault("language", corpus.language)
     cfg = config_from_dict(TextLMConfig, model, "model settings")
-    train_cfg = config_from_dict(TextLMTraining, training, "training settings")
+    train_cfg = config_from_dict(SequenceLMTraining, training, "training settings")
     index = {c: i for i, c in enumerate(cfg.vocab)}
     data_info = {
         "source": corpus.source,
@@ -88,6 +89,10 @@ register_kind(
     task_factory=text_task,
     default_run={"batch_size": 16},  # small corpora: more, smaller steps generalise better;
     # large ones get 32 from data_defaults
+    variant=lambda loaded: loaded.model.cfg.language,  # zh or en: which form settings apply
 )
-for _fn in (verbs.sample, verbs.continue_, verbs.poem, verbs.lyrics, verbs.evaluate):
-    verb("text-lm")(_fn)
+verb("text-lm", command="write")(verbs.sample)
+verb("text-lm", command="continue")(verbs.continue_)
+verb("text-lm")(verbs.poem)
+verb("text-lm")(verbs.lyrics)
+verb("text-lm", studio=False)(verbs.evaluate)

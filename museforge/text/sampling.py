@@ -38,21 +38,19 @@ class SamplingSettings:
 
     def __post_init__(self) -> None:
         if not 0.0 < self.temperature <= 5.0:
-            raise InputError(f"--temperature must be in (0, 5] (got {self.temperature})")
+            raise InputError(f"temperature must be in (0, 5] (got {self.temperature})")
         if self.top_k < 0:
-            raise InputError(f"--top-k must be 0 (off) or positive (got {self.top_k})")
+            raise InputError(f"top k must be 0 (off) or positive (got {self.top_k})")
         if not 0.0 < self.top_p <= 1.0:
-            raise InputError(f"--top-p must be in (0, 1] (got {self.top_p})")
+            raise InputError(f"top p must be in (0, 1] (got {self.top_p})")
         if not 1.0 <= self.repetition_penalty <= 10.0:
             raise InputError(
-                f"--repetition-penalty must be in [1, 10] (got {self.repetition_penalty})"
+                f"repetition penalty must be in [1, 10] (got {self.repetition_penalty})"
             )
         if self.no_repeat_ngram < 0 or self.no_repeat_ngram == 1:
-            raise InputError(
-                f"--no-repeat-ngram must be 0 (off) or ≥ 2 (got {self.no_repeat_ngram})"
-            )
+            raise InputError(f"no repeat ngram must be 0 (off) or ≥ 2 (got {self.no_repeat_ngram})")
         if not 1 <= self.max_chars <= 20000:
-            raise InputError(f"--max-chars must be in 1..20000 (got {self.max_chars})")
+            raise InputError(f"max chars must be 1..20000 (got {self.max_chars})")
 
 
 def _penalise(logits: torch.Tensor, seen: list[list[int]], penalty: float) -> torch.Tensor:
@@ -189,7 +187,7 @@ def generate(
     """
     s = settings or SamplingSettings()
     if not 1 <= n <= 1000:
-        raise InputError(f"--n must be in 1..1000 (got {n})")
+        raise InputError(f"n must be 1..1000 (got {n})")
     results: dict[int, str] = {}
     todo = list(range(n))
     # One stream multiplies tiny matrices, where a second thread costs more than it saves.
@@ -207,5 +205,5 @@ def generate(
             return [results[i] for i in range(n)]
     raise VerbError(
         f"could not complete the requested form in {MAX_ATTEMPTS} tries for {len(todo)} of {n} "
-        "samples; loosen it (fewer constraints, --tones off) or raise --max-chars"
+        "samples; loosen it (fewer constraints, tones off) or raise max chars"
     )

@@ -1,37 +1,67 @@
 """The verbs of text models: sample, continue, poem, lyrics and evaluate.
 
-Every output is a text artwork whose provenance (model hash, verb, seed, every setting)
-re-makes it exactly; poems also record the form they were held to and the verifier's
-verdict.
+Every output is a text artwork; :func:`museforge.core.registry.call_verb` records the
+verb's settings in its provenance, and the verb adds what it derived: the sample's index,
+the model's language and, for poems and lyrics, the form as resolved, the verifier's
+verdict and, on request, the text annotated line by line.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-import torch
+from pathlib import Path
+from typing import Annotated, Any
 
 from museforge.core.artifact import LoadedModel
-from museforge.core.seeding import stream
+from museforge.core.artwork import Artwork, Result
+from museforge.core.verbs import SEED, Param
 from museforge.errors import InputError
-from museforge.gallery.artwork import Artwork, Result
-from museforge.text.constraints import Constraint
+from museforge.text.annotate import annotate_poem
+from museforge.text.evaluate import evaluate_text_model
+from museforge.text.forms import POEM_CHARS, Written, write_lyrics, write_poems
 from museforge.text.sampling import SamplingSettings, TokenCallback, generate
 
-TITLE_MAX = 12  # characters of a generated Chinese title
+# Settings every text verb shares, declared once.
+N = Annotated[int, Param("how many variations", min=1, max=1000)]
+TEMPERATURE = Annotated[
+    float, Param("randomness: lower is safer, higher is wilder (above 0)", max=5.0)
+]
+TOP_K = Annotated[int, Param("sample among the k likeliest (0 = off)", min=0)]
+TOP_P = Annotated[float, Param("nucleus: smallest set with this mass (above 0, 1 = off)", max=1)]
+REPETITION_PENALTY = Annotated[
+    float, Param("> 1 discourages repeating characters", min=1.0, max=10.0)
+]
+NO_REPEAT_NGRAM = Annotated[
+    int, Param("never repeat an n-gram this long (0 = off, else ≥ 2)", min=0)
+]
+MAX_CHARS = Annotated[int, Param("length limit in characters", min=1, max=20_000)]
+STOP_AT_END = Annotated[bool, Param("stop at the end of a poem (off: run past it)")]
+ANNOTATE = Annotated[
+    bool, Param("also record the text annotated per line: syllables / tones / rhymes")
+]
+# Form settings of one language: the core refuses them for a model of the other.
+ZH, EN = ("zh",), ("en",)
 
 
-def _provenance(loaded: LoadedModel, verb: str, **fields: Any) -> dict[str, Any]:
-    return loaded.provenance(verb, modality="text", **fields)
-
-
-def _text_result(loaded, verb, texts, seed, settings, extra, stem) -> Result:
+def _artworks(
+    loaded: LoadedModel,
+    verb: str,
+    stem: str,
+    seed: int,
+    texts: list[str],
+    extra: list[dict[str, Any]] | None = None,
+) -> Result:
+    language = loaded.model.cfg.language
     arts = [
         Artwork(
             name=f"{stem}-{seed}-{i:03d}",
             text=text,
-            provenance=_provenance(
-                loaded, verb, seed=seed, index=i, sampling=vars(settings), **extra(i)
+            provenance=loaded.provenance(
+                verb,
+                modality="text",
+                seed=seed,  # the gallery indexes artworks by seed
+                index=i,
+                language=language,
+                **(extra[i] if extra else {}),
             ),
         )
         for i, text in enumerate(texts)
@@ -39,22 +69,53 @@ def _text_result(loaded, verb, texts, seed, settings, extra, stem) -> Result:
     return Result(artworks=arts, stem=f"{stem}-{seed}")
 
 
+def _in_form(
+    loaded: LoadedModel, verb: str, stem: str, seed: int, written: Written, annotate: bool
+) -> Result:
+    language = loaded.model.cfg.language
+    extra = []
+    for text, body, violations in zip(
+        written.texts, written.bodies, written.violations, strict=True
+    ):
+        fields: dict[str, Any] = {"form": written.form, "violations": violations}
+        if body != text:
+            fields["body"] = body
+        if annotate:
+            fields["annotation"] = annotate_poem(text, language)
+        extra.append(fields)
+    return _artworks(loaded, verb, stem, seed, written.texts, extra)
+
+
+def _write(
+    loaded: LoadedModel,
+    verb: str,
+    prompt: str,
+    n: int,
+    seed: int,
+    settings: SamplingSettings,
+    on_token: TokenCallback | None,
+) -> Result:
+    texts = generate(loaded.model, prompt, n, seed, settings, on_token=on_token)
+    return _artworks(loaded, verb, "text", seed, [prompt + t for t in texts])
+
+
 def sample(
     loaded: LoadedModel,
-    prompt: str = "",
-    n: int = 1,
-    seed: int = 0,
-    temperature: float = 0.8,
-    top_k: int = 0,
-    top_p: float = 0.95,
-    repetition_penalty: float = 1.0,
-    no_repeat_ngram: int = 0,
-    max_chars: int = 400,
-    stop_at_end: bool = True,
+    prompt: Annotated[str, Param("text to continue (default: a new piece)")] = "",
+    n: N = 1,
+    seed: Annotated[int, SEED] = 0,
+    temperature: TEMPERATURE = 0.8,
+    top_k: TOP_K = 0,
+    top_p: TOP_P = 0.95,
+    repetition_penalty: REPETITION_PENALTY = 1.0,
+    no_repeat_ngram: NO_REPEAT_NGRAM = 0,
+    max_chars: MAX_CHARS = 400,
+    stop_at_end: STOP_AT_END = True,
     on_token: TokenCallback | None = None,
 ) -> Result:
-    """Free text: ``n`` samples, each starting at a new poem or continuing ``prompt``."""
-    s = SamplingSettings(
+    """Free text, streamed as it is sampled: ``n`` samples, each starting a new piece or
+    continuing ``prompt``."""
+    settings = SamplingSettings(
         temperature=temperature,
         top_k=top_k,
         top_p=top_p,
@@ -63,128 +124,77 @@ def sample(
         max_chars=max_chars,
         stop_at_end=stop_at_end,
     )
-    texts = generate(loaded.model, prompt, n, seed, s, on_token=on_token)
-    full = [prompt + t for t in texts]
-    return _text_result(loaded, "sample", full, seed, s, lambda i: {"prompt": prompt}, "text")
+    return _write(loaded, "sample", prompt, n, seed, settings, on_token)
 
 
-def continue_(loaded: LoadedModel, prompt: str, **settings: Any) -> Result:
-    """Continue ``prompt`` (required): the same controls as :func:`sample`."""
+def continue_(
+    loaded: LoadedModel,
+    prompt: Annotated[str, Param("text to continue")],
+    n: N = 1,
+    seed: Annotated[int, SEED] = 0,
+    temperature: TEMPERATURE = 0.8,
+    top_k: TOP_K = 0,
+    top_p: TOP_P = 0.95,
+    repetition_penalty: REPETITION_PENALTY = 1.0,
+    no_repeat_ngram: NO_REPEAT_NGRAM = 0,
+    max_chars: MAX_CHARS = 400,
+    stop_at_end: STOP_AT_END = True,
+    on_token: TokenCallback | None = None,
+) -> Result:
+    """Continue ``prompt`` (required) with the same controls as ``sample``."""
     if not prompt.strip():
-        raise InputError("continue needs a non-empty --prompt to continue from")
-    result = sample(loaded, prompt=prompt, **settings)
-    for art in result.artworks:
-        art.provenance["verb"] = "continue_"
-    return result
-
-
-class _TitleMasks:
-    """The masks a generated title needs, built once per vocabulary and call."""
-
-    def __init__(self, vocab: tuple[str, ...]):
-        from museforge.text.chinese import han_mask
-
-        self.han = han_mask(vocab)
-        self.close = torch.tensor([c == "》" for c in vocab])
-        self.newline = torch.tensor([c == "\n" for c in vocab])
-
-
-class _TitleThen:
-    """A Chinese title of Han characters closed by 》 and a newline, then the form."""
-
-    def __init__(self, masks: _TitleMasks, form: Constraint):
-        self.form, self.length, self.phase = form, 0, "title"
-        self._han, self._close, self._newline = masks.han, masks.close, masks.newline
-
-    def allowed(self) -> torch.Tensor | None:
-        if self.phase == "title":
-            if self.length == 0:
-                return self._han
-            return self._close if self.length >= TITLE_MAX else self._han | self._close
-        if self.phase == "newline":
-            return self._newline
-        return self.form.allowed()
-
-    def advance(self, char: str) -> None:
-        if self.phase == "title":
-            self.length += 1
-            if char == "》":
-                self.phase = "newline"
-        elif self.phase == "newline":
-            self.phase = "form"
-        else:
-            self.form.advance(char)
-
-    @property
-    def done(self) -> bool:
-        return self.phase == "form" and self.form.done
-
-
-def _chinese_poem(loaded, spec, title, n, seed, s):
-    from museforge.text.chinese import ChineseForm, make_chinese_constraint, verify_chinese
-
-    form = ChineseForm(**spec)
-    vocab = list(loaded.model.vocab)
-    # Build once to surface form errors (unknown rhyme, unseen acrostic character) early.
-    make_chinese_constraint(form, vocab, stream(seed, "form-check"))
-
-    masks = None if title else _TitleMasks(loaded.model.vocab)
-
-    def make(i: int) -> Constraint:
-        con = make_chinese_constraint(form, vocab, stream(seed, "form", i))
-        return con if masks is None else _TitleThen(masks, con)
-
-    if title:
-        if "》" in title or "\n" in title:
-            raise InputError("--title must not contain 》 or a line break")
-        prompt = f"《{title}》\n"
-        bodies = generate(loaded.model, prompt, n, seed, s, make)
-        texts = [(title, body) for body in bodies]
-    else:
-        raw = generate(loaded.model, "《", n, seed, s, make)
-        texts = [tuple(r.split("》\n", 1)) for r in raw]
-    poems = [f"《{t}》\n{body}" for t, body in texts]
-    checks = [verify_chinese(body, form) for _, body in texts]
-    return poems, checks, [body for _, body in texts]
-
-
-def _english_poem(loaded, spec, n, seed, s):
-    from museforge.text.english import english_form, make_english_constraint, verify_english
-
-    name = spec.pop("form")
-    overrides = {k: v for k, v in spec.items() if v is not None}
-    form = english_form(name, **overrides)
-    vocab = list(loaded.model.vocab)
-    make_english_constraint(form, vocab, stream(seed, "form-check"))
-
-    def make(i: int) -> Constraint:
-        return make_english_constraint(form, vocab, stream(seed, "form", i))
-
-    poems = generate(loaded.model, "", n, seed, s, make)
-    return poems, [verify_english(p, form) for p in poems], poems
+        raise InputError("continue needs a non-empty prompt")
+    settings = SamplingSettings(
+        temperature=temperature,
+        top_k=top_k,
+        top_p=top_p,
+        repetition_penalty=repetition_penalty,
+        no_repeat_ngram=no_repeat_ngram,
+        max_chars=max_chars,
+        stop_at_end=stop_at_end,
+    )
+    return _write(loaded, "continue_", prompt, n, seed, settings, on_token)
 
 
 def poem(
     loaded: LoadedModel,
-    form: str | None = None,
-    title: str = "",
-    rhyme: str | None = None,
-    tones: str = "loose",
-    acrostic: str | None = None,
-    required: str | None = None,
-    lines: int | None = None,
-    syllables: str | None = None,
-    rhyme_scheme: str | None = None,
-    n: int = 1,
-    seed: int = 0,
-    temperature: float = 0.8,
-    top_k: int = 0,
-    top_p: float = 0.95,
-    repetition_penalty: float = 1.0,
-    no_repeat_ngram: int = 0,
-    max_chars: int = 1200,
+    form: Annotated[
+        str | None,
+        Param(
+            "zh: qijue wujue qilv wulv (or 七绝 …); "
+            "en: sonnet quatrain couplet ballad limerick haiku free"
+        ),
+    ] = None,
+    title: Annotated[str, Param("the poem's title (primes the model)", applies=ZH)] = "",
+    rhyme: Annotated[
+        str | None, Param("rhyme final (ang) or 中华新韵 group (十唐)", applies=ZH)
+    ] = None,
+    tones: Annotated[
+        str, Param("平仄 strictness", choices=("off", "loose", "strict"), applies=ZH)
+    ] = "loose",
+    acrostic: Annotated[
+        str | None, Param("藏头 / acrostic: these characters begin the lines")
+    ] = None,
+    required: Annotated[str | None, Param("a word or image to include", applies=ZH)] = None,
+    lines: Annotated[int | None, Param("number of lines", min=1, max=100, applies=EN)] = None,
+    syllables: Annotated[
+        str | None, Param("syllables per line, e.g. 10 or 8,6,8,6", applies=EN)
+    ] = None,
+    rhyme_scheme: Annotated[
+        str | None, Param("rhyme scheme, e.g. AABB or ABAB CDCD", applies=EN)
+    ] = None,
+    n: N = 1,
+    seed: Annotated[int, SEED] = 0,
+    temperature: TEMPERATURE = 0.8,
+    top_k: TOP_K = 0,
+    top_p: TOP_P = 0.95,
+    repetition_penalty: REPETITION_PENALTY = 1.0,
+    no_repeat_ngram: NO_REPEAT_NGRAM = 0,
+    max_chars: MAX_CHARS = POEM_CHARS,
+    annotate: ANNOTATE = False,
 ) -> Result:
-    """A poem in a strict form, enforced while decoding.
+    """A poem in a strict form, enforced while sampling: 绝句/律诗 with rhyme, 平仄, 藏头;
+    English metre, rhyme scheme and acrostics.
 
     Chinese models: ``form`` qijue/wujue/qilv/wulv (七绝/五绝/七律/五律), ``rhyme`` (a final
     such as ``ang`` or a 中华新韵 group), ``tones`` off/loose/strict, ``acrostic`` (藏头),
@@ -192,7 +202,7 @@ def poem(
     couplet, ballad, limerick, haiku or free, overridden by ``lines``, ``syllables``
     ("10" or "8,6,8,6"), ``rhyme_scheme`` ("ABAB CDCD EFEF GG") and ``acrostic``.
     """
-    s = SamplingSettings(
+    settings = SamplingSettings(
         temperature=temperature,
         top_k=top_k,
         top_p=top_p,
@@ -200,101 +210,61 @@ def poem(
         no_repeat_ngram=no_repeat_ngram,
         max_chars=max_chars,
     )
-    language = loaded.model.cfg.language
-    if language == "zh":
-        unused = {"lines": lines, "syllables": syllables, "rhyme_scheme": rhyme_scheme}
-        given = [f"--{k.replace('_', '-')}" for k, v in unused.items() if v is not None]
-        if given:
-            raise InputError(f"{', '.join(given)} apply to English models; use --form instead")
-        spec = {
-            "form": form or "qijue",
-            "rhyme": rhyme,
-            "tones": tones,
-            "acrostic": acrostic,
-            "required": required,
-        }
-        texts, checks, bodies = _chinese_poem(loaded, dict(spec), title, n, seed, s)
-    else:
-        if rhyme is not None or required is not None or title:
-            raise InputError("--rhyme, --required and --title apply to Chinese models")
-        spec = {
-            "form": form or "quatrain",
-            "lines": lines,
-            "syllables": _parse_syllables(syllables),
-            "rhyme_scheme": rhyme_scheme,
-            "acrostic": acrostic,
-        }
-        texts, checks, bodies = _english_poem(loaded, dict(spec), n, seed, s)
-
-    def extra(i: int) -> dict[str, Any]:
-        return {"form": spec, "language": language, "violations": checks[i], "body": bodies[i]}
-
-    return _text_result(loaded, "poem", texts, seed, s, extra, "poem")
-
-
-def _parse_syllables(text: str | None) -> int | tuple[int, ...] | None:
-    if text is None:
-        return None
-    try:
-        values = tuple(int(v) for v in str(text).replace(" ", "").split(",") if v)
-    except ValueError:
-        msg = f"--syllables must be a number or a list like 8,6,8,6 (got {text!r})"
-        raise InputError(msg) from None
-    if not values:
-        raise InputError("--syllables is empty")
-    return values[0] if len(values) == 1 else values
+    written = write_poems(
+        loaded.model,
+        n,
+        seed,
+        settings,
+        form=form,
+        title=title,
+        rhyme=rhyme,
+        tones=tones,
+        acrostic=acrostic,
+        required=required,
+        lines=lines,
+        syllables=syllables,
+        rhyme_scheme=rhyme_scheme,
+    )
+    return _in_form(loaded, "poem", "poem", seed, written, annotate)
 
 
 def lyrics(
     loaded: LoadedModel,
-    structure: str = "verse chorus verse chorus",
-    verse_lines: int = 4,
-    chorus_lines: int = 4,
-    syllables: str | None = "8",
-    rhyme_scheme: str | None = "AABB",
-    n: int = 1,
-    seed: int = 0,
-    temperature: float = 0.8,
-    top_p: float = 0.95,
-    max_chars: int = 2000,
+    structure: Annotated[str, Param("sections, e.g. 'verse chorus verse chorus'")] = (
+        "verse chorus verse chorus"
+    ),
+    verse_lines: Annotated[int, Param("lines per verse", min=1, max=32)] = 4,
+    chorus_lines: Annotated[int, Param("lines of the chorus", min=1, max=32)] = 4,
+    syllables: Annotated[
+        str | None, Param("syllables per line (one note each), e.g. 8 or 8,6,8,6")
+    ] = "8",
+    rhyme_scheme: Annotated[str | None, Param("rhyme scheme per section, e.g. AABB")] = "AABB",
+    n: N = 1,
+    seed: Annotated[int, SEED] = 0,
+    temperature: TEMPERATURE = 0.8,
+    top_p: TOP_P = 0.95,
+    max_chars: MAX_CHARS = 2000,
+    annotate: ANNOTATE = False,
 ) -> Result:
-    """Song lyrics: verses and a chorus repeated word for word, syllables counted per line
-    so each line can be set to a melody with one note per syllable (English models)."""
-    from museforge.text.english import LyricsForm, make_lyrics_constraint, verify_lyrics
-
-    if loaded.model.cfg.language != "en":
-        raise InputError("lyrics need an English model; for Chinese verse use 'poem'")
-    s = SamplingSettings(temperature=temperature, top_p=top_p, max_chars=max_chars)
-    form = LyricsForm(
-        structure=structure,
-        verse_lines=verse_lines,
-        chorus_lines=chorus_lines,
-        syllables=_parse_syllables(syllables),
-        rhyme_scheme=rhyme_scheme,
-    )
-    vocab = list(loaded.model.vocab)
-    make_lyrics_constraint(form, vocab, stream(seed, "form-check"))
-
-    def make(i: int) -> Constraint:
-        return make_lyrics_constraint(form, vocab, stream(seed, "form", i))
-
-    texts = generate(loaded.model, "", n, seed, s, make)
-    spec = {
+    """Song lyrics (English models): verses and a chorus repeated word for word, with a
+    syllable count per line so each line fits a melody with one note per syllable."""
+    settings = SamplingSettings(temperature=temperature, top_p=top_p, max_chars=max_chars)
+    form = {
         "structure": structure,
         "verse_lines": verse_lines,
         "chorus_lines": chorus_lines,
         "syllables": syllables,
         "rhyme_scheme": rhyme_scheme,
     }
-
-    def extra(i: int) -> dict[str, Any]:
-        return {"form": spec, "violations": verify_lyrics(texts[i], form)}
-
-    return _text_result(loaded, "lyrics", texts, seed, s, extra, "lyrics")
+    written = write_lyrics(loaded.model, n, seed, settings, **form)
+    return _in_form(loaded, "lyrics", "lyrics", seed, written, annotate)
 
 
-def evaluate(loaded: LoadedModel, n: int = 64, seed: int = 0, out_dir: Any = None) -> Result:
+def evaluate(
+    loaded: LoadedModel,
+    n: Annotated[int, Param("samples to generate", min=1, max=1000)] = 64,
+    seed: Annotated[int, SEED] = 0,
+    out_dir: Path | None = None,
+) -> Result:
     """Validation bits per character, distinct-1/2, form accuracy and originality."""
-    from museforge.text.evaluate import evaluate_text_model
-
     return Result(data=evaluate_text_model(loaded, n=n, seed=seed), stem="evaluation")

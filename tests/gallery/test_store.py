@@ -9,14 +9,16 @@ import threading
 import time
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
 from PIL import Image
 
+from museforge.core.artwork import Artwork, Result
 from museforge.core.registry import KindSpec, call_verb
+from museforge.core.verbs import Param
 from museforge.errors import InputError
-from museforge.gallery.artwork import Artwork, Result, write_result
+from museforge.gallery.artwork import write_result
 from museforge.gallery.store import Gallery, artwork_id
 
 GAN = {"path": "/models/gan", "kind": "image-gan", "sha256": "abc123" + "0" * 58}
@@ -296,37 +298,37 @@ def test_sync_reindexes_a_file_replaced_in_place(gallery):
 def test_remix_returns_the_arguments_call_verb_recorded(gallery, monkeypatch):
     from museforge.core import registry
 
-    def sample(loaded, n=1, seed=0, out=None, progress=None):
-        prov = {"model": {"path": "/m/fake", "kind": "fake-kind"}, "verb": "sample", "seed": seed}
-        prov["settings"] = {"n": n}
+    def sample(
+        loaded,
+        n: Annotated[int, Param("how many", min=1)] = 1,
+        seed: Annotated[int, Param("seed")] = 0,
+        truncation: Annotated[float, Param("spread")] = 1.0,
+        on_step=None,
+    ):
+        prov = {"model": {"path": "/m/fake", "kind": "fake-kind"}}
         return Result([image_art(f"s{seed}-{i}", i, **prov) for i in range(n)])
 
     registry.load_all()
-    spec = KindSpec("fake-kind", "image", "test", dict, object, verbs={"sample": sample})
+    spec = KindSpec("fake-kind", "image", "test", dict, object)
     monkeypatch.setitem(registry._KINDS, "fake-kind", spec)
+    registry.verb("fake-kind")(sample)
     loaded = type("Loaded", (), {"kind": "fake-kind"})()
-    start = time.time()
-    result = call_verb(loaded, "sample", n=2, seed=7, out=Path("o"), progress=lambda: None)
+    result = call_verb(loaded, "sample", n=2, seed=7, on_step=lambda: None)
     prov = result.artworks[0].provenance
-    assert prov["args"] == {"n": 2, "seed": 7, "out": "o"}  # no callbacks; paths as text
-    assert start - 1 <= prov["created"] <= time.time() + 1
+    # Once, after defaults; callbacks are no setting; no creation time in the bytes.
+    assert prov["args"] == {"n": 2, "seed": 7, "truncation": 1.0}
+    assert prov["verb"] == "sample" and "created" not in prov
     ids = gallery.save(result, "fake")
     recipe = gallery.remix(ids[1])
-    assert recipe["args"] == {"n": 2, "seed": 7, "out": "o"}
+    assert recipe["args"] == {"n": 2, "seed": 7, "truncation": 1.0}
     assert (recipe["verb"], recipe["model"], recipe["kind"]) == ("sample", "/m/fake", "fake-kind")
+    assert gallery.get(ids[1]).seed == 7  # the index reads the seed from the record
 
 
-def test_remix_falls_back_to_settings_and_seed(gallery):
-    [seeded, unseeded] = save(
-        gallery,
-        "old",
-        image_art("a", 1, model=GAN, seed=3, settings={"n": 4, "truncation": 0.7}),
-        poem_art("b", "x", settings={"length": 20}),
-    )
-    recipe = gallery.remix(seeded)
-    assert recipe["args"] == {"n": 4, "truncation": 0.7, "seed": 3}
-    assert (recipe["model"], recipe["model_sha256"]) == (GAN["path"], GAN["sha256"])
-    assert gallery.remix(unseeded)["args"] == {"length": 20}
+def test_remix_needs_a_recorded_call(gallery):
+    [old] = save(gallery, "old", image_art("a", 1, model=GAN, seed=3, settings={"n": 4}))
+    with pytest.raises(InputError, match="records no call"):
+        gallery.remix(old)
     with pytest.raises(InputError):
         gallery.remix("nope")
 
@@ -448,3 +450,12 @@ def test_an_animation_is_indexed_with_its_frames_provenance_and_renamed_ends(gal
     assert "latent" not in gif.provenance and gif.provenance["frames"] == 2
     middle = next(r for r in records if r.path == "vae/walk-001-v2.png")
     assert [p["id"] for p in gallery.parents(middle.id)] == [artwork_id("vae/walk-000-v2.png")]
+
+
+def test_save_indexes_each_file_once(gallery, monkeypatch):
+    calls = []
+    real = gallery.add
+    monkeypatch.setattr(gallery, "add", lambda path: calls.append(Path(path).name) or real(path))
+    ids = save(gallery, "once", image_art("a", 1, model=GAN), image_art("b", 2, model=GAN))
+    assert len(ids) == 2
+    assert sorted(calls) == ["a.png", "b.png"]

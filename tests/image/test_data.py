@@ -11,15 +11,19 @@ import pytest
 import torch
 from PIL import Image, ImageFile
 
+from museforge.core.data import datasets, get_dataset
+from museforge.core.media import MAX_PIXELS
 from museforge.errors import DataError, InputError
 from museforge.image.data import (
-    BUILTIN_IMAGE_SETS,
-    MAX_PIXELS,
+    MAX_AUTO_SIZE,
     ImageDataset,
     load_image_dataset,
     load_image_file,
+    native_size,
     split_dataset,
 )
+
+BUILTIN = ("mnist5k", "digits", "faces")
 
 
 def _save(path: Path, img: Image.Image, **kwargs: object) -> Path:
@@ -87,7 +91,15 @@ def test_digits_and_faces_shapes_labels_and_range() -> None:
     assert faces.images.shape == (100, 1, 25, 25)
     assert faces.labels is None and faces.class_names == ()
     assert -1 <= faces.images.min() < 0 < faces.images.max() <= 1
-    assert set(BUILTIN_IMAGE_SETS) == {"mnist5k", "digits", "faces"}
+    assert [d.name for d in datasets("image")] == list(BUILTIN)
+
+
+def test_builtin_sets_are_registered_with_size_and_licence() -> None:
+    mnist = get_dataset("mnist5k", "image")
+    assert mnist is not None and mnist.size == "5,000 images" and "CC BY-SA 3.0" in mnist.licence
+    assert "CC BY 4.0" in get_dataset("digits", "image").licence
+    assert all(d.description and d.size and d.licence for d in datasets("image"))
+    assert [native_size(name) for name in BUILTIN] == [28, 8, 25]
 
 
 def test_builtin_resize_and_rgb() -> None:
@@ -122,12 +134,13 @@ def test_class_subfolders_give_labels(tmp_path: Path) -> None:
     assert "outside" in _reason(ds, "loose.png")
 
 
-def test_unlabelled_rgb_folder_defaults_to_64(tmp_path: Path) -> None:
+def test_unlabelled_rgb_folder_takes_the_most_common_size(tmp_path: Path) -> None:
     for name, value in [("b.png", 100), ("a.jpg", 0), ("c.bmp", 255)]:
         _save(tmp_path / name, _rgb((value, value, 0), size=(30, 20)))
     (tmp_path / "notes.txt").write_text("hi")  # wrong extension: ignored, not skipped
+    assert native_size(str(tmp_path)) == 20  # the shorter side: pictures are centre-cropped
     ds = load_image_dataset(str(tmp_path))  # a bare folder path works too
-    assert ds.images.shape == (3, 3, 64, 64)
+    assert ds.images.shape == (3, 3, 20, 20)
     assert ds.labels is None and ds.class_names == () and ds.skipped == ()
     assert ds.source == f"folder:{tmp_path.resolve()}"
     red = ds.images[:, 0].mean(dim=(1, 2))
@@ -199,9 +212,9 @@ def test_bad_files_are_skipped_with_reasons(tmp_path: Path) -> None:
     _truncated_png(tmp_path / "cut.png")
     ds = load_image_dataset(f"folder:{tmp_path}", image_size=8)
     assert len(ds) == 1
-    assert "not an image" in _reason(ds, "text.png")
-    assert "not an image" in _reason(ds, "noise.jpg")
-    assert "cannot decode" in _reason(ds, "cut.png")
+    assert "is not a PNG, JPEG" in _reason(ds, "text.png")
+    assert "is not a PNG, JPEG" in _reason(ds, "noise.jpg")
+    assert "cannot be decoded" in _reason(ds, "cut.png")
     assert ImageFile.LOAD_TRUNCATED_IMAGES is False
 
 
@@ -244,7 +257,7 @@ def test_folder_errors_name_the_folder(tmp_path: Path) -> None:
 
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "x.png").write_text("nope")
-    with pytest.raises(DataError, match=r"1 files skipped: x\.png: not an image") as err:
+    with pytest.raises(DataError, match=r"1 skipped: x\.png: is not a PNG") as err:
         load_image_dataset(f"folder:{tmp_path / 'bad'}")
     assert "\n" not in str(err.value)
 
@@ -254,7 +267,7 @@ def test_unknown_name_lists_the_choices() -> None:
         load_image_dataset("mnist")
     message = str(err.value)
     assert "'mnist'" in message and "folder:PATH" in message
-    assert all(name in message for name in BUILTIN_IMAGE_SETS)
+    assert all(name in message for name in BUILTIN)
 
 
 # --- splits and fingerprints ---
@@ -329,8 +342,8 @@ def test_load_image_file_errors_name_the_file(tmp_path: Path) -> None:
     cases = {
         tmp_path / "missing.png": "does not exist",
         tmp_path: "is a folder",
-        text: "not an image",
-        _truncated_png(tmp_path / "cut.png"): "cannot decode",
+        text: "is not a PNG",
+        _truncated_png(tmp_path / "cut.png"): "cannot be decoded",
         huge: "too large",
     }
     for path, what in cases.items():
@@ -340,3 +353,27 @@ def test_load_image_file_errors_name_the_file(tmp_path: Path) -> None:
         assert f"'{path}'" in message and what in message and "\n" not in message
     with pytest.raises(InputError, match="channels"):
         load_image_file(text, channels=4)
+
+
+def test_a_folder_of_huge_pictures_is_read_at_most_at_the_cap(tmp_path: Path) -> None:
+    big = MAX_AUTO_SIZE * 2
+    _save(tmp_path / "a.png", _grey(10, size=(big, big + 10)))
+    _save(tmp_path / "b.png", _grey(20, size=(big, big)))
+    assert native_size(f"folder:{tmp_path}") == big
+    assert load_image_dataset(f"folder:{tmp_path}").image_size == MAX_AUTO_SIZE
+
+
+def test_an_image_file_is_not_an_image_data_set(tmp_path: Path) -> None:
+    path = _save(tmp_path / "one.png", _grey(0))
+    with pytest.raises(DataError, match=r"image data cannot come from file:PATH"):
+        load_image_dataset(f"file:{path}")
+
+
+def test_the_most_common_picture_side_wins(tmp_path: Path) -> None:
+    _save(tmp_path / "a.png", _grey(0, size=(24, 24)))
+    _save(tmp_path / "b.png", _grey(0, size=(16, 16)))
+    _save(tmp_path / "c.png", _grey(0, size=(40, 16)))  # short side 16
+    (tmp_path / "d.png").write_bytes(_png_claiming(20000, 20000))  # unusable: not counted
+    assert native_size(f"folder:{tmp_path}") == 16
+    ds = load_image_dataset(f"folder:{tmp_path}")
+    assert ds.image_size == 16 and len(ds) == 3

@@ -4,12 +4,12 @@ import torch
 from PIL import Image
 
 from museforge.core.artifact import load_artifact
-from museforge.core.registry import get_verb
+from museforge.core.latent import decode_latent, principal_directions
+from museforge.core.registry import call_verb, get_verb
 from museforge.errors import InputError, VerbError
 from museforge.gallery.artwork import write_result
-from museforge.gallery.provenance import decode_latent, read_png_provenance
+from museforge.gallery.provenance import read_png_provenance
 from museforge.image.grid import to_pil
-from museforge.image.latent import principal_directions
 from museforge.image.verbs import (
     breed,
     generate_images,
@@ -33,11 +33,13 @@ def test_sample_is_reproducible_to_the_byte(gan_model, tmp_path):
 
 def test_provenance_recreates_the_image(gan_model, tmp_path):
     loaded = load_artifact(gan_model)
-    paths = write_result(sample(loaded, n=3, seed=5, truncation=0.7), tmp_path)
+    paths = write_result(call_verb(loaded, "sample", n=3, seed=5, truncation=0.7), tmp_path)
     prov = read_png_provenance(paths[2])
     assert prov["model"]["sha256"] == loaded.sha256
     assert prov["verb"] == "sample" and prov["seed"] == 5 and prov["index"] == 2
-    assert prov["settings"]["truncation"] == 0.7
+    # The call is recorded once, after defaults, by call_verb; the verb adds no copy.
+    assert prov["args"] == {"n": 3, "seed": 5, "truncation": 0.7, "label": None}
+    assert "settings" not in prov
     z = decode_latent(prov["latent"]).unsqueeze(0)
     again = to_pil(generate_images(loaded.model, z, None)[0])
     assert again.tobytes() == Image.open(paths[2]).tobytes()
@@ -65,8 +67,8 @@ def test_breeding(gan_model, tmp_path):
     assert [p["file"] for p in lineage] == [p.name for p in parents]
     clone = breed(loaded, parents[:1], children=1, mutation=0.0).artworks[0]
     assert clone.image.tobytes() == Image.open(parents[0]).tobytes()
-    with pytest.raises(InputError, match="mutation"):
-        breed(loaded, parents, mutation=1.5)
+    with pytest.raises(InputError, match=r"mutation must be 0\.\.1"):
+        call_verb(loaded, "breed", parents=parents, mutation=1.5)
 
 
 def test_breeding_refuses_foreign_or_plain_parents(gan_model, vae_model, tmp_path):
@@ -79,11 +81,20 @@ def test_breeding_refuses_foreign_or_plain_parents(gan_model, vae_model, tmp_pat
         breed(loaded, [plain])
 
 
-def test_projection_reduces_the_error(gan_model, vae_model, tmp_path):
-    target = write_png(tmp_path / "bar.png", bar_images(3)[0][2])
+def test_projection_beats_its_starting_point(gan_model, vae_model, tmp_path):
     for model in (gan_model, vae_model):
-        result = project(load_artifact(model), target, steps=40)
-        assert result.data["mse_end"] <= result.data["mse_start"]
+        loaded = load_artifact(model)
+        # A target the model can draw: its own picture from a latent that is not among the
+        # 64 seeded candidates a GAN projection starts from (nor the VAE encoder's guess).
+        target = tmp_path / f"{loaded.kind}-target.png"
+        sample(loaded, n=1, seed=99).artworks[0].image.save(target)
+        result = project(loaded, target, steps=40)
+        start, end = result.data["mse_start"], result.data["mse_end"]
+        # A no-op (keeping the starting latent) scores end == start. On such targets the
+        # refinement reached 0.004-0.15x the starting error in trials; 0.5x leaves room for
+        # other machines' arithmetic while failing any optimiser that barely moves.
+        assert end <= 0.5 * start, (loaded.kind, start, end)
+        assert result.message == f"pixel error {start:.4f} -> {end:.4f}"
         assert "latent" in result.artworks[0].provenance
 
 
@@ -99,7 +110,7 @@ def test_labels(cgan_model, gan_model):
     conditional = load_artifact(cgan_model)
     arts = sample(conditional, n=4, label=1).artworks
     assert all(a.provenance["label"] == 1 for a in arts)
-    with pytest.raises(InputError, match=r"--label must be 0\.\.1"):
+    with pytest.raises(InputError, match=r"^label must be 0\.\.1 for this model"):
         sample(conditional, n=1, label=5)
     with pytest.raises(InputError, match="not class-conditional"):
         sample(load_artifact(gan_model), n=1, label=0)
@@ -107,10 +118,14 @@ def test_labels(cgan_model, gan_model):
 
 def test_bad_settings_are_refused(gan_model):
     loaded = load_artifact(gan_model)
-    with pytest.raises(InputError, match="truncation"):
-        sample(loaded, truncation=1.5)
-    with pytest.raises(InputError, match="frames"):
-        interpolate(loaded, frames=1)
+    with pytest.raises(InputError, match=r"truncation must be at most 1 \(got 1\.5\)"):
+        call_verb(loaded, "sample", truncation=1.5)
+    with pytest.raises(InputError, match="truncation must be above 0"):
+        call_verb(loaded, "sample", truncation=0.0)
+    with pytest.raises(InputError, match=r"n must be 1\.\.100000"):
+        call_verb(loaded, "sample", n=0)
+    with pytest.raises(InputError, match="frames must be at least 2"):
+        call_verb(loaded, "interpolate", frames=1)
     assert torch.is_tensor(generate_images(loaded.model, torch.zeros(1, 8), None))
 
 
@@ -118,7 +133,7 @@ def test_evaluate_scores_against_the_recorded_training_split(
     gan_model, tmp_path, quick_feature_net
 ):
     loaded = load_artifact(gan_model)
-    result = get_verb("image-gan", "evaluate")(loaded, n=64, out_dir=tmp_path)
+    result = call_verb(loaded, "evaluate", n=64, out_dir=tmp_path)
     data = result.data
     assert data["data_matches_training"] is True
     assert data["n_generated"] == 64
@@ -147,5 +162,7 @@ def test_mutate_moves_along_ranked_orthonormal_directions(gan_model, tmp_path):
     sweep = mutate_along(loaded, parent, direction=1, amount=2.0, frames=5)
     assert [a.provenance["offset"] for a in sweep.artworks] == [-2.0, -1.0, 0.0, 1.0, 2.0]
     assert sweep.artworks[0].provenance["parents"][0]["file"] == parent.name
-    with pytest.raises(InputError, match="direction"):
-        mutate_along(loaded, parent, direction=8)
+    with pytest.raises(InputError, match=r"direction must be 0\.\.7"):
+        call_verb(loaded, "mutate", parent=parent, direction=8)
+    with pytest.raises(InputError, match=r"amount must be -10\.\.10"):
+        call_verb(loaded, "mutate", parent=parent, amount=11)

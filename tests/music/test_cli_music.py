@@ -82,7 +82,7 @@ def test_compose_writes_one_music_artwork_with_its_companions(
     g.sync()
     [record] = g.list()
     assert record.modality == "music" and record.path.endswith(".mid")
-    assert record.provenance["settings"]["key"] == "G major"
+    assert record.provenance["args"]["key"] == "G major"
     assert set(companions(gallery / record.path)) == {"audio", "roll", "score"}
     midi = mido.MidiFile(gallery / record.path)
     assert any(m.type == "key_signature" and m.key == "G" for m in midi.tracks[0])
@@ -134,7 +134,7 @@ def test_bad_priming_files_are_named(music_model, gallery, tmp_path, monkeypatch
         (text, "not a MIDI file"),
         (silent, "no notes"),
         (long_one, "minutes"),
-        ("C4 D4 E4", "--notes"),  # typed notes given as a file: point at --notes
+        ("C4 D4 E4", "notes setting"),  # typed notes given as a file: point at notes
     ):
         code, _, err = run(monkeypatch, capsys, "compose", music_model, "--prime", path)
         assert_one_line_error(code, err, str(path), words)

@@ -10,31 +10,21 @@ import pytest
 import torch
 
 from museforge.core.artifact import LoadedModel
+from museforge.core.registry import call_verb
 from museforge.errors import InputError
-from museforge.music.coconet import (
-    Coconet,
-    CoconetConfig,
-    CoconetTask,
-    CoconetTraining,
+from museforge.music.coconet.encoding import grid_to_piece, piece_to_grid, piece_windows
+from museforge.music.coconet.network import Coconet, CoconetConfig
+from museforge.music.coconet.sampling import (
     VetoStats,
-    grid_to_piece,
-    piece_to_grid,
-    piece_windows,
+    harmonise_line,
     rule_breaking,
     ruled_draw,
-    sample_masks,
     window_starts,
 )
-from museforge.music.coconet_kind import (
-    evaluate,
-    harmonise,
-    harmonise_line,
-    infill,
-    parse_region,
-    sample,
-)
+from museforge.music.coconet.training import CoconetTask, CoconetTraining, sample_masks
 from museforge.music.render import write_midi
 from museforge.music.score import Note, Part, Piece
+from museforge.music.verbs_chorale import evaluate, harmonise, infill, parse_region, sample
 from museforge.music.voiceleading import allowed_pitches, count_errors
 
 PARTS = tuple(Part(n, 52) for n in ("soprano", "alto", "tenor", "bass"))
@@ -228,18 +218,22 @@ def test_infill_keeps_everything_outside_the_region(tmp_path):
     # Notes wholly outside the region survive note for note (soprano everywhere).
     outside = [n for n in piece.sorted_notes() if n.part == 0 or n.start + n.duration <= 4.0]
     assert set(outside) <= set(filled.notes)
-    with pytest.raises(InputError, match="--bars"):
+    with pytest.raises(InputError, match=r"^bars 3-9 is outside the piece's bars 1–4"):
         infill(loaded_model(), str(path), bars="3-9")
-    with pytest.raises(InputError, match="--voices"):
+    with pytest.raises(InputError, match=r"^voices must be distinct letters"):
         infill(loaded_model(), str(path), voices="axb")
 
 
 def test_sample_is_four_parts_of_the_asked_length():
-    result = sample(loaded_model(), n=2, bars=2, seed=0, steps=3)
+    result = call_verb(loaded_model(), "sample", n=2, bars=2, seed=0, steps=3)
     assert len(result.pieces) == 2
     for _, piece, prov in result.pieces:
         assert len(piece.parts) == 4 and piece.end <= 8.0
-        assert prov["settings"]["bars"] == 2
+        assert prov["args"]["bars"] == 2 and "settings" not in prov
+    with pytest.raises(InputError, match=r"^bars must be 1\.\.64 \(got 65\)"):
+        call_verb(loaded_model(), "sample", bars=65)
+    with pytest.raises(InputError, match=r"^temperature must be 0\.05\.\.5"):
+        call_verb(loaded_model(), "sample", temperature=0.0)
 
 
 def test_rules_cut_voice_leading_errors_and_keep_the_soprano():
@@ -262,15 +256,25 @@ def test_rules_cut_voice_leading_errors_and_keep_the_soprano():
 def test_rules_are_recorded_and_can_be_switched_off(tmp_path):
     melody = Piece(tuple(n for n in chorale().notes if n.part == 0), (Part("melody"),))
     path = str(write_midi(tmp_path / "melody.mid", melody))
-    on = harmonise(loaded_model(), path, seed=1, steps=3)
-    off = harmonise(loaded_model(), path, seed=1, steps=3, rules=False)
-    assert on.pieces[0][2]["settings"]["rules"] is True
-    assert off.pieces[0][2]["settings"]["rules"] is False
+    on = call_verb(loaded_model(), "harmonise", melody=path, seed=1, steps=3)
+    off = call_verb(loaded_model(), "harmonise", melody=path, seed=1, steps=3, rules=False)
+    assert on.pieces[0][2]["args"]["rules"] is True
+    assert off.pieces[0][2]["args"]["rules"] is False
     assert on.pieces[0][1].sorted_notes() != off.pieces[0][1].sorted_notes()
-    assert (
-        sample(loaded_model(), n=1, bars=1, steps=2, rules=False).pieces[0][2]["settings"]["rules"]
-        is False
-    )
+    fragment = call_verb(loaded_model(), "sample", n=1, bars=1, steps=2, rules=False)
+    assert fragment.pieces[0][2]["args"]["rules"] is False
+    # The one record of the call: every argument after defaults, next to what is not one.
+    prov = on.pieces[0][2]
+    assert prov["args"] == {
+        "melody": path,
+        "seed": 1,
+        "steps": 3,
+        "temperature": 0.7,
+        "rules": True,
+        "instrument": None,
+    }
+    assert "settings" not in prov and prov["lineage"]["content"]["source"] == path
+    assert set(prov["voice_leading"]) >= {"total", "chords"} and "octave_shift" in prov
 
 
 def test_evaluate_scores_rules_raw_and_bach_on_held_out_chorales(tmp_path):
@@ -321,9 +325,10 @@ def test_instruments_per_part_reach_the_piece_and_provenance(tmp_path):
     melody = Piece(tuple(n for n in chorale().notes if n.part == 0), (Part("melody"),))
     path = str(write_midi(tmp_path / "melody.mid", melody))
     spec = "violin,viola,cello,contrabass"
-    [(_, piece, prov)] = harmonise(loaded_model(), path, steps=2, instrument=spec).pieces
+    result = call_verb(loaded_model(), "harmonise", melody=path, steps=2, instrument=spec)
+    [(_, piece, prov)] = result.pieces
     assert [p.program for p in piece.parts] == [40, 41, 42, 43]
-    assert prov["settings"]["instrument"] == spec
+    assert prov["args"]["instrument"] == spec
     chorale_path = str(write_midi(tmp_path / "chorale.mid", chorale()))
     filled = infill(loaded_model(), chorale_path, steps=2, instrument="bass=bassoon")
     assert [p.program for p in filled.pieces[0][1].parts] == [52, 52, 52, 70]

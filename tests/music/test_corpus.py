@@ -8,6 +8,7 @@ from pathlib import Path
 import mido
 import pytest
 
+from museforge.core import data
 from museforge.errors import DataError, InputError
 from museforge.music import corpus, readers, tokens
 from museforge.music.corpus import (
@@ -235,9 +236,23 @@ def test_bad_single_files_name_the_file_and_the_problem(tmp_path, monkeypatch):
         read_music_file(tmp_path / "spare.mid")
 
 
-def test_unknown_source_is_an_input_error():
-    with pytest.raises(InputError, match="unknown music data set 'bach'"):
+def test_unknown_source_is_a_data_error_naming_the_choices(tmp_path):
+    with pytest.raises(
+        DataError, match="unknown music data set 'bach': use chorales, folk, folder"
+    ):
         load_music("bach")
+    _write_midi(tmp_path / "one.mid")
+    with pytest.raises(DataError, match="is a file, not a folder"):
+        load_music(f"folder:{tmp_path / 'one.mid'}")
+
+
+def test_the_built_in_sets_are_registered_with_size_and_licence():
+    sets = {d.name: d for d in data.datasets("music")}
+    assert sorted(sets) == ["chorales", "folk"]
+    assert all(d.size and "music21" in d.licence for d in sets.values())
+    assert sets["folk"].loader is corpus.load_folk
+    assert [u.prefix for u in data.user_sources("music")] == ["folder"]
+    assert data.resolve("chorales", "music") is sets["chorales"]
 
 
 # --- augmentation and split ------------------------------------------------------------------

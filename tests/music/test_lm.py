@@ -3,17 +3,21 @@ grammar, bar counts, note counts and seeds."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
+from museforge.core.artifact import LoadedModel
+from museforge.core.registry import call_verb
 from museforge.errors import InputError
 from museforge.music import tokens
 from museforge.music.generate import MusicSampling, sample_tokens
-from museforge.music.lm import MusicLM, MusicLMConfig
-from museforge.music.lm_kind import MusicLMTask, encode_all
+from museforge.music.lm import MusicLM, MusicLMConfig, MusicLMTask, encode_all
 from museforge.music.lyrics import syllables_of
+from museforge.music.priming import parse_meter
 from museforge.music.score import Key, Note, Part, Piece, parse_key
-from museforge.text.task import TextLMTraining
+from museforge.nn.lm_training import SequenceLMTraining
 
 
 def scale_piece(tonic: int = 60, bars: int = 2, meter=(4, 4)) -> Piece:
@@ -66,7 +70,7 @@ def test_keys_parse_and_bad_ones_are_named():
 
 def tiny_task(pieces, polyphonic=False, seed=0) -> MusicLMTask:
     cfg = MusicLMConfig(polyphonic=polyphonic, context=32, n_layer=1, n_head=2, n_embd=32)
-    train = TextLMTraining(lr=3e-3, warmup=0, schedule="constant", eval_every=0, patience=0)
+    train = SequenceLMTraining(lr=3e-3, warmup=0, schedule="constant", eval_every=0, patience=0)
     ids = encode_all(pieces, polyphonic)
     return MusicLMTask(cfg, train, ids, ids, seed)
 
@@ -151,5 +155,54 @@ def test_key_pull_keeps_samples_in_their_key():
         assert (notes[-1].pitch - 2) % 12 in TRIADS["minor"]  # D, F or A
     plain = sample_tokens(model, d_minor, 2, seed=3, s=MusicSampling(bars=2))
     assert plain == sample_tokens(model, d_minor, 2, seed=3, s=MusicSampling(bars=2, key_pull=0))
-    with pytest.raises(InputError, match="key-pull"):
+    with pytest.raises(InputError, match=r"^key pull must be 0 to 20"):
         MusicSampling(key_pull=-1)
+
+
+def tiny_loaded(polyphonic: bool = False) -> LoadedModel:
+    torch.manual_seed(0)
+    model = MusicLM(MusicLMConfig(polyphonic=polyphonic, context=32, n_layer=1, n_embd=32))
+    manifest = {"kind": "music-lm", "weights": {"sha256": "0" * 64}, "versions": {}}
+    return LoadedModel(model=model.eval(), manifest=manifest, path=Path("tiny-lm"))
+
+
+def test_compose_records_its_arguments_once_and_follows_the_prime():
+    loaded = tiny_loaded()
+    notes = "c4 d8 e f g2"
+    result = call_verb(loaded, "sample", n=2, bars=2, seed=3, notes=notes, time_signature="3/4")
+    assert len(result.artworks) == 2
+    prov = result.artworks[1].provenance
+    assert prov["args"]["notes"] == notes and prov["args"]["time_signature"] == "3/4"
+    assert prov["args"]["prime_file"] is None and prov["args"]["bars"] == 2
+    assert "settings" not in prov and prov["lineage"] == {"content": {"source": f"notes:{notes}"}}
+    assert prov["seed"] == 3 and prov["index"] == 1 and prov["tokens"] > 0
+    piece = result.artworks[0].piece
+    assert piece.time_signature == (3, 4)
+    assert [n.pitch for n in piece.sorted_notes()[:4]] == [60, 62, 64, 65]  # the prime
+    again = call_verb(loaded, "sample", n=1, bars=2, seed=3, notes=notes, time_signature="3/4")
+    assert again.artworks[0].piece.notes == piece.notes
+
+
+def test_lm_settings_are_checked_by_their_names():
+    loaded = tiny_loaded()
+    with pytest.raises(InputError, match=r"^time signature must be one of 2/4, 3/4"):
+        call_verb(loaded, "sample", time_signature="7/8")
+    with pytest.raises(InputError, match=r"^time signature '7/8' is not one of"):
+        parse_meter("7/8")
+    with pytest.raises(InputError, match=r"^tempo must be 20\.\.300 \(got 400"):
+        call_verb(loaded, "sample", tempo=400)
+    with pytest.raises(InputError, match=r"^continue needs a melody"):
+        call_verb(loaded, "continue_", bars=2)
+    with pytest.raises(InputError, match=r"^priming file .* does not exist"):
+        call_verb(loaded, "continue_", prime_file="nowhere.mid")
+
+
+def test_a_song_has_a_note_per_syllable_and_records_its_words():
+    loaded = tiny_loaded()
+    result = call_verb(loaded, "lyrics", text="Shall I compare thee", seed=2)
+    [art] = result.artworks
+    assert len(art.piece.notes) == 5 and art.lyrics == ["Shall", "I", "compare", "_", "thee"]
+    assert art.provenance["args"]["text"] == "Shall I compare thee"
+    assert art.provenance["syllables"] == 5 and art.provenance["verb"] == "lyrics"
+    with pytest.raises(InputError, match="melody model"):
+        call_verb(tiny_loaded(polyphonic=True), "lyrics", text="la la")

@@ -9,11 +9,12 @@ import pytest
 import torch
 
 from museforge.core.artifact import load_artifact
+from museforge.core.latent import decode_latent
+from museforge.core.registry import call_verb
 from museforge.core.seeding import stream
 from museforge.core.train import Trainer, TrainSettings
 from museforge.errors import InputError
-from museforge.gallery.provenance import decode_latent
-from museforge.music import vae_kind
+from museforge.music import verbs_vae
 from museforge.music.melody_vae import (
     HOLD,
     REST,
@@ -123,11 +124,11 @@ def test_elbo_falls_over_30_steps():
 
 
 def test_sample_is_deterministic_by_seed(loaded):
-    a = vae_kind.sample(loaded, n=3, seed=5)
-    b = vae_kind.sample(loaded, n=1, seed=5)
-    c = vae_kind.sample(loaded, n=3, seed=6)
+    a = verbs_vae.sample(loaded, n=3, seed=5)
+    b = verbs_vae.sample(loaded, n=1, seed=5)
+    c = verbs_vae.sample(loaded, n=3, seed=6)
     assert [p.notes for _, p, _ in a.pieces][:1] == [b.pieces[0][1].notes]
-    assert a.pieces[1][1].notes == vae_kind.sample(loaded, n=3, seed=5).pieces[1][1].notes
+    assert a.pieces[1][1].notes == verbs_vae.sample(loaded, n=3, seed=5).pieces[1][1].notes
     assert [p.notes for _, p, _ in a.pieces] != [p.notes for _, p, _ in c.pieces]
     _, piece, prov = a.pieces[2]
     assert prov["model"]["sha256"] == loaded.sha256 and prov["index"] == 2
@@ -138,13 +139,13 @@ def test_sample_is_deterministic_by_seed(loaded):
 def test_encode_and_interpolation_ends(loaded, tmp_path):
     a = melody_file(tmp_path, "a", [60, 62, 64, 65, 67, 65, 64, 62] * 2)
     b = melody_file(tmp_path, "b", [72, 71, 69, 67, 65, 64, 62, 60], length=1.0)
-    enc_a, enc_b = vae_kind.encode(loaded, a), vae_kind.encode(loaded, b)
+    enc_a, enc_b = verbs_vae.encode(loaded, a), verbs_vae.encode(loaded, b)
     assert len(enc_a.data["latent"]) == CFG.z_dim
     phrase = enc_a.pieces[0][1]
     assert [n.pitch for n in phrase.notes] == [60, 62, 64, 65, 67, 65, 64, 62] * 2
     assert phrase.tempo == pytest.approx(90.0, abs=0.01)  # kept from the source
     assert phrase.key == Key(7, "major")
-    walk = vae_kind.interpolate(loaded, melody_a=a, melody_b=b, steps=4)
+    walk = verbs_vae.interpolate(loaded, melody_a=a, melody_b=b, steps=4)
     assert len(walk.pieces) == 4
     assert walk.pieces[0][1].notes == enc_a.pieces[1][1].notes
     assert walk.pieces[-1][1].notes == enc_b.pieces[1][1].notes
@@ -156,13 +157,13 @@ def test_encode_and_interpolation_ends(loaded, tmp_path):
 def test_condition_on_density_moves_the_note_count(loaded):
     def notes(amount: float) -> float:
         counts = [
-            len(vae_kind.condition(loaded, "density", amount, seed=s).pieces[1][1].notes)
+            len(verbs_vae.condition(loaded, "density", amount, seed=s).pieces[1][1].notes)
             for s in range(6)
         ]
         return sum(counts) / len(counts)
 
     assert notes(2.0) > notes(-2.0) + 2
-    result = vae_kind.condition(loaded, "note_density", 1.0, seed=0)
+    result = verbs_vae.condition(loaded, "note_density", 1.0, seed=0)
     assert result.data["attribute"] == "density"
     low, high = result.data["training_quartile_means"].values()
     assert low < 2.5 and high == 16.0  # notes per bar: whole-note walks vs sixteenth walks
@@ -174,14 +175,27 @@ def test_bad_inputs(loaded, tmp_path):
     midi.tracks.append(mido.MidiTrack([mido.MetaMessage("end_of_track", time=0)]))
     midi.save(empty)
     with pytest.raises(InputError):
-        vae_kind.encode(loaded, str(empty))
-    with pytest.raises(InputError, match="unknown attribute"):
-        vae_kind.condition(loaded, "loudness")
+        verbs_vae.encode(loaded, str(empty))
+    with pytest.raises(InputError, match="attribute must be one of density, range, pitch"):
+        call_verb(loaded, "condition", attribute="loudness")
     short = melody_file(tmp_path, "short", [60, 62])
     with pytest.raises(InputError, match="no 2-bar phrase"):
-        vae_kind.encode(loaded, short, bar=3)
+        verbs_vae.encode(loaded, short, bar=3)
     fresh = loaded.__class__(MelodyVAE(CFG), loaded.manifest, loaded.path)
     with pytest.raises(InputError, match="no attribute vectors"):
-        vae_kind.condition(fresh, "density")
-    with pytest.raises(InputError):
-        vae_kind.sample(loaded, n=0)
+        verbs_vae.condition(fresh, "density")
+    with pytest.raises(InputError, match=r"n must be 1\.\.1000"):
+        call_verb(loaded, "sample", n=0)
+    with pytest.raises(InputError, match=r"bar must be at least 0"):
+        call_verb(loaded, "encode", melody=short, bar=-1)
+
+
+def test_the_call_is_recorded_once_with_what_is_not_an_argument(loaded, tmp_path):
+    """call_verb records the arguments after defaults; the verb adds only the rest."""
+    a = melody_file(tmp_path, "a", [60, 62, 64, 65, 67, 65, 64, 62] * 2)
+    result = call_verb(loaded, "condition", attribute="note_density", melody=a)
+    prov = result.pieces[1][2]
+    assert prov["args"] == {"attribute": "note_density", "amount": 1.0, "melody": a, "seed": 0}
+    assert "settings" not in prov and prov["verb"] == "condition"
+    assert prov["offset"] == 1.0 and [p["file"] for p in prov["parents"]] == ["a.mid"]
+    assert decode_latent(prov["latent"]).shape == (CFG.z_dim,)

@@ -152,6 +152,9 @@ def test_musicxml_round_trip_has_chords_parts_and_lyrics(tmp_path):
     k = flat.getElementsByClass("KeySignature")[0]
     assert (k.tonic.name, k.mode) == ("E", "minor")
     assert flat.getElementsByClass("MetronomeMark")[0].number == 90
+    # The same piece gives the same bytes (music21 would draw random part ids).
+    again = render.write_musicxml(tmp_path / "again.musicxml", piece, ["Hel-", "lo", "world"])
+    assert again.read_bytes() == path.read_bytes()
 
 
 # --- WAV -------------------------------------------------------------------------------

@@ -122,7 +122,11 @@ def test_state_changes_need_the_token_and_reads_do_not(client):
     [
         ({"model": "../../etc", "verb": "sample"}, 404, "no model called"),
         ({"model": "mnist-vae", "verb": "poem"}, 400, "no studio verb"),
-        ({"model": "mnist-vae", "verb": "sample", "args": {"n": "many"}}, 400, "'n' must be int"),
+        (
+            {"model": "mnist-vae", "verb": "sample", "args": {"n": "many"}},
+            400,
+            "n must be a whole number",
+        ),
         ({"model": "mnist-vae", "verb": "sample", "args": {"out_dir": "/tmp"}}, 400, "out_dir"),
         ({"model": "mnist-vae"}, 422, "verb"),
     ],

@@ -323,7 +323,7 @@ def slide_a_child(page: Any, studio: StudioServer, tile: Any, chosen: str, shots
     record = studio.api(f"/api/gallery/{mutant}")
     assert record["verb"] == "mutate"
     assert chosen in {p["id"] for p in record["parents"]}
-    assert record["provenance"]["settings"]["direction"] == 0
+    assert record["provenance"]["args"]["direction"] == 0
     panel.screenshot(path=shots / "breed-sliders.png")
     by_id(page, "sliders-use").click()
     expect(

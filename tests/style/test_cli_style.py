@@ -65,7 +65,7 @@ def test_bad_style_inputs_are_one_line_errors_and_write_nothing(monkeypatch, cap
         (("style", "chelsea", "brick", "--weights", "1,2"), "2 values for 1 style"),
         (("style", "chelsea", "brick", "--weights", "a"), "must be numbers"),
         (("style", "chelsea", "brick", "--features", "vgg19:" + str(tmp_path / "v.st")), "exist"),
-        (("texture", "brick", "--size", "8"), "--size"),
+        (("texture", "brick", "--size", "8"), "size must be 32"),
     ]
     for args, needle in cases:
         code, _, err = run(monkeypatch, capsys, *args, "--out", target, "--quiet")
@@ -82,4 +82,4 @@ def test_bad_style_inputs_are_one_line_errors_and_write_nothing(monkeypatch, cap
 
 def test_style_fast_refuses_a_model_of_another_kind(monkeypatch, capsys):
     code, _, err = run(monkeypatch, capsys, "style-fast", "mnist-gan", "chelsea")
-    assert_one_line_error(code, err, "not a style network")
+    assert_one_line_error(code, err, "is for style-net models")

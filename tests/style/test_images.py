@@ -9,10 +9,9 @@ import pytest
 import torch
 from PIL import Image
 
+from museforge.core.data import datasets
 from museforge.errors import DataError, InputError
 from museforge.style.images import (
-    BUILTIN_IMAGES,
-    CONTENT_SETS,
     PHOTO_SET,
     content_images,
     fingerprint,
@@ -35,6 +34,9 @@ def _noise_png(path: Path, height: int, width: int, seed: int = 0) -> Path:
     return path
 
 
+BUILTIN_IMAGES = [d.name for d in datasets("style", role="style")]
+
+
 def test_builtin_names_cover_photos_textures_and_patterns() -> None:
     assert set(PHOTO_SET) == {
         "astronaut", "coffee", "chelsea", "rocket", "motorcycle", "hubble", "cells", "retina"
@@ -42,7 +44,9 @@ def test_builtin_names_cover_photos_textures_and_patterns() -> None:
     assert {"brick", "grass", "gravel"} <= set(BUILTIN_IMAGES)
     assert {f"pattern-{name}" for name in PATTERNS} <= set(BUILTIN_IMAGES)
     assert set(PHOTO_SET) <= set(BUILTIN_IMAGES)
-    assert "photos" in CONTENT_SETS
+    assert [d.name for d in datasets("style", role="content")] == ["photos"]
+    for ds in datasets("style"):
+        assert ds.description and ds.size and ds.licence, ds.name
 
 
 def test_every_builtin_loads_offline_as_rgb_in_unit_range() -> None:
@@ -229,13 +233,17 @@ def test_content_folder_keeps_good_images_and_reports_bad_ones(tmp_path: Path) -
     (tmp_path / "notes.txt").write_text("not an image and not listed")
     images, skipped = content_images(f"folder:{tmp_path}", max_side=16)
     assert [tuple(x.shape) for x in images] == [(1, 3, 8, 16), (1, 3, 16, 5)]
-    assert skipped == ["bad.png: not an image format Pillow can read"]
+    assert skipped == ["bad.png: is not a PNG, JPEG, GIF, BMP, WebP or TIFF image"]
 
 
 def test_content_from_one_file_and_from_photos(tmp_path: Path) -> None:
     path = _noise_png(tmp_path / "one.png", 10, 12)
     images, skipped = content_images(str(path))
     assert len(images) == 1 and images[0].shape == (1, 3, 10, 12) and skipped == []
+    [same], _ = content_images(f"file:{path}")
+    assert torch.equal(same, images[0]) and torch.equal(load_rgb(f"file:{path}"), same)
+    with pytest.raises(DataError, match="is a file, not a folder"):
+        content_images(f"folder:{path}")
     photos, skipped = content_images("photos", max_side=32)
     assert len(photos) == len(PHOTO_SET) and skipped == []
     assert all(max(x.shape[-2:]) == 32 and x.shape[1] == 3 for x in photos)
@@ -245,11 +253,11 @@ def test_content_without_usable_images_is_a_data_error(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=f"'folder:{tmp_path}' has no usable images"):
         content_images(f"folder:{tmp_path}")
     (tmp_path / "bad.jpg").write_bytes(b"nope")
-    with pytest.raises(DataError, match=r"1 files skipped: bad\.jpg: not an image format"):
+    with pytest.raises(DataError, match=r"1 skipped: bad\.jpg: is not a PNG"):
         content_images(f"folder:{tmp_path}")
     with pytest.raises(DataError, match="does not exist"):
         content_images(f"folder:{tmp_path / 'absent'}")
-    with pytest.raises(DataError, match="unknown content source 'pictures'"):
+    with pytest.raises(DataError, match="unknown style data set 'pictures'"):
         content_images("pictures")
 
 

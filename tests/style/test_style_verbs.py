@@ -9,7 +9,7 @@ from PIL import Image
 
 from museforge.core.artifact import load_artifact
 from museforge.core.recipe import Recipe, train_from_recipe
-from museforge.core.registry import get_verb
+from museforge.core.registry import call_verb, get_verb
 from museforge.errors import InputError
 from museforge.gallery.artwork import write_result
 from museforge.style.images import fingerprint, load_rgb, rgb_to_yiq, to_pil
@@ -42,6 +42,18 @@ def photo(tmp_path_factory):
     return path
 
 
+def stylise(model, image: str, **settings):
+    """The verb as the front ends call it: settings checked, the call recorded."""
+    return call_verb(model, "stylise", image=image, **settings)
+
+
+def test_the_verb_is_offered_as_style_fast() -> None:
+    spec = get_verb("style-net", "stylise")
+    assert spec.command == "style-fast"
+    image = spec.setting("image")
+    assert image is not None and image.param.positional and image.param.input == "image"
+
+
 def test_the_artifact_records_content_and_style(style_model) -> None:
     data = style_model.manifest["data"]
     assert style_model.kind == "style-net"
@@ -52,7 +64,6 @@ def test_the_artifact_records_content_and_style(style_model) -> None:
 
 
 def test_stylise_makes_the_requested_size_with_lineage(style_model, photo, tmp_path) -> None:
-    stylise = get_verb("style-net", "stylise")
     result = stylise(style_model, str(photo), size=60)
     art = result.artworks[0]
     assert art.name == "stylise-street scene" and art.image.size == (60, 40)
@@ -63,22 +74,25 @@ def test_stylise_makes_the_requested_size_with_lineage(style_model, photo, tmp_p
         "fingerprint": fingerprint(load_rgb(str(photo))),
     }
     assert prov["lineage"]["style"] == style_model.manifest["data"]["style"]
-    assert prov["settings"] == {"size": 60, "preserve_colour": False, "strength": 1.0}
+    assert prov["args"] == {
+        "image": str(photo),
+        "size": 60,
+        "preserve_colour": False,
+        "strength": 1.0,
+    }
+    assert "settings" not in prov
     paths = write_result(result, tmp_path)
     again = write_result(stylise(style_model, str(photo), size=60), tmp_path / "again")
     assert paths[0].read_bytes() == again[0].read_bytes()
 
 
 def test_default_size_is_the_picture_own(style_model, photo) -> None:
-    art = get_verb("style-net", "stylise")(style_model, str(photo)).artworks[0]
+    art = stylise(style_model, str(photo)).artworks[0]
     assert art.image.size == (45, 30)
-    assert get_verb("style-net", "stylise")(style_model, "chelsea").artworks[0].name == (
-        "stylise-chelsea"
-    )
+    assert stylise(style_model, "chelsea").artworks[0].name == "stylise-chelsea"
 
 
 def test_strength_and_colour_preservation(style_model, photo) -> None:
-    stylise = get_verb("style-net", "stylise")
     original = np.asarray(Image.open(photo).convert("RGB"), dtype=np.int16)
     unstyled = np.asarray(stylise(style_model, str(photo), strength=0.0).artworks[0].image)
     assert np.abs(unstyled - original).max() <= 1
@@ -97,20 +111,21 @@ def test_strength_and_colour_preservation(style_model, photo) -> None:
 @pytest.mark.parametrize(
     ("settings", "message"),
     [
-        ({"strength": 1.5}, "--strength must be between 0 and 1"),
-        ({"strength": -0.1}, "--strength must be between 0 and 1"),
-        ({"size": 8}, "--size must be a whole number from 16 to 2048"),
-        ({"size": 5000}, "--size must be a whole number from 16 to 2048"),
+        ({"strength": 1.5}, r"^strength must be 0\.\.1 \(got 1\.5\)"),
+        ({"strength": -0.1}, r"^strength must be 0\.\.1"),
+        ({"size": 8}, r"^size must be 16\.\.2048 \(got 8\)"),
+        ({"size": 5000}, r"^size must be 16\.\.2048"),
+        ({"size": 20.5}, r"^size must be a whole number"),
     ],
 )
 def test_bad_settings_are_refused(style_model, photo, settings, message) -> None:
     with pytest.raises(InputError, match=message):
-        get_verb("style-net", "stylise")(style_model, str(photo), **settings)
+        stylise(style_model, str(photo), **settings)
 
 
 def test_unknown_pictures_and_missing_styles_are_refused(style_model, tmp_path) -> None:
     with pytest.raises(InputError, match="neither an image file nor a built-in"):
-        get_verb("style-net", "stylise")(style_model, str(tmp_path / "nope.png"))
+        stylise(style_model, str(tmp_path / "nope.png"))
     recipe = Recipe(kind="style-net", data="photos", run={"steps": 1})
     with pytest.raises(InputError, match="needs a style picture"):
         train_from_recipe(recipe, out=tmp_path / "run", progress=False)

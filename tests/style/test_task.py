@@ -100,7 +100,7 @@ def test_style_task_records_content_and_style(tmp_path) -> None:
 
 def test_a_missing_style_is_one_clear_error(tmp_path) -> None:
     data = _folder(tmp_path / "photos")
-    with pytest.raises(InputError, match=r"needs a style picture: --style FILE"):
+    with pytest.raises(InputError, match=r"needs a style picture: the training setting style"):
         style_task(TINY_MODEL, {"crop": 32}, data, seed=0)
     with pytest.raises(InputError, match="neither an image file nor a built-in"):
         style_task(TINY_MODEL, {"style": "no-such-style"}, data, seed=0)

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from museforge.errors import InputError
-from museforge.style.features import random_feature_net
+from museforge.nn.features import random_feature_net
 from museforge.style.images import resize_long_side, rgb_to_yiq
 from museforge.style.optimise import OptimiseSettings, level_sizes
 from museforge.style.texture import synthesise, tileable_size
@@ -101,9 +101,9 @@ def test_blended_styles_lie_between_the_single_styles(net):
     [
         ({"style_weights": [1.0, 2.0]}, "one non-negative weight"),
         ({"style_weights": [0.0]}, "not all zero"),
-        ({"size": 8}, "--size"),
-        ({"init": "blank"}, "--init"),
-        ({"style_scale": 0.0}, "--style-scale"),
+        ({"size": 8}, "size must be 16"),
+        ({"init": "blank"}, "init must be one of"),
+        ({"style_scale": 0.0}, "style scale must be"),
     ],
 )
 def test_bad_options_are_one_line_errors(net, kwargs, needle):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import re
-import time
 from pathlib import Path
 
 import pytest
@@ -271,38 +270,3 @@ def test_annotate():
     assert first.startswith("床前明月光，") and "○○○●○" in first and "韵:uang" in first
     assert "十唐" in first and "韵:uang" in second
     assert "◐" in annotate_chinese("长看")
-
-
-def test_mask_timing(vocab):
-    """Not a benchmark assertion: prints table build and allowed() times for the report."""
-    extra = [chr(c) for c in range(0x4E00, 0x9FA6) if chr(c) not in set(vocab)]
-    big = vocab + extra[: 5000 - len(vocab)]
-    for name, v in (("tang300", vocab), ("5000-entry", big)):
-        chinese._tables.cache_clear()
-        chinese._readings.cache_clear()
-        chinese._parse.cache_clear()
-        chinese._phrase_readings.cache_clear()
-        start = time.perf_counter()
-        chinese._tables(tuple(v))
-        cold = time.perf_counter() - start
-        chinese._tables.cache_clear()
-        start = time.perf_counter()
-        chinese._tables(tuple(v))
-        warm = time.perf_counter() - start
-        form = ChineseForm("七律", required="明月")
-        con = make_chinese_constraint(form, v, torch.Generator().manual_seed(0))
-        times: dict[bool, list[float]] = {False: [], True: []}
-        pick = torch.Generator().manual_seed(0)
-        while not con.done:
-            slot = con._pos in con._rhyme_slots
-            t0 = time.perf_counter()
-            mask = con.allowed()
-            times[slot].append(time.perf_counter() - t0)
-            ids = mask.nonzero().flatten()
-            con.advance(v[int(ids[torch.randint(len(ids), (1,), generator=pick)])])
-        mean = {k: sum(t) / len(t) * 1e6 for k, t in times.items()}
-        print(
-            f"\n{name} vocab ({len(v)}): tables {cold * 1e3:.0f} ms cold (pypinyin readings), "
-            f"{warm * 1e3:.1f} ms with readings cached; allowed() {mean[False]:.1f} us, "
-            f"at rhyme slots {mean[True]:.1f} us"
-        )

@@ -22,7 +22,7 @@ def test_write_streams_and_saves_with_provenance(monkeypatch, capsys, zh_model_p
         "\n", ""
     )
     prov = read_text_provenance(files[0])
-    assert prov["seed"] == 3 and prov["prompt"] == "春" and prov["verb"] == "continue_"
+    assert prov["seed"] == 3 and prov["args"]["prompt"] == "春" and prov["verb"] == "sample"
     assert prov["model"]["sha256"]
 
 
@@ -47,6 +47,7 @@ def test_chinese_poem_command_meets_the_form(monkeypatch, capsys, zh_model_path,
     for path in sorted(tmp_path.glob("*.txt")):
         prov = json.loads((path.parent / (path.name + ".json")).read_text(encoding="utf-8"))
         assert prov["violations"] == []
+        assert "○" in prov["annotation"] or "●" in prov["annotation"]  # --annotate: 平仄 marks
         body = prov["body"]
         lines = body.split("\n")
         assert len(lines) == 2 and lines[0][0] == "春" and lines[0][8] == "夏"
@@ -71,9 +72,9 @@ def test_poem_errors_are_one_line(monkeypatch, capsys, zh_model_path, en_model_p
     code, _, err = run(monkeypatch, capsys, "poem", zh_model_path, "--rhyme", "xyz")
     assert_one_line_error(code, err, "xyz")
     code, _, err = run(monkeypatch, capsys, "poem", en_model_path, "--rhyme", "ang")
-    assert_one_line_error(code, err, "Chinese")
+    assert_one_line_error(code, err, "rhyme applies to zh")
     code, _, err = run(monkeypatch, capsys, "write", gan_model)
-    assert_one_line_error(code, err, "not a text model")
+    assert_one_line_error(code, err, "text-lm")
     code, _, err = run(monkeypatch, capsys, "lyrics", zh_model_path)
     assert_one_line_error(code, err, "English")
 

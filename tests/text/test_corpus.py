@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from museforge.core.data import datasets, user_sources
 from museforge.errors import DataError, InputError
 from museforge.text import corpus as corpus_module
 from museforge.text.corpus import (
-    BUILTIN_TEXT_SETS,
     END,
     MIN_SPLIT_CHARS,
     Poem,
@@ -94,9 +94,24 @@ def test_songs_poems_attributions_become_authors():
     assert "penna míriel" in elbereth.text
 
 
-def test_builtins_are_described():
-    assert set(BUILTIN_TEXT_SETS) == {"tang300", "song100", "songs-poems"}
-    assert all(desc and "\n" not in desc for desc in BUILTIN_TEXT_SETS.values())
+BUILTINS = {"tang300", "song100", "songs-poems"}
+
+
+def test_builtins_are_registered_with_size_and_licence():
+    sets = {d.name: d for d in datasets("text")}
+    assert set(sets) == BUILTINS
+    for d in sets.values():
+        assert d.description and "\n" not in d.description and d.size and d.licence
+    assert "GPL" in sets["tang300"].licence and "BSD" in sets["songs-poems"].licence
+    assert {u.prefix for u in user_sources("text")} == {"file", "folder"}
+
+
+@needs("tang300", "fortunes-zh")
+def test_a_registered_set_loads_through_its_loader():
+    (tang,) = [d for d in datasets("text") if d.name == "tang300"]
+    corpus = tang.loader()
+    assert corpus.source == "tang300" and corpus.language == "zh" and len(corpus) == 313
+    assert corpus == load_text_corpus("tang300")
 
 
 @pytest.mark.parametrize(
@@ -112,11 +127,11 @@ def test_missing_builtin_names_the_debian_package(monkeypatch, tmp_path, name, p
 
 
 def test_unknown_spec_lists_the_choices():
-    with pytest.raises(InputError) as err:
+    with pytest.raises(DataError) as err:
         load_text_corpus("tang3000")
     message = str(err.value)
     assert "tang3000" in message and "file:" in message and "folder:" in message
-    assert all(name in message for name in BUILTIN_TEXT_SETS)
+    assert all(name in message for name in BUILTINS)
 
 
 # --- rendering, language, fingerprint ------------------------------------------------------
@@ -325,7 +340,7 @@ def test_missing_paths(tmp_path):
     expect_error(f"file:{missing}", DataError, str(missing), "does not exist")
     expect_error(f"folder:{missing}", DataError, str(missing), "does not exist")
     expect_error(f"file:{tmp_path}", DataError, str(tmp_path), f"folder:{tmp_path}")
-    expect_error("file:", InputError, "needs a path")
+    expect_error("file:", DataError, "needs a path")
 
 
 def test_folder_without_text_files(tmp_path):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 
-from museforge.demo import run_demo
+from museforge.cli.demo import run_demo
 from museforge.gallery.provenance import read_text_provenance
 
 

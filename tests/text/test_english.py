@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import string
-import time
 from pathlib import Path
 
 import pytest
@@ -279,20 +278,3 @@ def test_preset_and_lyrics_errors(vocab: list[str]) -> None:
     with pytest.raises(InputError, match="acrostic letter 'z'"):
         make_english_constraint(english_form("quatrain", acrostic="zoo"), [*"abcdo \n"])
     assert english_form("Quatrain", lines=8, rhyme_scheme="ABAB CDCD").lines == 8
-
-
-def test_allowed_is_fast(vocab: list[str]) -> None:
-    form = english_form("sonnet")
-    make_english_constraint(form, vocab)  # tables built once per vocabulary
-    con = make_english_constraint(form, vocab)
-    g = torch.Generator().manual_seed(3)
-    times = []
-    while not con.done:
-        start = time.perf_counter()
-        mask = con.allowed()
-        times.append(time.perf_counter() - start)
-        ids = torch.nonzero(mask).flatten().tolist()
-        char = vocab[ids[int(torch.randint(len(ids), (1,), generator=g))]]
-        con.advance(char)
-    mean = sum(times) / len(times)
-    print(f"\nallowed(): mean {mean * 1e6:.0f} µs, max {max(times) * 1e3:.2f} ms over {len(times)}")

@@ -1,6 +1,5 @@
 import math
 import random
-import time
 
 import pytest
 
@@ -143,20 +142,3 @@ def test_report_empty():
     assert report["mean_longest_copied_span"] == 0.0
     assert report["verbatim_line_share"] == 0.0
     assert report["lines_checked"] == 0
-
-
-def test_build_time_250k(capsys):
-    rng = random.Random(0)
-    training = random_text(rng, "abcdefghijklmnopqrstuvwxyz \n", 250_000)
-    start = time.perf_counter()
-    index = CopyIndex(training)
-    built = time.perf_counter() - start
-    samples = [random_text(rng, "abcdefghijklmnopqrstuvwxyz \n", 500) for _ in range(100)]
-    start = time.perf_counter()
-    index.report(samples)
-    queried = time.perf_counter() - start
-    with capsys.disabled():
-        print(
-            f"\nCopyIndex: built over 250k chars in {built:.2f}s ({index.num_states} states); "
-            f"report on 100 x 500 chars in {queried:.3f}s"
-        )

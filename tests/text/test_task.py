@@ -9,9 +9,10 @@ import torch
 
 from museforge.core.artifact import load_artifact
 from museforge.core.recipe import Recipe, train_from_recipe
+from museforge.nn.lm_training import SequenceLMTraining, nll_per_token, window_starts
 from museforge.text.corpus import END
 from museforge.text.lm import TextLM, TextLMConfig, build_vocab
-from museforge.text.task import TextLMTask, TextLMTraining, nll_per_char, window_starts
+from museforge.text.task import TextLMTask
 from tests.text.conftest import TINY_TEXT
 
 
@@ -20,7 +21,7 @@ def _task(text: str, **training) -> TextLMTask:
     probe = TextLM(cfg)
     ids = probe.encode(text)
     split = int(len(ids) * 0.8)
-    return TextLMTask(cfg, TextLMTraining(**training), ids[:split], ids[split:], seed=0)
+    return TextLMTask(cfg, SequenceLMTraining(**training), ids[:split], ids[split:], seed=0)
 
 
 REPEATING = ("春眠不觉晓，处处闻啼鸟。\n夜来风雨声，花落知多少。" + END) * 40
@@ -49,7 +50,7 @@ def test_best_weights_survive_a_worse_evaluation():
     fresh = TextLM(task.cfg)
     fresh.load_state_dict(state)
     ids = task.val_ids
-    assert nll_per_char(fresh, ids) == pytest.approx(first, rel=1e-5)
+    assert nll_per_token(fresh, ids) == pytest.approx(first, rel=1e-5)
 
 
 def test_patience_stops_training():
@@ -103,7 +104,8 @@ def test_nll_scores_each_character_once():
         for p in model.parameters():
             p.zero_()
     ids = torch.randint(0, len(cfg.vocab), (100,))
-    assert nll_per_char(model, ids) == pytest.approx(torch.log(torch.tensor(10.0)).item(), rel=1e-4)
+    uniform = torch.log(torch.tensor(10.0)).item()
+    assert nll_per_token(model, ids) == pytest.approx(uniform, rel=1e-4)
 
 
 def test_training_run_writes_a_loadable_artifact_with_validation_metrics(zh_model_path):

@@ -23,22 +23,25 @@ function token() {
 }
 
 export class ApiError extends Error {
-  constructor(message, status) {
+  constructor(message, status, setting = null) {
     super(message);
     this.status = status;
+    this.setting = setting; // the verb setting a 400 names, if any
   }
 }
 
 async function failure(response) {
   let message = `${response.status} ${response.statusText}`;
+  let setting = null;
   try {
     const body = await response.json();
     if (body && body.error) message = body.error;
+    if (body && body.setting) setting = body.setting;
   } catch {
     // not JSON: keep the status line
   }
   if (response.status === 401) message += " (open the address the studio printed)";
-  return new ApiError(message, response.status);
+  return new ApiError(message, response.status, setting);
 }
 
 async function call(url, init = {}) {

@@ -70,6 +70,21 @@ function control(field, model) {
   const label = field.label + (field.required ? " *" : "");
   if (field.type === "image" || field.type === "images") return pictureControl(field, label, model);
   if (field.type === "music") return musicControl(field, label);
+  if (field.type === "choice") {
+    const select = el("select", { id, name: field.name, title: field.help || "" });
+    const options = field.choices.map((c) => ({ value: c, label: c }));
+    if (field.optional) options.unshift({ value: "", label: "(none)" });
+    setOptions(select, options);
+    select.value = field.default ?? "";
+    return {
+      field,
+      node: el("div", { class: "field", dataset: { field: field.name } }, el("label", { htmlFor: id, text: label }), select),
+      read: () => select.value,
+      write: (v) => {
+        select.value = v ?? "";
+      },
+    };
+  }
   if (field.type === "bool") {
     const input = el("input", { type: "checkbox", id, name: field.name, checked: Boolean(field.default) });
     return {
@@ -87,6 +102,9 @@ function control(field, model) {
     name: field.name,
     type: numeric ? "number" : "text",
     step: field.type === "int" ? "1" : "any",
+    ...(numeric && field.min !== undefined ? { min: String(field.min) } : {}),
+    ...(numeric && field.max !== undefined ? { max: String(field.max) } : {}),
+    title: field.help || "",
     required: field.required,
     placeholder: field.default === null ? (field.required ? "required" : "optional") : "",
     value: field.default ?? "",
@@ -312,7 +330,15 @@ async function submit() {
     body.keep = wanted;
     args.n = wanted * TASTE_FACTOR;
   }
-  const { job: id } = await postJSON("/api/generate", body);
+  for (const c of fields) c.node.classList.remove("invalid");
+  let id;
+  try {
+    ({ job: id } = await postJSON("/api/generate", body));
+  } catch (err) {
+    // The server names the setting it refused: mark that field.
+    fields.find((c) => c.field.name === err.setting)?.node.classList.add("invalid");
+    throw err;
+  }
   run(id, Boolean(body.keep));
 }
 
@@ -452,8 +478,8 @@ export function poemNotes(prov) {
     add("acrostic", form.acrostic);
   }
   add("language", prov.language);
-  add("seed", prov.seed);
-  add("temperature", prov.sampling?.temperature);
+  add("seed", prov.args?.seed ?? prov.seed);
+  add("temperature", prov.args?.temperature);
   if (Array.isArray(prov.violations)) {
     add("form check", prov.violations.length ? prov.violations.join("; ") : "meets the form");
   }

@@ -45,16 +45,19 @@ async function renderData() {
   const cat = await catalog();
   const kind = cat.kinds.find((k) => k.kind === $("train-kind").value);
   const modality = kind?.modality;
-  const sets = modality === "style" ? cat.datasets["style-content"] : cat.datasets[modality] || {};
+  const role = modality === "style" ? "content" : "training";
+  const sets = cat.datasets.filter((d) => d.modality === modality && d.role === role);
   setOptions($("train-data"), [
-    ...Object.entries(sets || {}).map(([name, about]) => ({ value: name, label: `${name} — ${about}` })),
+    ...sets.map((d) => ({ value: d.name, label: `${d.name} — ${d.description} (${d.size}; ${d.licence})` })),
     ...uploaded,
   ]);
   $("train-style-label").hidden = modality !== "style";
   if (modality === "style") {
     setOptions(
       $("train-style"),
-      Object.entries(cat.datasets["style-pictures"] || {}).map(([name, about]) => ({ value: name, label: `${name} — ${about}` })),
+      cat.datasets
+        .filter((d) => d.modality === "style" && d.role === "style")
+        .map((d) => ({ value: d.name, label: `${d.name} — ${d.description}` })),
     );
   }
 }

@@ -1,4 +1,5 @@
-"""Feature networks for style losses: random multi-scale convolutions or a user's VGG-19.
+"""Frozen feature networks: random multi-scale convolutions or a user's VGG-19, for style
+losses and for picture descriptors (the taste model).
 
 No weights are downloaded. The default network's weights are drawn from a fixed seed each
 time (random convolutional features carry texture and style well: Ustyuzhaninov et al.

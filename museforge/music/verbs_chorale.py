@@ -1,15 +1,15 @@
-"""Registers the chorale Coconet kind, its training task and its verbs.
+"""The verbs of chorale Coconets.
 
-Verbs: ``harmonise`` (a soprano → alto, tenor, bass), ``infill`` (a chorale with bars
-and/or voices erased → filled in), ``sample`` (chorale fragments from nothing) and
-``evaluate`` (held-out NLL per erased cell; voice-leading errors of harmonised held-out
-sopranos next to Bach's own on the same bars). Every piece carries its provenance: model
-hash, verb, seed, settings and the source it was made from.
+``harmonise`` (a soprano → alto, tenor, bass), ``infill`` (a chorale with bars and/or
+voices erased → filled in), ``sample`` (chorale fragments from nothing) and ``evaluate``
+(held-out NLL per erased cell; voice-leading errors of harmonised held-out sopranos next
+to Bach's own on the same bars). Every piece carries its provenance: model hash, verb,
+seed, arguments and the source it was made from.
 
 Voice leading is enforced by constraint (``rules``, on by default): the model proposes
 each pitch, the rules veto the ones that would make parallel fifths or octaves, cross a
-voice or leave its range (see :mod:`museforge.music.coconet`). ``rules=False`` lets users
-hear the raw model; the choice is recorded in every piece's settings.
+voice or leave its range (see :mod:`museforge.music.coconet.sampling`). ``rules=False``
+lets users hear the raw model; the choice is recorded with every piece's arguments.
 """
 
 from __future__ import annotations
@@ -18,91 +18,51 @@ import math
 import re
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import torch
 
 from museforge.core.artifact import LoadedModel
-from museforge.core.registry import config_from_dict, register_kind, verb
+from museforge.core.media import MUSIC_SUFFIXES
+from museforge.core.verbs import SEED, Param
 from museforge.errors import DataError, InputError
 from museforge.music import instruments
-from museforge.music.coconet import (
-    REST,
-    VOICES,
-    Coconet,
-    CoconetConfig,
-    CoconetTask,
-    CoconetTraining,
-    VetoStats,
-    bar_positions,
-    fill,
-    fixed_masks,
-    from_classes,
-    generated_onsets,
-    grid_nll,
-    grid_to_piece,
-    piece_to_grid,
-    piece_windows,
-    to_classes,
+from museforge.music.coconet.encoding import from_classes, grid_to_piece, piece_windows
+from museforge.music.coconet.network import VOICES, CoconetConfig
+from museforge.music.coconet.sampling import VetoStats, fill, harmonise_line, rewrite
+from museforge.music.coconet.training import fixed_masks, grid_nll
+from museforge.music.corpus import (
+    CHORALE_PARTS,
+    HOLDOUT,
+    SPLIT_SEED,
+    load_music,
+    piece_from_music21,
+    read_music_file,
+    split_pieces,
 )
-from museforge.music.corpus import CHORALE_PARTS
+from museforge.music.readers import estimate_key
 from museforge.music.result import MusicResult
 from museforge.music.score import STEP, Note, Piece
 from museforge.music.tokens import bar_steps
 from museforge.music.voiceleading import RANGES, count_errors, rates
 
-KIND = "chorale-coconet"
-HOLDOUT, SPLIT_SEED = 0.1, 0
 MAX_BARS = 200  # longest piece harmonised or infilled (~1 minute of sampling on 2 cores)
 FIT_SLACK = 3  # semitones a melody may stray outside the soprano range after shifting
-TRANSPOSITIONS = tuple(range(-5, 7))  # as corpus.augment_transpositions: every key once
-MUSIC_SUFFIXES = frozenset({".mid", ".midi", ".xml", ".musicxml", ".mxl", ".abc", ".krn"})
+
+Seed = Annotated[int, SEED]
+Steps = Annotated[int, Param("Gibbs sampling rounds", min=1, max=1000)]
+Temperature = Annotated[float, Param("lower: safer chords", min=0.05, max=5.0)]
+Rules = Annotated[bool, Param("veto parallel fifths/octaves, crossings and out-of-range notes")]
+Instrument = Annotated[str | None, Param(instruments.HELP)]
+MUSIC_OR_CORPUS = "a MIDI/MusicXML/ABC file, or a music21 chorale such as bwv66.6"
 
 
-# -- training ------------------------------------------------------------------------------
-
-
-def coconet_task(model: dict[str, Any], training: dict[str, Any], data: str, seed: int):
-    """A CoconetTask for the Trainer, plus the data description for the manifest."""
-    from museforge.music.corpus import corpus_fingerprint, load_music, split_pieces
-
-    cfg = config_from_dict(CoconetConfig, model, "model settings")
-    train_cfg = config_from_dict(CoconetTraining, training, "training settings")
-    corpus = load_music(data)
-    four = [p for p in corpus.pieces if len(p.parts) == VOICES]
-    if len(four) < 2:
-        raise DataError(f"data '{data}': a chorale model needs four-part pieces (S, A, T, B)")
-    train, val = split_pieces(corpus, holdout=HOLDOUT, seed=SPLIT_SEED)
-    train = [p for p in train if len(p.parts) == VOICES]
-    val = [p for p in val if len(p.parts) == VOICES]
-    shifts = TRANSPOSITIONS if train_cfg.transpose else (0,)
-    train_windows, val_windows = piece_windows(train, cfg, shifts), piece_windows(val, cfg)
-    if train_windows[0].shape[0] == 0:
-        raise DataError(f"data '{data}': no window fits the pitch range {cfg.low}..{cfg.high}")
-    data_info = {
-        "source": corpus.source,
-        "fingerprint": corpus_fingerprint(train),
-        "full_fingerprint": corpus.fingerprint,
-        "n_train": len(train),
-        "n_holdout": len(val),
-        "train_windows": int(train_windows[0].shape[0]),
-        "holdout_windows": int(val_windows[0].shape[0]),
-        "holdout": HOLDOUT,
-        "split_seed": SPLIT_SEED,
-        "skipped_files": len(corpus.skipped),
-        "skipped": list(corpus.skipped[:20]),
-    }
-    return CoconetTask(cfg, train_cfg, train_windows, val_windows, seed), data_info
-
-
-# -- pieces in, pieces out -----------------------------------------------------------------
+# -- pieces in ----------------------------------------------------------------------------
 
 
 def load_source(source: str, what: str) -> Piece:
     """A music file, or a music21 corpus piece by name (``bwv66.6``), quantised."""
-    from museforge.music.corpus import piece_from_music21, read_music_file
-
     path = Path(source).expanduser()
     if path.is_file():
         return read_music_file(path).quantised()
@@ -145,67 +105,12 @@ def soprano_line(piece: Piece, cfg: CoconetConfig, source: str) -> tuple[Piece, 
     return replace(piece, notes=moved, title=piece.title or Path(source).stem), shift
 
 
-def rewrite(
-    model: Coconet,
-    piece: Piece,
-    region: np.ndarray,
-    seed: int,
-    steps: int,
-    temperature: float,
-    rules: bool = True,
-    veto: VetoStats | None = None,
-) -> Piece:
-    """``piece`` with the cells of ``region`` [4, L] written by the model (others kept);
-    ``veto`` collects how much the rules changed."""
-    pitches, onsets = piece_to_grid(piece)
-    length = region.shape[1]
-    pitches = np.pad(pitches, ((0, 0), (0, length - pitches.shape[1])), constant_values=REST)
-    onsets = np.pad(onsets, ((0, 0), (0, length - onsets.shape[1])))
-    kept = np.where(region, REST, pitches)
-    try:
-        classes = to_classes(kept, model.cfg)
-    except ValueError as err:
-        raise InputError(f"'{piece.title or 'piece'}': {err}") from None
-    pos = torch.from_numpy(bar_positions(piece, length))[None]
-    out = fill(
-        model,
-        torch.from_numpy(classes)[None],
-        torch.from_numpy(region)[None],
-        pos,
-        steps,
-        seed,
-        temperature,
-        rules,
-        veto,
-    )[0]
-    written = from_classes(out.numpy(), model.cfg)
-    return grid_to_piece(written, generated_onsets(written, onsets, region), piece)
-
-
-def harmonise_line(
-    model: Coconet,
-    soprano: Piece,
-    seed: int,
-    steps: int,
-    temperature: float,
-    rules: bool = True,
-    veto: VetoStats | None = None,
-) -> Piece:
-    """Alto, tenor and bass for the notes of part 0 of ``soprano``."""
-    length = round(soprano.end / STEP)
-    region = np.zeros((VOICES, length), dtype=bool)
-    region[1:] = True
-    return rewrite(model, soprano, region, seed, steps, temperature, rules, veto)
-
-
 def parse_region(piece: Piece, bars: str, voices: str) -> tuple[np.ndarray, list[int], str]:
     """The erased cells [4, L] for ``bars`` ("2-3", "5", "all"; counted from 1 at the
     start of the piece, a pickup being bar 1) and ``voices`` (letters of "satb")."""
     letters = voices.lower().replace(",", "").replace(" ", "")
     if not letters or set(letters) - set("satb") or len(set(letters)) != len(letters):
-        raise InputError(
-            f"--voices must be distinct letters of 'satb', e.g. 'atb' (got '{voices}')"
-        )
+        raise InputError(f"voices must be distinct letters of 'satb', e.g. 'atb' (got '{voices}')")
     bar = bar_steps(piece.time_signature)
     n_bars = max(1, math.ceil(round(piece.end / STEP) / bar))
     text = bars.strip().lower()
@@ -214,28 +119,19 @@ def parse_region(piece: Piece, bars: str, voices: str) -> tuple[np.ndarray, list
     else:
         match = re.fullmatch(r"(\d+)(?:\s*-\s*(\d+))?", text)
         if not match:
-            raise InputError(f"--bars must look like '2-3', '5' or 'all' (got '{bars}')")
+            raise InputError(f"bars must look like '2-3', '5' or 'all' (got '{bars}')")
         first, last = int(match[1]), int(match[2] or match[1])
         if not 1 <= first <= last <= n_bars:
-            raise InputError(f"--bars {bars} is outside the piece's bars 1–{n_bars}")
+            raise InputError(f"bars {bars} is outside the piece's bars 1–{n_bars}")
     region = np.zeros((VOICES, n_bars * bar), dtype=bool)
     for letter in letters:
         region["satb".index(letter), (first - 1) * bar : last * bar] = True
     return region, [first, last], letters
 
 
-def _check(name: str, value: float, low: float, high: float) -> None:
-    if not low <= value <= high:
-        raise InputError(f"--{name} must be between {low:g} and {high:g} (got {value})")
-
-
 def _check_length(piece: Piece, source: str) -> None:
     if piece.bars > MAX_BARS:
         raise InputError(f"'{source}' has {piece.bars} bars; at most {MAX_BARS} are supported")
-
-
-def _provenance(loaded: LoadedModel, verb_name: str, **fields: Any) -> dict[str, Any]:
-    return loaded.provenance(verb_name, modality="music", **fields)
 
 
 def _stem(source: str) -> str:
@@ -250,20 +146,18 @@ def _stem(source: str) -> str:
 
 def harmonise(
     loaded: LoadedModel,
-    melody: str,
-    seed: int = 0,
-    steps: int = 96,
-    temperature: float = 0.7,
-    rules: bool = True,
-    instrument: str | None = None,
+    melody: Annotated[str, Param(MUSIC_OR_CORPUS, input="music", corpus=True, positional=True)],
+    seed: Seed = 0,
+    steps: Steps = 96,
+    temperature: Temperature = 0.7,
+    rules: Rules = True,
+    instrument: Instrument = None,
 ) -> MusicResult:
     """Alto, tenor and bass under a soprano: ``melody`` is a MIDI/MusicXML/ABC file (its
     highest part) or a music21 corpus piece such as ``bwv66.6`` (its soprano). ``steps``
     Gibbs sweeps per 2-bar window; ``temperature`` below 1 favours likelier notes;
     ``rules`` vetoes parallel fifths/octaves, crossings and out-of-range notes (off: the
     raw model); ``instrument``: one for all parts or per part (``soprano=oboe``)."""
-    _check("steps", steps, 1, 1000)
-    _check("temperature", temperature, 0.05, 5.0)
     instruments.assign(instrument, CHORALE_PARTS)  # a bad spec fails before sampling
     source = load_source(melody, "melody")
     _check_length(source, melody)
@@ -271,16 +165,10 @@ def harmonise(
     piece = harmonise_line(loaded.model, soprano, seed, steps, temperature, rules)
     piece = replace(piece, parts=instruments.assign(instrument, piece.parts))
     errors = count_errors(piece).per_100()
-    prov = _provenance(
-        loaded,
+    prov = loaded.provenance(
         "harmonise",
+        modality="music",
         seed=seed,
-        settings={
-            "steps": steps,
-            "temperature": temperature,
-            "rules": rules,
-            "instrument": instrument,
-        },
         lineage={"content": {"source": melody, "fingerprint": source.fingerprint()}},
         octave_shift=shift,
         voice_leading=errors,
@@ -291,21 +179,19 @@ def harmonise(
 
 def infill(
     loaded: LoadedModel,
-    chorale: str,
-    bars: str = "2-3",
-    voices: str = "atb",
-    seed: int = 0,
-    steps: int = 96,
-    temperature: float = 0.7,
-    rules: bool = True,
-    instrument: str | None = None,
+    chorale: Annotated[str, Param(MUSIC_OR_CORPUS, input="music", corpus=True, positional=True)],
+    bars: Annotated[str, Param("bars to rewrite, e.g. 2-3 (from 1), or all")] = "2-3",
+    voices: Annotated[str, Param("voices to rewrite: letters of satb")] = "atb",
+    seed: Seed = 0,
+    steps: Steps = 96,
+    temperature: Temperature = 0.7,
+    rules: Rules = True,
+    instrument: Instrument = None,
 ) -> MusicResult:
     """Erase ``voices`` (letters of "satb") in ``bars`` ("2-3", counted from 1; "all")
     of a four-part ``chorale`` (file or music21 corpus name) and let the model refill them;
     everything outside the region is kept note for note. ``rules``: the voice-leading
     veto, and ``instrument``, as for harmonise."""
-    _check("steps", steps, 1, 1000)
-    _check("temperature", temperature, 0.05, 5.0)
     source = load_source(chorale, "chorale")
     _check_length(source, chorale)
     if len(source.parts) != VOICES:
@@ -318,18 +204,10 @@ def infill(
     region, span, letters = parse_region(piece, bars, voices)
     result = rewrite(loaded.model, piece, region, seed, steps, temperature, rules)
     errors = count_errors(result).per_100()
-    prov = _provenance(
-        loaded,
+    prov = loaded.provenance(
         "infill",
+        modality="music",
         seed=seed,
-        settings={
-            "steps": steps,
-            "temperature": temperature,
-            "bars": span,
-            "voices": letters,
-            "rules": rules,
-            "instrument": instrument,
-        },
         lineage={"content": {"source": chorale, "fingerprint": source.fingerprint()}},
         voice_leading=errors,
     )
@@ -339,24 +217,17 @@ def infill(
 
 def sample(
     loaded: LoadedModel,
-    n: int = 1,
-    bars: int = 4,
-    seed: int = 0,
-    steps: int = 96,
-    temperature: float = 0.7,
-    tempo: float = 80.0,
-    rules: bool = True,
-    instrument: str | None = None,
+    n: Annotated[int, Param("how many chorale fragments", min=1, max=64)] = 1,
+    bars: Annotated[int, Param("length in bars of 4/4", min=1, max=64)] = 4,
+    seed: Seed = 0,
+    steps: Steps = 96,
+    temperature: Temperature = 0.7,
+    tempo: Annotated[float, Param("quarter notes per minute", min=20, max=300)] = 80.0,
+    rules: Rules = True,
+    instrument: Instrument = None,
 ) -> MusicResult:
     """``n`` four-part fragments of ``bars`` bars of 4/4 written from nothing (``rules``
     and ``instrument`` as for harmonise)."""
-    from museforge.music.readers import estimate_key
-
-    _check("n", n, 1, 64)
-    _check("bars", bars, 1, 64)
-    _check("steps", steps, 1, 1000)
-    _check("temperature", temperature, 0.05, 5.0)
-    _check("tempo", tempo, 20, 300)
     parts = instruments.assign(instrument, CHORALE_PARTS)
     model = loaded.model
     length = bars * 16
@@ -365,33 +236,24 @@ def sample(
     pos = (torch.arange(length) % 16).expand(n, length)
     grids = fill(model, x, region, pos, steps, seed, temperature, rules).numpy()
     pieces = []
-    settings = {
-        "n": n,
-        "bars": bars,
-        "steps": steps,
-        "temperature": temperature,
-        "tempo": tempo,
-        "rules": rules,
-        "instrument": instrument,
-    }
     for i, grid in enumerate(grids):
         pitches = from_classes(grid, model.cfg)
         blank = Piece((Note(60, 0.0, 1.0),), parts, tempo=tempo)
         piece = grid_to_piece(pitches, None, blank)
         piece = replace(piece, key=estimate_key(piece.notes), title=f"chorale sample {i}")
-        prov = _provenance(loaded, "sample", seed=seed, index=i, settings=settings)
+        prov = loaded.provenance("sample", modality="music", seed=seed, index=i)
         pieces.append((f"chorale-s{seed}-{i:03d}", piece, prov))
     return MusicResult(pieces=pieces, stem=f"chorale-s{seed}")
 
 
 def evaluate(
     loaded: LoadedModel,
-    n: int = 16,
-    seed: int = 0,
-    bars: int = 8,
-    steps: int = 64,
-    temperature: float = 0.7,
-    rules: bool = True,
+    n: Annotated[int, Param("held-out chorales to harmonise", min=1)] = 16,
+    seed: Seed = 0,
+    bars: Annotated[int, Param("bars of each chorale to harmonise", min=1)] = 8,
+    steps: Steps = 64,
+    temperature: Temperature = 0.7,
+    rules: Rules = True,
     out_dir: Any = None,
 ) -> MusicResult:
     """Held-out NLL per erased cell (random erasures; alto+tenor+bass given the soprano),
@@ -402,8 +264,6 @@ def evaluate(
     model's own progress stays visible under the rules; ``veto`` says how much the rules
     changed (the mean share of the model's probability they removed per draw, and the share
     of draws where they allowed nothing, so the model's own distribution was used)."""
-    from museforge.music.corpus import load_music, split_pieces
-
     model = loaded.model
     info = loaded.manifest.get("data", {})
     if not info.get("source"):
@@ -452,16 +312,3 @@ def evaluate(
         data["voice_leading_raw"] = raw_rates
         data["voice_leading_raw_ratio"] = raw_rates["total"] / max(bach_rates["total"], 1e-9)
     return MusicResult(data=data, stem="evaluation")
-
-
-register_kind(
-    KIND,
-    modality="music",
-    description="Coconet-style masked convolutional chorale model: harmonise, infill, sample",
-    config_cls=CoconetConfig,
-    model_cls=Coconet,
-    task_factory=coconet_task,
-    default_run={"batch_size": 32},
-)
-for _fn in (harmonise, infill, sample, evaluate):
-    verb(KIND)(_fn)

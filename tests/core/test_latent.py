@@ -1,7 +1,16 @@
 import torch
 
+from museforge.core.latent import (
+    crossover,
+    decode_latent,
+    draw_labels,
+    draw_latents,
+    encode_latent,
+    mutate,
+    slerp,
+    truncate,
+)
 from museforge.core.seeding import stream
-from museforge.image.latent import crossover, draw_labels, draw_latents, mutate, slerp, truncate
 
 
 def test_latents_depend_on_seed_and_index_only():
@@ -42,3 +51,8 @@ def test_truncation_and_labels():
     assert draw_labels(10, 1, 3, label=4).tolist() == [4, 4, 4]
     labels = draw_labels(10, 1, 50)
     assert labels.min() >= 0 and labels.max() < 10 and len(set(labels.tolist())) > 3
+
+
+def test_latent_text_round_trip_is_exact():
+    z = torch.randn(64)
+    assert torch.equal(decode_latent(encode_latent(z)), z)

@@ -1,10 +1,13 @@
-"""Latent-space operations: seeded draws, truncation, slerp, crossover and mutation."""
+"""Latent-space operations shared by every generator: seeded draws, truncation, slerp,
+crossover, mutation, principal directions, and latents written as exact text."""
 
 from __future__ import annotations
 
+import base64
 import math
 from collections.abc import Callable
 
+import numpy as np
 import torch
 
 from museforge.core.seeding import stream
@@ -90,3 +93,13 @@ def principal_directions(
     dirs = vh[:k]
     signs = torch.sign(dirs.gather(1, dirs.abs().argmax(1, keepdim=True)))
     return dirs * signs
+
+
+def encode_latent(z: torch.Tensor) -> str:
+    """A latent vector as compact text (exact: float32 bytes in base64)."""
+    return base64.b64encode(z.detach().cpu().float().numpy().astype("<f4").tobytes()).decode()
+
+
+def decode_latent(text: str) -> torch.Tensor:
+    """Inverse of :func:`encode_latent`."""
+    return torch.from_numpy(np.frombuffer(base64.b64decode(text), dtype="<f4").copy())

@@ -5,7 +5,7 @@ import torch
 from safetensors.torch import save_file
 
 from museforge.errors import InputError
-from museforge.style.features import (
+from museforge.nn.features import (
     PIXELS,
     VGG19_CONVS,
     feature_net,

@@ -8,11 +8,13 @@ from typing import Annotated
 
 import typer
 
-from museforge.cli import app, gallery_root, models_dir
+from museforge.cli.app import gallery_root, models_dir
 from museforge.errors import InputError
 
+commands = typer.Typer()
 
-@app.command()
+
+@commands.command()
 def studio(
     host: Annotated[str, typer.Option(help="address to listen on (keep it local)")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port to listen on")] = 8765,

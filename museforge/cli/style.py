@@ -1,7 +1,6 @@
-"""The style commands of the ``museforge`` CLI: style, texture and style-fast.
-
-They register on the main Typer app (imported by :mod:`museforge.cli`). Pictures are
-written atomically as PNG with their provenance and lineage embedded.
+"""``museforge style`` and ``texture``: optimisation with no model artifact, so not a
+model's verb (``style-fast`` with a trained style network is generated like every verb).
+Pictures are written atomically as PNG with their provenance and lineage embedded.
 """
 
 from __future__ import annotations
@@ -13,19 +12,11 @@ from typing import Annotated
 
 import typer
 
-from museforge.cli import (
-    ModelArg,
-    SeedOpt,
-    _load,
-    app,
-    bench_app,
-    err,
-    gallery_root,
-    index_outputs,
-    out,
-)
+from museforge.cli.app import SeedOpt, err, gallery_root, index_outputs, out
 from museforge.errors import InputError
 from museforge.style.optimise import OptimiseSettings, StepHook
+
+commands = typer.Typer()
 
 FileOut = Annotated[Path | None, typer.Option("--out", help="output PNG [default: gallery/…]")]
 SizeOpt = Annotated[int, typer.Option(help="long side of the result in pixels")]
@@ -94,7 +85,7 @@ def _weights(text: str | None) -> list[float] | None:
         raise InputError(f"--weights '{text}' must be numbers separated by commas") from None
 
 
-@app.command()
+@commands.command()
 def style(
     content: Annotated[str, typer.Argument(help="content picture: a file or a built-in name")],
     styles: Annotated[list[str], typer.Argument(help="one or more style pictures")],
@@ -151,7 +142,7 @@ def style(
     _write(artwork, out_file or gallery_root() / "style" / f"{artwork.name}.png")
 
 
-@app.command()
+@commands.command()
 def texture(
     style_image: Annotated[str, typer.Argument(help="style picture: a file or a built-in name")],
     out_file: FileOut = None,
@@ -179,55 +170,3 @@ def texture(
             on_step=hook,
         )
     _write(artwork, out_file or gallery_root() / "texture" / f"{artwork.name}.png")
-
-
-@app.command("style-fast")
-def style_fast(
-    model: ModelArg,
-    image: Annotated[str, typer.Argument(help="picture to stylise: a file or a built-in name")],
-    out_file: FileOut = None,
-    size: Annotated[
-        int | None, typer.Option(help="long side of the result [default: the picture's]")
-    ] = None,
-    strength: Annotated[float, typer.Option(help="0..1: blend with the original")] = 1.0,
-    preserve_colour: Annotated[bool, typer.Option(help="keep the picture's colours")] = False,
-) -> None:
-    """Stylise a picture at interactive speed with a trained style network (style-net)."""
-    from museforge.core.registry import call_verb
-
-    _check_target(out_file)
-    loaded = _load(model, ("style-net",), "a style network")
-    result = call_verb(
-        loaded,
-        "stylise",
-        image=image,
-        size=size,
-        preserve_colour=preserve_colour,
-        strength=strength,
-    )
-    artwork = result.artworks[0]
-    target = out_file or gallery_root() / loaded.path.name / f"{artwork.name}.png"
-    _write(artwork, target)
-
-
-@bench_app.command("style")
-def bench_style(
-    model: Annotated[str, typer.Option(help="style network to compare")] = "style-voronoi",
-    content: Annotated[str, typer.Option(help="content picture")] = "chelsea",
-    size: Annotated[
-        list[int] | None, typer.Option("--size", help="sizes (long side) [default: 256, 512]")
-    ] = None,
-    steps: StepsOpt = OptimiseSettings.steps,
-    json_path: Annotated[Path | None, typer.Option("--json", help="write results here")] = None,
-) -> None:
-    """Optimisation against the fast network: seconds, losses and SSIM at each size."""
-    import json
-
-    from museforge.bench.style import SIZES, format_table, run_style_bench
-
-    results = run_style_bench(_load(model), content, tuple(size or SIZES), steps)
-    if json_path is not None:
-        from museforge.core.atomic import atomic_write_text
-
-        atomic_write_text(json_path, json.dumps(results, indent=2, sort_keys=True) + "\n")
-    out.print(format_table(results))

@@ -17,11 +17,10 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from museforge.cli import app, gallery_root, out
+from museforge.cli.app import gallery_root, out
 from museforge.errors import InputError
 
 gallery_app = typer.Typer(help="Your artworks: list, search, rate, tag, lineage, remix, export.")
-app.add_typer(gallery_app, name="gallery")
 
 IdArg = Annotated[str, typer.Argument(help="artwork id (from `museforge gallery list`)")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]

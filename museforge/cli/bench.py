@@ -1,0 +1,110 @@
+"""``museforge bench …``: benchmarks that write JSON and print a table, each comparing
+against a baseline measured in the same run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from museforge.cli.app import SeedOpt, load_model, models_dir, out
+
+commands = typer.Typer()
+JsonOpt = Annotated[Path | None, typer.Option("--json", help="write results here")]
+BudgetOpt = Annotated[str, typer.Option(help="training budget per model, e.g. 5m")]
+
+
+def _report(results: Any, table: str, json_path: Path | None) -> None:
+    if json_path is not None:
+        from museforge.core.atomic import atomic_write_text
+
+        atomic_write_text(json_path, json.dumps(results, indent=2, sort_keys=True) + "\n")
+    out.print(table)
+
+
+@commands.command("image")
+def bench_image(
+    budget: BudgetOpt = "5m",
+    json_path: JsonOpt = None,
+    seed: SeedOpt = 0,
+    eval_n: Annotated[int, typer.Option(help="samples for FID/KID")] = 2000,
+    work_dir: Annotated[Path, typer.Option(help="where trained models go")] = Path(
+        "runs/bench-image"
+    ),
+) -> None:
+    """Train our GAN, our VAE and a classic DCGAN on mnist5k for equal time; compare."""
+    from museforge.bench.image import format_table, run_image_bench
+    from museforge.core.train import parse_duration
+
+    results = run_image_bench(parse_duration(budget), work_dir, seed=seed, eval_n=eval_n)
+    _report(results, format_table(results), json_path)
+
+
+@commands.command("text")
+def bench_text(
+    budget: BudgetOpt = "5m",
+    json_path: JsonOpt = None,
+    corpus: Annotated[
+        list[str] | None, typer.Option("--corpus", help="corpora [default: tang300, songs-poems]")
+    ] = None,
+    seed: SeedOpt = 0,
+    work_dir: Annotated[Path, typer.Option(help="where trained models go")] = Path(
+        "runs/bench-text"
+    ),
+) -> None:
+    """Train our text LM and the classic small char-GPT for equal time; compare bpc."""
+    from museforge.bench.text import CORPORA, format_table, run_text_bench
+    from museforge.core.train import parse_duration
+
+    corpora = tuple(corpus or CORPORA)
+    results = run_text_bench(parse_duration(budget), work_dir, corpora, seed=seed)
+    _report(results, format_table(results), json_path)
+
+
+@commands.command("music")
+def bench_music(
+    budget: Annotated[str, typer.Option(help="training budget of our model, e.g. 5m")] = "5m",
+    json_path: JsonOpt = None,
+    seed: SeedOpt = 0,
+    work_dir: Annotated[Path, typer.Option(help="where the trained model goes")] = Path(
+        "runs/bench-music"
+    ),
+) -> None:
+    """Our music LM against n-gram and unigram baselines on folk melodies; speed;
+    harmonisation voice leading next to Bach's (with the Coconet starter)."""
+    from museforge.bench.music import format_table, run_music_bench
+    from museforge.core.train import parse_duration
+
+    results = run_music_bench(parse_duration(budget), work_dir, models_dir(), seed=seed)
+    _report(results, format_table(results), json_path)
+
+
+@commands.command("style")
+def bench_style(
+    model: Annotated[str, typer.Option(help="style network to compare")] = "style-voronoi",
+    content: Annotated[str, typer.Option(help="content picture")] = "chelsea",
+    size: Annotated[
+        list[int] | None, typer.Option("--size", help="sizes (long side) [default: 256, 512]")
+    ] = None,
+    steps: Annotated[int | None, typer.Option(help="optimiser steps at each size")] = None,
+    json_path: JsonOpt = None,
+) -> None:
+    """Optimisation against the fast network: seconds, losses and SSIM at each size."""
+    from museforge.bench.style import SIZES, format_table, run_style_bench
+    from museforge.style.optimise import OptimiseSettings
+
+    steps = OptimiseSettings.steps if steps is None else steps
+    results = run_style_bench(load_model(model), content, tuple(size or SIZES), steps)
+    _report(results, format_table(results), json_path)
+
+
+@commands.command("constraints")
+def bench_constraints(json_path: JsonOpt = None) -> None:
+    """How fast the poem-form constraints mask the vocabulary and the copy index builds
+    (the timings that used to print inside tests)."""
+    from museforge.bench.constraints import format_table, run_constraint_bench
+
+    results = run_constraint_bench()
+    _report(results, format_table(results), json_path)

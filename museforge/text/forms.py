@@ -1,0 +1,205 @@
+"""Poems and lyrics in strict forms: one constraint per sample, generation, verdicts.
+
+Used by the ``poem`` and ``lyrics`` verbs and by evaluation's form accuracy. The form's
+language modules load lazily: pypinyin alone takes about half a second to import.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+
+from museforge.core.seeding import stream
+from museforge.errors import InputError
+from museforge.text.constraints import Constraint
+from museforge.text.lm import TextLM
+from museforge.text.sampling import SamplingSettings, generate
+
+TITLE_MAX = 12  # characters of a generated Chinese title
+POEM_CHARS = 1200  # the poem verb's default length limit
+
+
+@dataclass(frozen=True)
+class Written:
+    """Texts in a form: each full text, the part held to the form (a Chinese poem's body,
+    without its title), the verifier's complaints per text, and the form as resolved."""
+
+    texts: list[str]
+    bodies: list[str]
+    violations: list[list[str]]
+    form: dict[str, Any]
+
+
+class _TitleMasks:
+    """The masks a generated title needs, built once per vocabulary and call."""
+
+    def __init__(self, vocab: tuple[str, ...]):
+        from museforge.text.chinese import han_mask
+
+        self.han = han_mask(vocab)
+        self.close = torch.tensor([c == "》" for c in vocab])
+        self.newline = torch.tensor([c == "\n" for c in vocab])
+
+
+class _TitleThen:
+    """A Chinese title of Han characters closed by 》 and a newline, then the form."""
+
+    def __init__(self, masks: _TitleMasks, form: Constraint):
+        self.form, self.length, self.phase = form, 0, "title"
+        self._han, self._close, self._newline = masks.han, masks.close, masks.newline
+
+    def allowed(self) -> torch.Tensor | None:
+        if self.phase == "title":
+            if self.length == 0:
+                return self._han
+            return self._close if self.length >= TITLE_MAX else self._han | self._close
+        if self.phase == "newline":
+            return self._newline
+        return self.form.allowed()
+
+    def advance(self, char: str) -> None:
+        if self.phase == "title":
+            self.length += 1
+            if char == "》":
+                self.phase = "newline"
+        elif self.phase == "newline":
+            self.phase = "form"
+        else:
+            self.form.advance(char)
+
+    @property
+    def done(self) -> bool:
+        return self.phase == "form" and self.form.done
+
+
+def parse_syllables(text: str | None) -> int | tuple[int, ...] | None:
+    """``"10"`` → 10, ``"8,6,8,6"`` → (8, 6, 8, 6), None → None."""
+    if text is None:
+        return None
+    try:
+        values = tuple(int(v) for v in str(text).replace(" ", "").split(",") if v)
+    except ValueError:
+        msg = f"syllables must be a number or a list like 8,6,8,6 (got {text!r})"
+        raise InputError(msg) from None
+    if not values:
+        raise InputError("syllables is empty")
+    return values[0] if len(values) == 1 else values
+
+
+def write_poems(
+    model: TextLM,
+    n: int,
+    seed: int,
+    settings: SamplingSettings,
+    form: str | None = None,
+    title: str = "",
+    rhyme: str | None = None,
+    tones: str = "loose",
+    acrostic: str | None = None,
+    required: str | None = None,
+    lines: int | None = None,
+    syllables: str | None = None,
+    rhyme_scheme: str | None = None,
+) -> Written:
+    """``n`` poems in a form of the model's language (see the ``poem`` verb): Chinese
+    models use ``form``, ``title``, ``rhyme``, ``tones``, ``acrostic`` and ``required``;
+    English models ``form``, ``lines``, ``syllables``, ``rhyme_scheme`` and ``acrostic``."""
+    if model.cfg.language == "zh":
+        spec = {
+            "form": form or "qijue",
+            "rhyme": rhyme,
+            "tones": tones,
+            "acrostic": acrostic,
+            "required": required,
+        }
+        return _chinese_poems(model, spec, title, n, seed, settings)
+    spec = {
+        "form": form or "quatrain",
+        "lines": lines,
+        "syllables": parse_syllables(syllables),
+        "rhyme_scheme": rhyme_scheme,
+        "acrostic": acrostic,
+    }
+    return _english_poems(model, spec, n, seed, settings)
+
+
+def _chinese_poems(
+    model: TextLM, spec: dict[str, Any], title: str, n: int, seed: int, s: SamplingSettings
+) -> Written:
+    from museforge.text.chinese import ChineseForm, make_chinese_constraint, verify_chinese
+
+    form = ChineseForm(**spec)
+    vocab = list(model.vocab)
+    # Build once to surface form errors (unknown rhyme, unseen acrostic character) early.
+    make_chinese_constraint(form, vocab, stream(seed, "form-check"))
+
+    masks = None if title else _TitleMasks(model.vocab)
+
+    def make(i: int) -> Constraint:
+        con = make_chinese_constraint(form, vocab, stream(seed, "form", i))
+        return con if masks is None else _TitleThen(masks, con)
+
+    if title:
+        if "》" in title or "\n" in title:
+            raise InputError("title must not contain 》 or a line break")
+        prompt = f"《{title}》\n"
+        bodies = generate(model, prompt, n, seed, s, make)
+        parts = [(title, body) for body in bodies]
+    else:
+        raw = generate(model, "《", n, seed, s, make)
+        parts = [tuple(r.split("》\n", 1)) for r in raw]
+    texts = [f"《{t}》\n{body}" for t, body in parts]
+    bodies = [body for _, body in parts]
+    return Written(texts, bodies, [verify_chinese(b, form) for b in bodies], spec)
+
+
+def _english_poems(
+    model: TextLM, spec: dict[str, Any], n: int, seed: int, s: SamplingSettings
+) -> Written:
+    from museforge.text.english import english_form, make_english_constraint, verify_english
+
+    overrides = {k: v for k, v in spec.items() if k != "form" and v is not None}
+    form = english_form(spec["form"], **overrides)
+    vocab = list(model.vocab)
+    make_english_constraint(form, vocab, stream(seed, "form-check"))
+
+    def make(i: int) -> Constraint:
+        return make_english_constraint(form, vocab, stream(seed, "form", i))
+
+    poems = generate(model, "", n, seed, s, make)
+    return Written(poems, poems, [verify_english(p, form) for p in poems], spec)
+
+
+def write_lyrics(
+    model: TextLM,
+    n: int,
+    seed: int,
+    settings: SamplingSettings,
+    structure: str,
+    verse_lines: int,
+    chorus_lines: int,
+    syllables: str | None,
+    rhyme_scheme: str | None,
+) -> Written:
+    """``n`` song lyrics of an English model (see the ``lyrics`` verb)."""
+    from museforge.text.english import LyricsForm, make_lyrics_constraint, verify_lyrics
+
+    if model.cfg.language != "en":
+        raise InputError("lyrics need an English model; for Chinese verse use 'poem'")
+    form = LyricsForm(
+        structure=structure,
+        verse_lines=verse_lines,
+        chorus_lines=chorus_lines,
+        syllables=parse_syllables(syllables),
+        rhyme_scheme=rhyme_scheme,
+    )
+    vocab = list(model.vocab)
+    make_lyrics_constraint(form, vocab, stream(seed, "form-check"))
+
+    def make(i: int) -> Constraint:
+        return make_lyrics_constraint(form, vocab, stream(seed, "form", i))
+
+    texts = generate(model, "", n, seed, settings, make)
+    return Written(texts, texts, [verify_lyrics(t, form) for t in texts], asdict(form))

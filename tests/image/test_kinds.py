@@ -1,0 +1,61 @@
+"""Image training tasks: the size a folder trains at when none is given."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from museforge.core.recipe import Recipe, train_from_recipe
+from museforge.image.kinds import _default_size
+
+TINY = {"z_dim": 8, "g_width": 8, "d_width": 8}
+
+
+def _pictures(folder: Path, n: int, size: int, seed: int = 0) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        pixels = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(folder / f"{i:02d}.png")
+
+
+@pytest.mark.parametrize(
+    ("native", "size"),
+    [(28, 28), (32, 32), (8, 32), (25, 32), (33, 40), (63, 64), (100, 100), (300, 128)],
+)
+def test_default_size_keeps_what_the_networks_can_use(native: int, size: int) -> None:
+    assert _default_size(native) == size
+
+
+def test_a_folder_of_32_pixel_pictures_trains_at_32(tmp_path: Path) -> None:
+    _pictures(tmp_path / "data", 10, 32)
+    _pictures(tmp_path / "data", 1, 48, seed=1)  # overwrites 00.png: one odd size out
+    recipe = Recipe(
+        "image-gan",
+        f"folder:{tmp_path / 'data'}",
+        model=TINY,
+        run={"steps": 5, "batch_size": 4, "preview_every": 0},
+    )
+    train_from_recipe(recipe, out=tmp_path / "model", progress=False)
+    manifest = json.loads((tmp_path / "model" / "model.json").read_text())
+    assert manifest["config"]["image_size"] == 32
+    [notice] = manifest["data"]["notices"]
+    assert notice.startswith("training at 32×32 px: the most common picture size")
+
+
+def test_a_given_image_size_wins(tmp_path: Path) -> None:
+    _pictures(tmp_path / "data", 10, 32)
+    recipe = Recipe(
+        "image-gan",
+        f"folder:{tmp_path / 'data'}",
+        model={**TINY, "image_size": 16},
+        run={"steps": 1, "batch_size": 4, "preview_every": 0},
+    )
+    train_from_recipe(recipe, out=tmp_path / "model", progress=False)
+    manifest = json.loads((tmp_path / "model" / "model.json").read_text())
+    assert manifest["config"]["image_size"] == 16
+    assert "notices" not in manifest["data"]
