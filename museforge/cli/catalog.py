@@ -88,7 +88,9 @@ def data() -> None:
         groups.setdefault((ds.modality, ds.role), []).append(ds)
     for user in user_sources():
         groups.setdefault((user.modality, user.role), [])
-    for (modality, role), sets in groups.items():
+    for (modality, role), sets in sorted(
+        groups.items(), key=lambda g: (g[0][0], g[0][1] != "training")
+    ):
         title = modality if role == "training" else f"{modality} ({role})"
         out.print(f"[bold]{escape(title)}[/bold]")
         for ds in sets:

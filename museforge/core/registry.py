@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -49,8 +50,9 @@ _COMMAND = re.compile(r"^[a-z][a-z0-9-]*( [a-z][a-z0-9-]*)?$")
 class KindSpec:
     """A registered model kind.
 
-    ``variant(loaded)`` names a loaded model's variant (a text model's language) for
-    settings declared to apply to some variants only.
+    ``variant(config)`` names a model's variant from its manifest config (a text model's
+    language), for settings declared to apply to some variants only; front ends can tell
+    it without loading the weights.
     """
 
     name: str
@@ -185,8 +187,20 @@ def _jsonable(value: Any) -> Any:
 def resolve_args(loaded: Any, name: str, values: dict[str, Any]) -> dict[str, Any]:
     """The verb's settings for ``loaded`` after defaults, checked (see VerbSpec.resolve)."""
     spec = get_kind(loaded.kind)
-    variant = spec.variant(loaded) if spec.variant else None
+    variant = spec.variant(loaded.manifest.get("config", {})) if spec.variant else None
     return get_verb(loaded.kind, name).resolve(values, variant)
+
+
+def _input_file(verb_spec: VerbSpec, name: str, value: Any) -> Any:
+    """An input file as an absolute path, so a remix finds it from any folder; other values
+    (and names that are no file, like a corpus piece) as they are."""
+    setting = verb_spec.setting(name)
+    if setting is None or setting.param.input is None or value is None:
+        return value
+    if isinstance(value, list):
+        return [_input_file(verb_spec, name, v) for v in value]
+    path = Path(value)
+    return str(path.resolve()) if path.is_file() else value
 
 
 def call_verb(loaded: Any, name: str, **kwargs: Any) -> Any:
@@ -201,7 +215,7 @@ def call_verb(loaded: Any, name: str, **kwargs: Any) -> Any:
     values = {k: v for k, v in kwargs.items() if k not in hooks}
     args = resolve_args(loaded, name, values)
     result = verb_spec.fn(loaded, **args, **hooks)
-    record = {k: _jsonable(v) for k, v in args.items()}
+    record = {k: _jsonable(_input_file(verb_spec, k, v)) for k, v in args.items()}
     for art in getattr(result, "artworks", []):
         art.provenance["verb"] = name
         art.provenance["args"] = record

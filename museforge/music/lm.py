@@ -14,27 +14,19 @@ import torch
 from museforge.music import tokens
 from museforge.music.score import Piece
 from museforge.nn.lm_training import SequenceLMTask
-from museforge.nn.sequence import ARCHS, TiedLM, sequence_net_for
+from museforge.nn.sequence import SequenceArch, TiedLM, sequence_net_for
 
 
-@dataclass(frozen=True)
-class MusicLMConfig:
+@dataclass(frozen=True, kw_only=True)
+class MusicLMConfig(SequenceArch):
     """Architecture of a music LM (stored in the artifact)."""
 
     polyphonic: bool = False  # PART tokens: chorales and other multi-part music
-    arch: str = "transformer"
     context: int = 256  # tokens the transformer sees
-    n_layer: int = 4
-    n_head: int = 4
-    n_embd: int = 128
-    dropout: float = 0.1
-    position: str = "rope"
-    bias: bool = False
     vocab_size: int = len(tokens.VOCAB)
 
     def __post_init__(self) -> None:
-        if self.arch not in ARCHS:
-            raise ValueError(f"arch must be one of {ARCHS} (got {self.arch!r})")
+        super().__post_init__()
         if self.vocab_size != len(tokens.VOCAB):
             raise ValueError(
                 f"this museforge's event vocabulary has {len(tokens.VOCAB)} tokens, the "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -12,6 +13,24 @@ from museforge.nn.transformer import TransformerLM, TransformerShape
 
 ARCHS = ("transformer", "lstm")
 TIED = "net.head.weight"  # the output layer shares the embedding's storage
+
+
+@dataclass(frozen=True, kw_only=True)
+class SequenceArch:
+    """The architecture every LM kind's config shares (stored in its artifact); each
+    kind's config adds its own fields, ``context`` among them."""
+
+    arch: str = "transformer"
+    n_layer: int = 4
+    n_head: int = 4
+    n_embd: int = 128
+    dropout: float = 0.1
+    position: str = "rope"
+    bias: bool = False
+
+    def __post_init__(self) -> None:
+        if self.arch not in ARCHS:
+            raise ValueError(f"arch must be one of {ARCHS} (got {self.arch!r})")
 
 
 def sequence_net(

@@ -26,6 +26,18 @@ TRAINED = "trained/"  # prefix of the names of models trained in the studio
 _ATOMIC_TMP = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp(\.[A-Za-z0-9]+)?$")
 
 
+def model_variant(manifest: dict[str, Any]) -> str | None:
+    """The model's variant (e.g. a text model's language), which decides the settings its
+    forms show; None for kinds without variants or unknown kinds."""
+    from museforge.core.registry import kinds
+
+    spec = kinds().get(str(manifest.get("kind")))
+    if spec is None or spec.variant is None:
+        return None
+    config = manifest.get("config")
+    return spec.variant(config) if isinstance(config, dict) else None
+
+
 @dataclass
 class Workspace:
     """Starter models (read-only), the gallery, and the studio's own folders."""
@@ -66,6 +78,7 @@ class Workspace:
                 entry = {
                     "name": prefix + manifest.parent.name,
                     "kind": data.get("kind"),
+                    "variant": model_variant(data),
                     "trained_in_studio": bool(prefix),
                     "data": data.get("data", {}).get("source") or data.get("data", {}),
                     "metrics": data.get("metrics", {}),

@@ -89,7 +89,7 @@ register_kind(
     task_factory=text_task,
     default_run={"batch_size": 16},  # small corpora: more, smaller steps generalise better;
     # large ones get 32 from data_defaults
-    variant=lambda loaded: loaded.model.cfg.language,  # zh or en: which form settings apply
+    variant=lambda config: config.get("language"),  # zh or en: which form settings apply
 )
 verb("text-lm", command="write")(verbs.sample)
 verb("text-lm", command="continue")(verbs.continue_)

@@ -11,30 +11,22 @@ from dataclasses import dataclass
 import torch
 
 from museforge.errors import InputError
-from museforge.nn.sequence import ARCHS, TiedLM, sequence_net_for
+from museforge.nn.sequence import SequenceArch, TiedLM, sequence_net_for
 from museforge.text.corpus import END
 
 UNK = "\x01"
 
 
-@dataclass(frozen=True)
-class TextLMConfig:
+@dataclass(frozen=True, kw_only=True)
+class TextLMConfig(SequenceArch):
     """Architecture and vocabulary of a text LM (stored in the artifact)."""
 
     vocab: tuple[str, ...]
     language: str = "en"  # zh | en: which poetic forms apply
-    arch: str = "transformer"
     context: int = 128  # characters the transformer sees (training window for both)
-    n_layer: int = 4
-    n_head: int = 4
-    n_embd: int = 128
-    dropout: float = 0.1
-    position: str = "rope"
-    bias: bool = False
 
     def __post_init__(self) -> None:
-        if self.arch not in ARCHS:
-            raise ValueError(f"arch must be one of {ARCHS} (got {self.arch!r})")
+        super().__post_init__()
         if len(set(self.vocab)) != len(self.vocab) or any(len(c) != 1 for c in self.vocab):
             raise ValueError("vocab must be distinct single characters")
         if END not in self.vocab or UNK not in self.vocab:

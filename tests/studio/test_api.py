@@ -327,3 +327,28 @@ def test_music_artworks_serve_their_companions_and_roll_thumbnail(client):
     picture = _generate(client, n=1, seed=8)["result"]["ids"][0]
     with pytest.raises(api.InputError, match="not music"):
         ws.music_path(picture)
+
+
+def test_forms_come_from_the_declarations_and_errors_name_their_setting(client):
+    kinds = {k["kind"]: k for k in client.get("/api/kinds").json()}
+    poem = next(v for v in kinds["text-lm"]["verbs"] if v["verb"] == "poem")
+    fields = {f["name"]: f for f in poem["fields"]}
+    assert fields["tones"]["choices"] == ["off", "loose", "strict"]
+    assert fields["title"]["applies"] == ["zh"] and fields["lines"]["applies"] == ["en"]
+    assert "evaluate" not in {v["verb"] for v in kinds["text-lm"]["verbs"]}  # studio=False
+    variants = {m["name"]: m["variant"] for m in client.get("/api/models").json()}
+    assert (variants["tang-poet"], variants["verse-poet"], variants["mnist-gan"]) == (
+        "zh",
+        "en",
+        None,
+    )
+    r = client.post(
+        "/api/generate",
+        json={"model": "mnist-gan", "verb": "sample", "args": {"n": 0}},
+        headers=AUTH,
+    )
+    assert r.status_code == 400
+    assert r.json() == {"error": "n must be 1..100000 (got 0)", "setting": "n"}
+    sets = client.get("/api/datasets").json()
+    mnist = next(d for d in sets if d["name"] == "mnist5k")
+    assert (mnist["modality"], mnist["role"]) == ("image", "training") and mnist["licence"]

@@ -58,7 +58,9 @@ async function renderForm() {
   const model = cat.models.find((m) => m.name === $("create-model").value);
   const box = clear($("create-fields"));
   $("create-doc").textContent = form?.doc || "";
-  fields = (form?.fields || []).map((field) => control(field, model));
+  // Settings declared for other variants (a Chinese model's English-only forms) are not shown.
+  const fits = (field) => !field.applies || !model?.variant || field.applies.includes(model.variant);
+  fields = (form?.fields || []).filter(fits).map((field) => control(field, model));
   box.append(...fields.map((c) => c.node));
   $("create-taste-row").hidden = !fields.some((c) => c.field.name === "n");
   $("create-taste").checked = false;
