@@ -189,6 +189,7 @@ def test_a_kind_from_another_package_appears_everywhere(toy_kind, tmp_path, monk
     assert code == 1 and "colour must be one of red, blue" in err and "Traceback" not in err
     code, _, err = _run(monkeypatch, capsys, "doodle", model, "--n", 10)
     assert code == 1 and "n must be 1..9" in err
+    _studio_offers_the_toy(tmp_path, model)
     forms = {k["kind"]: k for k in kind_forms()}
     fields = {f["name"]: f for f in forms["toy-kind"]["verbs"][0]["fields"]}
     assert fields["n"]["default"] == 2 and fields["colour"]["choices"] == ["red", "blue"]
@@ -210,3 +211,22 @@ def test_an_undeclared_setting_is_refused_at_registration() -> None:
             registry.verb("undeclared-kind", "sample")(lambda loaded, n=3: None)
     finally:
         registry._KINDS.pop("undeclared-kind")
+
+
+def _studio_offers_the_toy(tmp_path: Path, model: Path) -> None:
+    """The studio lists the toy kind, draws its form and runs it, with no wiring of its own."""
+    from fastapi.testclient import TestClient
+
+    from museforge.studio.app import StudioConfig, create_app
+    from tests.studio.test_api import AUTH, BASE, TOKEN, _wait
+
+    config = StudioConfig(tmp_path / "g", model.parent, port=8765, token=TOKEN)
+    with TestClient(create_app(config), base_url=BASE) as client:
+        kinds = {k["kind"]: k for k in client.get("/api/kinds").json()}
+        [form] = kinds["toy-kind"]["verbs"]
+        assert [f["name"] for f in form["fields"]] == ["n", "colour", "seed"]
+        body = {"model": model.name, "verb": "sample", "args": {"n": 2, "colour": "blue"}}
+        job = client.post("/api/generate", json=body, headers=AUTH).json()["job"]
+        done = _wait(client, job)
+        assert done["state"] == "done", done
+        assert len(done["result"]["ids"]) == 2

@@ -101,7 +101,7 @@ def apply_overrides(recipe: Recipe, overrides: list[str]) -> Recipe:
         table, dot, name = key.strip().partition(".")
         if not sep or not dot or table not in tables or not name:
             raise InputError(
-                f"--set '{item}' must look like TABLE.KEY=VALUE (TABLE: model, training, run)"
+                f"setting '{item}' must look like TABLE.KEY=VALUE (TABLE: model, training, run)"
             )
         tables[table][name] = _parse_value(value)
     return replace(recipe, **tables)
@@ -126,7 +126,7 @@ def train_from_recipe(
         raise InputError(f"model kind '{recipe.kind}' cannot be trained")
     out = out or recipe.out
     if not out:
-        raise InputError("say where the model goes: --out DIR (or 'out' in the recipe)")
+        raise InputError("say where the model goes: an out folder (or 'out' in the recipe)")
     user_run = recipe.run
     recipe = replace(recipe, run={**spec.default_run, **user_run})
     settings = recipe.settings()

@@ -71,13 +71,13 @@ class TrainSettings:
 
     def __post_init__(self) -> None:
         if self.steps is None and self.time_budget is None:
-            raise InputError("give --steps or --time-budget (e.g. --time-budget 5m)")
+            raise InputError("give steps or a time budget (e.g. 5m) to train for")
         if self.steps is not None and self.steps < 1:
-            raise InputError(f"--steps must be at least 1 (got {self.steps})")
+            raise InputError(f"steps must be at least 1 (got {self.steps})")
         if self.time_budget is not None and self.time_budget <= 0:
-            raise InputError(f"--time-budget must be positive (got {self.time_budget} s)")
+            raise InputError(f"time budget must be positive (got {self.time_budget} s)")
         if self.batch_size < 1:
-            raise InputError(f"--batch-size must be at least 1 (got {self.batch_size})")
+            raise InputError(f"batch size must be at least 1 (got {self.batch_size})")
 
 
 @dataclass

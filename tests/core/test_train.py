@@ -35,7 +35,7 @@ def test_parse_duration():
 
 
 def test_settings_need_a_budget():
-    with pytest.raises(InputError, match="--steps or --time-budget"):
+    with pytest.raises(InputError, match="steps or a time budget"):
         TrainSettings()
 
 

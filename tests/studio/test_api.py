@@ -103,6 +103,11 @@ def test_breed_links_children_to_parents(client):
     assert {p["id"] for p in child["parents"]} == set(parents)
     parent = client.get(f"/api/gallery/{parents[0]}").json()
     assert set(job["result"]["ids"]) <= {c["id"] for c in parent["children"]}
+    # Remix re-opens the form with the parents named as the studio names them, from the
+    # one record of the call (which holds their files).
+    remix = client.get(f"/api/gallery/{job['result']['ids'][0]}/remix").json()
+    assert remix["verb"] == "breed" and remix["args"]["parents"] == parents
+    assert (remix["args"]["children"], remix["args"]["seed"]) == (3, 1)
 
 
 def test_state_changes_need_the_token_and_reads_do_not(client):
