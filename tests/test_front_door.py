@@ -12,7 +12,7 @@ from PIL import Image
 
 from museforge.cli import build_app, main
 from museforge.cli import verbs as cli_verbs
-from museforge.cli.catalog import verb_table
+from museforge.cli.catalog import data_table, verb_table
 from museforge.core import registry
 from museforge.core.artifact import save_artifact
 from museforge.studio.forms import coerce_args, kind_forms, verb_form
@@ -92,8 +92,32 @@ def test_cli_and_studio_offer_the_same_settings(kind, verb, monkeypatch, capsys)
     assert set(coerce_args(kind, verb, studio_given)) == set(required)
 
 
-def test_docs_verb_table_is_generated_from_the_declarations() -> None:
+def test_docs_tables_are_generated_from_the_registries() -> None:
     assert (REPO / "docs" / "verbs.md").read_text(encoding="utf-8") == verb_table()
+    assert (REPO / "docs" / "data.md").read_text(encoding="utf-8") == data_table()
+
+
+def test_a_command_loads_and_checks_its_model_once(monkeypatch, capsys, tmp_path) -> None:
+    import museforge.core.artifact as artifact
+
+    loads = []
+    real = artifact.load_artifact
+    monkeypatch.setattr(
+        artifact, "load_artifact", lambda path, **kw: loads.append(path) or real(path, **kw)
+    )
+    code, _, err = _run(
+        monkeypatch,
+        capsys,
+        "harmonise",
+        "chorale-coconet",
+        "bwv66.6",
+        "--steps",
+        2,
+        "--out",
+        tmp_path,
+    )
+    assert code == 0, err
+    assert len(loads) == 1
 
 
 TOY_MODULE = '''

@@ -59,6 +59,8 @@ def shared_default(name: str, owners: list[VerbSpec]) -> tuple[bool, Any]:
 
 def _help(setting: Setting, owners: list[VerbSpec], everyone: list[VerbSpec]) -> str:
     helps = list(dict.fromkeys(v.setting(setting.name).param.help for v in owners))  # type: ignore[union-attr]
+    # One help per meaning: a help that another one extends says nothing of its own.
+    helps = [h for h in helps if not any(o != h and o.startswith(h) for o in helps)]
     text = " / ".join(helps[:2])
     same, _ = shared_default(setting.name, owners)
     if not same:

@@ -13,7 +13,13 @@ from starlette.datastructures import UploadFile
 
 from museforge.core.atomic import atomic_directory
 from museforge.core.files import is_junk
-from museforge.core.media import IMAGE_FORMATS, MAX_PIXELS, MIDI_SUFFIXES, check_image_bytes
+from museforge.core.media import (
+    IMAGE_FORMATS,
+    MAX_PIXELS,
+    MIDI_SUFFIXES,
+    SCORE_SUFFIXES,
+    check_image_bytes,
+)
 from museforge.errors import InputError
 
 MIB = 1024 * 1024
@@ -22,7 +28,8 @@ MAX_ZIP_MEMBERS = 5000
 MAX_ZIP_TOTAL = 512 * MIB
 MAX_MIDI_EVENTS = 200_000
 MAX_MUSIC_UPLOAD_BYTES = 20_000_000  # museforge.music.readers.MAX_FILE_BYTES
-MUSICXML_SUFFIXES = frozenset({".musicxml", ".xml", ".mxl"})
+# Uploads take MIDI and MusicXML only: ABC is text music21 reads, kept to files on disk.
+MUSICXML_SUFFIXES = SCORE_SUFFIXES - {".abc"}
 MAX_ZIP_RATIO = 100  # deflate rarely beats ~10x on real images; bombs reach 1000x
 _RATIO_CHECK_FROM = MIB  # small members may legitimately compress very well
 _CHUNK = MIB
