@@ -133,7 +133,13 @@ def load_all() -> None:
     global _scanned
     if _scanned:
         return
-    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+    found = sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name)
+    if not found:
+        raise ArtifactError(
+            "no model kinds are installed: install museforge (pip install -e .) so that its "
+            f"'{ENTRY_POINT_GROUP}' entry points exist"
+        )
+    for ep in found:
         if ep.value in _loaded_entry_points:
             continue
         try:

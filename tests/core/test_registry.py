@@ -62,3 +62,12 @@ def test_build_model_rejects_unknown_settings(temp_kind):
         registry.build_model("test-kind", {"depth": 3})
     with pytest.raises(ArtifactError, match="unknown model kind"):
         registry.get_kind("nope")
+
+
+def test_kinds_come_from_entry_points_and_their_absence_is_said(monkeypatch):
+    names = {ep.value for ep in registry.entry_points(group=registry.ENTRY_POINT_GROUP)}
+    assert {"museforge.image.kinds", "museforge.music.kinds"} <= names
+    monkeypatch.setattr(registry, "_scanned", False)
+    monkeypatch.setattr(registry, "entry_points", lambda group: [])
+    with pytest.raises(ArtifactError, match="no model kinds are installed"):
+        registry.load_all()
