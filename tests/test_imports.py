@@ -12,7 +12,7 @@ from pathlib import Path
 import museforge
 
 ROOT = Path(museforge.__file__).parent
-MODALITIES = ("image", "text", "style", "music")
+MODALITIES = ("image", "text", "style", "music", "crossmodal")
 SCREENS = ("cli", "studio", "bench")
 # The one arrow between modalities: music reads syllables and prosody from text.
 ALLOWED_BETWEEN = {("music", "text.prosody")}

@@ -34,3 +34,8 @@ def list_files(
                 continue
             found.append(rel)
     return sorted(found, key=lambda p: p.parts)
+
+
+def default_cache_dir() -> Path:
+    """Where derived data is kept between runs: ``$MUSEFORGE_CACHE`` or ``~/.cache/museforge``."""
+    return Path(os.environ.get("MUSEFORGE_CACHE") or Path.home() / ".cache" / "museforge")

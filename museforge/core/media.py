@@ -107,23 +107,32 @@ def _normalise(img: Image.Image) -> Image.Image:
     return img.convert("L" if grey else "RGB")  # also CMYK, YCbCr, P... -> RGB
 
 
-def _fit(img: Image.Image, size: int) -> Image.Image:
-    """Centre square crop of the shorter side, resampled to size×size."""
+def _fit(img: Image.Image, size: int, pad: bool = False) -> Image.Image:
+    """Centre square crop of the shorter side (or, with ``pad``, the whole picture centred
+    on white), resampled to size×size."""
     w, h = img.size
     if (w, h) == (size, size):
         return img
+    if pad and w != h:
+        side = max(w, h)
+        ground = Image.new(img.mode, (side, side), 255 if img.mode in ("L", "F") else "white")
+        ground.paste(img, ((side - w) // 2, (side - h) // 2))
+        img, w, h = ground, side, side
     side = min(w, h)
     box = ((w - side) / 2, (h - side) / 2, (w + side) / 2, (h + side) / 2)
     down = Image.Resampling.LANCZOS if side > size else Image.Resampling.BICUBIC
     return img.resize((size, size), down, box=box, reducing_gap=3.0)
 
 
-def decode_image(source: str | Path | bytes, square: int | None = None) -> tuple[np.ndarray, bool]:
+def decode_image(
+    source: str | Path | bytes, square: int | None = None, pad: bool = False
+) -> tuple[np.ndarray, bool]:
     """A picture as float32 H×W (grey) or H×W×3 in 0..1, and whether it was grey.
 
     EXIF rotation is applied and transparency composited on white. ``square``: centre-crop
-    the shorter side and resample to square×square (JPEGs are decoded at a reduced scale
-    first). Raises UnusableFile with a short reason for anything that is not a usable picture.
+    the shorter side (``pad``: keep the whole picture, centred on white) and resample to
+    square×square (JPEGs are decoded at a reduced scale first). Raises UnusableFile with a
+    short reason for anything that is not a usable picture.
     """
     with open_image(source) as img:
         try:
@@ -133,7 +142,7 @@ def decode_image(source: str | Path | bytes, square: int | None = None) -> tuple
             grey = img.mode in GREY_MODES
             out = _normalise(ImageOps.exif_transpose(img))
             if square is not None:
-                out = _fit(out, square)
+                out = _fit(out, square, pad)
         # Decoders of untrusted files raise many types (OSError, SyntaxError, struct.error,
         # ValueError, MemoryError...); every one of them means "this file is unusable".
         except Exception as err:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 from hashlib import sha256
 from pathlib import Path
@@ -25,6 +24,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from museforge.core.atomic import atomic_write_text, atomic_write_with
+from museforge.core.files import default_cache_dir
 from museforge.core.seeding import derive_seed, stream
 from museforge.errors import DataError
 from museforge.image.data import ImageDataset
@@ -191,11 +191,6 @@ def extract_features(net: FeatureNet, images: torch.Tensor, batch_size: int = 50
     if not chunks:
         return np.zeros((0, FEATURE_DIM), dtype=np.float64)
     return torch.cat(chunks).double().numpy()
-
-
-def default_cache_dir() -> Path:
-    """``$MUSEFORGE_CACHE`` or ``~/.cache/museforge``."""
-    return Path(os.environ.get("MUSEFORGE_CACHE") or Path.home() / ".cache" / "museforge")
 
 
 def feature_net_path(dataset: ImageDataset, cache_dir: Path | None = None) -> Path:

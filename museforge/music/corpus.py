@@ -28,7 +28,6 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import os
 import re
 import warnings
 from collections.abc import Callable, Iterable
@@ -39,6 +38,7 @@ import numpy as np
 
 from museforge.core.atomic import atomic_write_text
 from museforge.core.data import DataSet, resolve
+from museforge.core.files import default_cache_dir as cache_root
 from museforge.core.files import list_files
 from museforge.core.media import MUSIC_SUFFIXES
 from museforge.errors import DataError, InputError
@@ -236,9 +236,8 @@ def _load_folder(path: str, limit: int | None) -> MusicCorpus:
 
 
 def default_cache_dir() -> Path:
-    """``$MUSEFORGE_CACHE/music`` or ``~/.cache/museforge/music``."""
-    base = os.environ.get("MUSEFORGE_CACHE") or Path.home() / ".cache" / "museforge"
-    return Path(base) / "music"
+    """``music`` in museforge's cache folder (:func:`museforge.core.files.default_cache_dir`)."""
+    return cache_root() / "music"
 
 
 def _load_builtin(
