@@ -8,9 +8,9 @@ import pytest
 import torch
 from PIL import Image
 
+from museforge.core.grid import to_pil
 from museforge.core.recipe import Recipe, train_from_recipe
 from museforge.image.data import ImageDataset
-from museforge.image.grid import to_pil
 
 TINY_GAN = {"image_size": 16, "z_dim": 8, "g_width": 8, "d_width": 8}
 TINY_VAE = {"image_size": 16, "z_dim": 4, "width": 8}

@@ -40,6 +40,7 @@ VERBS: dict[str, str] = {
     "lyrics": "Write or set song lyrics.",
     "stylise": "Redraw a picture in the model's style.",
     "harmonise": "Write harmony under a melody.",
+    "imagine": "Draw what the words say.",
 }
 VERB_NAMES = frozenset(VERBS)
 _NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")

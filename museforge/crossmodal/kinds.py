@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
 from typing import Any
 
+from museforge.core.artifact import load_artifact
 from museforge.core.registry import config_from_dict, register_kind, verb
-from museforge.crossmodal import data, verbs
+from museforge.crossmodal import data, verbs_encoder, verbs_imagine
 from museforge.crossmodal.encoder import EncoderConfig, TextImageEncoder, build_vocab
 from museforge.crossmodal.encoder_task import (
     HOLDOUT,
@@ -14,8 +17,12 @@ from museforge.crossmodal.encoder_task import (
     EncoderTraining,
     split,
 )
+from museforge.crossmodal.imagine import ImagineConfig, TextToImage
+from museforge.crossmodal.imagine_task import ImagineTask, ImagineTraining
+from museforge.errors import InputError
 
 KIND = "text-image-encoder"
+IMAGINE = "text-to-image"
 
 
 def encoder_task(model: dict[str, Any], training: dict[str, Any], source: str, seed: int):
@@ -43,6 +50,49 @@ def encoder_task(model: dict[str, Any], training: dict[str, Any], source: str, s
     return EncoderTask(cfg, train_cfg, train, holdout, seed), info
 
 
+def imagine_task(model: dict[str, Any], training: dict[str, Any], source: str, seed: int):
+    """An ImagineTask for the Trainer: the text tower comes from the encoder artifact named
+    by ``model.encoder``; the data description for the manifest."""
+    settings = dict(model)
+    encoder_path = settings.pop("encoder", None)
+    if not encoder_path:
+        raise InputError(
+            "text-to-image learns from a text–image encoder's sentences: train one first "
+            "(museforge train text-image-encoder --data SAME) and give it with "
+            "--set model.encoder=PATH"
+        )
+    encoder = load_artifact(Path(str(encoder_path)))
+    if encoder.kind != KIND:
+        raise InputError(f"model.encoder '{encoder_path}' is a {encoder.kind}, not a {KIND}")
+    enc_cfg = encoder.model.cfg
+    settings["encoder"] = dataclasses.asdict(enc_cfg)
+    settings.setdefault("image_size", enc_cfg.image_size)
+    cfg = config_from_dict(ImagineConfig, settings, "model settings")
+    train_cfg = config_from_dict(ImagineTraining, training, "training settings")
+    full = data.load_captioned(source, image_size=cfg.image_size)
+    train, holdout = split(full)
+    text_state = {
+        k.removeprefix("text."): v
+        for k, v in encoder.model.state_dict().items()
+        if k.startswith("text.")
+    }
+    info = {
+        "source": source,
+        "licence": full.licence,
+        "fingerprint": train.fingerprint,
+        "full_fingerprint": full.fingerprint,
+        "languages": list(full.languages),
+        "encoder": {"path": str(encoder.path), "sha256": encoder.sha256},
+        "n_train": len(train),
+        "n_holdout": len(holdout),
+        "holdout": HOLDOUT,
+        "split_seed": SPLIT_SEED,
+        "skipped_files": len(full.skipped),
+        "skipped": list(full.skipped[:20]),
+    }
+    return ImagineTask(cfg, train_cfg, train, text_state, seed), info
+
+
 data.register()
 register_kind(
     KIND,
@@ -54,5 +104,17 @@ register_kind(
     task_factory=encoder_task,
     default_run={"batch_size": 64},
 )
-verb(KIND)(verbs.encode)
-verb(KIND, studio=False)(verbs.evaluate)
+verb(KIND)(verbs_encoder.encode)
+verb(KIND, studio=False)(verbs_encoder.evaluate)
+register_kind(
+    IMAGINE,
+    modality="crossmodal",
+    description="DF-GAN-style text-to-image GAN: words (English, Chinese) into pictures",
+    config_cls=ImagineConfig,
+    model_cls=TextToImage,
+    task_factory=imagine_task,
+    default_run={"batch_size": 32},
+)
+verb(IMAGINE)(verbs_imagine.imagine)
+verb(IMAGINE)(verbs_imagine.interpolate)
+verb(IMAGINE, studio=False)(verbs_imagine.evaluate)

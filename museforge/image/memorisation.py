@@ -16,8 +16,8 @@ import torch
 from PIL import Image
 
 from museforge.core.atomic import atomic_write_with
+from museforge.core.grid import to_pil
 from museforge.errors import InputError
-from museforge.image.grid import to_pil
 
 # Rows per torch.cdist call: 512 × 5,000 float32 distances is 10 MB.
 CHUNK = 512

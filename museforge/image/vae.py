@@ -14,10 +14,10 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
+from museforge.core.grid import make_grid
 from museforge.core.latent import preview_inputs
 from museforge.core.train import optimizer_step
 from museforge.image.data import ImageDataset
-from museforge.image.grid import make_grid
 from museforge.nn.blocks import DownStack, UpStack
 
 

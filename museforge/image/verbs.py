@@ -17,6 +17,7 @@ import torch.nn.functional as F
 
 from museforge.core.artifact import LoadedModel
 from museforge.core.artwork import Artwork, Result
+from museforge.core.grid import make_grid, to_pil
 from museforge.core.latent import (
     crossover,
     decode_latent,
@@ -33,7 +34,6 @@ from museforge.core.verbs import SEED, Param
 from museforge.errors import InputError
 from museforge.gallery.provenance import read_png_provenance
 from museforge.image.data import load_image_dataset, load_image_file, split_dataset
-from museforge.image.grid import make_grid, to_pil
 
 BATCH = 256
 MAX_DIRECTIONS = 8

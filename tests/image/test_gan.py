@@ -9,10 +9,9 @@ from museforge.image.gan import (
     GANConfig,
     GANTask,
     GANTraining,
-    discriminator_loss,
-    update_ema,
 )
 from museforge.nn.blocks import plan_resolutions
+from museforge.nn.gan import discriminator_loss, update_ema
 
 
 @pytest.mark.parametrize("size, channels", [(28, 1), (32, 3), (48, 1), (64, 3)])

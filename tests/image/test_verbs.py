@@ -4,12 +4,12 @@ import torch
 from PIL import Image
 
 from museforge.core.artifact import load_artifact
+from museforge.core.grid import to_pil
 from museforge.core.latent import decode_latent, principal_directions
 from museforge.core.registry import call_verb, get_verb
 from museforge.errors import InputError, VerbError
 from museforge.gallery.artwork import write_result
 from museforge.gallery.provenance import read_png_provenance
-from museforge.image.grid import to_pil
 from museforge.image.verbs import (
     breed,
     generate_images,

@@ -1,0 +1,158 @@
+"""A text-conditional GAN in the manner of DF-GAN: one stage, the sentence fused into every
+generator block, a critic that also judges whether picture and caption belong together.
+
+Captions become sentence vectors by a text–image encoder's text tower, which the model
+carries (frozen) so that its artifact alone turns a prompt into pictures. Each generator
+block doubles the resolution and modulates its features with a scale and shift predicted
+from the noise and the sentence (DF-GAN's "deep fusion"); the critic maps a picture to a
+small grid of features and scores them joined with the sentence, so it can say "a real
+picture, but not of these words".
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
+
+from museforge.crossmodal.encoder import CaptionTokens, EncoderConfig, TextEncoder
+from museforge.nn.blocks import plan_resolutions
+
+
+@dataclass(frozen=True)
+class ImagineConfig:
+    """Architecture of a text-to-image model; ``encoder`` is the text tower's config."""
+
+    encoder: dict
+    image_size: int = 64
+    z_dim: int = 64
+    g_width: int = 32
+    d_width: int = 32
+
+    def __post_init__(self) -> None:
+        base, _ = plan_resolutions(self.image_size)
+        if base != 4:
+            raise ValueError(f"image_size must be 4·2^k, e.g. 32 or 64 (got {self.image_size})")
+
+    @property
+    def encoder_config(self) -> EncoderConfig:
+        settings = {k: tuple(v) if isinstance(v, list) else v for k, v in self.encoder.items()}
+        return EncoderConfig(**settings)
+
+
+def generator_channels(image_size: int, width: int) -> list[int]:
+    """Channels at 4×4, then after each doubling: widest at the coarsest grid, ``width``
+    at full size, at most 256 (the big maps stay thin: fast on a CPU)."""
+    _, steps = plan_resolutions(image_size)
+    return [min(256, width * 2 ** (steps - i)) for i in range(steps + 1)]
+
+
+class Fusion(nn.Module):
+    """Per-channel scale and shift from the condition (noise and sentence)."""
+
+    def __init__(self, cond: int, channels: int):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Linear(cond, channels), nn.ReLU(), nn.Linear(channels, 2 * channels)
+        )
+        nn.init.zeros_(self.net[-1].weight)
+        nn.init.zeros_(self.net[-1].bias)
+
+    def forward(self, h: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        scale, shift = self.net(cond).chunk(2, dim=1)
+        return h * (1 + scale[:, :, None, None]) + shift[:, :, None, None]
+
+
+class UpBlock(nn.Module):
+    """×2 resolution: two fused 3×3 convolutions beside a 1×1 shortcut."""
+
+    def __init__(self, c_in: int, c_out: int, cond: int):
+        super().__init__()
+        self.conv1, self.conv2 = nn.Conv2d(c_in, c_out, 3, 1, 1), nn.Conv2d(c_out, c_out, 3, 1, 1)
+        self.fuse1, self.fuse2 = Fusion(cond, c_in), Fusion(cond, c_out)
+        self.skip = nn.Conv2d(c_in, c_out, 1) if c_in != c_out else nn.Identity()
+
+    def forward(self, h: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        h = F.interpolate(h, scale_factor=2, mode="nearest")
+        y = self.conv1(F.leaky_relu(self.fuse1(h, cond), 0.2))
+        y = self.conv2(F.leaky_relu(self.fuse2(y, cond), 0.2))
+        return self.skip(h) + y
+
+
+class Generator(nn.Module):
+    """Noise and sentence vector -> picture in [-1, 1]."""
+
+    def __init__(self, cfg: ImagineConfig, text_dim: int):
+        super().__init__()
+        self.cfg = cfg
+        chans = generator_channels(cfg.image_size, cfg.g_width)
+        cond = cfg.z_dim + text_dim
+        self.project = nn.Linear(cfg.z_dim, chans[0] * 16)
+        self.blocks = nn.ModuleList(UpBlock(a, b, cond) for a, b in itertools.pairwise(chans))
+        self.to_rgb = nn.Sequential(nn.LeakyReLU(0.2), nn.Conv2d(chans[-1], 3, 3, 1, 1))
+
+    def forward(self, z: torch.Tensor, sentence: torch.Tensor) -> torch.Tensor:
+        cond = torch.cat([z, sentence], dim=1)
+        h = self.project(z).view(z.shape[0], -1, 4, 4)
+        for block in self.blocks:
+            h = block(h, cond)
+        return torch.tanh(self.to_rgb(h))
+
+
+class Critic(nn.Module):
+    """Picture (and sentence) -> realness; with a sentence, also whether they match."""
+
+    def __init__(self, cfg: ImagineConfig, text_dim: int):
+        super().__init__()
+        _, steps = plan_resolutions(cfg.image_size)
+        chans = [cfg.d_width * 2**i for i in range(steps)]
+        layers: list[nn.Module] = [spectral_norm(nn.Conv2d(3, chans[0], 3, 1, 1))]
+        c_in = chans[0]
+        for c_out in chans:
+            layers += [nn.LeakyReLU(0.2), spectral_norm(nn.Conv2d(c_in, c_out, 4, 2, 1))]
+            c_in = c_out
+        self.features = nn.Sequential(*layers, nn.LeakyReLU(0.2))  # ends at 4×4
+        self.joint = nn.Sequential(
+            spectral_norm(nn.Conv2d(c_in + text_dim, c_in, 3, 1, 1)),
+            nn.LeakyReLU(0.2),
+            spectral_norm(nn.Conv2d(c_in, 1, 4, 1, 0)),
+        )
+
+    def forward(self, x: torch.Tensor, sentence: torch.Tensor) -> torch.Tensor:
+        h = self.features(x)
+        s = sentence[:, :, None, None].expand(-1, -1, *h.shape[2:])
+        return self.joint(torch.cat([h, s], dim=1)).flatten()
+
+
+class TextToImage(nn.Module):
+    """The artifact's model: the frozen text tower, the (EMA) generator and the critic."""
+
+    def __init__(self, cfg: ImagineConfig):
+        super().__init__()
+        self.cfg = cfg
+        enc = cfg.encoder_config
+        self.tokens = CaptionTokens(enc.vocab, enc.context)
+        self.text = TextEncoder(enc)
+        self.text.requires_grad_(False)
+        self.generator = Generator(cfg, enc.embed_dim)
+        self.critic = Critic(cfg, enc.embed_dim)
+
+    @property
+    def z_dim(self) -> int:
+        return self.cfg.z_dim
+
+    @torch.no_grad()
+    def sentences(self, prompts: list[str], strict: bool = False) -> torch.Tensor:
+        """The sentence vectors of ``prompts``, scaled from unit length to √dim so that
+        their entries weigh as much as the noise's beside them."""
+        self.text.eval()
+        vecs = self.text(self.tokens.encode(prompts, strict))
+        return vecs * vecs.shape[1] ** 0.5
+
+    def generate(self, z: torch.Tensor, sentence: torch.Tensor) -> torch.Tensor:
+        """Pictures in [-1, 1] for noise ``z`` and sentence vectors."""
+        return self.generator(z, sentence)

@@ -1,0 +1,139 @@
+"""The verbs of text-to-image models: imagine pictures from words, and walk from one prompt
+to another. Every picture records its latent, so the gallery can tell how it was made."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import torch
+
+from museforge.core.artifact import LoadedModel, load_artifact
+from museforge.core.artwork import Artwork, Result
+from museforge.core.grid import make_grid, to_pil
+from museforge.core.latent import draw_latents, encode_latent, slerp, truncate
+from museforge.core.verbs import SEED, Param
+from museforge.crossmodal.data import load_captioned
+from museforge.crossmodal.encoder import r_precision
+from museforge.crossmodal.encoder_task import HOLDOUT, SPLIT_SEED, split
+from museforge.crossmodal.folders import language_of
+from museforge.errors import InputError
+
+BATCH = 64
+
+
+def _sentence(loaded: LoadedModel, prompt: str) -> tuple[torch.Tensor, str | None]:
+    """The prompt's sentence vector, and a note when it had to be cut to fit."""
+    text = " ".join(prompt.split())
+    if not text:
+        raise InputError("imagine needs a prompt: the words to draw")
+    model = loaded.model
+    room = model.tokens.context - 1
+    note = None
+    if len(text) > room:
+        note = f"the prompt was cut to its first {room} characters: {text[:room]!r}"
+        text = text[:room]
+    return model.sentences([text], strict=True)[0], note
+
+
+@torch.inference_mode()
+def _draw(loaded: LoadedModel, z: torch.Tensor, words: torch.Tensor) -> torch.Tensor:
+    model = loaded.model.eval()
+    parts = [
+        model.generate(z[i : i + BATCH], words[i : i + BATCH]) for i in range(0, len(z), BATCH)
+    ]
+    return torch.cat(parts)
+
+
+def imagine(
+    loaded: LoadedModel,
+    prompt: Annotated[str, Param("what to draw, in English or Chinese", positional=True)],
+    n: Annotated[int, Param("how many pictures", min=1, max=1024)] = 8,
+    seed: Annotated[int, SEED] = 0,
+    truncation: Annotated[float, Param("≤1: more typical, less varied", min=0.05, max=1)] = 1.0,
+) -> Result:
+    """Pictures of ``prompt``: picture i of a seed is the same however many are asked for."""
+    words, note = _sentence(loaded, prompt)
+    z = truncate(draw_latents(loaded.model.z_dim, seed, n), truncation)
+    images = _draw(loaded, z, words.expand(n, -1))
+    language = language_of(prompt)
+    arts = [
+        Artwork(
+            name=f"imagine-s{seed}-{i:03d}",
+            image=to_pil(images[i]),
+            provenance=loaded.provenance(
+                "imagine", seed=seed, index=i, language=language, latent=encode_latent(z[i])
+            ),
+        )
+        for i in range(n)
+    ]
+    return Result(arts, grid=make_grid(images), stem=f"imagine-s{seed}", message=note)
+
+
+def interpolate(
+    loaded: LoadedModel,
+    prompt_a: Annotated[str, Param("the walk's first prompt", flag="from")],
+    prompt_b: Annotated[str, Param("the walk's last prompt", flag="to")],
+    frames: Annotated[int, Param("frames from end to end", min=2, max=240)] = 24,
+    seed: Annotated[int, SEED] = 0,
+) -> Result:
+    """A prompt walk: the same latent drawn while the words turn from one prompt into the
+    other (frames and a looping GIF)."""
+    a, note_a = _sentence(loaded, prompt_a)
+    b, note_b = _sentence(loaded, prompt_b)
+    ts = [i / (frames - 1) for i in range(frames)]
+    words = torch.stack([slerp(a, b, t) for t in ts])
+    z = draw_latents(loaded.model.z_dim, seed, 1).expand(frames, -1)
+    images = _draw(loaded, z, words)
+    names = [f"walk-s{seed}-{i:03d}" for i in range(frames)]
+    ends = [f"{names[0]}.png", f"{names[-1]}.png"]
+    arts = [
+        Artwork(
+            name=name,
+            image=to_pil(images[i]),
+            provenance=loaded.provenance(
+                "interpolate", seed=seed, t=t, ends=ends, latent=encode_latent(z[i])
+            ),
+        )
+        for i, (name, t) in enumerate(zip(names, ts, strict=True))
+    ]
+    frames_out = [to_pil(img) for img in images] + [to_pil(img) for img in images.flip(0)[1:-1]]
+    message = "; ".join(n for n in (note_a, note_b) if n) or None
+    grid = make_grid(images, nrow=min(frames, 12))
+    return Result(arts, grid=grid, frames=frames_out, stem=f"walk-s{seed}", message=message)
+
+
+@torch.inference_mode()
+def evaluate(
+    loaded: LoadedModel,
+    n: Annotated[int, Param("held-out captions to draw (at most)", min=2, max=10_000)] = 500,
+    seed: Annotated[int, SEED] = 0,
+    out_dir: Path | None = None,
+) -> Result:
+    """R-precision of the pictures drawn for held-out captions: the share whose own caption
+    ranks first among 100, judged by the text–image encoder the model learnt from (per
+    language), beside the same for the real held-out pictures (the judge's ceiling)."""
+    info = loaded.manifest.get("data", {})
+    judge_path = (info.get("encoder") or {}).get("path")
+    if not info.get("source") or not judge_path:
+        raise InputError(f"model '{loaded.path}' records no data or encoder to evaluate with")
+    judge = load_artifact(Path(judge_path)).model.eval()
+    full = load_captioned(info["source"], image_size=loaded.model.cfg.image_size)
+    _, holdout = split(full, info.get("holdout", HOLDOUT), info.get("split_seed", SPLIT_SEED))
+    k = min(n, len(holdout))
+    out: dict[str, object] = {"data": info["source"], "pictures": k, "candidates": 100}
+    for lang in holdout.languages:
+        captions = [c[lang] for c in holdout.captions[:k]]
+        words = torch.cat([loaded.model.sentences(captions[i : i + 256]) for i in range(0, k, 256)])
+        drawn = _draw(loaded, draw_latents(loaded.model.z_dim, seed, k), words)
+        drawn = _fit(drawn, judge.cfg.image_size)
+        real = _fit(holdout.images[:k], judge.cfg.image_size)
+        out[f"r_precision_{lang}"] = r_precision(judge, drawn, captions, seed=seed)
+        out[f"r_precision_real_{lang}"] = r_precision(judge, real, captions, seed=seed)
+    return Result(data=out, stem="evaluation")
+
+
+def _fit(images: torch.Tensor, size: int) -> torch.Tensor:
+    if images.shape[-1] == size:
+        return images
+    return torch.nn.functional.interpolate(images, size=(size, size), mode="area")
