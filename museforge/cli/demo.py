@@ -32,10 +32,19 @@ MUSIC_DEMOS = {
 }
 
 
+# Text-to-image starters: the same picture asked for in English and in Chinese.
+IMAGINE_DEMOS = (
+    ("imagine", {"prompt": "a small yellow star bottom right on black", "n": 16}),
+    ("imagine", {"prompt": "白色背景上中间有一个大蓝色圆", "n": 16}),
+)
+IMAGE_KINDS = frozenset({"image-gan", "image-vae"})
+
+
 def run_demo(models: Path, out_dir: Path, seed: int = 7) -> list[Path]:
     """For each image starter a 64-image grid and an interpolation GIF; for each text
     starter three poems in a strict form; for each style network two stylised photos;
-    for each music starter a tune, a song, phrases or a harmonised chorale.
+    for each music starter a tune, a song, phrases or a harmonised chorale; for each
+    text-to-image starter pictures of one prompt in English and one in Chinese.
     Returns the files worth opening."""
     starters = sorted(p.parent for p in Path(models).glob("*/model.json"))
     if not starters:
@@ -58,6 +67,15 @@ def run_demo(models: Path, out_dir: Path, seed: int = 7) -> list[Path]:
             for photo in STYLE_DEMOS:
                 shown += write_result(call_verb(loaded, "stylise", image=photo), target)
             continue
+        if loaded.kind == "text-to-image":
+            scale = max(1, 256 // loaded.model.cfg.image_size)
+            for verb, kwargs in IMAGINE_DEMOS:
+                result = call_verb(loaded, verb, seed=seed, **kwargs)
+                written = write_result(result, target, upscale=scale)
+                shown += [p for p in written if p.name.endswith("-grid.png")]
+            continue
+        if loaded.kind not in IMAGE_KINDS:
+            continue  # a model with nothing to show on its own (a text–image encoder)
         scale = max(1, 256 // loaded.model.cfg.image_size)
         for verb, kwargs in (
             ("sample", {"n": 64, "seed": seed}),

@@ -3,6 +3,8 @@ to another. Every picture records its latent, so the gallery can tell how it was
 
 from __future__ import annotations
 
+import hashlib
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -20,6 +22,12 @@ from museforge.crossmodal.folders import language_of
 from museforge.errors import InputError
 
 BATCH = 64
+
+
+def slug(prompt: str) -> str:
+    """A short file-name part for a prompt: its first Latin words, else a digest."""
+    words = re.findall(r"[a-z0-9]+", prompt.lower())[:4]
+    return "-".join(words) or "p" + hashlib.sha1(prompt.encode()).hexdigest()[:8]
 
 
 def _sentence(loaded: LoadedModel, prompt: str) -> tuple[torch.Tensor, str | None]:
@@ -57,9 +65,10 @@ def imagine(
     z = truncate(draw_latents(loaded.model.z_dim, seed, n), truncation)
     images = _draw(loaded, z, words.expand(n, -1))
     language = language_of(prompt)
+    stem = f"imagine-{slug(prompt)}-s{seed}"
     arts = [
         Artwork(
-            name=f"imagine-s{seed}-{i:03d}",
+            name=f"{stem}-{i:03d}",
             image=to_pil(images[i]),
             provenance=loaded.provenance(
                 "imagine", seed=seed, index=i, language=language, latent=encode_latent(z[i])
@@ -67,7 +76,7 @@ def imagine(
         )
         for i in range(n)
     ]
-    return Result(arts, grid=make_grid(images), stem=f"imagine-s{seed}", message=note)
+    return Result(arts, grid=make_grid(images), stem=stem, message=note)
 
 
 def interpolate(
@@ -114,10 +123,9 @@ def evaluate(
     ranks first among 100, judged by the text–image encoder the model learnt from (per
     language), beside the same for the real held-out pictures (the judge's ceiling)."""
     info = loaded.manifest.get("data", {})
-    judge_path = (info.get("encoder") or {}).get("path")
-    if not info.get("source") or not judge_path:
+    if not info.get("source") or not info.get("encoder"):
         raise InputError(f"model '{loaded.path}' records no data or encoder to evaluate with")
-    judge = load_artifact(Path(judge_path)).model.eval()
+    judge = _encoder(loaded, info["encoder"]).model.eval()
     full = load_captioned(info["source"], image_size=loaded.model.cfg.image_size)
     _, holdout = split(full, info.get("holdout", HOLDOUT), info.get("split_seed", SPLIT_SEED))
     k = min(n, len(holdout))
@@ -131,6 +139,21 @@ def evaluate(
         out[f"r_precision_{lang}"] = r_precision(judge, drawn, captions, seed=seed)
         out[f"r_precision_real_{lang}"] = r_precision(judge, real, captions, seed=seed)
     return Result(data=out, stem="evaluation")
+
+
+def _encoder(loaded: LoadedModel, recorded: dict) -> LoadedModel:
+    """The encoder the model learnt from: where it was, or beside the model (starters move
+    with their folder); it must be the very same weights."""
+    path = Path(str(recorded.get("path")))
+    for place in (path, loaded.path.parent / path.name):
+        if (place / "model.json").is_file():
+            found = load_artifact(place)
+            if found.sha256 != recorded.get("sha256"):
+                raise InputError(
+                    f"the encoder at '{place}' is not the one '{loaded.path}' learnt from"
+                )
+            return found
+    raise InputError(f"the encoder '{path}' that '{loaded.path}' learnt from is not there")
 
 
 def _fit(images: torch.Tensor, size: int) -> torch.Tensor:
