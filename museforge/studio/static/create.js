@@ -6,6 +6,7 @@ import { $, clear, el, musicView, randomSeed, rollThumb, setOptions } from "./ui
 
 const TASTE_FACTOR = 4; // "more like the ones I liked": make 4× as many, keep the best
 let fields = []; // the current verb's field controls: {field, read(), write(value)}
+let hidden = new Set(); // the current verb's settings that do not apply to this model
 let job = null;
 
 export async function init() {
@@ -61,6 +62,7 @@ async function renderForm() {
   // Settings declared for other variants (a Chinese model's English-only forms) are not shown.
   const fits = (field) => !field.applies || !model?.variant || field.applies.includes(model.variant);
   fields = (form?.fields || []).filter(fits).map((field) => control(field, model));
+  hidden = new Set((form?.fields || []).filter((f) => !fits(f)).map((f) => f.name));
   box.append(...fields.map((c) => c.node));
   $("create-taste-row").hidden = !fields.some((c) => c.field.name === "n");
   $("create-taste").checked = false;
@@ -503,7 +505,7 @@ export async function remix(recipe) {
   for (const [name, value] of Object.entries(recipe.args || {})) {
     const c = fields.find((f) => f.field.name === name);
     if (c) c.write(value);
-    else unknown.push(name);
+    else if (!hidden.has(name)) unknown.push(name); // recorded, but not for this model's variant
   }
   showInfo(`Remixing ${recipe.id || "an artwork"}: ${recipe.model} · ${recipe.verb}`);
   if (unknown.length) showError(`settings this form does not have: ${unknown.join(", ")}`);
