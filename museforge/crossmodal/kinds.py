@@ -9,6 +9,7 @@ from typing import Any
 from museforge.core.artifact import load_artifact
 from museforge.core.registry import config_from_dict, register_kind, verb
 from museforge.crossmodal import data, verbs_encoder, verbs_imagine
+from museforge.crossmodal.captioned import CaptionedImages
 from museforge.crossmodal.encoder import EncoderConfig, TextImageEncoder, build_vocab
 from museforge.crossmodal.encoder_task import (
     HOLDOUT,
@@ -25,16 +26,11 @@ KIND = "text-image-encoder"
 IMAGINE = "text-to-image"
 
 
-def encoder_task(model: dict[str, Any], training: dict[str, Any], source: str, seed: int):
-    """An EncoderTask for the Trainer, plus the data description for the manifest."""
-    settings = dict(model)
-    size = int(settings.get("image_size", EncoderConfig.image_size))
-    full = data.load_captioned(source, image_size=size)
-    train, holdout = split(full)
-    settings["vocab"] = build_vocab([t for c in train.captions for t in c.values()])
-    cfg = config_from_dict(EncoderConfig, settings, "model settings")
-    train_cfg = config_from_dict(EncoderTraining, training, "training settings")
-    info = {
+def data_record(
+    source: str, full: CaptionedImages, train: CaptionedImages, holdout: CaptionedImages
+) -> dict[str, Any]:
+    """What a captioned set and its split were, for the model's manifest."""
+    return {
         "source": source,
         "licence": full.licence,
         "fingerprint": train.fingerprint,
@@ -47,7 +43,20 @@ def encoder_task(model: dict[str, Any], training: dict[str, Any], source: str, s
         "skipped_files": len(full.skipped),
         "skipped": list(full.skipped[:20]),
     }
-    return EncoderTask(cfg, train_cfg, train, holdout, seed), info
+
+
+def encoder_task(model: dict[str, Any], training: dict[str, Any], source: str, seed: int):
+    """An EncoderTask for the Trainer, plus the data description for the manifest."""
+    settings = dict(model)
+    size = int(settings.get("image_size", EncoderConfig.image_size))
+    full = data.load_captioned(source, image_size=size)
+    train, holdout = split(full)
+    settings["vocab"] = build_vocab([t for c in train.captions for t in c.values()])
+    cfg = config_from_dict(EncoderConfig, settings, "model settings")
+    train_cfg = config_from_dict(EncoderTraining, training, "training settings")
+    return EncoderTask(cfg, train_cfg, train, holdout, seed), data_record(
+        source, full, train, holdout
+    )
 
 
 def imagine_task(model: dict[str, Any], training: dict[str, Any], source: str, seed: int):
@@ -76,20 +85,8 @@ def imagine_task(model: dict[str, Any], training: dict[str, Any], source: str, s
         for k, v in encoder.model.state_dict().items()
         if k.startswith("text.")
     }
-    info = {
-        "source": source,
-        "licence": full.licence,
-        "fingerprint": train.fingerprint,
-        "full_fingerprint": full.fingerprint,
-        "languages": list(full.languages),
-        "encoder": {"path": str(encoder.path), "sha256": encoder.sha256},
-        "n_train": len(train),
-        "n_holdout": len(holdout),
-        "holdout": HOLDOUT,
-        "split_seed": SPLIT_SEED,
-        "skipped_files": len(full.skipped),
-        "skipped": list(full.skipped[:20]),
-    }
+    info = data_record(source, full, train, holdout)
+    info["encoder"] = {"path": str(encoder.path), "sha256": encoder.sha256}
     return ImagineTask(cfg, train_cfg, train, text_state, seed), info
 
 
