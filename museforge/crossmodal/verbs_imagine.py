@@ -19,6 +19,8 @@ from museforge.crossmodal.data import load_captioned
 from museforge.crossmodal.encoder import r_precision
 from museforge.crossmodal.encoder_task import HOLDOUT, SPLIT_SEED, split
 from museforge.crossmodal.folders import language_of
+from museforge.crossmodal.judge import attribute_accuracy, load_judge
+from museforge.crossmodal.shapes import captioned_shapes
 from museforge.errors import InputError
 
 BATCH = 64
@@ -138,7 +140,29 @@ def evaluate(
         real = _fit(holdout.images[:k], judge.cfg.image_size)
         out[f"r_precision_{lang}"] = r_precision(judge, drawn, captions, seed=seed)
         out[f"r_precision_real_{lang}"] = r_precision(judge, real, captions, seed=seed)
+    if str(info["source"]).startswith("captioned-shapes"):
+        out |= _attributes(loaded, k, seed)
     return Result(data=out, stem="evaluation")
+
+
+def _attributes(loaded: LoadedModel, n: int, seed: int) -> dict[str, dict[str, float]]:
+    """On captioned-shapes: how often a separately trained judge sees the asked-for colour,
+    shape, size, position and background — for colour–shape pairs seen in training and
+    for the held-out pairs (composition), per language, beside real pictures (the judge's
+    ceiling)."""
+    size = loaded.model.cfg.image_size
+    judge = load_judge(size)
+    out = {}
+    for split_name, key in (("train", "seen"), ("held-out", "held_out")):
+        asked = captioned_shapes(size, n=n, seed=10_000 + seed, split=split_name)
+        attrs = list(asked.attributes or ())
+        out[f"attributes_{key}_real"] = attribute_accuracy(judge, asked.images, attrs)
+        z = draw_latents(loaded.model.z_dim, seed, n)
+        for lang in ("en", "zh"):
+            words = loaded.model.sentences([c[lang] for c in asked.captions])
+            drawn = _draw(loaded, z, words)
+            out[f"attributes_{key}_{lang}"] = attribute_accuracy(judge, drawn, attrs)
+    return out
 
 
 def _encoder(loaded: LoadedModel, recorded: dict) -> LoadedModel:

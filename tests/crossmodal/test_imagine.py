@@ -14,6 +14,7 @@ from museforge.crossmodal.encoder import EncoderConfig, TextImageEncoder, build_
 from museforge.crossmodal.encoder_task import split
 from museforge.crossmodal.imagine import ImagineConfig, TextToImage
 from museforge.crossmodal.imagine_task import ImagineTask, ImagineTraining
+from museforge.crossmodal.judge import AttributeJudge
 from museforge.crossmodal.shapes import captioned_shapes
 from museforge.errors import InputError
 
@@ -108,8 +109,10 @@ def test_the_kind_imagines_from_words_in_either_language(shapes, encoder, tmp_pa
         with pytest.raises(InputError, match=message):
             call_verb(loaded, "imagine", prompt=prompt)
     monkeypatch.setattr(verbs_imagine, "load_captioned", lambda source, image_size=64: shapes)
+    monkeypatch.setattr(verbs_imagine, "load_judge", lambda size: AttributeJudge(size).eval())
     scores = call_verb(loaded, "evaluate", n=6).data
     assert set(scores) >= {"r_precision_en", "r_precision_zh", "r_precision_real_en"}
+    assert set(scores["attributes_held_out_zh"]) >= {"colour", "shape", "colour_and_shape"}
     assert 0 <= scores["r_precision_en"] <= 1 and scores["pictures"] == 6
 
 
