@@ -9,15 +9,18 @@ studio's Train page and docs list from here; :func:`resolve` turns a training so
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import torch
 
 from museforge.core.registry import load_all
 from museforge.errors import DataError
 
 _NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+SKIPPED_KEPT = 20  # skipped files a model's manifest names (all are counted)
 USER_SOURCES = ("folder", "file")
 
 
@@ -103,6 +106,25 @@ def get_dataset(name: str, modality: str, role: str = "training") -> DataSet | N
     """The built-in set ``name`` of ``modality``/``role``, or None."""
     load_all()
     return _SETS.get((f"{modality}/{role}", name))
+
+
+def skipped_record(skipped: Sequence[str]) -> dict[str, Any]:
+    """The manifest's record of the files a data set skipped: how many, and the first
+    :data:`SKIPPED_KEPT` reasons."""
+    return {"skipped_files": len(skipped), "skipped": list(skipped[:SKIPPED_KEPT])}
+
+
+def holdout_indices(
+    n: int, holdout: float, seed: int, what: str
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(training, held-out) indices of ``n`` examples by a shuffle seeded with ``seed``,
+    each part sorted (so it keeps the data's order); the held-out part has
+    round(n · holdout). A DataError names ``what`` when a part would be empty."""
+    n_hold = int(n * holdout + 0.5)
+    if n_hold < 1 or n_hold >= n:
+        raise DataError(f"cannot split {what}: one part would be empty")
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    return order[n_hold:].sort().values, order[:n_hold].sort().values
 
 
 def split_source(source: str) -> tuple[str, str] | None:

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from museforge.core.data import SKIPPED_KEPT
 from museforge.core.train import StepCallback, Trainer, TrainResult, TrainSettings, parse_duration
 from museforge.errors import InputError
 
@@ -140,7 +141,8 @@ def train_from_recipe(
     skipped = data_info.get("skipped_files", 0)
     if skipped and notify is not None:
         shown = "; ".join(data_info.get("skipped", [])[:3])
-        more = f"; … (the first 20 are in {Path(out) / 'model.json'})" if skipped > 3 else ""
+        listed = Path(out) / "model.json"
+        more = f"; … (the first {SKIPPED_KEPT} are in {listed})" if skipped > 3 else ""
         notify(f"skipped {skipped} unusable file(s) in {recipe.data}: {shown}{more}")
     record = {
         "data": recipe.data,

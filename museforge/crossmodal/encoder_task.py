@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 import torch
 from PIL import Image
 
+from museforge.core.data import holdout_indices
 from museforge.core.train import optimizer_step
 from museforge.crossmodal.captioned import CaptionedImages
 from museforge.crossmodal.encoder import (
@@ -20,7 +21,6 @@ from museforge.crossmodal.encoder import (
     contrastive_loss,
     r_precision,
 )
-from museforge.errors import DataError
 
 HOLDOUT, SPLIT_SEED = 0.1, 0
 MAX_VALIDATION = 500  # held-out pictures ranked at each validation
@@ -41,14 +41,10 @@ class EncoderTraining:
 
 def split(data: CaptionedImages, holdout: float = HOLDOUT, seed: int = SPLIT_SEED):
     """(train, held-out) parts of ``data`` by a seeded shuffle; each keeps data order."""
-    n = len(data)
-    n_hold = int(n * holdout + 0.5)
-    if n_hold < 1 or n_hold >= n:
-        raise DataError(f"cannot split '{data.source}' ({n} pictures): one part would be empty")
-    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    where = f"'{data.source}' ({len(data)} pictures)"
+    train_idx, hold_idx = holdout_indices(len(data), holdout, seed, where)
 
     def part(name: str, idx: torch.Tensor) -> CaptionedImages:
-        idx = idx.sort().values
         keep = idx.tolist()
         attrs = None if data.attributes is None else tuple(data.attributes[i] for i in keep)
         alpha = None if data.alpha is None else data.alpha[idx]
@@ -62,7 +58,7 @@ def split(data: CaptionedImages, holdout: float = HOLDOUT, seed: int = SPLIT_SEE
             fingerprint=f"{data.fingerprint}#{name}:holdout={holdout}:seed={seed}",
         )
 
-    return part("train", order[n_hold:]), part("holdout", order[:n_hold])
+    return part("train", train_idx), part("holdout", hold_idx)
 
 
 class EncoderTask:

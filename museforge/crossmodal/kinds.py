@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from museforge.core.artifact import load_artifact
+from museforge.core.data import skipped_record
 from museforge.core.registry import config_from_dict, register_kind, verb
 from museforge.crossmodal import data, verbs_encoder, verbs_imagine
 from museforge.crossmodal.captioned import CaptionedImages
@@ -40,8 +41,7 @@ def data_record(
         "n_holdout": len(holdout),
         "holdout": HOLDOUT,
         "split_seed": SPLIT_SEED,
-        "skipped_files": len(full.skipped),
-        "skipped": list(full.skipped[:20]),
+        **skipped_record(full.skipped),
     }
 
 

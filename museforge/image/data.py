@@ -15,7 +15,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from museforge.core.data import DataSet, register_dataset, register_user_source, resolve
+from museforge.core.data import (
+    DataSet,
+    holdout_indices,
+    register_dataset,
+    register_user_source,
+    resolve,
+)
 from museforge.core.files import list_files
 from museforge.core.media import (
     IMAGE_SUFFIXES,
@@ -247,14 +253,10 @@ def split_dataset(
     n = len(dataset)
     if not 0 < holdout < 1:
         raise DataError(f"holdout fraction must be between 0 and 1, got {holdout!r}")
-    n_hold = int(n * holdout + 0.5)
-    if n_hold < 1 or n_hold >= n:
-        where = f"'{dataset.source}' ({n} images) with holdout {holdout}"
-        raise DataError(f"cannot split data set {where}: one part would be empty")
-    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    where = f"data set '{dataset.source}' ({n} images) with holdout {holdout}"
+    train_idx, hold_idx = holdout_indices(n, holdout, seed, where)
 
     def part(name: str, idx: torch.Tensor) -> ImageDataset:
-        idx = idx.sort().values
         labels = None if dataset.labels is None else dataset.labels[idx]
         # The parent fingerprint plus the split settings identify the part exactly.
         tag = f"#{name}:holdout={holdout}:seed={seed}"
@@ -266,4 +268,4 @@ def split_dataset(
             fingerprint=dataset.fingerprint + tag,
         )
 
-    return part("train", order[n_hold:]), part("holdout", order[:n_hold])
+    return part("train", train_idx), part("holdout", hold_idx)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from museforge.core.data import get_dataset
+from museforge.core.data import get_dataset, skipped_record
 from museforge.core.registry import apply_preset, config_from_dict, register_kind, verb
 from museforge.errors import DataError
 from museforge.image import verbs
@@ -65,8 +65,7 @@ def _image_task(task_cls, config_cls, training_cls, model, training, data, seed)
         "holdout": HOLDOUT,
         "split_seed": SPLIT_SEED,
         "class_names": list(full.class_names),
-        "skipped_files": len(full.skipped),
-        "skipped": list(full.skipped[:20]),
+        **skipped_record(full.skipped),
     }
     if notices:
         data_info["notices"] = notices

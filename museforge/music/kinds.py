@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from museforge.core.data import register_dataset, register_user_source
+from museforge.core.data import register_dataset, register_user_source, skipped_record
 from museforge.core.registry import config_from_dict, register_kind, verb
 from museforge.errors import DataError
 from museforge.music import verbs_chorale, verbs_lm, verbs_vae
@@ -87,8 +87,7 @@ def music_task(model: dict[str, Any], training: dict[str, Any], data: str, seed:
         "holdout": HOLDOUT,
         "split_seed": SPLIT_SEED,
         "transpositions": "-5..+6 semitones (training pieces only)",
-        "skipped_files": len(corpus.skipped),
-        "skipped": list(corpus.skipped[:20]),
+        **skipped_record(corpus.skipped),
     }
     return MusicLMTask(cfg, train_cfg, train_ids, val_ids, seed), data_info
 
@@ -142,8 +141,7 @@ def melody_vae_task(model: dict[str, Any], training: dict[str, Any], data: str, 
         "split_seed": SPLIT_SEED,
         "transpositions": f"{train_cfg.transpose[0]}..+{train_cfg.transpose[1]} semitones, "
         "random per training phrase",
-        "skipped_files": sum(len(c.skipped) for c, _, _ in info),
-        "skipped": [s for c, _, _ in info for s in c.skipped][:20],
+        **skipped_record([s for c, _, _ in info for s in c.skipped]),
     }
     return MelodyVAETask(cfg, train_cfg, train_x, val_x, seed), data_info
 
@@ -192,8 +190,7 @@ def coconet_task(model: dict[str, Any], training: dict[str, Any], data: str, see
         "holdout_windows": int(val_windows[0].shape[0]),
         "holdout": HOLDOUT,
         "split_seed": SPLIT_SEED,
-        "skipped_files": len(corpus.skipped),
-        "skipped": list(corpus.skipped[:20]),
+        **skipped_record(corpus.skipped),
     }
     return CoconetTask(cfg, train_cfg, train_windows, val_windows, seed), data_info
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from museforge.core.data import skipped_record
 from museforge.core.registry import config_from_dict, register_kind, verb
 from museforge.errors import InputError
 from museforge.style import verbs
@@ -34,8 +35,7 @@ def style_task(model: dict[str, Any], training: dict[str, Any], data: str, seed:
         "source": data,
         "fingerprint": digest.hexdigest()[:16],
         "n_images": len(content),
-        "skipped_files": len(skipped),
-        "skipped": list(skipped[:20]),
+        **skipped_record(skipped),
         "style": {"source": style, "fingerprint": fingerprint(style_image)},
     }
     return StyleNetTask(cfg, train_cfg, content, style_image, seed), data_info

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from museforge.core.data import skipped_record
 from museforge.core.registry import apply_preset, config_from_dict, register_kind, verb
 from museforge.errors import DataError
 from museforge.nn.lm_training import SequenceLMTraining
@@ -70,8 +71,7 @@ def text_task(model: dict[str, Any], training: dict[str, Any], data: str, seed: 
         "holdout_chars": len(val_text),
         "holdout": HOLDOUT,
         "split_seed": SPLIT_SEED,
-        "skipped_files": len(corpus.skipped),
-        "skipped": list(corpus.skipped[:20]),
+        **skipped_record(corpus.skipped),
     }
     task = TextLMTask(
         cfg, train_cfg, lossy_ids(index, train_text), lossy_ids(index, val_text), seed
