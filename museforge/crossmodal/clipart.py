@@ -12,8 +12,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from wordfreq import zipf_frequency
-
 from museforge.core.media import UnusableFile, decode_image, one_line
 from museforge.crossmodal.captioned import CaptionedImages, cached, captioned
 from museforge.errors import DataError
@@ -25,6 +23,14 @@ RECIPE = 1
 _SPLIT = re.compile(r"[_\-.\s]+")
 
 
+def _needs(root: Path) -> Path:
+    """``root``, or a DataError saying which package brings it."""
+    if not root.is_dir():
+        package = "the Debian package openclipart-png (make installs it)"
+        raise DataError(f"clipart needs '{root}' from {package}")
+    return root
+
+
 def words(text: str) -> list[str]:
     """Lower-case words of a file or folder name, without numbers and one-letter bits."""
     return [w for w in _SPLIT.split(text.lower()) if len(w) > 1 and w.isalpha()]
@@ -32,6 +38,9 @@ def words(text: str) -> list[str]:
 
 def caption(relative: Path) -> str:
     """The caption of a clip-art file from its path below the collection's root."""
+    # wordfreq takes 0.17 s to import, which every CLI start would pay: only captions need it.
+    from wordfreq import zipf_frequency
+
     folders = [w for part in relative.parts[:-1] for w in [" ".join(words(part))] if w]
     known = {w for part in relative.parts[:-1] for w in words(part)}
     name = [
@@ -46,11 +55,7 @@ def caption(relative: Path) -> str:
 def build(image_size: int, root: Path = ROOT, limit: int | None = None) -> CaptionedImages:
     """Every readable picture below ``root`` (sorted by path, at most ``limit``), padded to
     a square on white and reduced to ``image_size``."""
-    if not root.is_dir():
-        raise DataError(
-            f"clipart needs '{root}' from the Debian package openclipart-png (make installs it)"
-        )
-    files = sorted(p for p in root.rglob("*.png") if not p.name.startswith("."))[:limit]
+    files = sorted(p for p in _needs(root).rglob("*.png") if not p.name.startswith("."))[:limit]
     pictures, captions, skipped = [], [], []
     for path in files:
         try:
@@ -71,10 +76,6 @@ def clipart(
     image_size: int = 64, limit: int | None = None, cache_dir: Path | None = None
 ) -> CaptionedImages:
     """The ``clipart`` set at ``image_size`` px (the first ``limit`` files), cached."""
-    if not ROOT.is_dir():
-        raise DataError(
-            f"clipart needs '{ROOT}' from the Debian package openclipart-png (make installs it)"
-        )
-    stamp = int(ROOT.stat().st_mtime)
+    stamp = int(_needs(ROOT).stat().st_mtime)
     key = f"clipart-{image_size}-{limit or 'all'}-r{RECIPE}-{stamp}"
     return cached(key, lambda: build(image_size, limit=limit), cache_dir)

@@ -3,21 +3,10 @@ import random
 
 import pytest
 
+from museforge.bench.constraints import brute_longest
 from museforge.text.metrics import DOC_SEPARATOR, CopyIndex, bits_per_char, distinct_n
 
 POEM = "床前明月光，疑是地上霜。\n举头望明月，低头思故乡。\n"
-
-
-def brute_longest(training: str, text: str) -> int:
-    """Longest substring of ``text`` without the separator that occurs in ``training``."""
-    best = 0
-    for i in range(len(text)):
-        for j in range(i + best + 1, len(text) + 1):
-            span = text[i:j]
-            if DOC_SEPARATOR in span or span not in training:
-                break  # longer spans from i contain this one, so fail too
-            best = j - i
-    return best
 
 
 def random_text(rng: random.Random, alphabet: str, n: int) -> str:
