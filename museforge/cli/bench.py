@@ -108,3 +108,41 @@ def bench_constraints(json_path: JsonOpt = None) -> None:
 
     results = run_constraint_bench()
     _report(results, format_table(results), json_path)
+
+
+@commands.command("imagine")
+def bench_imagine(
+    budget: BudgetOpt = "10m",
+    data: Annotated[
+        list[str] | None,
+        typer.Option("--data", help="captioned sets [default: captioned-shapes, emoji]"),
+    ] = None,
+    contender: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--contender",
+            help="words-flow, words-gan, class, unconditional [default: all]",
+        ),
+    ] = None,
+    json_path: JsonOpt = None,
+    seed: SeedOpt = 0,
+    eval_n: Annotated[int, typer.Option(help="held-out captions drawn per model")] = 500,
+    work_dir: Annotated[Path, typer.Option(help="where trained models go")] = Path(
+        "runs/bench-imagine"
+    ),
+) -> None:
+    """Text-to-image against unconditional and class-conditional models of the same size
+    at equal budget: R-precision, FID, attribute accuracy, seconds for 8 pictures."""
+    from museforge.bench.imagine import ENCODERS, format_table, run_imagine_bench
+    from museforge.core.train import parse_duration
+
+    results = run_imagine_bench(
+        parse_duration(budget),
+        work_dir,
+        models_dir(),
+        list(data or ENCODERS),
+        contenders=contender,
+        seed=seed,
+        eval_n=eval_n,
+    )
+    _report(results, format_table(results), json_path)

@@ -1,4 +1,4 @@
-"""The ``museforge gallery`` commands: list, show, rate, tag, remix, export, reindex.
+"""The ``museforge gallery`` commands: list, search, show, rate, tag, remix, export, reindex.
 
 They work on the gallery folder ($MUSEFORGE_GALLERY or ./gallery); every command first
 brings the index up to date with the files, so artworks written by hand or by another
@@ -17,13 +17,17 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from museforge.cli.app import gallery_root, out
+from museforge.cli.app import err, gallery_root, out
 from museforge.errors import InputError
 
 gallery_app = typer.Typer(help="Your artworks: list, search, rate, tag, lineage, remix, export.")
 
 IdArg = Annotated[str, typer.Argument(help="artwork id (from `museforge gallery list`)")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
+EncoderOpt = Annotated[
+    str | None,
+    typer.Option(help="text–image encoder: model folder or starter name (default: a starter)"),
+]
 
 
 def _open():
@@ -32,6 +36,14 @@ def _open():
     gallery = Gallery(gallery_root())
     gallery.sync()
     return gallery
+
+
+def _embedder(encoder: str | None):
+    """The embedder of the named encoder, else of the best starter encoder there is."""
+    from museforge.cli.app import models_dir, resolve_model
+    from museforge.crossmodal.embedder import default_encoder, encoder_embedder
+
+    return encoder_embedder(resolve_model(encoder) if encoder else default_encoder(models_dir()))
 
 
 def _date(text: str | None, option: str) -> float | None:
@@ -59,10 +71,14 @@ def list_(
     tag: Annotated[str | None, typer.Option(help="only artworks with this tag")] = None,
     since: Annotated[str | None, typer.Option(help="made on or after this date")] = None,
     until: Annotated[str | None, typer.Option(help="made before this date")] = None,
+    frames: Annotated[
+        bool, typer.Option("--frames", help="list an animation's frames too, not only its GIF")
+    ] = False,
     limit: Annotated[int, typer.Option(help="at most this many")] = 50,
     as_json: JsonOpt = False,
 ) -> None:
-    """List artworks, newest first, with filters and free-text search."""
+    """List artworks, newest first, with filters and free-text search (an interpolation
+    is one animation; `gallery show ID` lists its frames)."""
     gallery = _open()
     records = gallery.list(
         modality=modality,
@@ -73,6 +89,7 @@ def list_(
         tag=tag,
         since=_date(since, "--since"),
         until=_date(until, "--until"),
+        frames=frames,
         limit=limit,
     )
     if as_json:
@@ -86,18 +103,64 @@ def list_(
         stars = mark + ("★" * (r.stars or 0))
         table.add_row(made, r.modality, r.verb or "", stars, ", ".join(r.tags), r.path, r.id)
     out.print(table)
-    out.print(f"{len(records)} of {gallery.count()} artworks in {gallery.root}/")
+    out.print(f"{len(records)} of {gallery.count(frames=frames)} artworks in {gallery.root}/")
 
 
 @gallery_app.command()
-def show(art_id: IdArg, as_json: JsonOpt = False) -> None:
-    """One artwork: its provenance, parents and children."""
+def search(
+    query: Annotated[str, typer.Argument(help="what the pictures show, in English or Chinese")],
+    encoder: EncoderOpt = None,
+    limit: Annotated[int, typer.Option(min=1, help="at most this many")] = 20,
+    as_json: JsonOpt = False,
+) -> None:
+    """Rank every picture in the gallery by meaning: how well a text–image encoder finds it
+    fits the words (cosine, −1..1), best first. Texts and music are not ranked."""
+    from museforge.gallery.meaning import clean_query
+    from museforge.gallery.meaning import search as by_meaning
+
+    clean_query(query)  # an empty query is refused before an encoder is loaded
+    embedder = _embedder(encoder)
+    ranking = by_meaning(_open(), embedder, query)
+    if ranking.note:
+        err.print(f"[yellow]note:[/yellow] {escape(ranking.note)}", highlight=False)
+    shown = ranking.matches[:limit]
+    if as_json:
+        rows = [
+            {"rank": k, "score": round(m.score, 4), "id": m.record.id, "path": m.record.path}
+            for k, m in enumerate(shown, 1)
+        ]
+        _print_json(rows)
+        return
+    table = Table("rank", "score", "file")
+    table.add_column("id", no_wrap=True, min_width=16)
+    for k, m in enumerate(shown, 1):
+        table.add_row(str(k), f"{m.score:.3f}", m.record.path, m.record.id)
+    out.print(table)
+    total = len(ranking.matches)
+    out.print(f"{len(shown)} of {total} pictures, ranked by meaning with {embedder.name}")
+
+
+@gallery_app.command()
+def show(
+    art_id: IdArg,
+    looks_like: Annotated[
+        bool, typer.Option("--looks-like", help="name what the picture looks like (zero-shot)")
+    ] = False,
+    lang: Annotated[str, typer.Option(help="language of the --looks-like labels")] = "en",
+    encoder: EncoderOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """One artwork: its provenance, parents and children; with --looks-like, the five
+    captions of the encoder's training set that fit the picture best."""
     gallery = _open()
     record = gallery.get(art_id)
+    guesses = _looks_like(gallery, record, lang, encoder) if looks_like else None
     parents = gallery.parents(art_id)
     children = [{"id": c.id, "path": c.path, "verb": c.verb} for c in gallery.children(art_id)]
     data = {**record.summary(), "provenance": record.provenance}
     data.update(parents=parents, children=children)
+    if guesses is not None:
+        data["looks_like"] = [{"label": t, "score": round(s, 4)} for t, s in guesses]
     if as_json:
         _print_json(data)
         return
@@ -110,6 +173,15 @@ def show(art_id: IdArg, as_json: JsonOpt = False) -> None:
         out.print(f"parent ({p['role']}): {escape(p['label'])} — {where}")
     for c in children:
         out.print(f"child: {c['id']}  {escape(c['path'])}")
+    if guesses is not None:
+        out.print("looks like: " + ", ".join(f"{escape(t)} ({s:.2f})" for t, s in guesses))
+
+
+def _looks_like(gallery, record, lang: str, encoder: str | None) -> list[tuple[str, float]]:
+    from museforge.gallery.meaning import looks_like
+
+    embedder = _embedder(encoder)
+    return looks_like(gallery, embedder, record, embedder.labels(lang))
 
 
 @gallery_app.command()

@@ -234,7 +234,8 @@ def show_result(result: Any, paths: list[Path], target: Path | None, streamed: b
         rest = paths[len(arts) :]
     elif len(arts) > 1:
         where = paths[0].parent if paths else target
-        out.print(f"wrote {len(arts)} artworks with provenance into {where}/")
+        what = "frames" if getattr(result, "frames", None) else "artworks"  # of the GIF below
+        out.print(f"wrote {len(arts)} {what} with provenance into {where}/")
         rest = paths[len(arts) :]
     else:
         rest = paths

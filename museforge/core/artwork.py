@@ -28,7 +28,9 @@ class Result:
 
     artworks: list[Artwork] = field(default_factory=list)
     grid: Image.Image | None = None
-    frames: list[Image.Image] | None = None  # an animation, written as GIF
+    # An animation, written as GIF; the artworks are then its stills (its frames in the
+    # gallery), in the order of the walk.
+    frames: list[Image.Image] | None = None
     data: dict[str, Any] | None = None
     stem: str = "output"
     message: str | None = None  # one line for the user (e.g. how close a projection got)

@@ -115,10 +115,12 @@ def train_from_recipe(
     progress: bool = True,
     callbacks: list[StepCallback] | None = None,
     notify: Callable[[str], None] | None = None,
+    adjust: Callable[[Any], None] | None = None,
 ) -> TrainResult:
     """Build the kind's task from ``recipe`` and run the shared Trainer into ``out``.
 
-    ``notify`` receives one-line notices for the user (files skipped in the data set).
+    ``notify`` receives one-line notices for the user (files skipped in the data set);
+    ``adjust`` may change the task before it trains (a benchmark's baseline).
     """
     from museforge.core.registry import get_kind
 
@@ -144,6 +146,8 @@ def train_from_recipe(
         listed = Path(out) / "model.json"
         more = f"; … (the first {SKIPPED_KEPT} are in {listed})" if skipped > 3 else ""
         notify(f"skipped {skipped} unusable file(s) in {recipe.data}: {shown}{more}")
+    if adjust is not None:
+        adjust(task)
     record = {
         "data": recipe.data,
         "model": recipe.model,

@@ -20,23 +20,41 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from museforge.crossmodal.encoder import CaptionTokens, EncoderConfig, TextEncoder
+from museforge.crossmodal.flow import FlowNet, sample_flow
 from museforge.nn.blocks import plan_resolutions
+
+ARCHS = ("gan", "flow")
 
 
 @dataclass(frozen=True)
 class ImagineConfig:
-    """Architecture of a text-to-image model; ``encoder`` is the text tower's config."""
+    """Architecture of a text-to-image model; ``encoder`` is the text tower's config.
+
+    ``arch`` "gan": DF-GAN (``z_dim``, ``g_width``, ``d_width``); "flow": rectified flow
+    with a U-Net (``flow_width``, ``flow_levels``; drawn in ``sample_steps`` Heun steps with
+    classifier-free ``guidance``)."""
 
     encoder: dict
     image_size: int = 64
+    arch: str = "gan"
     z_dim: int = 64
     g_width: int = 32
     d_width: int = 32
+    flow_width: int = 32
+    flow_levels: int = 3
+    sample_steps: int = 12
+    guidance: float = 2.0
 
     def __post_init__(self) -> None:
         base, _ = plan_resolutions(self.image_size)
         if base != 4:
             raise ValueError(f"image_size must be 4·2^k, e.g. 32 or 64 (got {self.image_size})")
+        if self.arch not in ARCHS:
+            raise ValueError(f"arch must be one of {', '.join(ARCHS)} (got {self.arch!r})")
+        if not 1 <= self.sample_steps <= 200:
+            raise ValueError(f"sample_steps must be 1..200 (got {self.sample_steps})")
+        if not 2 <= self.flow_levels <= 5:
+            raise ValueError(f"flow_levels must be 2..5 (got {self.flow_levels})")
 
     @property
     def encoder_config(self) -> EncoderConfig:
@@ -129,7 +147,8 @@ class Critic(nn.Module):
 
 
 class TextToImage(nn.Module):
-    """The artifact's model: the frozen text tower, the (EMA) generator and the critic."""
+    """The artifact's model: the frozen text tower and either the (EMA) generator with its
+    critic, or the (EMA) flow network."""
 
     def __init__(self, cfg: ImagineConfig):
         super().__init__()
@@ -138,11 +157,17 @@ class TextToImage(nn.Module):
         self.tokens = CaptionTokens(enc.vocab, enc.context)
         self.text = TextEncoder(enc)
         self.text.requires_grad_(False)
-        self.generator = Generator(cfg, enc.embed_dim)
-        self.critic = Critic(cfg, enc.embed_dim)
+        if cfg.arch == "flow":
+            self.flow = FlowNet(cfg.image_size, cfg.flow_width, enc.embed_dim, cfg.flow_levels)
+        else:
+            self.generator = Generator(cfg, enc.embed_dim)
+            self.critic = Critic(cfg, enc.embed_dim)
 
     @property
     def z_dim(self) -> int:
+        """Numbers in a picture's latent: the GAN's noise, or the flow's starting picture."""
+        if self.cfg.arch == "flow":
+            return 3 * self.cfg.image_size**2
         return self.cfg.z_dim
 
     @torch.no_grad()
@@ -153,6 +178,21 @@ class TextToImage(nn.Module):
         vecs = self.text(self.tokens.encode(prompts, strict))
         return vecs * vecs.shape[1] ** 0.5
 
-    def generate(self, z: torch.Tensor, sentence: torch.Tensor) -> torch.Tensor:
-        """Pictures in [-1, 1] for noise ``z`` and sentence vectors."""
-        return self.generator(z, sentence)
+    def generate(
+        self,
+        z: torch.Tensor,
+        sentence: torch.Tensor,
+        guidance: float | None = None,
+        against: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Pictures in [-1, 1] for latents ``z`` and sentence vectors.
+
+        The flow is guided (classifier-free) by ``guidance`` (default: the model's) away
+        from ``against`` (a negative prompt's sentences; default: no words). The GAN has
+        no such mode and draws the sentence as given."""
+        if self.cfg.arch != "flow":
+            return self.generator(z, sentence)
+        size = self.cfg.image_size
+        noise = z.view(len(z), 3, size, size)
+        scale = self.cfg.guidance if guidance is None else guidance
+        return sample_flow(self.flow, noise, sentence, self.cfg.sample_steps, scale, against)

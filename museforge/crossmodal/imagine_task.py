@@ -20,6 +20,7 @@ from museforge.core.grid import make_grid
 from museforge.core.latent import draw_latents
 from museforge.core.train import optimizer_step
 from museforge.crossmodal.captioned import CaptionedImages
+from museforge.crossmodal.encoder import TextImageEncoder
 from museforge.crossmodal.imagine import ImagineConfig, TextToImage
 from museforge.nn.augment import diff_augment, parse_policy
 from museforge.nn.gan import EMAGenerator
@@ -38,6 +39,10 @@ class ImagineTraining:
     beta2: float = 0.99
     ema_decay: float = 0.999
     mismatch_weight: float = 0.5  # real picture, wrong caption: as bad as a fake, half weight
+    # The encoder's picture tower must pick each drawn picture's own caption among the
+    # batch's (a contrastive loss on the generator, as LAFITE and GALIP use CLIP): the
+    # critic alone lets small differences between captions, such as the shape, slide.
+    align_weight: float = 1.0
     # Translation only: colour jitter would teach the critic that "red" may look blue.
     augment: str = "auto"
 
@@ -46,6 +51,8 @@ class ImagineTraining:
             parse_policy(self.augment)
         if not 0 <= self.mismatch_weight <= 1:
             raise ValueError(f"mismatch_weight must be 0..1 (got {self.mismatch_weight})")
+        if self.align_weight < 0:
+            raise ValueError(f"align_weight must not be negative (got {self.align_weight})")
 
 
 def sentence_table(model: TextToImage, data: CaptionedImages) -> dict[str, torch.Tensor]:
@@ -59,6 +66,22 @@ def sentence_table(model: TextToImage, data: CaptionedImages) -> dict[str, torch
     return table
 
 
+def preview_inputs(task) -> tuple[torch.Tensor, torch.Tensor]:
+    """Eight distinct captions of ``task.data``, each with the same eight latents: a preview
+    grid's rows are prompts."""
+    seen: dict[str, int] = {}
+    for i, caption in enumerate(task.data.captions):
+        text = caption.get("en") or next(iter(caption.values()))
+        seen.setdefault(text, i)
+        if len(seen) == PREVIEW_PROMPTS:
+            break
+    rows = list(seen.values())
+    lang = [next(iter(sorted(task.data.captions[i]))) for i in rows]
+    words = torch.stack([task.sentences[lg][i] for lg, i in zip(lang, rows, strict=True)])
+    z = draw_latents(task.model.z_dim, task.seed, PREVIEW_PROMPTS)
+    return z.repeat(len(rows), 1), words.repeat_interleave(PREVIEW_PROMPTS, dim=0)
+
+
 class ImagineTask:
     """Trains a :class:`TextToImage` model; its text tower stays as the encoder made it."""
 
@@ -69,7 +92,7 @@ class ImagineTask:
         cfg: ImagineConfig,
         training: ImagineTraining,
         data: CaptionedImages,
-        text_state: dict[str, torch.Tensor],
+        encoder: TextImageEncoder,
         seed: int,
     ):
         policy = "translation" if len(data) < AUTO_AUGMENT_BELOW else ""
@@ -77,7 +100,9 @@ class ImagineTask:
         self.cfg, self.training, self.data, self.seed = cfg, training, data, seed
         torch.manual_seed(seed)
         self.model = TextToImage(cfg)
-        self.model.text.load_state_dict(text_state)
+        self.model.text.load_state_dict(encoder.text.state_dict())
+        # The encoder's picture side (frozen, batch statistics fixed) judges alignment.
+        self.encoder = encoder.eval().requires_grad_(False)
         self.sentences = sentence_table(self.model, data)
         self.languages = [tuple(sorted(c)) for c in data.captions]
         self.ema = EMAGenerator(self.model.generator, training.ema_decay)
@@ -86,7 +111,7 @@ class ImagineTask:
         self.opt_g = torch.optim.Adam(gen.parameters(), training.lr_g, betas=betas)
         self.opt_d = torch.optim.Adam(critic.parameters(), training.lr_d, betas=betas)
         self.num_examples = len(data)
-        self._preview = self._preview_inputs()
+        self._preview = preview_inputs(self)
 
     def modules(self) -> dict[str, torch.nn.Module]:
         return {"model": self.model, "ema": self.ema}
@@ -124,24 +149,22 @@ class ImagineTask:
 
         D.requires_grad_(False)
         g_loss = -D(self._augment(fake, noise), words).mean()
-        optimizer_step(g_loss, G, self.opt_g)
+        align = self._alignment(fake, words) if t.align_weight else torch.zeros(())
+        optimizer_step(g_loss + t.align_weight * align, G, self.opt_g)
         D.requires_grad_(True)
         self.ema.update(G)
-        return {"d_loss": d_loss.item(), "g_loss": g_loss.item()}
+        return {"d_loss": d_loss.item(), "g_loss": g_loss.item(), "align": align.item()}
 
-    def _preview_inputs(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Eight distinct captions, each with the same eight latents: rows are prompts."""
-        seen: dict[str, int] = {}
-        for i, caption in enumerate(self.data.captions):
-            text = caption.get("en") or next(iter(caption.values()))
-            seen.setdefault(text, i)
-            if len(seen) == PREVIEW_PROMPTS:
-                break
-        rows = list(seen.values())
-        lang = [next(iter(sorted(self.data.captions[i]))) for i in rows]
-        words = torch.stack([self.sentences[lg][i] for lg, i in zip(lang, rows, strict=True)])
-        z = draw_latents(self.cfg.z_dim, self.seed, PREVIEW_PROMPTS)
-        return z.repeat(len(rows), 1), words.repeat_interleave(PREVIEW_PROMPTS, dim=0)
+    def _alignment(self, fake: torch.Tensor, words: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy of each drawn picture choosing its own caption among the batch's,
+        scored by the encoder (captions repeated in the batch count as right)."""
+        size = self.encoder.cfg.image_size
+        if fake.shape[-1] != size:
+            fake = F.interpolate(fake, size=(size, size), mode="bilinear", antialias=True)
+        text = F.normalize(words, dim=1)
+        logits = self.encoder.logits(self.encoder.encode_images(fake), text)
+        same = (text @ text.T) > 0.9999
+        return -(logits.log_softmax(1).masked_fill(~same, -torch.inf).logsumexp(1)).mean()
 
     @torch.no_grad()
     def preview(self) -> Image.Image:

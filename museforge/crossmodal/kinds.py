@@ -6,10 +6,13 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from museforge.core.artifact import load_artifact
 from museforge.core.data import skipped_record
+from museforge.core.latent import encode_latent
 from museforge.core.registry import config_from_dict, register_kind, verb
-from museforge.crossmodal import data, verbs_encoder, verbs_imagine
+from museforge.crossmodal import data, verbs_encoder, verbs_imagine, verbs_pictures
 from museforge.crossmodal.captioned import CaptionedImages
 from museforge.crossmodal.encoder import EncoderConfig, TextImageEncoder, build_vocab
 from museforge.crossmodal.encoder_task import (
@@ -19,8 +22,10 @@ from museforge.crossmodal.encoder_task import (
     EncoderTraining,
     split,
 )
+from museforge.crossmodal.flow_task import FlowTask, FlowTraining
 from museforge.crossmodal.imagine import ImagineConfig, TextToImage
 from museforge.crossmodal.imagine_task import ImagineTask, ImagineTraining
+from museforge.crossmodal.vocabulary import caption_vocabulary
 from museforge.errors import InputError
 
 KIND = "text-image-encoder"
@@ -61,7 +66,9 @@ def encoder_task(model: dict[str, Any], training: dict[str, Any], source: str, s
 
 def imagine_task(model: dict[str, Any], training: dict[str, Any], source: str, seed: int):
     """An ImagineTask for the Trainer: the text tower comes from the encoder artifact named
-    by ``model.encoder``; the data description for the manifest."""
+    by ``model.encoder``; the data description for the manifest, with the words of the
+    training captions (prompts are checked against them, the studio suggests them) and
+    their mean sentence (the neutral words that guidance and "more" start from)."""
     settings = dict(model)
     encoder_path = settings.pop("encoder", None)
     if not encoder_path:
@@ -77,17 +84,20 @@ def imagine_task(model: dict[str, Any], training: dict[str, Any], source: str, s
     settings["encoder"] = dataclasses.asdict(enc_cfg)
     settings.setdefault("image_size", enc_cfg.image_size)
     cfg = config_from_dict(ImagineConfig, settings, "model settings")
-    train_cfg = config_from_dict(ImagineTraining, training, "training settings")
+    flow = cfg.arch == "flow"
+    train_cls = FlowTraining if flow else ImagineTraining
+    train_cfg = config_from_dict(train_cls, training, "training settings")
     full = data.load_captioned(source, image_size=cfg.image_size)
     train, holdout = split(full)
-    text_state = {
-        k.removeprefix("text."): v
-        for k, v in encoder.model.state_dict().items()
-        if k.startswith("text.")
-    }
     info = data_record(source, full, train, holdout)
     info["encoder"] = {"path": str(encoder.path), "sha256": encoder.sha256}
-    return ImagineTask(cfg, train_cfg, train, text_state, seed), info
+    info["vocabulary"] = caption_vocabulary(train.captions)
+    task = (FlowTask if flow else ImagineTask)(cfg, train_cfg, train, encoder.model, seed)
+    # The neutral sentence: the mean of every training caption's, which the task holds
+    # (lang -> N×D, zero rows where a picture has no caption in that language).
+    rows = torch.cat(list(task.sentences.values()))
+    info["mean_sentence"] = encode_latent(rows[rows.any(1)].mean(0))
+    return task, info
 
 
 data.register()
@@ -114,4 +124,7 @@ register_kind(
 )
 verb(IMAGINE)(verbs_imagine.imagine)
 verb(IMAGINE)(verbs_imagine.interpolate)
+for _fn in (verbs_pictures.breed, verbs_pictures.mutate, verbs_pictures.project):
+    verb(IMAGINE)(_fn)
+verb(IMAGINE, "condition", command="more")(verbs_pictures.more)
 verb(IMAGINE, studio=False)(verbs_imagine.evaluate)

@@ -12,6 +12,10 @@ from museforge.core.artwork import Result
 from museforge.core.atomic import atomic_write_text, atomic_write_with
 from museforge.gallery.provenance import save_png, save_sidecar, save_text
 
+# What one frame of an animation records of itself alone: its latent, place and words
+# (a prompt walk's frame is drawn from its own mix of the two prompts; "ends": older walks).
+PER_FRAME = frozenset({"latent", "t", "index", "prompt", "prompts", "ends", "frame_of"})
+
 
 def save_gif(path: str | Path, frames: list[Image.Image], frame_ms: int = 80) -> Path:
     """Write ``frames`` as a looping GIF, atomically."""
@@ -27,18 +31,26 @@ def save_gif(path: str | Path, frames: list[Image.Image], frame_ms: int = 80) ->
 def write_result(result: Result, out_dir: str | Path, upscale: int = 1) -> list[Path]:
     """Write every part of ``result`` into ``out_dir`` and return the paths written.
 
+    A result with ``frames`` is an animation (``<stem>.gif``) whose artworks are its stills:
+    each records ``frame_of`` (the GIF's name and its place in the walk), so the gallery
+    shows the animation as one item with its frames as children.
+
     ``upscale`` enlarges the overview pictures (grid, GIF) with nearest-neighbour so that
     28-pixel samples are visible; the individual PNGs keep the model's exact pixels.
     """
     out = Path(out_dir)
     if hasattr(result, "write_to"):  # a modality that writes its own files (music)
         return result.write_to(out, upscale=upscale)
+    gif = out / f"{result.stem}.gif"
     paths = []
-    for art in result.artworks:
+    for i, art in enumerate(result.artworks):
+        provenance = art.provenance
+        if result.frames:  # a still of the animation: the gallery files it under the GIF
+            provenance = {**provenance, "frame_of": {"file": gif.name, "index": i}}
         if art.image is not None:
-            paths.append(save_png(out / f"{art.name}.png", art.image, art.provenance))
+            paths.append(save_png(out / f"{art.name}.png", art.image, provenance))
         else:
-            paths.append(save_text(out / f"{art.name}.txt", art.text or "", art.provenance))
+            paths.append(save_text(out / f"{art.name}.txt", art.text or "", provenance))
 
     def big(img: Image.Image) -> Image.Image:
         if upscale == 1:
@@ -48,10 +60,9 @@ def write_result(result: Result, out_dir: str | Path, upscale: int = 1) -> list[
     if result.grid is not None:
         paths.append(atomic_write_with(out / f"{result.stem}-grid.png", big(result.grid).save))
     if result.frames:
-        gif = out / f"{result.stem}.gif"
         if result.artworks:  # the animation carries its frames' provenance, less per-frame parts
             first = result.artworks[0].provenance
-            shared = {k: v for k, v in first.items() if k not in {"latent", "t", "index"}}
+            shared = {k: v for k, v in first.items() if k not in PER_FRAME}
             save_sidecar(gif, {**shared, "frames": len(result.frames), "file": gif.name})
         paths.append(save_gif(gif, [big(f) for f in result.frames]))
     if result.data is not None:

@@ -1,9 +1,11 @@
 """Parent references read from an artwork's provenance, in one normalised shape.
 
 Verbs record where an artwork came from in the way natural to them: a breed lists its
-parent files with their sha256, an interpolation frame names the two ends of its walk, a
-style transfer names its content and style pictures, a remix the artwork it re-made.
-:func:`parent_refs` turns all of these into ``Ref`` rows the gallery index can join on.
+parent files with their sha256, a melody interpolation names the two ends of its walk, a
+style transfer names its content and style pictures, a remix the artwork it re-made, and a
+still of an animation (a frame of an interpolation or prompt walk) names the animation it
+is a frame of. :func:`parent_refs` turns all of these into ``Ref`` rows the gallery index
+can join on.
 """
 
 from __future__ import annotations
@@ -33,8 +35,18 @@ def _source_ref(role: str, entry: Any) -> Ref | None:
     return Ref(role, source=str(source), label=str(source))
 
 
+def frame_of(provenance: dict[str, Any]) -> tuple[str, int] | None:
+    """(animation file name, frame number) when the artwork is a frame of an animation."""
+    entry = provenance.get("frame_of")
+    if not isinstance(entry, dict) or not entry.get("file"):
+        return None
+    index = entry.get("index")
+    return str(entry["file"]), index if isinstance(index, int) else 0
+
+
 def parent_refs(provenance: dict[str, Any]) -> list[Ref]:
-    """Every parent that ``provenance`` records, with its role (parent, end, content...)."""
+    """Every parent that ``provenance`` records, with its role (parent, end, animation,
+    content...)."""
     refs: list[Ref] = []
     for parent in provenance.get("parents") or []:
         if isinstance(parent, dict):
@@ -52,6 +64,9 @@ def parent_refs(provenance: dict[str, Any]) -> list[Ref]:
             ref = _source_ref("style", entry)
             if ref is not None:
                 refs.append(ref)
+    animation = frame_of(provenance)
+    if animation is not None:  # by place, not hash: two equal walks make equal GIFs
+        refs.append(Ref("animation", file=animation[0], label=animation[0]))
     remix = provenance.get("remix_of")
     if isinstance(remix, dict):
         refs.append(Ref("remix", sha256=remix.get("sha256"), label=str(remix.get("id", ""))))

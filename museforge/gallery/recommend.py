@@ -48,7 +48,7 @@ def rated_examples(gallery: Gallery, modality: str) -> list[tuple[np.ndarray, in
     if modality not in MODALITIES:
         raise InputError(f"the taste model handles {' and '.join(MODALITIES)}, not '{modality}'")
     examples = []
-    for record in gallery.list(modality=modality, limit=MAX_RATED):
+    for record in gallery.list(modality=modality, frames=True, limit=MAX_RATED):
         label = label_from_rating(record.stars, record.like)
         if label is not None:
             path = gallery.root / record.path

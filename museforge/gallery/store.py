@@ -4,6 +4,10 @@ Every artwork is a file with its provenance embedded (PNG) or in a JSON sidecar 
 animation, music). The user's own marks — stars, like/dislike, tags — live in a second
 sidecar ``<file>.user.json``, so deleting the index loses nothing: :meth:`Gallery.reindex`
 rebuilds it from the files and gives the same listing.
+
+An animation (an interpolation or prompt walk) is one item: its stills are written too
+(each with its own latent, to remix or breed) but record ``frame_of``, so listings hide
+them and :meth:`Gallery.children` of the animation gives them in order.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from museforge.core.atomic import atomic_write_text, atomic_write_with
 from museforge.errors import InputError, MuseforgeError
 from museforge.gallery.artwork import write_result
 from museforge.gallery.index import COLUMNS, Index, search_body
-from museforge.gallery.lineage import Ref, parent_refs
+from museforge.gallery.lineage import Ref, frame_of, parent_refs
 from museforge.gallery.provenance import read_png_provenance, sidecar_path
 
 INDEX_DIR = ".museforge"
@@ -38,6 +42,9 @@ MODALITIES = {
     ".wav": "music",
 }
 MAX_TAG_CHARS = 40
+# Frames whose animation is in the gallery: listings show the animation in their place (a
+# frame whose GIF is gone is listed again, so nothing becomes unreachable).
+FRAME_IDS = "SELECT r.id FROM refs r JOIN artworks a ON a.path = r.path WHERE r.role = 'animation'"
 COMPANION_SUFFIXES = (".wav", ".musicxml")  # with the piano roll: parts of a MIDI artwork
 COMPANIONS = {"audio": ".wav", "score": ".musicxml", "roll": ".png"}
 
@@ -275,8 +282,11 @@ class Gallery:
         return [path for path, _ in self._write(result, folder, upscale)]
 
     def save(self, result: Result, folder: str, upscale: int = 1) -> list[str]:
-        """Like :meth:`write`; the ids of the artworks (and animation) written."""
-        return [i for _, i in self._write(result, folder, upscale) if i is not None]
+        """Like :meth:`write`; the ids of the items written as listings show them: the
+        artworks, or for an animation the animation alone (its frames are its children)."""
+        written = [(p, i) for p, i in self._write(result, folder, upscale) if i is not None]
+        animations = [i for p, i in written if MODALITIES.get(p.suffix.lower()) == "animation"]
+        return animations if result.frames and animations else [i for _, i in written]
 
     def _write(self, result: Result, folder: str, upscale: int) -> list[tuple[Path, str | None]]:
         unique_names(result, self.root / folder)
@@ -326,12 +336,16 @@ class Gallery:
         tag: str | None = None,
         since: float | None = None,
         until: float | None = None,
+        frames: bool = False,
         limit: int = 100,
         offset: int = 0,
     ) -> list[ArtworkRecord]:
         """Artworks newest first, filtered; ``text`` matches every word anywhere in the
-        path, provenance (prompt, settings, model) or the poem itself."""
+        path, provenance (prompt, settings, model) or the poem itself. The frames of an
+        animation are left out unless ``frames`` (the animation stands for them)."""
         where, params = [], []
+        if not frames:
+            where.append(f"id NOT IN ({FRAME_IDS})")
         if modality:
             where.append("modality = ?")
             params.append(modality)
@@ -363,8 +377,10 @@ class Gallery:
         )
         return self._records(self.index.query(sql, [*params, limit, offset]))
 
-    def count(self) -> int:
-        return int(self.index.query("SELECT COUNT(*) FROM artworks")[0][0])
+    def count(self, frames: bool = False) -> int:
+        """How many artworks a listing holds (with the animations' frames if ``frames``)."""
+        clause = "" if frames else f" WHERE id NOT IN ({FRAME_IDS})"
+        return int(self.index.query(f"SELECT COUNT(*) FROM artworks{clause}")[0][0])
 
     def file_path(self, art_id: str) -> Path:
         """The file of artwork ``art_id`` (ids only: no client-supplied paths)."""
@@ -422,7 +438,8 @@ class Gallery:
         return out
 
     def children(self, art_id: str) -> list[ArtworkRecord]:
-        """Artworks that name ``art_id`` as a parent (by file hash or place)."""
+        """Artworks that name ``art_id`` as a parent (by file hash or place), oldest
+        first; an animation's frames come first, in the order they play."""
         record = self.get(art_id)
         rows = self.index.query(
             f"SELECT {COLUMNS} FROM artworks WHERE id != ? AND id IN "
@@ -430,7 +447,22 @@ class Gallery:
             " ORDER BY created, path",
             (record.id, record.sha256, record.path),
         )
-        return self._records(rows)
+        children = self._records(rows)
+        place = [self._frame_number(record, c) for c in children]
+        order = sorted(range(len(children)), key=lambda k: (place[k] is None, place[k] or 0, k))
+        return [children[k] for k in order]
+
+    def frames(self, art_id: str) -> list[ArtworkRecord]:
+        """The stills of animation ``art_id`` in the order they play (none for others)."""
+        record = self.get(art_id)
+        return [c for c in self.children(art_id) if self._frame_number(record, c) is not None]
+
+    @staticmethod
+    def _frame_number(animation: ArtworkRecord, child: ArtworkRecord) -> int | None:
+        found = frame_of(child.provenance)
+        if found is None or Path(child.path).parent / found[0] != Path(animation.path):
+            return None
+        return found[1]
 
     # --- remix and export ------------------------------------------------------------
     def remix(self, art_id: str) -> dict[str, Any]:

@@ -16,10 +16,10 @@ from museforge.image.features import (
     extract_features,
     feature_net_for,
 )
-from museforge.image.memorisation import memorisation_check, write_worst_cases
-from museforge.image.metric_fid import fid_from_features
-from museforge.image.metric_kid import kid_from_features
-from museforge.image.metric_prc import precision_recall
+from museforge.nn.metrics.fid import fid_from_features
+from museforge.nn.metrics.kid import kid_from_features
+from museforge.nn.metrics.memorisation import memorisation_check, write_worst_cases
+from museforge.nn.metrics.precision_recall import precision_recall
 
 PRC_K = 3
 NEAR_COPY_RATIO = 0.5

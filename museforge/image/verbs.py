@@ -109,9 +109,8 @@ def interpolate(
     labels = None if la is None else la.expand(frames).clone()
     images = generate_images(model, z, labels)
     names = [f"interp-s{seed_a}-s{seed_b}-{i:03d}" for i in range(frames)]
-    # Each frame names the two ends of its walk, so the gallery can show them as parents.
-    ends = [f"{names[0]}.png", f"{names[-1]}.png"]
-    extra = [{"seed": seed_a, "t": t, "ends": ends} for t in ts]
+    # The frames are the GIF's stills: written, each records the animation it belongs to.
+    extra = [{"seed": seed_a, "t": t} for t in ts]
     arts = _artworks(loaded, "interpolate", images, z, labels, names, extra)
     ping_pong = [to_pil(img) for img in images] + [to_pil(img) for img in images.flip(0)[1:-1]]
     return Result(

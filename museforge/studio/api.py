@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import re
 import secrets
 import tempfile
@@ -16,7 +17,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Query, Request, UploadFile
 from fastapi.responses import FileResponse, Response, StreamingResponse
-from PIL import Image
+from PIL import Image, ImageSequence
 from pydantic import BaseModel, Field
 
 from museforge.core.registry import get_kind
@@ -67,6 +68,17 @@ def list_kinds() -> list[dict[str, Any]]:
 @router.get("/models")
 def list_models(request: Request) -> list[dict[str, Any]]:
     return _ws(request).models()
+
+
+@router.get("/models/{name:path}/vocabulary")
+def model_vocabulary(name: str, request: Request) -> dict[str, Any]:
+    """The caption words a model learnt from, per language, commonest first (text-to-image
+    models record them; other models have none), and whether each list is complete."""
+    manifest = json.loads((_ws(request).model_path(name) / "model.json").read_text("utf-8"))
+    record = manifest.get("data", {}).get("vocabulary") or {}
+    words, distinct = record.get("words", {}), record.get("distinct", {})
+    complete = {lang: distinct.get(lang, len(w)) <= len(w) for lang, w in words.items()}
+    return {"model": name, "words": words, "complete": complete}
 
 
 @router.get("/datasets")
@@ -239,23 +251,56 @@ def gallery_list(
     tag: str | None = None,
     since: float | None = None,
     until: float | None = None,
+    frames: bool = False,
+    meaning: bool = False,
+    encoder: str | None = None,
     limit: int = Query(60, ge=1, le=500),
     offset: int = Query(0, ge=0),
 ) -> dict[str, Any]:
+    """Artworks newest first; an animation's frames only with ``frames`` (else its GIF
+    stands for them). With ``meaning``, the pictures among them ranked by how well they fit
+    ``q`` (a text–image encoder's cosine; ``encoder`` names one, else a starter's)."""
     gallery = _ws(request).gallery
-    records = gallery.list(
-        text=q,
-        modality=modality,
-        model=model,
-        min_stars=min_stars,
-        liked=liked,
-        tag=tag,
-        since=since,
-        until=until,
-        limit=limit,
-        offset=offset,
-    )
-    return {"items": [r.summary() for r in records], "total": gallery.count()}
+    filters = {
+        "modality": modality,
+        "model": model,
+        "min_stars": min_stars,
+        "liked": liked,
+        "tag": tag,
+        "since": since,
+        "until": until,
+        "frames": frames,
+    }
+    if meaning:
+        return _by_meaning(_ws(request), q or "", encoder, filters, limit, offset)
+    records = gallery.list(text=q, **filters, limit=limit, offset=offset)
+    return {"items": [r.summary() for r in records], "total": gallery.count(frames=frames)}
+
+
+def _embedder(ws: Workspace, encoder: str | None) -> Any:
+    """The text–image encoder the studio model ``encoder`` names, else the best starter."""
+    from museforge.crossmodal.embedder import default_encoder, encoder_embedder
+
+    return encoder_embedder(ws.model_path(encoder) if encoder else default_encoder(ws.models_dir))
+
+
+def _by_meaning(
+    ws: Workspace, query: str, encoder: str | None, filters: dict[str, Any], limit: int, offset: int
+) -> dict[str, Any]:
+    """One page of the filtered pictures, the best fit to ``query`` first, with scores."""
+    from museforge.gallery.meaning import MAX_RANKED, clean_query, rank
+
+    query = clean_query(query)  # an empty query is refused before an encoder is loaded
+    embedder = _embedder(ws, encoder)
+    ranking = rank(ws.gallery, embedder, query, ws.gallery.list(**filters, limit=MAX_RANKED))
+    page = ranking.matches[offset : offset + limit]
+    return {
+        "items": [{**m.record.summary(), "score": round(m.score, 4)} for m in page],
+        "total": ws.gallery.count(frames=filters["frames"]),
+        "ranked": len(ranking.matches),
+        "encoder": embedder.name,
+        "note": ranking.note,
+    }
 
 
 @router.post("/gallery/sync")
@@ -267,7 +312,9 @@ def gallery_sync(request: Request) -> dict[str, int]:
 def gallery_detail(art_id: str, request: Request) -> dict[str, Any]:
     gallery = _ws(request).gallery
     record = gallery.get(art_id)
-    children = [c.summary() for c in gallery.children(art_id)]
+    frames = [f.summary() for f in gallery.frames(art_id)]
+    stills = {f["id"] for f in frames}
+    children = [c.summary() for c in gallery.children(art_id) if c.id not in stills]
     annotation = None
     if record.modality == "text" and record.text:
         from museforge.text.annotate import annotate_poem
@@ -279,6 +326,7 @@ def gallery_detail(art_id: str, request: Request) -> dict[str, Any]:
         "companions": sorted(companions(gallery.root / record.path)),
         "provenance": record.provenance,
         "parents": gallery.parents(art_id),
+        "frames": frames,  # an animation's stills, in order; its other children below
         "children": children,
     }
 
@@ -300,24 +348,53 @@ def gallery_file(
     return FileResponse(path, media_type=media)
 
 
+def _thumb_size(img: Image.Image) -> Image.Image:
+    img = img.convert("RGB")
+    scale = THUMB_PX / max(img.size)
+    if scale > 1:  # small samples (28 px digits) are enlarged crisply
+        size = (round(img.width * scale), round(img.height * scale))
+        return img.resize(size, Image.Resampling.NEAREST)
+    img.thumbnail((THUMB_PX, THUMB_PX))
+    return img
+
+
 @router.get("/gallery/{art_id}/thumb")
 def gallery_thumb(art_id: str, request: Request) -> Response:
-    """A small picture of the artwork: music shows its piano roll."""
+    """A small picture of the artwork: music shows its piano roll; an animation is a
+    small GIF that moves as the animation does."""
     path = _ws(request).gallery.file_path(art_id)
     path = companions(path).get("roll", path)
     if path.suffix.lower() not in {".png", ".gif"}:
         raise InputError(f"artwork {art_id} is not a picture")
+    buf = io.BytesIO()
     with Image.open(path) as img:
-        img = img.convert("RGB")
-        scale = THUMB_PX / max(img.size)
-        if scale > 1:  # small samples (28 px digits) are enlarged crisply
-            size = (round(img.width * scale), round(img.height * scale))
-            img = img.resize(size, Image.Resampling.NEAREST)
-        else:
-            img.thumbnail((THUMB_PX, THUMB_PX))
-        buf = io.BytesIO()
-        img.save(buf, format="PNG")
-    return Response(buf.getvalue(), media_type="image/png")
+        frames = [_thumb_size(frame) for frame in ImageSequence.Iterator(img)]
+        frame_ms = img.info.get("duration", 80)
+    if len(frames) == 1:
+        frames[0].save(buf, format="PNG")
+        return Response(buf.getvalue(), media_type="image/png")
+    first, rest = frames[0], frames[1:]
+    first.save(buf, format="GIF", save_all=True, append_images=rest, duration=frame_ms, loop=0)
+    return Response(buf.getvalue(), media_type="image/gif")
+
+
+@router.get("/gallery/{art_id}/looks-like")
+def gallery_looks_like(
+    art_id: str,
+    request: Request,
+    lang: str = Query("en", pattern="^[a-z]{2}$"),
+    encoder: str | None = None,
+) -> dict[str, Any]:
+    """Zero-shot tags: the five captions of the encoder's training set (in ``lang``) that
+    fit the picture best, with their cosines."""
+    from museforge.gallery.meaning import looks_like
+
+    ws = _ws(request)
+    record = ws.gallery.get(art_id)
+    embedder = _embedder(ws, encoder)
+    found = looks_like(ws.gallery, embedder, record, embedder.labels(lang))
+    labels = [{"label": text, "score": round(score, 4)} for text, score in found]
+    return {"id": art_id, "encoder": embedder.name, "labels": labels}
 
 
 class RateRequest(BaseModel):

@@ -9,7 +9,7 @@ import torch
 from museforge.core.artifact import load_artifact, save_artifact
 from museforge.core.recipe import Recipe, train_from_recipe
 from museforge.core.registry import call_verb
-from museforge.crossmodal import data, verbs_imagine
+from museforge.crossmodal import data, imagine_eval
 from museforge.crossmodal.encoder import EncoderConfig, TextImageEncoder, build_vocab
 from museforge.crossmodal.encoder_task import split
 from museforge.crossmodal.imagine import ImagineConfig, TextToImage
@@ -58,21 +58,17 @@ def test_networks_fit_each_size():
 
 def test_a_training_step_moves_the_generator_and_keeps_the_text_tower(shapes, encoder):
     loaded = load_artifact(encoder)
-    text_state = {
-        k.removeprefix("text."): v
-        for k, v in loaded.model.state_dict().items()
-        if k.startswith("text.")
-    }
     cfg = ImagineConfig(
         encoder=dataclasses.asdict(loaded.model.cfg), image_size=16, g_width=8, d_width=8
     )
     train, _ = split(shapes)
-    task = ImagineTask(cfg, ImagineTraining(), train, text_state, seed=0)
+    task = ImagineTask(cfg, ImagineTraining(), train, loaded.model, seed=0)
     before = {k: v.clone() for k, v in task.model.state_dict().items()}
     noise = torch.Generator().manual_seed(0)
     losses = [task.train_step(torch.arange(16), noise) for _ in range(3)]
     after = task.model.state_dict()
     assert all(torch.isfinite(torch.tensor(list(m.values()))).all() for m in losses)
+    assert all(m["align"] > 0 for m in losses)  # the encoder scores every drawn picture
     assert not torch.equal(before["generator.project.weight"], after["generator.project.weight"])
     assert all(torch.equal(before[k], after[k]) for k in before if k.startswith("text."))
     assert task.preview().width > 4 * 16  # a grid: prompts in rows, the same latents across
@@ -108,9 +104,19 @@ def test_the_kind_imagines_from_words_in_either_language(shapes, encoder, tmp_pa
     for prompt, message in (("   ", "needs a prompt"), ("a red star ☃", "never saw")):
         with pytest.raises(InputError, match=message):
             call_verb(loaded, "imagine", prompt=prompt)
-    monkeypatch.setattr(verbs_imagine, "load_captioned", lambda source, image_size=64: shapes)
-    monkeypatch.setattr(verbs_imagine, "load_judge", lambda size: AttributeJudge(size).eval())
-    scores = call_verb(loaded, "evaluate", n=6).data
+    monkeypatch.setattr(imagine_eval, "load_captioned", lambda source, image_size=64: shapes)
+    monkeypatch.setattr(imagine_eval, "load_judge", lambda size: AttributeJudge(size).eval())
+    scores = call_verb(loaded, "evaluate", n=6, out_dir=tmp_path / "eval").data
+    assert {
+        "fid",
+        "kid_mean",
+        "fid_real_floor",
+        "caption_score_en",
+        "caption_score_real_zh",
+    } <= set(scores)
+    assert -1 <= scores["caption_score_en"] <= 1 and scores["fid"] >= 0
+    worst = scores["memorisation"]["worst_cases"]
+    assert worst and all((tmp_path / "eval" / name).is_file() for name in worst)
     assert set(scores) >= {"r_precision_en", "r_precision_zh", "r_precision_real_en"}
     assert set(scores["attributes_held_out_zh"]) >= {"colour", "shape", "colour_and_shape"}
     assert 0 <= scores["r_precision_en"] <= 1 and scores["pictures"] == 6

@@ -198,3 +198,23 @@ def test_sample_into_the_gallery_then_remix_it(monkeypatch, capsys, root):
         "mnist-vae/sample-s0-0000-v3.png",
         "mnist-vae/sample-s0-0001-v3.png",
     ]
+
+
+def test_an_interpolation_lists_as_one_animation_with_its_frames(monkeypatch, capsys, root):
+    code, _, err = run(monkeypatch, capsys, "interpolate", "mnist-vae", "--frames", "3")
+    assert code == 0, err
+    [walk] = listed(monkeypatch, capsys, "--model", "image-vae")
+    assert (walk["path"], walk["modality"]) == ("mnist-vae/interp-s1-s2.gif", "animation")
+    frames = listed(monkeypatch, capsys, "--model", "image-vae", "--frames")
+    assert len(frames) == 4
+    code, out, _ = run(monkeypatch, capsys, "gallery", "list")
+    assert code == 0 and "4 of 4 artworks" in out
+    code, out, err = run(monkeypatch, capsys, "gallery", "show", walk["id"], "--json")
+    assert code == 0, err
+    stills = [c["path"] for c in json.loads(out)["children"]]
+    assert stills == [f"mnist-vae/interp-s1-s2-{i:03d}.png" for i in range(3)]
+    for path in (root / ".museforge").glob("index.sqlite*"):
+        path.unlink()
+    code, out, err = run(monkeypatch, capsys, "gallery", "reindex")
+    assert code == 0 and "indexed 7 artworks" in out, err
+    assert listed(monkeypatch, capsys, "--model", "image-vae") == [walk]

@@ -6,7 +6,7 @@ import hashlib
 
 import pytest
 
-from museforge.gallery.lineage import Ref, parent_refs
+from museforge.gallery.lineage import Ref, frame_of, parent_refs
 from museforge.gallery.store import Gallery
 from tests.gallery.test_store import drop_index, image_art, save
 
@@ -37,6 +37,7 @@ def test_parent_refs_reads_every_way_verbs_record_parents():
             "mask": "not a dict",
         },
         "remix_of": {"id": "1234", "sha256": "cc"},
+        "frame_of": {"file": "walk.gif", "index": 3},
     }
     assert parent_refs(prov) == [
         Ref("parent", sha256="aa", file="a.png", label="a.png"),
@@ -46,10 +47,14 @@ def test_parent_refs_reads_every_way_verbs_record_parents():
         Ref("content", source="cat.jpg", label="cat.jpg"),
         Ref("style", source="brick", label="brick"),
         Ref("style", source="dots", label="dots"),
+        Ref("animation", file="walk.gif", label="walk.gif"),
         Ref("remix", sha256="cc", label="1234"),
     ]
+    assert frame_of(prov) == ("walk.gif", 3)
     assert parent_refs({}) == []
-    assert parent_refs({"parents": None, "lineage": ["x"], "remix_of": "id"}) == []
+    assert frame_of({}) is None
+    junk = {"parents": None, "lineage": ["x"], "remix_of": "id", "frame_of": {"index": 2}}
+    assert parent_refs(junk) == [] and frame_of({"frame_of": "walk.gif"}) is None
 
 
 def test_breed_children_link_to_parents_by_file_hash(gallery):
@@ -86,7 +91,8 @@ def test_a_same_named_file_does_not_stand_in_for_a_parent_with_another_hash(gall
     assert [c.id for c in gallery.children(impostor)] == []
 
 
-def test_interpolation_frames_link_to_their_ends_and_ends_not_to_themselves(gallery):
+def test_walk_steps_link_to_their_ends_and_ends_not_to_themselves(gallery):
+    # Steps of a walk with no animation (a melody blend) name the walk's two ends.
     names = [f"interp-s1-s2-{i:03d}" for i in range(5)]
     ends = [f"{names[0]}.png", f"{names[-1]}.png"]
     arts = [image_art(n, i, verb="interpolate", ends=ends, t=i / 4) for i, n in enumerate(names)]

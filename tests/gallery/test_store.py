@@ -432,24 +432,82 @@ def test_saving_again_never_overwrites_an_artwork_or_its_marks(gallery):
     assert (gallery.root / "gan" / "sample-s0-0000.png").read_bytes() == original
 
 
-def test_an_animation_is_indexed_with_its_frames_provenance_and_renamed_ends(gallery):
-    def walk() -> Result:
-        names = ["walk-000", "walk-001"]
-        ends = [f"{n}.png" for n in names]
-        arts = [
-            image_art(n, i, model=VAE, latent="AAAA", t=float(i), ends=ends, seed=3)
-            for i, n in enumerate(names)
-        ]
-        return Result(arts, frames=[a.image for a in arts], stem="walk")
+def walk(names: tuple[str, ...] = ("walk-c", "walk-a", "walk-b")) -> Result:
+    """A walk whose frame order is neither its names' order nor its times' order."""
+    arts = [
+        image_art(n, i, model=VAE, latent=f"L{i}", t=i / 2, prompt=f"mix {i}", created=3000.0 - i)
+        for i, n in enumerate(names)
+    ]
+    frames = [a.image for a in arts] + [arts[1].image]  # there and back
+    return Result(arts, grid=picture(9), frames=frames, stem="walk")
 
-    gallery.save(walk(), "vae")
-    ids = gallery.save(walk(), "vae")  # the same walk again: every name gets -v2
-    records = [gallery.get(i) for i in ids]
-    gif = next(r for r in records if r.modality == "animation")
-    assert gif.path == "vae/walk-v2.gif"
-    assert "latent" not in gif.provenance and gif.provenance["frames"] == 2
-    middle = next(r for r in records if r.path == "vae/walk-001-v2.png")
-    assert [p["id"] for p in gallery.parents(middle.id)] == [artwork_id("vae/walk-000-v2.png")]
+
+def test_an_animation_is_one_item_with_its_frames_as_children_in_order(gallery):
+    assert len(gallery.save(walk(), "vae")) == 1
+    [gif_id] = gallery.save(walk(), "vae")  # the same walk again: every name gets -v2
+    gif = gallery.get(gif_id)
+    assert (gif.path, gif.modality) == ("vae/walk-v2.gif", "animation")
+    assert "latent" not in gif.provenance and gif.provenance["frames"] == 4
+    assert not {"frame_of", "prompt", "t"} & set(gif.provenance)  # each frame's own
+    # Listings show the two walks; their frames only on request.
+    assert sorted(r.path for r in gallery.list()) == ["vae/walk-v2.gif", "vae/walk.gif"]
+    assert gallery.count() == 2
+    assert len(gallery.list(frames=True)) == gallery.count(frames=True) == 8
+    assert [r.path for r in gallery.list(modality="image")] == []
+    # The animation's children are its stills in the order they play, each its own picture.
+    stills = gallery.children(gif_id)
+    assert [r.path for r in stills] == [
+        "vae/walk-c-v2.png",
+        "vae/walk-a-v2.png",
+        "vae/walk-b-v2.png",
+    ]
+    assert [r.provenance["latent"] for r in stills] == ["L0", "L1", "L2"]
+    assert [r.provenance["frame_of"] for r in stills] == [
+        {"file": "walk-v2.gif", "index": i} for i in range(3)
+    ]
+    assert gallery.parents(stills[1].id) == [
+        {"role": "animation", "label": "walk-v2.gif", "id": gif_id}
+    ]
+    assert gallery.children(stills[1].id) == []
+    # Another child of the animation (a remix of it) is a child but not a frame.
+    remix_of = {"id": gif_id, "sha256": gif.sha256}
+    [again] = save(gallery, "vae", image_art("again", 7, remix_of=remix_of, created=1.0))
+    assert [r.id for r in gallery.children(gif_id)] == [*(r.id for r in stills), again]
+    assert [r.id for r in gallery.frames(gif_id)] == [r.id for r in stills]
+    assert gallery.frames(stills[0].id) == []
+
+
+def test_frames_whose_animation_is_gone_are_listed_again(gallery):
+    [gif_id] = gallery.save(walk(), "vae")
+    path = gallery.file_path(gif_id)
+    path.unlink()
+    path.with_name(path.name + ".json").unlink()
+    assert gallery.sync() == {"indexed": 0, "removed": 1}
+    assert sorted(r.path for r in gallery.list()) == [
+        "vae/walk-a.png",
+        "vae/walk-b.png",
+        "vae/walk-c.png",
+    ]
+
+
+def test_reindex_gives_the_same_animation_and_frames(gallery, filled):
+    [gif_id] = gallery.save(walk(), "walks")
+    gallery.rate(gallery.children(gif_id)[1].id, stars=5)  # a frame's marks survive too
+    before = (listing(gallery), [tuple(r) for r in gallery.index.query("SELECT * FROM refs")])
+    frames_before = [r.id for r in gallery.list(frames=True, limit=1000)]
+    stills = [r.id for r in gallery.children(gif_id)]
+    assert len(before[0]) == 6 and len(frames_before) == 9 and len(stills) == 3
+    drop_index(gallery)
+    fresh = Gallery(gallery.root)
+    try:
+        assert fresh.reindex() == 9
+        refs = sorted(tuple(r) for r in fresh.index.query("SELECT * FROM refs"))
+        assert (listing(fresh), refs) == (before[0], sorted(before[1]))
+        assert [r.id for r in fresh.list(frames=True, limit=1000)] == frames_before
+        assert [r.id for r in fresh.children(gif_id)] == stills
+        assert fresh.get(stills[1]).stars == 5
+    finally:
+        fresh.close()
 
 
 def test_save_indexes_each_file_once(gallery, monkeypatch):

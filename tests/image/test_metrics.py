@@ -21,10 +21,10 @@ from museforge.image.features import (
     feature_net_path,
     train_feature_net,
 )
-from museforge.image.memorisation import memorisation_check, write_worst_cases
-from museforge.image.metric_fid import fid_from_features, fid_from_statistics
-from museforge.image.metric_kid import kid_from_features
-from museforge.image.metric_prc import precision_recall
+from museforge.nn.metrics.fid import fid_from_features, fid_from_statistics
+from museforge.nn.metrics.kid import kid_from_features
+from museforge.nn.metrics.memorisation import memorisation_check, write_worst_cases
+from museforge.nn.metrics.precision_recall import precision_recall
 
 SIZE = 28
 

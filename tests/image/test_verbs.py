@@ -53,9 +53,14 @@ def test_interpolation_frames_and_gif(gan_model, tmp_path):
     assert result.artworks[0].image.tobytes() == first.image.tobytes()
     last = sample(loaded, n=1, seed=2).artworks[0]
     assert result.artworks[-1].image.tobytes() == last.image.tobytes()
-    gif = next(p for p in write_result(result, tmp_path) if p.suffix == ".gif")
+    paths = write_result(result, tmp_path)
+    gif = next(p for p in paths if p.suffix == ".gif")
     with Image.open(gif) as img:
         assert img.n_frames == 8  # there and back without repeating the ends
+    # Each still names the animation it is a frame of, and its place in the walk.
+    stills = [read_png_provenance(p) for p in paths if p.name.startswith("interp-s1-s2-0")]
+    assert [s["frame_of"] for s in stills] == [{"file": gif.name, "index": i} for i in range(5)]
+    assert all("latent" in s and "ends" not in s for s in stills)
 
 
 def test_breeding(gan_model, tmp_path):

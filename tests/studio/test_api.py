@@ -110,6 +110,35 @@ def test_breed_links_children_to_parents(client):
     assert (remix["args"]["children"], remix["args"]["seed"]) == (3, 1)
 
 
+def test_an_interpolation_is_one_animated_item_with_its_frames(client):
+    job = _generate(client, verb="interpolate", seed_a=1, seed_b=2, frames=4)
+    assert job["state"] == "done", job
+    [walk] = job["result"]["ids"]  # the job made one item: the animation
+    listing = client.get("/api/gallery").json()
+    assert [i["id"] for i in listing["items"]] == [walk] and listing["total"] == 1
+    everything = client.get("/api/gallery", params={"frames": "true"}).json()
+    assert len(everything["items"]) == everything["total"] == 5
+    detail = client.get(f"/api/gallery/{walk}").json()
+    assert detail["modality"] == "animation" and detail["children"] == []
+    stills = detail["frames"]
+    assert [f["path"][-7:] for f in stills] == ["000.png", "001.png", "002.png", "003.png"]
+    frame = client.get(f"/api/gallery/{stills[2]['id']}").json()
+    assert [p["id"] for p in frame["parents"]] == [walk]
+    assert frame["provenance"]["frame_of"]["index"] == 2 and "latent" in frame["provenance"]
+    # The thumbnail moves: a small GIF with as many frames as the animation.
+    thumb = client.get(f"/api/gallery/{walk}/thumb")
+    assert thumb.headers["content-type"] == "image/gif"
+    with (
+        Image.open(io.BytesIO(thumb.content)) as small,
+        Image.open(client.app.state.workspace.gallery.file_path(walk)) as full,
+    ):
+        assert small.n_frames == full.n_frames == 6  # there and back
+        assert max(small.size) <= api.THUMB_PX
+    assert client.get(f"/api/gallery/{stills[0]['id']}/thumb").headers["content-type"] == (
+        "image/png"
+    )
+
+
 def test_state_changes_need_the_token_and_reads_do_not(client):
     ids = _generate(client, n=1, seed=6)["result"]["ids"]
     assert client.post(f"/api/gallery/{ids[0]}/rate", json={"stars": 2}).status_code == 401

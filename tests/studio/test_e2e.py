@@ -10,6 +10,7 @@ Screenshots go to $MUSEFORGE_SCREENSHOTS or the test's temporary folder.
 from __future__ import annotations
 
 import os
+import subprocess
 import time
 import zipfile
 from collections.abc import Iterator
@@ -216,6 +217,86 @@ def test_play_a_generated_melody(page: Any, studio: StudioServer, shots: Path) -
     expect(by_id(page, "picker-prime_file").locator(f'.tile[data-id="{tune}"] img')).to_be_visible()
     no_errors_shown(page)
     print(f"music flow took {time.monotonic() - started:.1f} s")
+
+
+WALK_FROM = "黑色背景上右下角有一个小黄色星星"  # a small yellow star bottom right, on black
+IMAGE_LOADED = """img => img.complete && img.naturalWidth > 0 ? true
+  : new Promise((ok, no) => { img.onload = () => ok(true); img.onerror = no; })"""
+
+
+def test_a_prompt_walk_is_one_moving_item_with_its_frames(
+    page: Any, studio: StudioServer, shots: Path
+) -> None:
+    """A prompt walk from a Chinese prompt is one gallery item: its thumbnail moves, its
+    details show the prompt in a CJK font and its frames as a strip; a frame opens it."""
+    if "shapes-imagine" not in {m["name"] for m in studio.api("/api/models")}:
+        pytest.skip("no shapes-imagine model in models/ (the text-to-image starter)")
+    choose(page, "shapes-imagine", "interpolate")
+    page.fill("#field-prompt_a", WALK_FROM)
+    page.fill("#field-prompt_b", "a blue heart on white")
+    page.fill("#field-frames", "4")
+    (walk,) = create(page, "result-animation", 1)  # one result, not four pictures and a GIF
+    stills = [f["id"] for f in studio.api(f"/api/gallery/{walk}")["frames"]]
+    assert len(stills) == 4
+
+    page.goto(page.url.split("#")[0] + f"#gallery/{walk}")
+    grid = by_id(page, "gallery-grid")
+    thumb = grid.locator(f'.tile[data-id="{walk}"] img')
+    expect(thumb).to_be_visible()
+    for still in stills:
+        expect(grid.locator(f'.tile[data-id="{still}"]')).to_have_count(0)
+    moving = thumb.evaluate(
+        """async img => {
+             const blob = await (await fetch(img.src)).blob();
+             const decoder = new ImageDecoder({data: blob.stream(), type: blob.type});
+             await decoder.tracks.ready;
+             const track = decoder.tracks.selectedTrack;
+             return {type: blob.type, animated: track.animated, frames: track.frameCount};
+           }"""
+    )
+    assert moving == {"type": "image/gif", "animated": True, "frames": 6}, moving  # and back
+
+    # The prompt in the details is drawn with a CJK font, every character of it.
+    prompt = by_id(page, "detail").locator("#detail-meta dd", has_text=WALK_FROM)
+    expect(prompt).to_be_visible()
+    fonts = platform_fonts(page, prompt)
+    cjk = sum(f["glyphCount"] for f in fonts if "CJK" in f["familyName"])
+    assert cjk == len(WALK_FROM), f"Chinese drawn with {fonts} (is fonts-noto-cjk installed?)"
+
+    strip = by_id(page, "detail-frames").locator("[data-testid=detail-frame]")
+    expect(strip).to_have_count(4)
+    assert [strip.nth(i).get_attribute("data-id") for i in range(4)] == stills
+    for i in range(4):
+        assert strip.nth(i).locator("img").evaluate(IMAGE_LOADED)
+    page.screenshot(path=shots / "walk-detail.png", full_page=True)
+    strip.nth(2).click()
+    page.wait_for_url(f"**#gallery/{stills[2]}")
+    expect(by_id(page, "detail-parents").locator(f'a[href="#gallery/{walk}"]')).to_be_visible()
+    no_errors_shown(page)
+
+
+def platform_fonts(page: Any, locator: Any) -> list[dict[str, Any]]:
+    """The fonts Chromium really drew ``locator``'s text with (DevTools protocol): a glyph
+    no installed font has is counted under the font that drew its empty box."""
+    locator.evaluate("node => node.setAttribute('data-font-probe', '')")
+    cdp = page.context.new_cdp_session(page)
+    try:
+        cdp.send("DOM.enable")
+        cdp.send("CSS.enable")
+        root = cdp.send("DOM.getDocument")["root"]["nodeId"]
+        node = cdp.send("DOM.querySelector", {"nodeId": root, "selector": "[data-font-probe]"})
+        return cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node["nodeId"]})["fonts"]
+    finally:
+        locator.evaluate("node => node.removeAttribute('data-font-probe')")
+        cdp.detach()
+
+
+def test_a_cjk_font_is_installed() -> None:
+    """The Debian fonts the studio's pages name for Chinese (Makefile's DEB_PACKAGES)."""
+    found = subprocess.run(
+        ["fc-list", ":lang=zh", "family"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "Noto Sans CJK SC" in found, "install fonts-noto-cjk (see the Makefile's deps)"
 
 
 def make_pictures(page: Any, studio: StudioServer) -> list[str]:

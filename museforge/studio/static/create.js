@@ -3,6 +3,7 @@
 
 import { catalog, followJob, getJSON, guarded, kindOf, postJSON, queryString, showError, showInfo, upload } from "./api.js";
 import { $, clear, el, musicView, randomSeed, rollThumb, setOptions } from "./ui.js";
+import { hasWords, vocabularyOf, wordHelp } from "./words.js";
 
 const TASTE_FACTOR = 4; // "more like the ones I liked": make 4× as many, keep the best
 let fields = []; // the current verb's field controls: {field, read(), write(value)}
@@ -57,11 +58,15 @@ async function renderForm() {
   const { form } = await currentForm();
   const cat = await catalog();
   const model = cat.models.find((m) => m.name === $("create-model").value);
+  // A model that records the words it learnt from (text-to-image) gets word help on its
+  // text fields: the prompt's language, its unseen words, suggestions.
+  const wordy = (form?.fields || []).some((f) => f.type === "text");
+  const vocab = wordy ? await vocabularyOf(model?.name).catch(() => null) : null;
   const box = clear($("create-fields"));
   $("create-doc").textContent = form?.doc || "";
   // Settings declared for other variants (a Chinese model's English-only forms) are not shown.
   const fits = (field) => !field.applies || !model?.variant || field.applies.includes(model.variant);
-  fields = (form?.fields || []).filter(fits).map((field) => control(field, model));
+  fields = (form?.fields || []).filter(fits).map((field) => control(field, model, hasWords(vocab) ? vocab : null));
   hidden = new Set((form?.fields || []).filter((f) => !fits(f)).map((f) => f.name));
   box.append(...fields.map((c) => c.node));
   $("create-taste-row").hidden = !fields.some((c) => c.field.name === "n");
@@ -69,7 +74,7 @@ async function renderForm() {
 }
 
 // --- one control per field type -----------------------------------------------------------
-function control(field, model) {
+function control(field, model, vocab = null) {
   const id = `field-${field.name}`;
   const label = field.label + (field.required ? " *" : "");
   if (field.type === "image" || field.type === "images") return pictureControl(field, label, model);
@@ -114,6 +119,8 @@ function control(field, model) {
     value: field.default ?? "",
   });
   const node = el("div", { class: "field", dataset: { field: field.name } }, el("label", { htmlFor: id, text: label }), input);
+  const words = field.type === "text" && vocab ? wordHelp(input, vocab) : null;
+  if (words) node.classList.add("prompt-box");
   let random = null;
   if (field.name === "seed") {
     // A fresh seed each time by default, so pressing Create again gives new pictures.
@@ -137,6 +144,7 @@ function control(field, model) {
     },
     write(v) {
       input.value = v ?? "";
+      words?.();
       if (random) {
         random.checked = false;
         input.disabled = false;
@@ -394,10 +402,10 @@ async function showResults(ids) {
 
 function resultCard(item) {
   const link = el("a", { href: `#gallery/${item.id}`, text: "details" });
-  if (item.modality === "image") {
+  if (item.modality === "image" || item.modality === "animation") {
     return el(
       "figure",
-      { class: "result", dataset: { testid: "result-image", id: item.id } },
+      { class: "result", dataset: { testid: `result-${item.modality}`, id: item.id } },
       el("img", { src: `/api/gallery/${item.id}/file`, alt: `${item.kind} ${item.verb} seed ${item.seed}` }),
       el("figcaption", {}, item.seed === null || item.seed === undefined ? "" : `seed ${item.seed} · `, link),
     );

@@ -12,7 +12,8 @@ let current = null; // the artwork shown in the detail panel
 let debounce = null;
 
 export async function init() {
-  const filters = ["gallery-q", "gallery-modality", "gallery-model", "gallery-stars", "gallery-liked", "gallery-tag"];
+  $("gallery-q").closest("label").after(meaningToggle());
+  const filters = ["gallery-q", "gallery-modality", "gallery-model", "gallery-stars", "gallery-liked", "gallery-tag", "gallery-frames"];
   for (const id of filters) {
     $(id).addEventListener("input", () => {
       clearTimeout(debounce);
@@ -85,17 +86,43 @@ function filters() {
     min_stars: $("gallery-stars").value,
     liked: $("gallery-liked").value,
     tag: $("gallery-tag").value.trim(),
+    frames: $("gallery-frames").checked ? "true" : "", // an animation's stills too
+    meaning: byMeaning() ? "true" : "",
   };
+}
+
+/** "by meaning" beside the search box: the words then rank the pictures by what they
+ * show (a text–image encoder), not by the words in their settings. */
+function meaningToggle() {
+  const box = el("input", {
+    type: "checkbox",
+    id: "gallery-meaning",
+    dataset: { testid: "gallery-meaning" },
+    onchange: () => guarded(() => load()),
+  });
+  const title = "rank the pictures by how well they fit the words (a text–image encoder)";
+  return el("label", { class: "check", attrs: { title } }, box, "by meaning");
+}
+
+function byMeaning() {
+  // With no words there is nothing to rank by: the plain listing is shown.
+  return $("gallery-meaning").checked && $("gallery-q").value.trim() !== "";
+}
+
+function rankedBy(page) {
+  if (!page.encoder) return "";
+  return ` · ${page.ranked} pictures ranked by meaning (${page.encoder})${page.note ? ` · ${page.note}` : ""}`;
 }
 
 async function load(more = false) {
   offset = more ? offset + PAGE : 0;
-  const { items, total } = await getJSON(`/api/gallery${queryString({ ...filters(), limit: PAGE, offset })}`);
+  const page = await getJSON(`/api/gallery${queryString({ ...filters(), limit: PAGE, offset })}`);
+  const { items, total } = page;
   const grid = $("gallery-grid");
   if (!more) clear(grid);
   for (const item of items) grid.append(tile(item));
   const shown = grid.children.length;
-  $("gallery-summary").textContent = `${shown} shown · ${total} in the gallery`;
+  $("gallery-summary").textContent = `${shown} shown · ${total} in the gallery${rankedBy(page)}`;
   $("gallery-more").hidden = items.length < PAGE;
   if (!shown) grid.append(el("p", { class: "hint", text: "nothing here yet: make something on the Create page" }));
   markCurrent();
@@ -114,13 +141,14 @@ function tile(item) {
     },
   });
   const stars = item.stars ? "★".repeat(item.stars) : "";
+  const score = item.score !== undefined ? item.score.toFixed(2) : ""; // ranked by meaning
   const like = item.like === true ? " ♥" : item.like === false ? " ✗" : "";
   return artTile(item, {
     testid: "gallery-item",
     onclick: () => {
       location.hash = `#gallery/${item.id}`;
     },
-    extra: el("div", { class: "tile-foot" }, box, el("span", { class: "tile-marks", text: stars + like })),
+    extra: el("div", { class: "tile-foot" }, box, el("span", { class: "tile-marks", text: [stars + like, score].filter(Boolean).join(" · ") })),
   });
 }
 
@@ -149,7 +177,10 @@ async function exportZip() {
 // --- the detail panel ----------------------------------------------------------------------
 async function openDetail(id) {
   current = await getJSON(`/api/gallery/${encodeURIComponent(id)}`);
+  const picture = current.modality === "image" || current.modality === "animation";
+  if (picture) current.looksLike = ["…"];
   renderDetail();
+  if (picture) looksLike(current.id); // not awaited: the first call encodes the labels
   $("detail").hidden = false;
   markCurrent();
   // On a narrow screen the panel sits below the grid: bring it into view.
@@ -161,8 +192,10 @@ function renderDetail() {
   $("detail-title").textContent = a.path.split("/").pop();
   const view = clear($("detail-view"));
   const file = `/api/gallery/${a.id}/file`;
-  if (a.modality === "image") view.append(el("img", { src: file, alt: a.path }));
-  else if (a.modality === "text") {
+  if (a.modality === "image" || a.modality === "animation") {
+    view.append(el("img", { src: file, alt: a.path }));
+    if (a.frames?.length) view.append(frameStrip(a.frames));
+  } else if (a.modality === "text") {
     view.append(el("pre", { class: "poem-text", text: a.text || "" }), formMarks(a), poemNotes(a.provenance || {}));
   } else if (a.modality === "music") view.append(musicView(a));
   else if (a.path.endsWith(".wav")) view.append(el("audio", { src: file, controls: true }));
@@ -174,9 +207,14 @@ function renderDetail() {
   row("kind", a.kind);
   row("model", a.provenance?.studio?.model || (a.model || "").split("/").pop());
   row("verb", a.verb);
+  const args = a.provenance?.args || {}; // the words a picture or a prompt walk was made of
+  row("prompt", args.prompt);
+  row("from", args.prompt_a);
+  row("to", args.prompt_b);
   row("seed", a.seed);
   row("made", shortTime(a.created));
   row("id", a.id);
+  if (a.looksLike) meta.append(el("dt", { text: "looks like" }), looksLikeRow(a.looksLike));
 
   for (const b of $("detail-stars").children) {
     const on = Number(b.dataset.stars) <= (a.stars || 0);
@@ -207,6 +245,52 @@ function renderDetail() {
   links($("detail-parents"), a.parents, "no parents");
   links($("detail-children"), a.children, "no children");
   $("detail-provenance").textContent = JSON.stringify(a.provenance, null, 2);
+}
+
+/** An animation's stills in the order they play; each opens that frame's details. */
+function frameStrip(frames) {
+  return el(
+    "div",
+    { class: "frame-strip", dataset: { testid: "detail-frames" } },
+    el("h4", { text: `${frames.length} frames` }),
+    el(
+      "ol",
+      {},
+      frames.map((f, i) =>
+        el(
+          "li",
+          {},
+          el(
+            "a",
+            { href: `#gallery/${f.id}`, dataset: { testid: "detail-frame", id: f.id }, attrs: { title: f.path } },
+            el("img", { src: `/api/gallery/${f.id}/thumb`, alt: `frame ${i + 1}`, loading: "lazy" }),
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
+/** Zero-shot tags: the encoder's captions that fit the picture best. Failing (no encoder),
+ * the reason is shown in their place rather than as an alarm. */
+async function looksLike(id) {
+  let lines;
+  try {
+    const { labels } = await getJSON(`/api/gallery/${encodeURIComponent(id)}/looks-like`);
+    lines = labels.map((l) => `${l.label} (${l.score.toFixed(2)})`);
+  } catch (err) {
+    lines = [err.message];
+  }
+  if (current?.id !== id) return; // another artwork was opened meanwhile
+  current = { ...current, looksLike: lines };
+  // Only the row changes: a full redraw would restart an animation that is playing.
+  $("detail-meta").querySelector('[data-testid="detail-looks-like"]')?.replaceWith(looksLikeRow(lines));
+}
+
+function looksLikeRow(lines) {
+  const row = el("dd", { dataset: { testid: "detail-looks-like" } }, lines.map((line) => el("div", { text: line })));
+  row.style.wordBreak = "normal"; // labels are sentences: wrap between words, not inside them
+  return row;
 }
 
 function links(list, items, empty) {

@@ -105,8 +105,8 @@ export function musicView(item) {
 /** A gallery thumbnail tile (picture, poem card, piano roll or file card); ``extra`` goes inside. */
 export function artTile(item, { onclick, selected = false, testid = "art", extra = null } = {}) {
   const body =
-    item.modality === "image"
-      ? el("img", { src: `/api/gallery/${item.id}/thumb`, alt: `${item.kind || "image"} ${item.path}`, loading: "lazy" })
+    item.modality === "image" || item.modality === "animation"
+      ? el("img", { src: `/api/gallery/${item.id}/thumb`, alt: `${item.kind || item.modality} ${item.path}`, loading: "lazy" })
       : item.modality === "text"
         ? el("pre", { class: "card-text", text: firstLines(item.text) || item.path })
         : item.modality === "music"

@@ -1,0 +1,123 @@
+"""The flow-matching text-to-image model: the network's shapes, that it learns, guidance,
+and the kind trained with ``arch = "flow"`` drawing from words like the GAN."""
+
+import dataclasses
+
+import pytest
+import torch
+
+from museforge.core.artifact import load_artifact, save_artifact
+from museforge.core.recipe import Recipe, train_from_recipe
+from museforge.core.registry import call_verb
+from museforge.crossmodal import data
+from museforge.crossmodal.encoder import EncoderConfig, TextImageEncoder, build_vocab
+from museforge.crossmodal.encoder_task import split
+from museforge.crossmodal.flow import FlowNet, flow_loss, sample_flow
+from museforge.crossmodal.flow_task import FlowTask, FlowTraining
+from museforge.crossmodal.imagine import ImagineConfig, TextToImage
+from museforge.crossmodal.shapes import captioned_shapes
+
+SMALL = {
+    "embed_dim": 16,
+    "text_width": 16,
+    "text_layers": 1,
+    "text_heads": 2,
+    "image_width": 8,
+    "context": 48,
+}
+
+
+@pytest.fixture(scope="module")
+def shapes():
+    return captioned_shapes(16, n=64, seed=0)
+
+
+@pytest.fixture(scope="module")
+def encoder(shapes, tmp_path_factory):
+    vocab = build_vocab([t for c in shapes.captions for t in c.values()])
+    cfg = EncoderConfig(vocab=vocab, image_size=16, **SMALL)
+    path = tmp_path_factory.mktemp("enc") / "encoder"
+    save_artifact(path, "text-image-encoder", cfg, TextImageEncoder(cfg).state_dict())
+    return path
+
+
+def test_the_network_keeps_the_picture_shape_and_checks_its_size():
+    net = FlowNet(16, 8, text_dim=4, levels=3)
+    out = net(torch.randn(2, 3, 16, 16), torch.rand(2), torch.randn(2, 4))
+    assert out.shape == (2, 3, 16, 16)
+    with pytest.raises(ValueError, match="does not halve"):
+        FlowNet(20, 8, text_dim=4, levels=4)
+
+
+def test_the_velocity_field_is_learnt_and_guidance_one_is_plain_conditioning():
+    torch.manual_seed(0)
+    net = FlowNet(8, 8, text_dim=4, levels=2)
+    pictures = torch.rand(4, 3, 8, 8) * 2 - 1
+    words = torch.eye(4)
+    opt = torch.optim.Adam(net.parameters(), 3e-3)
+    gen = torch.Generator().manual_seed(0)
+    losses = []
+    for _ in range(150):
+        loss = flow_loss(net, pictures, words, gen)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert sum(losses[-20:]) / 20 < 0.6 * sum(losses[:20]) / 20
+    noise = torch.randn(4, 3, 8, 8, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        plain = sample_flow(net, noise, words, steps=6)
+        again = sample_flow(net, noise, words, steps=6, guidance=1.0)
+        pushed = sample_flow(net, noise, words, steps=6, guidance=3.0)
+        negative = sample_flow(net, noise, words, steps=6, guidance=3.0, against=words.roll(1, 0))
+    assert torch.equal(plain, again) and plain.abs().max() <= 1
+    assert not torch.allclose(plain, pushed) and not torch.allclose(pushed, negative)
+    # Drawn pictures come closer to their own training picture than to the others'.
+    dist = torch.cdist(plain.flatten(1), pictures.flatten(1))
+    assert (dist.argmin(1) == torch.arange(4)).float().mean() >= 0.75
+
+
+def test_a_flow_training_step_moves_the_network_and_exports_the_average(shapes, encoder):
+    loaded = load_artifact(encoder)
+    cfg = ImagineConfig(
+        encoder=dataclasses.asdict(loaded.model.cfg),
+        image_size=16,
+        arch="flow",
+        flow_width=8,
+        sample_steps=2,
+    )
+    train, _ = split(shapes)
+    task = FlowTask(cfg, FlowTraining(), train, loaded.model, seed=0)
+    before = {k: v.clone() for k, v in task.model.state_dict().items()}
+    noise = torch.Generator().manual_seed(0)
+    for fraction in (0.0, 0.5):
+        task.set_progress(fraction)
+        assert torch.isfinite(torch.tensor(task.train_step(torch.arange(16), noise)["loss"]))
+    after = task.model.state_dict()
+    assert not torch.equal(before["flow.inp.weight"], after["flow.inp.weight"])
+    assert all(torch.equal(before[k], after[k]) for k in before if k.startswith("text."))
+    assert task.preview().width > 4 * 16
+    config, state = task.export()
+    model = TextToImage(config)
+    model.load_state_dict(state)
+    assert torch.equal(state["flow.inp.weight"], task.ema.model.inp.weight)
+    assert model.z_dim == 3 * 16 * 16
+
+
+def test_the_kind_trains_a_flow_that_imagines_reproducibly(shapes, encoder, tmp_path, monkeypatch):
+    recipe = Recipe(
+        "text-to-image",
+        "captioned-shapes",
+        model={"encoder": str(encoder), "arch": "flow", "flow_width": 8, "sample_steps": 2},
+        run={"steps": 2, "batch_size": 8},
+    )
+    monkeypatch.setattr(data, "load_captioned", lambda source, image_size=64: shapes)
+    result = train_from_recipe(recipe, out=tmp_path / "flow", progress=False)
+    loaded = load_artifact(result.out_dir)
+    assert loaded.manifest["config"]["arch"] == "flow"
+    first = call_verb(loaded, "imagine", prompt="a small red star top left on white", n=2, seed=3)
+    again = call_verb(loaded, "imagine", prompt="a small red star top left on white", n=3, seed=3)
+    assert first.artworks[1].image.tobytes() == again.artworks[1].image.tobytes()
+    assert first.artworks[0].image.size == (16, 16)
+    with pytest.raises(ValueError, match="arch must be one of"):
+        ImagineConfig(encoder={}, image_size=16, arch="diffusion")
