@@ -35,6 +35,7 @@ from museforge.core.artifact import load_artifact
 from museforge.core.latent import draw_latents
 from museforge.core.recipe import Recipe, train_from_recipe
 from museforge.crossmodal.captioned import CaptionedImages
+from museforge.crossmodal.data import load_captioned
 from museforge.crossmodal.encoder import r_precision
 from museforge.crossmodal.encoder_task import split
 from museforge.crossmodal.imagine_eval import draw, fit, picture_features
@@ -104,7 +105,7 @@ def _condition(task: Any, condition: str, seed: int) -> Codes:
     if condition == "none":
         table = torch.zeros(len(task.data), task.model.text.out.out_features)
         task.sentences = {lang: table for lang in task.sentences}
-        return lambda data, lang: torch.zeros(len(data), table.shape[1])
+        return lambda data, lang: torch.zeros(len(data.captions), table.shape[1])
     codes = ClassCodes(task.model, task.data, seed)
     table = codes(task.data, "en")
     task.sentences = {lang: table for lang in task.sentences}
@@ -158,8 +159,6 @@ def _score(loaded: Any, codes: Codes, data: str, eval_n: int, seed: int) -> dict
     model = loaded.model
     info = loaded.manifest["data"]
     judge = load_artifact(Path(info["encoder"]["path"])).model.eval()
-    from museforge.crossmodal.data import load_captioned
-
     full = load_captioned(info["source"], image_size=model.cfg.image_size)
     train, holdout = split(full)
     k = min(eval_n, len(holdout))
