@@ -64,12 +64,14 @@ def prompt_sentence(
 ) -> tuple[torch.Tensor, list[str]]:
     """The sentence vector of ``prompt`` (called ``what`` in notes) and notes for the user:
     it was cut to the encoder's context; words the model never saw (where its manifest
-    records its words). An empty prompt (the error ``empty``: a GAN has no unconditional
-    mode) and characters the model never saw are one-line errors."""
+    records its words). An empty prompt draws a flow's unconditional field, and is the
+    error ``empty`` for a GAN (it has no such mode); characters the model never saw are one-line errors."""
     text = " ".join(prompt.split())
+    model = loaded.model
+    if not text and model.cfg.arch == "flow":  # it learnt an unconditional field too
+        return torch.zeros(model.text.out.out_features), [f"no {what}: drawn without words"]
     if not text:
         raise InputError(empty)
-    model = loaded.model
     room = model.tokens.context - 1
     notes = []
     if len(text) > room:

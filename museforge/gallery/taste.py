@@ -4,8 +4,10 @@ Artworks become fixed descriptors that need no training and no download: picture
 through the seeded random feature network of :mod:`museforge.nn.features` (per-channel
 mean and spread of each layer, which carry colour and texture) plus a coarse colour
 histogram; texts become hashed character n-grams, which work for Chinese and English
-alike. On top sits one standardised logistic regression per modality. Models are saved as
-plain JSON (numbers only), never pickles, so a shared model file cannot run code.
+alike. Where a text–image encoder is at hand, a picture's descriptor is followed by the
+encoder's vector of it (:mod:`museforge.gallery.recommend` joins them). On top sits one
+standardised logistic regression per modality. Models are saved as plain JSON (numbers
+only), never pickles, so a shared model file cannot run code.
 """
 
 from __future__ import annotations
@@ -128,6 +130,22 @@ def _check_counts(y: np.ndarray, modality: str, need: int = MIN_PER_CLASS) -> No
         )
 
 
+def block_weights(blocks: tuple[int, ...]) -> np.ndarray:
+    """Per-feature weights (one per column) that give each block of columns, once
+    standardised, the total variance of the first block: the penalty then weighs blocks,
+    not column counts. ``(550,)`` gives all ones.
+
+    Why: the 550 descriptor columns would otherwise outvote the encoder's 128 under the
+    same penalty. Simulated users (a liked shape, size, colour, position or ground) on 200
+    captioned-shapes pictures with the shapes-encoder, 40 ratings each, mean held-out
+    accuracy: descriptors alone 0.695, encoder alone 0.852, both unweighted 0.799, both
+    weighted so 0.835; with all 200 rated 0.782, 0.898, 0.908 and 0.911 (docs/gallery.md).
+    """
+    if not blocks or min(blocks) < 1:
+        raise ValueError(f"feature blocks must be positive widths, got {blocks}")
+    return np.concatenate([np.full(n, math.sqrt(blocks[0] / n)) for n in blocks])
+
+
 def _as_matrix(X) -> np.ndarray:
     X = np.asarray(X, dtype=np.float64)
     if X.ndim != 2:
@@ -138,16 +156,23 @@ def _as_matrix(X) -> np.ndarray:
 class TasteModel:
     """A standardiser and a logistic regression giving the probability a user likes a work."""
 
-    def __init__(self, modality: str = "image"):
+    def __init__(self, modality: str = "image", encoder: str | None = None):
         self.modality = modality
+        # The key of the encoder whose picture vectors follow the descriptors, or None:
+        # a model is only ever scored on the features it was fitted on.
+        self.encoder = encoder
         self.mean: np.ndarray | None = None
         self.scale: np.ndarray | None = None
         self.coef: np.ndarray | None = None
         self.intercept = 0.0
         self.counts = {"liked": 0, "disliked": 0}
 
-    def fit(self, X, y, *, min_per_class: int = MIN_PER_CLASS) -> TasteModel:
-        """Learn from descriptors ``X`` (n×d) and labels ``y`` (1 liked, 0 disliked)."""
+    def fit(
+        self, X, y, *, min_per_class: int = MIN_PER_CLASS, blocks: tuple[int, ...] | None = None
+    ) -> TasteModel:
+        """Learn from descriptors ``X`` (n×d) and labels ``y`` (1 liked, 0 disliked);
+        ``blocks``: the widths of the kinds of features side by side in ``X`` (see
+        :func:`block_weights`), None for one kind."""
         from sklearn.linear_model import LogisticRegression
 
         X, y = _as_matrix(X), np.asarray(y, dtype=np.int64)
@@ -158,6 +183,10 @@ class TasteModel:
         spread = X.std(axis=0)
         # Constant features (an n-gram no rated text has) keep scale 1 rather than dividing by 0.
         self.scale = np.where(spread > 1e-12, spread, 1.0)
+        if blocks is not None:
+            if sum(blocks) != X.shape[1]:
+                raise InputError(f"taste model: blocks {blocks} do not add up to {X.shape[1]}")
+            self.scale = self.scale / block_weights(blocks)
         clf = LogisticRegression(C=C_REGULARISATION, class_weight="balanced", max_iter=2000)
         clf.fit((X - self.mean) / self.scale, y)
         self.coef = clf.coef_[0].astype(np.float64)
@@ -165,8 +194,8 @@ class TasteModel:
         self.counts = {"liked": int((y == 1).sum()), "disliked": int((y == 0).sum())}
         return self
 
-    def score(self, X) -> np.ndarray:
-        """The probability of "liked" for each row of ``X``."""
+    def standardise(self, X) -> np.ndarray:
+        """Rows of ``X`` as the regression sees them: centred, scaled, blocks weighted."""
         if self.coef is None:
             raise InputError(f"the {self.modality} taste model has not been trained")
         X = _as_matrix(X)
@@ -174,7 +203,11 @@ class TasteModel:
             raise InputError(
                 f"taste model expects {len(self.coef)}-number descriptors, got {X.shape[1]}"
             )
-        logits = ((X - self.mean) / self.scale) @ self.coef + self.intercept
+        return (X - self.mean) / self.scale
+
+    def score(self, X) -> np.ndarray:
+        """The probability of "liked" for each row of ``X``."""
+        logits = self.standardise(X) @ self.coef + self.intercept
         # Clipped so a far-off descriptor gives 0 or 1 without an overflow warning.
         return 1.0 / (1.0 + np.exp(-np.clip(logits, -500.0, 500.0)))
 
@@ -186,6 +219,7 @@ class TasteModel:
             "format": FORMAT,
             "version": VERSION,
             "modality": self.modality,
+            "encoder": self.encoder,
             "counts": self.counts,
             "intercept": self.intercept,
             "mean": self.mean.tolist(),
@@ -202,7 +236,8 @@ class TasteModel:
             data = json.loads(path.read_text(encoding="utf-8"))
             if data.get("format") != FORMAT or data.get("version") != VERSION:
                 raise ValueError("not a museforge taste model")
-            model = cls(str(data["modality"]))
+            encoder = data.get("encoder")  # absent in files written before encoders
+            model = cls(str(data["modality"]), None if encoder is None else str(encoder))
             model.mean, model.scale, model.coef = (
                 np.asarray(data[key], dtype=np.float64) for key in ("mean", "scale", "coef")
             )
@@ -220,9 +255,14 @@ class TasteModel:
 
 
 def evaluate_taste(
-    examples: list[tuple[np.ndarray, int]], seed: int = 0, folds: int = 5, modality: str = ""
+    examples: list[tuple[np.ndarray, int]],
+    seed: int = 0,
+    folds: int = 5,
+    modality: str = "",
+    blocks: tuple[int, ...] | None = None,
 ) -> dict:
-    """Held-out accuracy of the taste model on one modality's rated ``examples``.
+    """Held-out accuracy of the taste model on one modality's rated ``examples`` (feature
+    ``blocks`` as for :meth:`TasteModel.fit`).
 
     Stratified k-fold (k lowered to the smaller class's count, at least 2): every example is
     predicted by a model that never saw it. Returns ``n``, ``liked``, ``disliked``,
@@ -241,7 +281,7 @@ def evaluate_taste(
     splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
     for train, test in splitter.split(X, y):
         # Each training part keeps at least one of each class since k <= the smaller count.
-        model = TasteModel(modality).fit(X[train], y[train], min_per_class=1)
+        model = TasteModel(modality).fit(X[train], y[train], min_per_class=1, blocks=blocks)
         predicted[test] = model.score(X[test]) >= 0.5
     return {
         "modality": modality,

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from museforge.core.atomic import atomic_write_bytes
+from museforge.core.data import datasets
 from museforge.core.media import IMAGE_SUFFIXES, MUSIC_SUFFIXES
 from museforge.errors import InputError
 from museforge.gallery.store import Gallery, artwork_id
@@ -36,6 +37,17 @@ def model_variant(manifest: dict[str, Any]) -> str | None:
         return None
     config = manifest.get("config")
     return spec.variant(config) if isinstance(config, dict) else None
+
+
+def model_licence(manifest: dict[str, Any]) -> str:
+    """The licence of the data a model learnt from: as its manifest records it, else the
+    built-in data set's (models trained before licences were recorded), else ''."""
+    data = manifest.get("data") or {}
+    if data.get("licence"):
+        return str(data["licence"])
+    name = str(data.get("source") or (manifest.get("recipe") or {}).get("data") or "")
+    found = next((d for d in datasets() if d.name == name.split(":")[0]), None)
+    return found.licence if found else ""
 
 
 @dataclass
@@ -81,6 +93,7 @@ class Workspace:
                     "variant": model_variant(data),
                     "trained_in_studio": bool(prefix),
                     "data": data.get("data", {}).get("source") or data.get("data", {}),
+                    "licence": model_licence(data),
                     "metrics": data.get("metrics", {}),
                     "created": data.get("created"),
                     "sha256": data.get("weights", {}).get("sha256"),

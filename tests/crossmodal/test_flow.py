@@ -119,5 +119,7 @@ def test_the_kind_trains_a_flow_that_imagines_reproducibly(shapes, encoder, tmp_
     again = call_verb(loaded, "imagine", prompt="a small red star top left on white", n=3, seed=3)
     assert first.artworks[1].image.tobytes() == again.artworks[1].image.tobytes()
     assert first.artworks[0].image.size == (16, 16)
+    unconditional = call_verb(loaded, "imagine", prompt="  ", n=1)
+    assert "drawn without words" in unconditional.message
     with pytest.raises(ValueError, match="arch must be one of"):
         ImagineConfig(encoder={}, image_size=16, arch="diffusion")

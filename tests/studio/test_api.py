@@ -370,7 +370,11 @@ def test_forms_come_from_the_declarations_and_errors_name_their_setting(client):
     assert fields["tones"]["choices"] == ["off", "loose", "strict"]
     assert fields["title"]["applies"] == ["zh"] and fields["lines"]["applies"] == ["en"]
     assert "evaluate" not in {v["verb"] for v in kinds["text-lm"]["verbs"]}  # studio=False
-    variants = {m["name"]: m["variant"] for m in client.get("/api/models").json()}
+    models = client.get("/api/models").json()
+    variants = {m["name"]: m["variant"] for m in models}
+    licences = {m["name"]: m["licence"] for m in models}
+    # The data's licence: from the manifest, or the built-in set's for older models.
+    assert "MNIST" in licences["mnist-gan"] and "MIT" in licences["shapes-encoder"]
     assert (variants["tang-poet"], variants["verse-poet"], variants["mnist-gan"]) == (
         "zh",
         "en",

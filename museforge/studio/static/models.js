@@ -36,6 +36,7 @@ async function render() {
         el("td", { class: "strong nowrap", text: m.name }),
         el("td", { class: "nowrap", text: m.kind }),
         el("td", { text: data }),
+        el("td", { class: "licence", text: m.licence || "yours" }),
         el(
           "td",
           {},
