@@ -65,7 +65,8 @@ def prompt_sentence(
     """The sentence vector of ``prompt`` (called ``what`` in notes) and notes for the user:
     it was cut to the encoder's context; words the model never saw (where its manifest
     records its words). An empty prompt draws a flow's unconditional field, and is the
-    error ``empty`` for a GAN (it has no such mode); characters the model never saw are one-line errors."""
+    error ``empty`` for a GAN (it has no such mode); characters the model never saw are
+    one-line errors."""
     text = " ".join(prompt.split())
     model = loaded.model
     if not text and model.cfg.arch == "flow":  # it learnt an unconditional field too
