@@ -24,12 +24,14 @@ JSON_OPTION = inspect.Parameter(
 
 
 def _evaluate_taste(seed: int, as_json: bool) -> None:
+    from museforge.cli.gallery import taste_embedder
     from museforge.gallery.recommend import evaluate_gallery_taste
     from museforge.gallery.store import Gallery
 
     gallery = Gallery(gallery_root())
     gallery.sync()
-    report = evaluate_gallery_taste(gallery, seed=seed)
+    embedder = taste_embedder()
+    report = evaluate_gallery_taste(gallery, seed=seed, embedder=embedder)
     if as_json:
         sys.stdout.write(json.dumps(report, indent=2, sort_keys=True) + "\n")
         return
@@ -42,6 +44,11 @@ def _evaluate_taste(seed: int, as_json: bool) -> None:
             f" always guessing the commoner label ({result['liked']} liked, "
             f"{result['disliked']} disliked, {result['folds']}-fold)"
         )
+        if result.get("encoder"):
+            out.print(
+                f"        with {embedder.name}'s picture vectors; the descriptors alone: "
+                f"{result['without_encoder']:.3f}"
+            )
 
 
 def numbers(data: dict) -> list[tuple[str, float]]:

@@ -1,4 +1,5 @@
-"""The ``museforge gallery`` commands: list, search, show, rate, tag, remix, export, reindex.
+"""The ``museforge gallery`` commands: list, search, show, why, rate, tag, remix, export,
+reindex.
 
 They work on the gallery folder ($MUSEFORGE_GALLERY or ./gallery); every command first
 brings the index up to date with the files, so artworks written by hand or by another
@@ -20,7 +21,9 @@ from rich.table import Table
 from museforge.cli.app import err, gallery_root, out
 from museforge.errors import InputError
 
-gallery_app = typer.Typer(help="Your artworks: list, search, rate, tag, lineage, remix, export.")
+gallery_app = typer.Typer(
+    help="Your artworks: list, search, rate, tag, why (taste), lineage, remix, export."
+)
 
 IdArg = Annotated[str, typer.Argument(help="artwork id (from `museforge gallery list`)")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
@@ -44,6 +47,17 @@ def _embedder(encoder: str | None):
     from museforge.crossmodal.embedder import default_encoder, encoder_embedder
 
     return encoder_embedder(resolve_model(encoder) if encoder else default_encoder(models_dir()))
+
+
+def taste_embedder(encoder: str | None = None):
+    """The embedder whose picture vectors the taste model adds to its descriptors: the
+    named encoder's, else a starter's, else None (the descriptors alone)."""
+    if encoder:
+        return _embedder(encoder)
+    try:
+        return _embedder(None)
+    except InputError:
+        return None
 
 
 def _date(text: str | None, option: str) -> float | None:
@@ -182,6 +196,44 @@ def _looks_like(gallery, record, lang: str, encoder: str | None) -> list[tuple[s
 
     embedder = _embedder(encoder)
     return looks_like(gallery, embedder, record, embedder.labels(lang))
+
+
+@gallery_app.command()
+def why(
+    art_id: IdArg,
+    lang: Annotated[str, typer.Option(help="language of the words")] = "en",
+    encoder: EncoderOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Why the taste model would recommend an artwork: its taste score, the liked
+    artworks nearest to it, and the encoder's captions closest to your taste (pictures,
+    with an encoder; without one the taste model uses its own descriptors)."""
+    from museforge.gallery.explain import explain
+
+    gallery = _open()
+    record = gallery.get(art_id)
+    embedder = taste_embedder(encoder)
+    # The captions are read only where they are used: a picture, with an encoder.
+    picture = embedder is not None and record.modality == "image"
+    labels = embedder.labels(lang) if picture else []
+    found = explain(gallery, record, embedder, labels)
+    features = f"descriptors + {embedder.name}" if found.encoder else "descriptors"
+    if found.note:
+        err.print(f"[yellow]note:[/yellow] {escape(found.note)}", highlight=False)
+    if as_json:
+        nearest = [{"id": r.id, "path": r.path, "cosine": round(c, 4)} for r, c in found.nearest]
+        words = [{"label": t, "score": round(s, 4)} for t, s in found.words]
+        data = {"id": record.id, "path": record.path, "score": round(found.score, 4)}
+        data.update(features=features, nearest=nearest, words=words, note=found.note)
+        _print_json(data)
+        return
+    out.print(f"[bold]{escape(record.path)}[/bold]: taste score {found.score:.2f} ({features})")
+    for r, c in found.nearest:
+        out.print(f"  liked, {c:.2f} alike: {escape(r.path)}  {r.id}")
+    if found.words:
+        out.print(
+            "your taste in words: " + ", ".join(f"{escape(t)} ({s:.2f})" for t, s in found.words)
+        )
 
 
 @gallery_app.command()

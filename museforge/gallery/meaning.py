@@ -130,7 +130,8 @@ def _read_picture(path: Path) -> Image.Image | None:
         return None
 
 
-def _as_rows(vectors: torch.Tensor | np.ndarray, n: int) -> np.ndarray:
+def as_rows(vectors: torch.Tensor | np.ndarray, n: int) -> np.ndarray:
+    """An embedder's answer for ``n`` inputs as float32 rows; a ValueError if it is not."""
     rows = np.asarray(torch.as_tensor(vectors).detach().cpu().float().numpy(), dtype=np.float32)
     if rows.ndim != 2 or rows.shape[0] != n:
         raise ValueError(f"the embedder gave {tuple(rows.shape)} for {n} inputs")
@@ -152,7 +153,7 @@ def picture_vectors(
         readable = [(sha, img) for sha, img in decoded if img is not None]
         if not readable:
             continue
-        rows = _as_rows(embedder.images([img for _, img in readable]), len(readable))
+        rows = as_rows(embedder.images([img for _, img in readable]), len(readable))
         fresh = {sha: row for (sha, _), row in zip(readable, rows, strict=True)}
         cache.put(embedder.key, fresh)
         found.update(fresh)
@@ -170,7 +171,7 @@ def text_vectors(gallery: Gallery, embedder: Embedder, texts: list[str]) -> np.n
     missing = list({i: t for i, t in zip(items, texts, strict=True) if i not in found}.items())
     for start in range(0, len(missing), BATCH * 4):
         part = missing[start : start + BATCH * 4]
-        rows = _as_rows(embedder.texts([t for _, t in part]), len(part))
+        rows = as_rows(embedder.texts([t for _, t in part]), len(part))
         fresh = {item: row for (item, _), row in zip(part, rows, strict=True)}
         cache.put(embedder.key, fresh)
         found.update(fresh)
@@ -192,7 +193,7 @@ def rank(
     query's, best first (ties keep the order of ``records``). Texts and music are skipped."""
     query = clean_query(query)
     kept, matrix, unreadable = picture_vectors(gallery, embedder, records)
-    want = _as_rows(embedder.texts([query]), 1)[0]
+    want = as_rows(embedder.texts([query]), 1)[0]
     scores = matrix @ want if kept else np.zeros(0, np.float32)
     order = np.argsort(-scores, kind="stable")
     matches = [Match(kept[i], float(scores[i])) for i in order]

@@ -277,13 +277,6 @@ def gallery_list(
     return {"items": [r.summary() for r in records], "total": gallery.count(frames=frames)}
 
 
-def _embedder(ws: Workspace, encoder: str | None) -> Any:
-    """The text–image encoder the studio model ``encoder`` names, else the best starter."""
-    from museforge.crossmodal.embedder import default_encoder, encoder_embedder
-
-    return encoder_embedder(ws.model_path(encoder) if encoder else default_encoder(ws.models_dir))
-
-
 def _by_meaning(
     ws: Workspace, query: str, encoder: str | None, filters: dict[str, Any], limit: int, offset: int
 ) -> dict[str, Any]:
@@ -291,7 +284,7 @@ def _by_meaning(
     from museforge.gallery.meaning import MAX_RANKED, clean_query, rank
 
     query = clean_query(query)  # an empty query is refused before an encoder is loaded
-    embedder = _embedder(ws, encoder)
+    embedder = ws.embedder(encoder)
     ranking = rank(ws.gallery, embedder, query, ws.gallery.list(**filters, limit=MAX_RANKED))
     page = ranking.matches[offset : offset + limit]
     return {
@@ -391,10 +384,36 @@ def gallery_looks_like(
 
     ws = _ws(request)
     record = ws.gallery.get(art_id)
-    embedder = _embedder(ws, encoder)
+    embedder = ws.embedder(encoder)
     found = looks_like(ws.gallery, embedder, record, embedder.labels(lang))
     labels = [{"label": text, "score": round(score, 4)} for text, score in found]
     return {"id": art_id, "encoder": embedder.name, "labels": labels}
+
+
+@router.get("/gallery/{art_id}/why")
+def gallery_why(
+    art_id: str, request: Request, lang: str = Query("en", pattern="^[a-z]{2}$")
+) -> dict[str, Any]:
+    """Why the taste model would recommend the artwork: its score, the liked artworks
+    nearest to it, and the starter encoder's captions (in ``lang``) closest to the taste;
+    without an encoder, the descriptors alone and a note instead of words."""
+    from museforge.gallery.explain import explain
+
+    ws = _ws(request)
+    record = ws.gallery.get(art_id)
+    embedder = ws.taste_embedder()
+    # The captions are read only where they are used: a picture, with an encoder.
+    picture = embedder is not None and record.modality == "image"
+    labels = embedder.labels(lang) if picture else []
+    found = explain(ws.gallery, record, embedder, labels)
+    return {
+        "id": art_id,
+        "score": round(found.score, 4),
+        "encoder": embedder.name if found.encoder else None,
+        "nearest": [{**r.summary(), "cosine": round(c, 4)} for r, c in found.nearest],
+        "words": [{"label": t, "score": round(s, 4)} for t, s in found.words],
+        "note": found.note,
+    }
 
 
 class RateRequest(BaseModel):
@@ -450,5 +469,7 @@ def gallery_export(body: ExportRequest, request: Request) -> Response:
 
 @router.get("/taste")
 def taste_report(request: Request) -> dict[str, Any]:
-    """Held-out accuracy of the taste model per modality."""
-    return evaluate_gallery_taste(_ws(request).gallery)
+    """Held-out accuracy of the taste model per modality, with the starter encoder's
+    picture vectors where there is one (and the accuracy without them beside it)."""
+    ws = _ws(request)
+    return evaluate_gallery_taste(ws.gallery, embedder=ws.taste_embedder())

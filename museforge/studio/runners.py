@@ -68,8 +68,9 @@ def run_generate(ws: Workspace, ctx: JobContext) -> dict[str, Any]:
         from museforge.gallery.recommend import rank_artworks, train_taste
 
         ctx.progress(0.7, "ranking by your taste")
-        taste = train_taste(ws.gallery, params.get("modality") or "image")
-        ranked = rank_artworks(taste, result.artworks)[: int(keep)]
+        embedder = ws.taste_embedder()
+        taste = train_taste(ws.gallery, params.get("modality") or "image", embedder)
+        ranked = rank_artworks(taste, result.artworks, embedder)[: int(keep)]
         for art, score in ranked:
             art.provenance["taste_score"] = round(score, 4)
         result.artworks = [art for art, _ in ranked]

@@ -112,6 +112,22 @@ class Workspace:
                 return folder
         raise InputError(f"no model called '{name}' (see the Models page)")
 
+    def embedder(self, encoder: str | None = None) -> Any:
+        """The text–image encoder the studio model ``encoder`` names, else the best
+        starter; an InputError when there is none."""
+        from museforge.crossmodal.embedder import default_encoder, encoder_embedder
+
+        folder = self.model_path(encoder) if encoder else default_encoder(self.models_dir)
+        return encoder_embedder(folder)
+
+    def taste_embedder(self) -> Any | None:
+        """The starter encoder whose picture vectors the taste model adds to its own
+        descriptors, or None when there is none (the descriptors alone)."""
+        try:
+            return self.embedder()
+        except InputError:
+            return None
+
     def model_name(self, path: str | Path | None) -> str | None:
         """The studio name of a model folder recorded in a provenance, if it is one of ours."""
         if not path:

@@ -7,6 +7,7 @@ from PIL import Image
 from museforge.errors import InputError
 from museforge.gallery.taste import (
     TasteModel,
+    block_weights,
     embed,
     embed_image,
     embed_text,
@@ -163,10 +164,34 @@ def test_save_load_round_trip_gives_identical_scores(tmp_path, image_set):
     data = json.loads(path.read_text(encoding="utf-8"))
     assert data["format"] == "museforge-taste" and data["counts"] == {"liked": 10, "disliked": 10}
     loaded = TasteModel.load(path)
-    assert loaded.modality == "image"
+    assert loaded.modality == "image" and loaded.encoder is None
     assert np.array_equal(loaded.score(X), model.score(X))
     with pytest.raises(InputError, match="expects"):
         loaded.score(X[:, :10])
+    # The encoder's key travels with the model; files from before encoders still load.
+    joined = TasteModel("image", encoder="abc123").fit(X, [lab for _, lab in image_set])
+    assert TasteModel.load(joined.save(tmp_path / "joined.json")).encoder == "abc123"
+    del data["encoder"]
+    path.write_text(json.dumps(data), encoding="utf-8")
+    assert TasteModel.load(path).encoder is None
+
+
+def test_blocks_get_the_first_blocks_total_variance(image_set):
+    weights = block_weights((8, 2, 32))
+    assert weights.shape == (42,)
+    assert (weights[:8] ** 2).sum() == pytest.approx((weights[8:10] ** 2).sum())
+    assert (weights[:8] ** 2).sum() == pytest.approx((weights[10:] ** 2).sum())
+    assert np.array_equal(block_weights((5,)), np.ones(5))
+    with pytest.raises(ValueError, match="positive"):
+        block_weights((3, 0))
+    # Standardised and weighted, a block of 2 columns carries as much as the first 8.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(20, 10)) * rng.uniform(0.1, 10.0, size=10)
+    model = TasteModel("image").fit(X, [1, 0] * 10, blocks=(8, 2))
+    z = model.standardise(X)
+    assert (z[:, :8] ** 2).sum() == pytest.approx((z[:, 8:] ** 2).sum())
+    with pytest.raises(InputError, match="do not add up"):
+        TasteModel("image").fit(X, [1, 0] * 10, blocks=(8, 3))
 
 
 def test_untrained_and_damaged_models_are_input_errors(tmp_path):

@@ -3,6 +3,7 @@
 
 import { catalog, followJob, getJSON, guarded, kindOf, postJSON, queryString, showError, showInfo, upload } from "./api.js";
 import { $, clear, el, musicView, randomSeed, rollThumb, setOptions } from "./ui.js";
+import { whyPanel } from "./why.js";
 import { hasWords, vocabularyOf, wordHelp } from "./words.js";
 
 const TASTE_FACTOR = 4; // "more like the ones I liked": make 4× as many, keep the best
@@ -402,12 +403,22 @@ async function showResults(ids) {
 
 function resultCard(item) {
   const link = el("a", { href: `#gallery/${item.id}`, text: "details" });
+  // Kept by the taste model ("more like the ones I liked"): it can say why.
+  const score = item.provenance?.taste_score;
+  const why = score === undefined ? null : whyPanel(item.id);
   if (item.modality === "image" || item.modality === "animation") {
     return el(
       "figure",
       { class: "result", dataset: { testid: `result-${item.modality}`, id: item.id } },
       el("img", { src: `/api/gallery/${item.id}/file`, alt: `${item.kind} ${item.verb} seed ${item.seed}` }),
-      el("figcaption", {}, item.seed === null || item.seed === undefined ? "" : `seed ${item.seed} · `, link),
+      el(
+        "figcaption",
+        {},
+        item.seed === null || item.seed === undefined ? "" : `seed ${item.seed} · `,
+        score === undefined ? "" : `taste ${score.toFixed(2)} · `,
+        link,
+      ),
+      why,
     );
   }
   if (item.modality === "text") {
@@ -417,6 +428,7 @@ function resultCard(item) {
       el("pre", { class: "poem-text", lang: item.provenance?.language || null, text: item.text || "" }),
       formMarks(item),
       el("figcaption", {}, poemNotes(item.provenance || {}), link),
+      why,
     );
   }
   if (item.modality === "music") {

@@ -4,6 +4,7 @@
 import { catalog, getJSON, guarded, postForBlob, postJSON, queryString, showInfo } from "./api.js";
 import { formMarks, poemNotes, remix } from "./create.js";
 import { $, artTile, clear, el, musicView, setOptions, shortTime } from "./ui.js";
+import { whyPanel } from "./why.js";
 
 const PAGE = 60;
 let offset = 0;
@@ -215,6 +216,9 @@ function renderDetail() {
   row("made", shortTime(a.created));
   row("id", a.id);
   if (a.looksLike) meta.append(el("dt", { text: "looks like" }), looksLikeRow(a.looksLike));
+  // What the taste model ranks (pictures and poems) can say why it would be recommended.
+  const why = clear($("detail-why"));
+  if (a.modality === "image" || a.modality === "text") why.append(whyPanel(a.id));
 
   for (const b of $("detail-stars").children) {
     const on = Number(b.dataset.stars) <= (a.stars || 0);

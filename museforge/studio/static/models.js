@@ -61,6 +61,10 @@ async function render() {
           `always guessing the commoner answer: ${Math.round(r.baseline * 100)}%`,
         ),
       );
+      if (r.encoder) {
+        const alone = Math.round(r.without_encoder * 100);
+        card.append(el("p", { class: "hint", text: `with the encoder's picture vectors; colour and texture alone: ${alone}%` }));
+      }
     }
     box.append(card);
   }
