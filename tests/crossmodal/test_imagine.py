@@ -62,7 +62,7 @@ def test_a_training_step_moves_the_generator_and_keeps_the_text_tower(shapes, en
         encoder=dataclasses.asdict(loaded.model.cfg), image_size=16, g_width=8, d_width=8
     )
     train, _ = split(shapes)
-    task = ImagineTask(cfg, ImagineTraining(), train, loaded.model, seed=0)
+    task = ImagineTask(cfg, ImagineTraining(align_weight=1.0), train, loaded.model, seed=0)
     before = {k: v.clone() for k, v in task.model.state_dict().items()}
     noise = torch.Generator().manual_seed(0)
     losses = [task.train_step(torch.arange(16), noise) for _ in range(3)]
