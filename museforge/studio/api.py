@@ -26,7 +26,7 @@ from museforge.gallery.recommend import evaluate_gallery_taste
 from museforge.gallery.store import companions
 from museforge.studio.forms import coerce_args, kind_forms
 from museforge.studio.jobs import JobQueue, sse_format
-from museforge.studio.runners import DATA_SUFFIXES
+from museforge.studio.runners import DATA_SUFFIXES, model_settings
 from museforge.studio.uploads import (
     MAX_MUSIC_UPLOAD_BYTES,
     MAX_UPLOAD_BYTES,
@@ -127,6 +127,8 @@ class TrainRequest(BaseModel):
     time_budget: str = "2m"
     steps: int | None = Field(default=None, ge=1, le=1_000_000)
     style: str | None = None
+    # the kind's Train-page fields (forms.train_fields); models by their studio names
+    settings: dict[str, str] = Field(default_factory=dict, max_length=16)
 
 
 @router.post("/train")
@@ -139,6 +141,7 @@ def train(body: TrainRequest, request: Request) -> dict[str, str]:
     if spec.task_factory is None:
         raise InputError(f"model kind '{body.kind}' cannot be trained")
     parse_duration(body.time_budget)  # refuse a bad budget now, not inside the job
+    model_settings(_ws(request), body.kind, body.settings)  # the job resolves them again
     if (_ws(request).trained_dir / body.name / "model.json").exists():
         raise InputError(f"a trained model called '{body.name}' exists; choose another name")
     return {"job": _jobs(request).submit("train", body.model_dump())}

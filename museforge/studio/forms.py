@@ -3,12 +3,14 @@
 Each declared setting becomes a field with a type the page knows how to draw: int, float,
 text, bool, a choice, image / images or music (pictures and music chosen from the gallery
 or uploaded; the client never sends a file path). Verbs declared ``studio=False``
-(``evaluate``: long-running, its figures are on the Models page) are left out.
+(``evaluate``: long-running, its figures are on the Models page) are left out. The Train
+page's few model settings (text-to-image's encoder and architecture) are listed here too.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +72,54 @@ def verb_form(kind: str, verb: str) -> dict[str, Any]:
     return {"verb": verb, "label": label, "doc": found.doc, "fields": fields}
 
 
+@dataclass(frozen=True)
+class TrainField:
+    """A model setting the Train page offers for a kind (``model.NAME`` of its recipe):
+    one of ``choices``, or a model of ``model_kind`` that the client names as the studio
+    does (the runner passes its folder)."""
+
+    name: str
+    label: str
+    choices: tuple[str, ...] = ()
+    default: str | None = None
+    model_kind: str | None = None
+    missing: str | None = None  # required: the one-line error when it is left empty
+
+    def form(self) -> dict[str, Any]:
+        """The field as the page draws it: a "model" select or a "choice" select."""
+        field: dict[str, Any] = {
+            "name": self.name,
+            "label": self.label,
+            "type": "model" if self.model_kind else "choice",
+            "required": self.missing is not None,
+        }
+        if self.model_kind:
+            field["model_kind"] = self.model_kind
+        else:
+            field |= {"choices": list(self.choices), "default": self.default}
+        return field
+
+
+def train_fields(kind: str) -> tuple[TrainField, ...]:
+    """The model settings the Train page offers for ``kind``; most kinds have none."""
+    # A kind declares no settings that name another model, so the studio lists the one it
+    # offers: text-to-image's text tower, a trained text–image encoder.
+    from museforge.crossmodal.imagine import ARCHS, ImagineConfig
+    from museforge.crossmodal.kinds import IMAGINE
+    from museforge.crossmodal.kinds import KIND as ENCODER
+
+    if kind != IMAGINE:
+        return ()
+    missing = (
+        f"{IMAGINE} learns from a text–image encoder's sentences: choose one as 'Encoder' "
+        f"(train a {ENCODER} on the same data first if there is none)"
+    )
+    return (
+        TrainField("encoder", "Encoder", model_kind=ENCODER, missing=missing),
+        TrainField("arch", "Architecture", choices=ARCHS, default=ImagineConfig.arch),
+    )
+
+
 def kind_forms() -> list[dict[str, Any]]:
     """Every kind with its studio verbs' forms, and whether the studio can train it."""
     out = []
@@ -81,6 +131,7 @@ def kind_forms() -> list[dict[str, Any]]:
                 "modality": spec.modality,
                 "description": spec.description,
                 "trainable": spec.task_factory is not None,
+                "train_fields": [f.form() for f in train_fields(name)],
                 "verbs": verbs,
             }
         )

@@ -11,15 +11,24 @@ from pathlib import Path
 from typing import Any
 
 from museforge.core.media import IMAGE_SUFFIXES, TEXT_SUFFIXES
+from museforge.core.recipe import Recipe, train_from_recipe
 from museforge.core.train import TrainingInterrupted
-from museforge.errors import InputError
-from museforge.studio.forms import CORPUS_NAME, CORPUS_PREFIX, field_of, studio_verb
+from museforge.errors import InputError, SettingError
+from museforge.studio.forms import (
+    CORPUS_NAME,
+    CORPUS_PREFIX,
+    field_of,
+    studio_verb,
+    train_fields,
+)
 from museforge.studio.jobs import JobCancelled, JobContext
 from museforge.studio.workspace import TRAINED, Workspace
 
 PROGRESS_EVERY_S = 0.5
 CHECKPOINT_EVERY_S = 10.0  # a killed server loses at most this much training
-DATA_SUFFIXES = IMAGE_SUFFIXES | TEXT_SUFFIXES  # what an uploaded data-set zip may hold
+# What an uploaded data-set zip may hold: pictures, texts, and captions files (the
+# imagefolder convention's metadata.jsonl / metadata.csv).
+DATA_SUFFIXES = IMAGE_SUFFIXES | TEXT_SUFFIXES | {".jsonl", ".csv"}
 
 
 def _file_args(ws: Workspace, kind: str, verb: str, args: dict[str, Any]) -> dict[str, Any]:
@@ -91,21 +100,58 @@ def resolve_data(ws: Workspace, data: str) -> str:
     return data
 
 
-def run_train(ws: Workspace, ctx: JobContext) -> dict[str, Any]:
-    """Train a model with the shared Trainer, streaming loss; cancel saves a checkpoint
-    that a resumed job continues from."""
-    from museforge.core.recipe import Recipe, train_from_recipe
+def model_settings(ws: Workspace, kind: str, settings: dict[str, str]) -> dict[str, Any]:
+    """The Train page's settings of ``kind`` (forms.train_fields) as the recipe's model
+    table: a model named as the studio names it becomes its folder, once checked to be of
+    the field's kind; a choice is checked against its values. A refused value is a
+    SettingError naming its field."""
+    fields = {f.name: f for f in train_fields(kind)}
+    unknown = sorted(set(settings) - set(fields))
+    if unknown:
+        raise InputError(f"training a {kind} takes no setting(s) {', '.join(unknown)}")
+    model: dict[str, Any] = {}
+    for field in fields.values():
+        value = settings.get(field.name)
+        if not value:
+            if field.missing:
+                raise SettingError(field.missing, field.name)
+            continue
+        if field.model_kind:
+            try:
+                folder = ws.model_path(value, kind=field.model_kind)
+            except InputError as err:
+                raise SettingError(f"'{field.label}': {err}", field.name) from None
+            model[field.name] = str(folder.resolve())
+        elif value in field.choices:
+            model[field.name] = value
+        else:
+            choices = ", ".join(field.choices)
+            raise SettingError(f"'{field.label}' must be one of {choices}", field.name)
+    return model
 
-    params = ctx.params
-    name = str(params["name"])
-    out = ws.trained_dir / name
+
+def train_recipe(ws: Workspace, params: dict[str, Any]) -> Recipe:
+    """The Recipe of a training job's parameters, its names (data set, models) resolved on
+    the server."""
     training = {"style": params["style"]} if params.get("style") else {}
     run: dict[str, Any] = {"preview_every": 50, "checkpoint_every": CHECKPOINT_EVERY_S}
     if params.get("steps"):
         run["steps"] = int(params["steps"])
     else:
         run["time_budget"] = params.get("time_budget") or "2m"
-    recipe = Recipe(params["kind"], resolve_data(ws, params["data"]), training=training, run=run)
+    kind = params["kind"]
+    model = model_settings(ws, kind, params.get("settings") or {})
+    data = resolve_data(ws, params["data"])
+    return Recipe(kind, data, model=model, training=training, run=run)
+
+
+def run_train(ws: Workspace, ctx: JobContext) -> dict[str, Any]:
+    """Train a model with the shared Trainer, streaming loss; cancel saves a checkpoint
+    that a resumed job continues from."""
+    params = ctx.params
+    name = str(params["name"])
+    out = ws.trained_dir / name
+    recipe = train_recipe(ws, params)
     budget = recipe.settings()
     start, last = time.monotonic(), 0.0
 

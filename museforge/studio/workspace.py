@@ -105,10 +105,13 @@ class Workspace:
         """Every usable model: name, kind, folder, and its manifest's data and metrics."""
         return [entry for _, entry in self._scan()]
 
-    def model_path(self, name: str) -> Path:
-        """The folder of the model called ``name`` (one listed by :meth:`models`)."""
+    def model_path(self, name: str, kind: str | None = None) -> Path:
+        """The folder of the model called ``name`` (one listed by :meth:`models`); with
+        ``kind``, a model of another kind is refused."""
         for folder, entry in self._scan():
             if entry["name"] == name:
+                if kind is not None and entry["kind"] != kind:
+                    raise InputError(f"'{name}' is a {entry['kind']}, not a {kind}")
                 return folder
         raise InputError(f"no model called '{name}' (see the Models page)")
 

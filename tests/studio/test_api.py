@@ -15,6 +15,7 @@ from PIL import Image
 
 from museforge.studio import api
 from museforge.studio.app import StudioConfig, create_app
+from museforge.studio.runners import train_recipe
 
 MODELS = Path(__file__).resolve().parents[2] / "models"
 BASE = "http://127.0.0.1:8765"
@@ -276,6 +277,51 @@ def test_bad_training_requests(client):
     job = client.post("/api/train", json=body, headers=AUTH).json()["job"]
     failed = _wait(client, job)
     assert failed["state"] == "failed" and "not a built-in data set" in failed["error"]
+
+
+def test_text_to_image_training_takes_an_encoder_by_its_studio_name(client):
+    """The Train page offers text-to-image's encoder (text-image-encoders only) and
+    architecture on captioned data; a missing or wrong encoder is a one-line error naming
+    its field, a path from the client is no name, and the recipe gets the server's folder."""
+    kinds = {k["kind"]: k for k in client.get("/api/kinds").json()}
+    fields = {f["name"]: f for f in kinds["text-to-image"]["train_fields"]}
+    assert (fields["encoder"]["type"], fields["encoder"]["model_kind"]) == (
+        "model",
+        "text-image-encoder",
+    )
+    assert (fields["arch"]["choices"], fields["arch"]["default"]) == (["gan", "flow"], "gan")
+    assert kinds["text-image-encoder"]["train_fields"] == kinds["image-vae"]["train_fields"] == []
+    # The page offers a kind the data sets of its modality: the captioned ones here.
+    sets = client.get("/api/datasets").json()
+    captioned = {d["name"] for d in sets if d["modality"] == "crossmodal"}
+    assert {"captioned-shapes", "emoji", "clipart"} <= captioned
+    assert kinds["text-to-image"]["modality"] == kinds["text-image-encoder"]["modality"]
+    assert kinds["text-to-image"]["modality"] == "crossmodal"
+
+    body = {"kind": "text-to-image", "data": "captioned-shapes", "name": "words", "steps": 1}
+    encoder = str(MODELS / "shapes-encoder")
+    cases = [
+        ({}, "encoder", "choose one as 'Encoder'"),
+        ({"encoder": ""}, "encoder", "choose one as 'Encoder'"),
+        ({"encoder": "mnist-vae"}, "encoder", "'mnist-vae' is a image-vae, not a text-image-"),
+        ({"encoder": encoder}, "encoder", "no model called"),
+        ({"encoder": "shapes-encoder", "arch": "vae"}, "arch", "must be one of gan, flow"),
+    ]
+    for settings, setting, words in cases:
+        r = client.post("/api/train", json={**body, "settings": settings}, headers=AUTH)
+        assert r.status_code == 400 and r.json()["setting"] == setting, r.text
+        assert words in r.json()["error"] and "\n" not in r.json()["error"], r.text
+    other = {**body, "kind": "text-lm", "data": "tang300", "settings": {"arch": "gan"}}
+    r = client.post("/api/train", json=other, headers=AUTH)
+    assert r.status_code == 400 and "takes no setting(s) arch" in r.json()["error"]
+    good = {**body, "settings": {"encoder": "shapes-encoder", "arch": "flow"}}
+    assert client.post("/api/train", json=good).status_code == 401  # still needs the token
+    assert client.get("/api/jobs").json() == []  # nothing was queued
+
+    recipe = train_recipe(client.app.state.workspace, good)
+    resolved = str((MODELS / "shapes-encoder").resolve())
+    assert recipe.model == {"encoder": resolved, "arch": "flow"}
+    assert (recipe.kind, recipe.data, recipe.run["steps"]) == ("text-to-image", body["data"], 1)
 
 
 def _midi(notes: int = 8) -> bytes:

@@ -195,3 +195,17 @@ def test_read_capped_stops_reading_at_the_limit():
     with pytest.raises(InputError, match="larger than 1,000 bytes"):
         asyncio.run(read_capped(upload, limit=1000))
     assert upload.file.tell() <= 1001  # did not read the rest of a huge upload
+
+
+def test_a_captioned_set_keeps_its_captions_file(tmp_path):
+    from museforge.studio.runners import DATA_SUFFIXES
+
+    data = _zip(
+        {
+            "cat.png": _png(),
+            "metadata.jsonl": b'{"file_name": "cat.png", "text": "a cat"}\n',
+            "run.sh": b"#!/bin/sh",
+        }
+    )
+    paths = safe_extract_zip("upload.zip", data, tmp_path / "set", DATA_SUFFIXES)
+    assert sorted(p.name for p in paths) == ["cat.png", "metadata.jsonl"]

@@ -1,5 +1,6 @@
 // Train: start a training job, watch its loss curve and previews, cancel or resume it;
-// the list of all jobs.
+// the list of all jobs. A kind's own settings (text-to-image: which encoder, which
+// architecture) are drawn from its ``train_fields``; models are sent by their studio names.
 
 import { catalog, followJob, getJSON, guarded, isFinished, postJSON, showError, showInfo, upload } from "./api.js";
 import { $, clear, el, setOptions, shortTime } from "./ui.js";
@@ -12,6 +13,7 @@ let uploaded = []; // uploaded data sets as select options
 
 export async function init() {
   $("train-kind").addEventListener("change", () => guarded(renderData));
+  $("train-data").addEventListener("change", () => guarded(preferModelsOfData));
   $("train-upload").addEventListener("change", () => guarded(uploadData));
   $("train-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
@@ -60,6 +62,65 @@ async function renderData() {
         .map((d) => ({ value: d.name, label: `${d.name} — ${d.description}` })),
     );
   }
+  await renderSettings();
+}
+
+/** The kind's own settings as selects, keeping the values of fields already shown. */
+async function renderSettings() {
+  const cat = await catalog();
+  const kind = cat.kinds.find((k) => k.kind === $("train-kind").value);
+  const box = $("train-settings");
+  const previous = Object.fromEntries([...box.querySelectorAll("select")].map((s) => [s.dataset.setting, s.value]));
+  const fields = kind?.train_fields || [];
+  clear(box);
+  box.hidden = !fields.length;
+  for (const field of fields) {
+    const dataset = { setting: field.name, testid: `train-${field.name}` };
+    if (field.type === "model") dataset.modelKind = field.model_kind;
+    const select = el("select", { id: `train-setting-${field.name}`, dataset, onchange: () => markField(null) });
+    setOptions(select, settingOptions(cat, field));
+    if (field.default != null) select.value = field.default;
+    if ([...select.options].some((o) => o.value === previous[field.name])) select.value = previous[field.name];
+    box.append(
+      el(
+        "label",
+        { class: "field", dataset: { setting: field.name } },
+        field.label,
+        select,
+        el("small", { class: "field-error", hidden: true, dataset: { testid: `train-${field.name}-error` } }),
+      ),
+    );
+  }
+  await preferModelsOfData();
+}
+
+function settingOptions(cat, field) {
+  if (field.type !== "model") return field.choices.map((c) => ({ value: c }));
+  const models = cat.models.filter((m) => m.kind === field.model_kind);
+  if (!models.length) return [{ value: "", label: `none yet: train a ${field.model_kind} first` }];
+  return models.map((m) => ({ value: m.name, label: typeof m.data === "string" ? `${m.name} (${m.data})` : m.name }));
+}
+
+/** Model fields default to a model that learnt from the chosen data set, if there is one. */
+async function preferModelsOfData() {
+  const cat = await catalog();
+  const data = $("train-data").value;
+  for (const select of $("train-settings").querySelectorAll("select[data-model-kind]")) {
+    const match = cat.models.find((m) => m.kind === select.dataset.modelKind && m.data === data);
+    if (match) select.value = match.name;
+  }
+  markField(null);
+}
+
+/** Show the server's one-line error next to the setting it names (none: clear them). */
+function markField(err) {
+  for (const label of $("train-settings").querySelectorAll("label")) {
+    const hit = Boolean(err) && label.dataset.setting === err.setting;
+    label.classList.toggle("invalid", hit);
+    const note = label.querySelector(".field-error");
+    note.textContent = hit ? err.message : "";
+    note.hidden = !hit;
+  }
 }
 
 async function uploadData() {
@@ -87,7 +148,16 @@ async function start() {
   const steps = $("train-steps").value.trim();
   if (steps) body.steps = Number(steps);
   if (!$("train-style-label").hidden) body.style = $("train-style").value;
-  const { job } = await postJSON("/api/train", body);
+  const settings = [...$("train-settings").querySelectorAll("select")];
+  if (settings.length) body.settings = Object.fromEntries(settings.map((s) => [s.dataset.setting, s.value]));
+  markField(null);
+  let job;
+  try {
+    ({ job } = await postJSON("/api/train", body));
+  } catch (err) {
+    markField(err);
+    throw err;
+  }
   watch(job, name);
   guarded(listJobs);
 }
@@ -139,7 +209,11 @@ function follow(id, after) {
       },
       result: (r) => {
         showInfo(`trained ${r.model}: ${r.steps} steps in ${r.seconds} s`);
-        catalog(true);
+        // A new encoder is offered at once to text-to-image's settings.
+        guarded(async () => {
+          await catalog(true);
+          await renderSettings();
+        });
       },
       error: (m) => {
         failed = m;
