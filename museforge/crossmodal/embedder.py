@@ -88,13 +88,15 @@ class EncoderEmbedder:
 
     def labels(self, language: str = "en") -> list[str]:
         """The distinct captions in ``language`` of the set the encoder learnt from, the
-        commonest first (at most :data:`MAX_LABELS`)."""
+        commonest first (at most :data:`MAX_LABELS`). A caption's qualifier after ": " is
+        left out (CLDR's "student: medium skin tone" counts as "student"), so that
+        variants of one thing do not fill the list."""
         if language not in self._labels:
             source = self.loaded.manifest.get("data", {}).get("source")
             if not source:
                 raise InputError(f"encoder '{self.loaded.path}' records no captions it learnt from")
             data = load_captioned(source, image_size=self.size)
-            counts = Counter(c[language] for c in data.captions if c.get(language))
+            counts = Counter(c[language].split(": ")[0] for c in data.captions if c.get(language))
             if not counts:
                 found = sorted({lang for c in data.captions for lang in c})
                 raise InputError(
