@@ -21,7 +21,7 @@ from museforge.crossmodal.captioned import CaptionedImages
 from museforge.crossmodal.encoder import TextImageEncoder
 from museforge.crossmodal.flow import flow_loss
 from museforge.crossmodal.imagine import ImagineConfig, TextToImage
-from museforge.crossmodal.imagine_task import preview_inputs, sentence_table
+from museforge.crossmodal.imagine_task import pick_sentences, preview_inputs, sentence_table
 from museforge.nn.gan import EMAGenerator
 
 WARMUP_STEPS = 100
@@ -85,13 +85,8 @@ class FlowTask:
             group["lr"] = self.training.lr * scale
 
     def _sentences(self, indices: torch.Tensor, noise: torch.Generator) -> torch.Tensor:
-        rows = []
-        for i in indices.tolist():
-            langs = self.languages[i]
-            lang = langs[int(torch.randint(len(langs), (1,), generator=noise))]
-            rows.append(self.sentences[lang][i])
-        words = torch.stack(rows)
-        keep = torch.rand(len(rows), generator=noise) >= self.training.drop_caption
+        words = pick_sentences(self, indices, noise)
+        keep = torch.rand(len(words), generator=noise) >= self.training.drop_caption
         return words * keep[:, None]
 
     def train_step(self, indices: torch.Tensor, noise: torch.Generator) -> dict[str, float]:

@@ -69,6 +69,17 @@ def sentence_table(model: TextToImage, data: CaptionedImages) -> dict[str, torch
     return table
 
 
+def pick_sentences(task, indices: torch.Tensor, noise: torch.Generator) -> torch.Tensor:
+    """Each picture's sentence in one of its caption languages, drawn at random, from the
+    task's table (so "grinning face" and its Chinese name both steer the picture)."""
+    rows = []
+    for i in indices.tolist():
+        langs = task.languages[i]
+        lang = langs[int(torch.randint(len(langs), (1,), generator=noise))]
+        rows.append(task.sentences[lang][i])
+    return torch.stack(rows)
+
+
 def preview_inputs(task) -> tuple[torch.Tensor, torch.Tensor]:
     """Eight distinct captions of ``task.data``, each with the same eight latents: a preview
     grid's rows are prompts."""
@@ -123,12 +134,7 @@ class ImagineTask:
         return {"g": self.opt_g, "d": self.opt_d}
 
     def _sentences(self, indices: torch.Tensor, noise: torch.Generator) -> torch.Tensor:
-        rows = []
-        for i in indices.tolist():
-            langs = self.languages[i]
-            lang = langs[int(torch.randint(len(langs), (1,), generator=noise))]
-            rows.append(self.sentences[lang][i])
-        return torch.stack(rows)
+        return pick_sentences(self, indices, noise)
 
     def _augment(self, x: torch.Tensor, noise: torch.Generator) -> torch.Tensor:
         return diff_augment(x, self.augment, noise) if self.augment else x

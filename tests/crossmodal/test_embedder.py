@@ -20,16 +20,10 @@ from museforge.errors import InputError
 from museforge.gallery import meaning
 from museforge.gallery.provenance import save_png
 from museforge.gallery.store import Gallery
+from tests.crossmodal.conftest import SMALL
 
 REPO_MODELS = Path(__file__).resolve().parents[2] / "models"
-SMALL = {
-    "embed_dim": 16,
-    "text_width": 16,
-    "text_layers": 1,
-    "text_heads": 2,
-    "image_width": 8,
-    "context": 48,
-}
+
 # The captioned set the tiny encoder "learnt" from; the red square twice (once with a
 # qualifier after ": ", as CLDR names skin tones), so it is the commonest label.
 CAPTIONS = {

@@ -6,40 +6,17 @@ import dataclasses
 import pytest
 import torch
 
-from museforge.core.artifact import load_artifact, save_artifact
+from museforge.core.artifact import load_artifact
 from museforge.core.recipe import Recipe, train_from_recipe
 from museforge.core.registry import call_verb
 from museforge.crossmodal import data, imagine_eval
-from museforge.crossmodal.encoder import EncoderConfig, TextImageEncoder, build_vocab
+from museforge.crossmodal.encoder import EncoderConfig, build_vocab
 from museforge.crossmodal.encoder_task import split
 from museforge.crossmodal.imagine import ImagineConfig, TextToImage
 from museforge.crossmodal.imagine_task import ImagineTask, ImagineTraining
 from museforge.crossmodal.judge import AttributeJudge
-from museforge.crossmodal.shapes import captioned_shapes
 from museforge.errors import InputError
-
-SMALL = {
-    "embed_dim": 16,
-    "text_width": 16,
-    "text_layers": 1,
-    "text_heads": 2,
-    "image_width": 8,
-    "context": 48,
-}
-
-
-@pytest.fixture(scope="module")
-def shapes():
-    return captioned_shapes(16, n=64, seed=0)
-
-
-@pytest.fixture(scope="module")
-def encoder(shapes, tmp_path_factory):
-    vocab = build_vocab([t for c in shapes.captions for t in c.values()])
-    cfg = EncoderConfig(vocab=vocab, image_size=16, **SMALL)
-    path = tmp_path_factory.mktemp("enc") / "encoder"
-    save_artifact(path, "text-image-encoder", cfg, TextImageEncoder(cfg).state_dict())
-    return path
+from tests.crossmodal.conftest import SMALL
 
 
 def test_networks_fit_each_size():

@@ -17,8 +17,6 @@ from museforge.crossmodal.prompts import guided, neutral_sentence, on_sphere
 from museforge.crossmodal.vocabulary import caption_vocabulary, unseen_words
 from museforge.gallery.provenance import read_png_provenance, save_png
 from museforge.studio.app import StudioConfig, create_app
-from tests.crossmodal.test_imagine import encoder as encoder
-from tests.crossmodal.test_imagine import shapes as shapes
 
 RED = "a small red star top left on white"
 BLUE = "a large blue circle in the centre on black"
