@@ -60,6 +60,16 @@ class Param:
 
 SEED = Param("random seed: same seed, same output")
 
+# Settings of the latent verbs every picture generator shares (breed, mutate), declared once.
+MAX_DIRECTIONS = 8
+PARENTS = Param("parent PNGs made by MODEL", input="images")
+CHILDREN = Param("how many children", min=1, max=10_000)
+MUTATION = Param("0 = pure crossover, 1 = all new", min=0, max=1)
+PARENT = Param("a PNG made by MODEL", input="image", positional=True)
+DIRECTION = Param("latent direction 0-7 (0 changes most)", min=0, max=MAX_DIRECTIONS - 1)
+AMOUNT = Param("how far, in latent standard deviations", min=-10, max=10)
+SWEEP = Param("1: one picture; more: a sweep -amount..+amount", min=1, max=64)
+
 
 @dataclass(frozen=True)
 class Setting:

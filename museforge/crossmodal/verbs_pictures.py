@@ -34,7 +34,18 @@ from museforge.core.latent import (
 )
 from museforge.core.media import read_image
 from museforge.core.seeding import stream
-from museforge.core.verbs import SEED, Param
+from museforge.core.verbs import (
+    AMOUNT,
+    CHILDREN,
+    DIRECTION,
+    MAX_DIRECTIONS,
+    MUTATION,
+    PARENT,
+    PARENTS,
+    SEED,
+    SWEEP,
+    Param,
+)
 from museforge.crossmodal.prompts import (
     blend,
     neutral_sentence,
@@ -52,7 +63,6 @@ from museforge.crossmodal.verbs_imagine import (
 from museforge.errors import InputError
 from museforge.gallery.provenance import read_png_provenance
 
-MAX_DIRECTIONS = 8  # as the image kinds' mutate
 # A latent bigger than this (a flow's noise picture: 3·32² numbers) is searched for its
 # directions in a fixed random slice of SLICE dimensions: the full Jacobian would take two
 # drawings per number, each a whole flow integration.
@@ -126,9 +136,9 @@ def _prompt_of(prov: dict[str, Any]) -> str | None:
 
 def breed(
     loaded: LoadedModel,
-    parents: Annotated[list[Path], Param("parent PNGs made by MODEL", input="images")],
-    children: Annotated[int, Param("how many children", min=1, max=10_000)] = 8,
-    mutation: Annotated[float, Param("0 = pure crossover, 1 = all new", min=0, max=1)] = 0.3,
+    parents: Annotated[list[Path], PARENTS],
+    children: Annotated[int, CHILDREN] = 8,
+    mutation: Annotated[float, MUTATION] = 0.3,
     seed: Annotated[int, SEED] = 0,
 ) -> Result:
     """Children of parent PNGs: their latents crossed over, then ``mutation`` of fresh
@@ -159,16 +169,10 @@ def breed(
 
 def mutate(
     loaded: LoadedModel,
-    parent: Annotated[Path, Param("a PNG made by MODEL", input="image", positional=True)],
-    direction: Annotated[
-        int, Param("latent direction 0-7 (0 changes most)", min=0, max=MAX_DIRECTIONS - 1)
-    ] = 0,
-    amount: Annotated[
-        float, Param("how far, in latent standard deviations", min=-10, max=10)
-    ] = 2.0,
-    frames: Annotated[
-        int, Param("1: one picture; more: a sweep -amount..+amount", min=1, max=64)
-    ] = 1,
+    parent: Annotated[Path, PARENT],
+    direction: Annotated[int, DIRECTION] = 0,
+    amount: Annotated[float, AMOUNT] = 2.0,
+    frames: Annotated[int, SWEEP] = 1,
     prompt: Annotated[str | None, Param("new words to draw it with (else its own)")] = None,
 ) -> Result:
     """Push a picture along one of its 8 principal latent directions (0 changes the picture
@@ -289,7 +293,7 @@ def _fit(
 
 def more(
     loaded: LoadedModel,
-    parent: Annotated[Path, Param("a PNG made by MODEL", input="image", positional=True)],
+    parent: Annotated[Path, PARENT],
     words: Annotated[str, Param("what to have more of, e.g. 'stars' (English or Chinese)")],
     amount: Annotated[
         float,
@@ -299,9 +303,7 @@ def more(
             max=4,
         ),
     ] = 1.0,
-    frames: Annotated[
-        int, Param("1: one picture; more: a sweep -amount..+amount", min=1, max=64)
-    ] = 1,
+    frames: Annotated[int, SWEEP] = 1,
 ) -> Result:
     """More (or, with a negative ``amount``, less) of ``words``: the picture's sentence is
     pushed along the encoder's direction from the average caption to ``words`` and the

@@ -30,13 +30,23 @@ from museforge.core.latent import (
     truncate,
 )
 from museforge.core.seeding import stream
-from museforge.core.verbs import SEED, Param
+from museforge.core.verbs import (
+    AMOUNT,
+    CHILDREN,
+    DIRECTION,
+    MAX_DIRECTIONS,
+    MUTATION,
+    PARENT,
+    PARENTS,
+    SEED,
+    SWEEP,
+    Param,
+)
 from museforge.errors import InputError
 from museforge.gallery.provenance import read_png_provenance
 from museforge.image.data import load_image_dataset, load_image_file, split_dataset
 
 BATCH = 256
-MAX_DIRECTIONS = 8
 
 Label = Annotated[int | None, Param("class for conditional models")]
 
@@ -140,9 +150,9 @@ def _parent(loaded: LoadedModel, path: Path) -> tuple[torch.Tensor, int | None, 
 
 def breed(
     loaded: LoadedModel,
-    parents: Annotated[list[Path], Param("parent PNGs made by MODEL", input="images")],
-    children: Annotated[int, Param("how many children", min=1, max=10_000)] = 8,
-    mutation: Annotated[float, Param("0 = pure crossover, 1 = all new", min=0, max=1)] = 0.3,
+    parents: Annotated[list[Path], PARENTS],
+    children: Annotated[int, CHILDREN] = 8,
+    mutation: Annotated[float, MUTATION] = 0.3,
     seed: Annotated[int, SEED] = 0,
 ) -> Result:
     """Children of parent PNGs: their latents crossed over, then ``mutation`` of fresh noise."""
@@ -168,16 +178,10 @@ def breed(
 
 def mutate_along(
     loaded: LoadedModel,
-    parent: Annotated[Path, Param("a PNG made by MODEL", input="image", positional=True)],
-    direction: Annotated[
-        int, Param("latent direction 0-7 (0 changes most)", min=0, max=MAX_DIRECTIONS - 1)
-    ] = 0,
-    amount: Annotated[
-        float, Param("how far, in latent standard deviations", min=-10, max=10)
-    ] = 2.0,
-    frames: Annotated[
-        int, Param("1: one picture; more: a sweep -amount..+amount", min=1, max=64)
-    ] = 1,
+    parent: Annotated[Path, PARENT],
+    direction: Annotated[int, DIRECTION] = 0,
+    amount: Annotated[float, AMOUNT] = 2.0,
+    frames: Annotated[int, SWEEP] = 1,
 ) -> Result:
     """Push a picture along one of its 8 principal latent directions (0 changes the picture
     most): ``amount`` latent standard deviations, or ``frames`` pictures from -amount to
