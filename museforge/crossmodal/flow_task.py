@@ -19,7 +19,7 @@ from museforge.core.grid import make_grid
 from museforge.core.train import optimizer_step
 from museforge.crossmodal.captioned import CaptionedImages
 from museforge.crossmodal.encoder import TextImageEncoder
-from museforge.crossmodal.flow import flow_loss
+from museforge.crossmodal.flow import flow_loss, sample_flow
 from museforge.crossmodal.imagine import ImagineConfig, TextToImage
 from museforge.crossmodal.imagine_task import pick_sentences, preview_inputs, sentence_table
 from museforge.nn.gan import EMAGenerator
@@ -99,11 +99,13 @@ class FlowTask:
 
     @torch.no_grad()
     def preview(self) -> Image.Image:
+        """The preview prompts drawn by the averaged network (the trained one untouched)."""
         z, words = self._preview
-        model = copy.copy(self.model)
-        model.flow = self.ema.model.eval()
-        noise = z.view(len(z), 3, self.cfg.image_size, self.cfg.image_size)
-        return make_grid(model.generate(noise.flatten(1), words), nrow=int(len(z) ** 0.5))
+        size, cfg = self.cfg.image_size, self.cfg
+        noise = z.view(len(z), 3, size, size)
+        net = self.ema.model.eval()
+        pictures = sample_flow(net, noise, words, cfg.sample_steps, cfg.guidance)
+        return make_grid(pictures, nrow=int(len(z) ** 0.5))
 
     def export(self) -> tuple[ImagineConfig, dict[str, torch.Tensor]]:
         model = copy.deepcopy(self.model)

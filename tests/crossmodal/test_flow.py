@@ -71,7 +71,11 @@ def test_a_flow_training_step_moves_the_network_and_exports_the_average(shapes, 
     after = task.model.state_dict()
     assert not torch.equal(before["flow.inp.weight"], after["flow.inp.weight"])
     assert all(torch.equal(before[k], after[k]) for k in before if k.startswith("text."))
+    trained = task.model.flow
     assert task.preview().width > 4 * 16
+    assert task.model.flow is trained and task.model.flow is not task.ema.model  # untouched
+    task.train_step(torch.arange(16), noise)
+    assert not torch.equal(trained.inp.weight, task.ema.model.inp.weight)
     config, state = task.export()
     model = TextToImage(config)
     model.load_state_dict(state)
