@@ -61,7 +61,7 @@ from museforge.crossmodal.verbs_imagine import (
     slug,
 )
 from museforge.errors import InputError
-from museforge.gallery.provenance import read_png_provenance
+from museforge.gallery.provenance import read_latent_parent
 
 # A latent bigger than this (a flow's noise picture: 3·32² numbers) is searched for its
 # directions in a fixed random slice of SLICE dimensions: the full Jacobian would take two
@@ -84,19 +84,13 @@ class Parent:
 
 def read_parent(loaded: LoadedModel, path: Path) -> Parent:
     """The state of a PNG made by this very model, or a one-line error saying why not."""
-    prov = read_png_provenance(path)
-    made_by = prov.get("model", {}).get("sha256")
-    if made_by != loaded.sha256:
-        raise InputError(
-            f"'{path}' was made by model {str(made_by)[:12]}, not by this model "
-            f"({loaded.short_hash}); use pictures of the same model"
-        )
-    if "latent" not in prov:
-        raise InputError(f"'{path}' records no latent, so it cannot be bred")
-    z = decode_latent(prov["latent"])
-    if z.numel() != loaded.model.z_dim:
-        raise InputError(f"'{path}': its latent has {z.numel()} values, not {loaded.model.z_dim}")
-    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    prov, z, digest = read_latent_parent(
+        path,
+        loaded.sha256,
+        loaded.short_hash,
+        loaded.model.z_dim,
+        "use pictures of the same model",
+    )
     lineage = {"file": Path(path).name, "sha256": digest}
     return Parent(z, _sentence_of(loaded, prov, path), _prompt_of(prov), lineage)
 

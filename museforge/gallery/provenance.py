@@ -7,6 +7,7 @@ kind, the verb, its arguments and the latent itself (exact text: see
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -82,3 +83,28 @@ def read_text_provenance(path: str | Path) -> dict[str, Any]:
         return json.loads(side.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise InputError(f"'{side}': provenance is not valid JSON") from None
+
+
+def read_latent_parent(
+    path: str | Path, model_sha256: str, model_short: str, z_dim: int, same_model_hint: str
+) -> tuple[dict[str, Any], Any, str]:
+    """(provenance, latent, file sha256) of a PNG made by the model ``model_sha256``, for
+    the verbs that start from a picture's latent (breed, mutate); a one-line error saying
+    why not (another model — ``same_model_hint`` says what to do —, no latent, a latent of
+    the wrong size)."""
+    from museforge.core.latent import decode_latent
+
+    prov = read_png_provenance(path)
+    made_by = prov.get("model", {}).get("sha256")
+    if made_by != model_sha256:
+        raise InputError(
+            f"'{path}' was made by model {str(made_by)[:12]}, not by this model "
+            f"({model_short}); {same_model_hint}"
+        )
+    if "latent" not in prov:
+        raise InputError(f"'{path}' records no latent, so it cannot be bred")
+    z = decode_latent(prov["latent"])
+    if z.numel() != z_dim:
+        raise InputError(f"'{path}': its latent has {z.numel()} values, not {z_dim}")
+    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    return prov, z, digest

@@ -20,7 +20,6 @@ from museforge.core.artwork import Artwork, Result
 from museforge.core.grid import make_grid, to_pil
 from museforge.core.latent import (
     crossover,
-    decode_latent,
     draw_labels,
     draw_latents,
     encode_latent,
@@ -43,7 +42,7 @@ from museforge.core.verbs import (
     Param,
 )
 from museforge.errors import InputError
-from museforge.gallery.provenance import read_png_provenance
+from museforge.gallery.provenance import read_latent_parent
 from museforge.image.data import load_image_dataset, load_image_file, split_dataset
 
 BATCH = 256
@@ -132,19 +131,13 @@ def interpolate(
 
 
 def _parent(loaded: LoadedModel, path: Path) -> tuple[torch.Tensor, int | None, str]:
-    prov = read_png_provenance(path)
-    made_by = prov.get("model", {}).get("sha256")
-    if made_by != loaded.sha256:
-        raise InputError(
-            f"'{path}' was made by model {str(made_by)[:12]}, not by this model "
-            f"({loaded.short_hash}); breed parents of the same model"
-        )
-    if "latent" not in prov:
-        raise InputError(f"'{path}' records no latent, so it cannot be bred")
-    z = decode_latent(prov["latent"])
-    if z.numel() != loaded.model.z_dim:
-        raise InputError(f"'{path}': its latent has {z.numel()} values, not {loaded.model.z_dim}")
-    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    prov, z, digest = read_latent_parent(
+        path,
+        loaded.sha256,
+        loaded.short_hash,
+        loaded.model.z_dim,
+        "breed parents of the same model",
+    )
     return z, prov.get("label"), digest
 
 
