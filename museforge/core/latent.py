@@ -103,3 +103,9 @@ def encode_latent(z: torch.Tensor) -> str:
 def decode_latent(text: str) -> torch.Tensor:
     """Inverse of :func:`encode_latent`."""
     return torch.from_numpy(np.frombuffer(base64.b64decode(text), dtype="<f4").copy())
+
+
+def sweep(amount: float, frames: int) -> list[float]:
+    """The offsets a mutate-style verb draws: ``amount`` itself for one frame, else
+    ``frames`` evenly from -amount to +amount."""
+    return [amount] if frames == 1 else torch.linspace(-amount, amount, frames).tolist()

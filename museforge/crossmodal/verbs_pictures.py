@@ -28,6 +28,7 @@ from museforge.core.latent import (
     draw_latents,
     principal_directions,
     slerp,
+    sweep,
 )
 from museforge.core.latent import (
     mutate as mutate_latent,
@@ -184,7 +185,7 @@ def mutate(
         return model.generate(v, words.expand(len(v), -1))
 
     dirs = _directions(render, source.z)
-    steps = [amount] if frames == 1 else torch.linspace(-amount, amount, frames).tolist()
+    steps = sweep(amount, frames)
     z = torch.stack([source.z + a * dirs[direction] for a in steps])
     many = words.expand(len(steps), -1)
     images = draw(loaded, z, many)
@@ -307,7 +308,7 @@ def more(
         loaded, words, what="words", empty="more needs words: what to have more of"
     )
     direction = target - neutral_sentence(loaded)
-    steps = [amount] if frames == 1 else torch.linspace(-amount, amount, frames).tolist()
+    steps = sweep(amount, frames)
     sentences = torch.stack([pushed(source.sentence, direction, a) for a in steps])
     z = source.z.expand(len(steps), -1)
     images = draw(loaded, z, sentences)

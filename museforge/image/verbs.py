@@ -26,6 +26,7 @@ from museforge.core.latent import (
     mutate,
     principal_directions,
     slerp,
+    sweep,
     truncate,
 )
 from museforge.core.seeding import stream
@@ -187,7 +188,7 @@ def mutate_along(
         return model.generate(v, None if labels is None else labels.expand(len(v)))
 
     dirs = principal_directions(render, z0, MAX_DIRECTIONS)
-    steps = [amount] if frames == 1 else torch.linspace(-amount, amount, frames).tolist()
+    steps = sweep(amount, frames)
     z = torch.stack([z0 + a * dirs[direction] for a in steps])
     many = None if labels is None else labels.expand(len(steps)).clone()
     images = generate_images(model, z, many)
