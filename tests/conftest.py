@@ -79,7 +79,8 @@ def train_tiny(kind: str, folder: Path, out: Path, steps: int = 20, **model) -> 
 
 @pytest.fixture(scope="session")
 def gan_model(tmp_path_factory: pytest.TempPathFactory, bars_folder: Path) -> Path:
-    return train_tiny("image-gan", bars_folder, tmp_path_factory.mktemp("m") / "gan")
+    out = tmp_path_factory.mktemp("m") / "gan"
+    return train_tiny("image-gan", bars_folder, out, conditional=False)
 
 
 @pytest.fixture(scope="session")
@@ -90,7 +91,8 @@ def cgan_model(tmp_path_factory: pytest.TempPathFactory, bars_folder: Path) -> P
 
 @pytest.fixture(scope="session")
 def vae_model(tmp_path_factory: pytest.TempPathFactory, bars_folder: Path) -> Path:
-    return train_tiny("image-vae", bars_folder, tmp_path_factory.mktemp("m") / "vae", steps=40)
+    out = tmp_path_factory.mktemp("m") / "vae"
+    return train_tiny("image-vae", bars_folder, out, steps=40, conditional=False)
 
 
 def write_png(path: Path, pixels: torch.Tensor) -> Path:

@@ -33,12 +33,17 @@ def bench_image(
     work_dir: Annotated[Path, typer.Option(help="where trained models go")] = Path(
         "runs/bench-image"
     ),
+    data: Annotated[
+        str, typer.Option(help="mnist5k, or shapes-folder (a folder of four classes)")
+    ] = "mnist5k",
 ) -> None:
-    """Train our GAN, our VAE and a classic DCGAN on mnist5k for equal time; compare."""
+    """Train our GAN, our VAE and a classic DCGAN on one data set for equal time; compare."""
     from museforge.bench.image import format_table, run_image_bench
     from museforge.core.train import parse_duration
 
-    results = run_image_bench(parse_duration(budget), work_dir, seed=seed, eval_n=eval_n)
+    results = run_image_bench(
+        parse_duration(budget), work_dir / data, seed=seed, eval_n=eval_n, data=data
+    )
     _report(results, format_table(results), json_path)
 
 

@@ -34,7 +34,13 @@ def train(
     batch_size: Annotated[int | None, typer.Option(help="images per step (per process)")] = None,
     seed: Annotated[int | None, typer.Option(help="seed for weights, data order and noise")] = None,
     recipe: Annotated[Path | None, typer.Option(help="recipe TOML (recipes/*.toml)")] = None,
-    conditional: Annotated[bool, typer.Option(help="condition on the data set's classes")] = False,
+    conditional: Annotated[
+        bool | None,
+        typer.Option(
+            "--conditional/--unconditional",
+            help="condition on the data's classes [default: a folder's sub-folders, yes]",
+        ),
+    ] = None,
     image_size: Annotated[
         int | None, typer.Option(help="square image size (default: data's)")
     ] = None,
@@ -67,8 +73,8 @@ def train(
         sets.append(f"run.time_budget='{time_budget}'")
     if steps is not None and time_budget is None and recipe is not None:
         spec.run.pop("time_budget", None)
-    if conditional:
-        sets.append("model.conditional=True")
+    if conditional is not None:
+        sets.append(f"model.conditional={conditional}")
     if style is not None:
         sets.append(f"training.style={style!r}")
     if image_size is not None:

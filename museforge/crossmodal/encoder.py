@@ -148,9 +148,13 @@ class TextImageEncoder(nn.Module):
 
 
 def contrastive_loss(logits: torch.Tensor) -> torch.Tensor:
-    """Symmetric cross-entropy: each picture picks its caption and each caption its picture."""
-    target = torch.arange(logits.shape[0])
-    return (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)) / 2
+    """Symmetric cross-entropy: each picture picks its caption and each caption its picture.
+
+    ``logits`` is B×(B+M): the first B columns are the pictures' own captions in order, any
+    further M columns extra captions (hard negatives) that only the pictures rank."""
+    b = logits.shape[0]
+    target = torch.arange(b)
+    return (F.cross_entropy(logits, target) + F.cross_entropy(logits[:, :b].T, target)) / 2
 
 
 @torch.no_grad()

@@ -2,7 +2,9 @@
 
 Each step shows a batch of pictures with one caption each — in a language drawn at random
 among those the picture has, so English and Chinese names of the same emoji land on the
-same point. Validation ranks each held-out picture's caption among 100 (R-precision).
+same point. Each picture also meets a caption that reads almost like its own (a hard
+negative, :mod:`near_captions`), so every word of a caption must count. Validation ranks
+each held-out picture's caption among 100 (R-precision).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from museforge.crossmodal.encoder import (
     contrastive_loss,
     r_precision,
 )
+from museforge.crossmodal.near_captions import NearCaptions
 
 HOLDOUT, SPLIT_SEED = 0.1, 0
 MAX_VALIDATION = 500  # held-out pictures ranked at each validation
@@ -33,6 +36,7 @@ class EncoderTraining:
     lr: float = 1e-3
     weight_decay: float = 0.01
     grad_clip: float = 1.0
+    hard_negatives: bool = True  # each picture also ranks a caption one word away
 
     def __post_init__(self) -> None:
         if self.lr <= 0 or self.weight_decay < 0 or self.grad_clip < 0:
@@ -83,6 +87,11 @@ class EncoderTask:
         )
         self.num_examples = len(train)
         self.languages = [tuple(sorted(c)) for c in train.captions]
+        self.near = (
+            NearCaptions([t for c in train.captions for t in c.values()])
+            if training.hard_negatives
+            else None
+        )
 
     def modules(self) -> dict[str, torch.nn.Module]:
         return {"encoder": self.model}
@@ -103,11 +112,15 @@ class EncoderTask:
             langs = self.languages[i]
             pick = int(torch.randint(len(langs), (1,), generator=noise))
             captions.append(self.train.captions[i][langs[pick]])
+        negatives = []
+        if self.near is not None:
+            negatives = [n for c in captions if (n := self.near.pick(c, noise)) is not None]
         logits = self.model.logits(
             self.model.encode_images(self.train.images[indices]),
-            self.model.encode_text(captions),
+            self.model.encode_text(captions + negatives),
         )
         loss = contrastive_loss(logits)
+        logits = logits[:, : len(captions)]
         optimizer_step(loss, self.model, self.opt, clip=self.training.grad_clip)
         hits = (logits.argmax(1) == torch.arange(len(captions))).float().mean()
         return {"loss": loss.item(), "batch_acc": hits.item()}

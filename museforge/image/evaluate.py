@@ -13,6 +13,7 @@ from museforge.image.features import (
     FEATURE_DIM,
     RECIPE,
     RECIPE_VERSION,
+    FeatureNet,
     extract_features,
     feature_net_for,
 )
@@ -24,6 +25,7 @@ from museforge.nn.metrics.precision_recall import precision_recall
 PRC_K = 3
 NEAR_COPY_RATIO = 0.5
 WORST_CASES = 8
+SURE = 0.5  # a class probability at which the classifier counts as sure
 
 
 def evaluate_images(
@@ -32,13 +34,17 @@ def evaluate_images(
     holdout: ImageDataset,
     out_dir: Path | None = None,
     seed: int = 0,
+    labels: torch.Tensor | None = None,
 ) -> dict[str, Any]:
     """Score N×C×H×W ``generated`` images in [-1, 1] against the ``train`` split.
 
     FID and KID (in the feature space of a net trained on ``train``), k-NN precision and
     recall, the same FID/KID for ``holdout`` vs ``train`` as the real-data floor, and the
     pixel-space memorisation check. With ``out_dir``, the closest generated/training pairs
-    are written there as PNGs. ``seed`` picks KID's subsets. Returns a JSON-ready dict.
+    are written there as PNGs. ``seed`` picks KID's subsets. On a set with classes, the
+    feature net is also a classifier trained apart from the model: ``classes`` says which
+    class it sees in each picture (and, given the ``labels`` the pictures were drawn for,
+    how often that is the one asked for). Returns a JSON-ready dict.
     """
     generated = generated.detach().cpu().float()
     if generated.ndim != 4 or generated.shape[1:] != train.images.shape[1:]:
@@ -58,7 +64,7 @@ def evaluate_images(
     if out_dir is not None:
         paths = write_worst_cases(report, generated, train.images, Path(out_dir), WORST_CASES)
         memorisation["worst_cases"] = [p.name for p in paths]
-    return {
+    scores = {
         "fid": fid_from_features(fake, real),
         "kid_mean": kid_mean,
         "kid_std": kid_std,
@@ -82,3 +88,43 @@ def evaluate_images(
             "data_fingerprint": train.fingerprint,
         },
     }
+    if net.mode == "classes":
+        scores["classes"] = class_scores(net, generated, holdout, labels)
+    return scores
+
+
+@torch.inference_mode()
+def _classify(net: FeatureNet, images: torch.Tensor) -> torch.Tensor:
+    net.eval()
+    parts = [net(images[i : i + 500]).softmax(1) for i in range(0, len(images), 500)]
+    return torch.cat(parts)
+
+
+def class_scores(
+    net: FeatureNet,
+    generated: torch.Tensor,
+    holdout: ImageDataset,
+    labels: torch.Tensor | None,
+) -> dict[str, Any]:
+    """What the classifier sees: the share of pictures it gives to each class and the share
+    it is sure of (probability ≥ 0.5); with ``labels``, the share drawn as the class asked
+    for, overall and per class; and its accuracy on held-out real pictures (the ceiling)."""
+    names = list(holdout.class_names)
+    probs = _classify(net, generated)
+    seen = probs.argmax(1)
+    out: dict[str, Any] = {
+        "names": names,
+        "seen_share": {n: float((seen == c).float().mean()) for c, n in enumerate(names)},
+        "sure_share": float((probs.max(1).values >= SURE).float().mean()),
+    }
+    if holdout.labels is not None and len(holdout):
+        real = _classify(net, holdout.images).argmax(1)
+        out["real_accuracy"] = float((real == holdout.labels).float().mean())
+    if labels is not None:
+        right = seen == labels
+        out["asked_share"] = float(right.float().mean())
+        out["asked_share_per_class"] = {
+            n: float(right[labels == c].float().mean()) if bool((labels == c).any()) else None
+            for c, n in enumerate(names)
+        }
+    return out

@@ -34,21 +34,31 @@ def _default_size(native: int) -> int:
 
 def _image_task(task_cls, config_cls, training_cls, model, training, data, seed):
     model, training = apply_preset(PRESETS, model, training)
-    conditional = bool(model.pop("conditional", False))
+    asked = model.pop("conditional", None)
     channels, size = model.get("channels"), model.get("image_size")
-    notices = []
+    folder = not get_dataset(data, "image")
+    chosen = []  # what was decided from the data, said at the start
     if size is None:  # only then is a look at the data's own size needed
         native = native_size(data)
         size = _default_size(native or MAX_AUTO_SIZE)
-        if native is not None and not get_dataset(data, "image"):
-            notices.append(
-                f"training at {size}×{size} px: the most common picture size in {data} is "
-                f"{native} px (set model.image_size to choose)"
+        if native is not None and folder:
+            chosen.append(
+                f"{size}×{size} px (the pictures' most common size is {native} px; "
+                "--image-size to choose)"
             )
     full = load_image_dataset(data, image_size=size, channels=channels)
+    # A folder's sub-folders are its classes, used unless asked not to; built-in sets
+    # train unconditional unless asked (their recipes and benchmarks are written so).
+    conditional = bool(asked) if asked is not None else folder and full.num_classes >= 2
     if conditional and not full.num_classes:
         raise DataError(
             f"data '{data}' has no class labels, so it cannot train a conditional model"
+        )
+    if folder and asked is None and full.num_classes >= 2:
+        names = ", ".join(full.class_names[:6]) + (", …" if full.num_classes > 6 else "")
+        chosen.append(
+            f"conditional on {full.num_classes} classes from the sub-folders ({names}; "
+            "--unconditional to ignore them)"
         )
     model.setdefault("image_size", size)
     model.setdefault("channels", full.channels)
@@ -67,9 +77,13 @@ def _image_task(task_cls, config_cls, training_cls, model, training, data, seed)
         "class_names": list(full.class_names),
         **skipped_record(full.skipped),
     }
-    if notices:
-        data_info["notices"] = notices
     task = task_cls(cfg, train_cfg, train, seed)
+    augment = getattr(task.training, "augment", None)
+    if folder and getattr(train_cfg, "augment", None) == "auto":
+        what = augment.replace(",", " and ") if augment else "none"
+        chosen.append(f"augmentation {what} ({len(train)} training pictures)")
+    if chosen:
+        data_info["notices"] = ["chose from the data: " + "; ".join(chosen)]
     return task, data_info
 
 

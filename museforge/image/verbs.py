@@ -293,7 +293,9 @@ def evaluate(
     """FID/KID with museforge's own feature net, precision/recall and the memorisation check.
 
     Generated samples are compared with the training split the model recorded; the
-    held-out split gives a real-data floor and the reference distance for near-copies.
+    held-out split gives a real-data floor and the reference distance for near-copies. On
+    data with classes, a classifier trained apart says how often each class is drawn
+    recognisably (and, for a conditional model, as the class asked for).
     """
     from museforge.image.evaluate import evaluate_images  # metrics: only needed here
 
@@ -310,7 +312,7 @@ def evaluate(
     z = draw_latents(model.z_dim, seed, n)
     labels = draw_labels(model.num_classes, seed, n)
     images = generate_images(model, z, labels)
-    metrics = evaluate_images(images, train, holdout, out_dir=out_dir, seed=seed)
+    metrics = evaluate_images(images, train, holdout, out_dir=out_dir, seed=seed, labels=labels)
     metrics["model"] = {"sha256": loaded.sha256, "kind": loaded.kind, "path": str(loaded.path)}
     metrics["data_matches_training"] = train.fingerprint == data_info.get("fingerprint")
     return Result(data=metrics, stem="evaluation")

@@ -1,6 +1,9 @@
 import json
 
+import pytest
+
 from museforge.bench.image import format_table, run_image_bench
+from museforge.errors import InputError
 
 
 def test_bench_trains_three_contenders_and_reports(tmp_path, quick_feature_net):
@@ -23,3 +26,28 @@ def test_bench_trains_three_contenders_and_reports(tmp_path, quick_feature_net):
     table = format_table(results)
     assert table.count("\n| ") >= 3 and "dcgan-classic" in table
     json.dumps(results)  # JSON-ready
+
+
+def test_bench_on_a_folder_of_shapes_scores_the_classes_asked_for(
+    tmp_path, quick_feature_net, monkeypatch
+):
+    from museforge.bench import image
+
+    monkeypatch.setattr(image, "FOLDER_PICTURES", 200)
+    results = run_image_bench(1.0, tmp_path, eval_n=100, progress=False, data="shapes-folder")
+    assert results["data"] == "shapes-folder"
+    for name, m in results["models"].items():
+        classes = m["classes"]
+        assert classes["names"] == ["circle", "square", "star", "triangle"], name
+        assert set(classes["asked_share_per_class"]) == set(classes["names"])
+        assert 0 <= classes["asked_share"] <= 1 and 0 <= classes["real_accuracy"] <= 1
+    manifest = json.loads((tmp_path / "ours-gan" / "model.json").read_text())
+    assert manifest["config"]["num_classes"] == 4  # the sub-folders, used by default
+    assert "gan_every_class_recognisable" in results["targets"]
+    table = format_table(results)
+    assert "worst class" in table and "trained apart" in table
+
+
+def test_an_unknown_bench_data_set_is_named(tmp_path):
+    with pytest.raises(InputError, match="bench image knows mnist5k, shapes-folder"):
+        run_image_bench(1.0, tmp_path, data="faces")

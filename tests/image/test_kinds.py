@@ -44,7 +44,8 @@ def test_a_folder_of_32_pixel_pictures_trains_at_32(tmp_path: Path) -> None:
     manifest = json.loads((tmp_path / "model" / "model.json").read_text())
     assert manifest["config"]["image_size"] == 32
     [notice] = manifest["data"]["notices"]
-    assert notice.startswith("training at 32×32 px: the most common picture size")
+    assert notice.startswith("chose from the data: 32×32 px (the pictures' most common size")
+    assert "augmentation translation and cutout (9 training pictures)" in notice
 
 
 def test_a_given_image_size_wins(tmp_path: Path) -> None:
@@ -58,4 +59,27 @@ def test_a_given_image_size_wins(tmp_path: Path) -> None:
     train_from_recipe(recipe, out=tmp_path / "model", progress=False)
     manifest = json.loads((tmp_path / "model" / "model.json").read_text())
     assert manifest["config"]["image_size"] == 16
-    assert "notices" not in manifest["data"]
+    assert "px" not in " ".join(manifest["data"].get("notices", []))
+
+
+@pytest.mark.parametrize("asked", [None, False])
+def test_a_folder_with_class_sub_folders_trains_conditional_unless_told(
+    tmp_path: Path, asked: bool | None
+) -> None:
+    for i, name in enumerate(("cats", "dogs")):
+        _pictures(tmp_path / "data" / name, 6, 16, seed=i)
+    model = {**TINY} if asked is None else {**TINY, "conditional": asked}
+    recipe = Recipe(
+        "image-gan",
+        f"folder:{tmp_path / 'data'}",
+        model=model,
+        run={"steps": 1, "batch_size": 4, "preview_every": 0},
+    )
+    train_from_recipe(recipe, out=tmp_path / "model", progress=False)
+    manifest = json.loads((tmp_path / "model" / "model.json").read_text())
+    said = " ".join(manifest["data"].get("notices", []))
+    if asked is None:
+        assert manifest["config"]["num_classes"] == 2
+        assert "conditional on 2 classes from the sub-folders (cats, dogs;" in said
+    else:
+        assert manifest["config"]["num_classes"] == 0 and "conditional" not in said
