@@ -91,3 +91,5 @@ def train(
         f"trained {result.step} steps in {result.elapsed:.0f}s ({losses}); "
         f"model in {result.out_dir}"
     )
+    if result.outlook:
+        out.print(escape(result.outlook), highlight=False)

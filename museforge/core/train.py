@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import re
 import time
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from PIL import Image
 from museforge.core import distributed
 from museforge.core.artifact import save_artifact
 from museforge.core.atomic import atomic_write_bytes, atomic_write_text, atomic_write_with
+from museforge.core.outlook import KEY, outlook, read_distances
 from museforge.core.seeding import stream
 from museforge.errors import InputError, MuseforgeError
 
@@ -90,6 +92,7 @@ class TrainResult:
     interrupted: bool
     metrics: dict[str, float] = field(default_factory=dict)
     stopped_early: bool = False  # the task's early stopping ended the run
+    outlook: str | None = None  # what more time would bring (museforge.core.outlook)
 
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|hr)?\s*$")
@@ -247,6 +250,23 @@ class Trainer:
         if image is not None:
             target = self.out_dir / "previews" / f"step-{self.step:08d}.png"
             atomic_write_with(target, image.save)
+        measure = getattr(self.task, "distance_to_data", None)
+        if measure is not None:
+            self._log({"step": self.step, "time": round(self.elapsed, 3), KEY: measure()})
+
+    def _preview_due(self) -> bool:
+        """Every ``preview_every`` steps, and under a time budget at each tenth of it, so
+        that a short run still shows its pictures improving."""
+        every = self.settings.preview_every
+        if not every:
+            return False
+        if self.step % every == 0:
+            self._next_tenth = math.floor(self._fraction() * 10 + 1) / 10
+            return True
+        if self.settings.time_budget is not None and self._fraction() >= self._next_tenth:
+            self._next_tenth = math.floor(self._fraction() * 10 + 1) / 10
+            return self._fraction() < 1
+        return False
 
     def save_artifact(self, metrics: dict[str, float]) -> None:
         """Write the model artifact for the current weights (main process only)."""
@@ -296,6 +316,7 @@ class Trainer:
         window_start, window_examples = time.monotonic(), 0
         bar = _ProgressBar(self.settings, enabled=self.progress and self.proc.is_main)
         t0, elapsed0 = time.monotonic(), self.elapsed
+        self._next_tenth = math.floor(self._fraction() * 10 + 1) / 10
         set_progress = getattr(self.task, "set_progress", None)
         validate = getattr(self.task, "validate", None)
         eval_every = int(getattr(self.task, "eval_every", 0) or 0)
@@ -333,8 +354,7 @@ class Trainer:
                         if distributed.any_process(bool(getattr(self.task, "should_stop", 0))):
                             stopped_early = True
                             break
-                    every = self.settings.preview_every
-                    if every and self.step % every == 0:
+                    if self._preview_due():
                         self._preview()
                     if time.monotonic() - last_ckpt >= self.settings.checkpoint_every:
                         self.save_checkpoint()
@@ -354,6 +374,8 @@ class Trainer:
         result = TrainResult(
             self.out_dir, self.step, self.elapsed, interrupted, last_metrics, stopped_early
         )
+        if self.proc.is_main:
+            result.outlook = outlook(read_distances(self.out_dir / METRICS_FILE))
         if interrupted:
             raise TrainingInterrupted(
                 f"training interrupted at step {self.step}; checkpoint saved in "

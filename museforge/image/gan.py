@@ -24,6 +24,7 @@ from museforge.core.latent import preview_inputs
 from museforge.core.seeding import stream
 from museforge.core.train import optimizer_step
 from museforge.image.data import ImageDataset
+from museforge.image.progress import DistanceProbe
 from museforge.nn.augment import diff_augment, parse_policy
 from museforge.nn.blocks import DownStack, UpStack
 from museforge.nn.gan import EMAGenerator, discriminator_loss, generator_loss
@@ -72,6 +73,7 @@ class GANTraining:
 # DiffAugment pays off when the critic can memorise the data; above this many images it
 # mostly slows early progress (and it destabilised our class-conditional MNIST runs).
 AUTO_AUGMENT_BELOW = 2000
+PREVIEW_BATCHES = 4  # of 256 latents, to re-measure BatchNorm statistics for a preview
 
 
 def resolve_augment(training: GANTraining, n_images: int) -> GANTraining:
@@ -147,6 +149,7 @@ class GAN(nn.Module):
 
 
 @torch.no_grad()
+@torch.no_grad()
 def recalibrate_batchnorm(generator: Generator, seed: int, batches: int = 16, size: int = 256):
     """Re-estimate BatchNorm statistics for the current weights ("standing statistics").
 
@@ -189,6 +192,8 @@ class GANTask:
         )
         self.num_examples = len(data)
         self._preview_z, self._preview_y = preview_inputs(cfg.z_dim, cfg.num_classes, seed)
+        self._probe = DistanceProbe(data, cfg.z_dim, cfg.num_classes, seed)
+        self._steps, self._watched = 0, (-1, None)  # steps in this process; see _watching
 
     def modules(self) -> dict[str, nn.Module]:
         mods: dict[str, nn.Module] = {"gan": self.gan}
@@ -230,17 +235,29 @@ class GANTask:
         D.requires_grad_(True)
         if self.ema is not None:
             self.ema.update(G)
+        self._steps += 1
         return {"d_loss": d_loss.item(), "g_loss": g_loss.item()}
 
-    def sampling_generator(self) -> Generator:
+    def sampling_generator(self, batches: int = 16) -> Generator:
         """The generator to sample from: a recalibrated copy of the EMA (or the raw one)."""
         generator = copy.deepcopy(self.ema.model if self.ema is not None else self.gan.generator)
-        recalibrate_batchnorm(generator, self.seed)
+        recalibrate_batchnorm(generator, self.seed, batches)
         return generator
+
+    def _watching(self) -> Generator:
+        """The sampling generator for previews and the distance to the data: statistics
+        from fewer batches, and made once per training step."""
+        if self._watched[0] != self._steps:
+            self._watched = (self._steps, self.sampling_generator(batches=PREVIEW_BATCHES))
+        return self._watched[1]
 
     @torch.no_grad()
     def preview(self) -> Image.Image:
-        return make_grid(self.sampling_generator()(self._preview_z, self._preview_y), nrow=8)
+        return make_grid(self._watching()(self._preview_z, self._preview_y), nrow=8)
+
+    def distance_to_data(self) -> float:
+        """How far the pictures it would export are from the training pictures."""
+        return self._probe(self._watching())
 
     def export(self) -> tuple[GANConfig, dict[str, torch.Tensor]]:
         model = GAN(self.cfg)

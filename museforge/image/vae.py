@@ -18,6 +18,7 @@ from museforge.core.grid import make_grid
 from museforge.core.latent import preview_inputs
 from museforge.core.train import optimizer_step
 from museforge.image.data import ImageDataset
+from museforge.image.progress import DistanceProbe
 from museforge.nn.blocks import DownStack, UpStack
 
 
@@ -109,9 +110,15 @@ class VAETask:
         )
         self.num_examples = len(data)
         self._preview_z, self._preview_y = preview_inputs(cfg.z_dim, cfg.num_classes, seed)
+        self._probe = DistanceProbe(data, cfg.z_dim, cfg.num_classes, seed)
 
     def modules(self) -> dict[str, nn.Module]:
         return {"vae": self.vae}
+
+    def distance_to_data(self) -> float:
+        """How far its drawn pictures are from the training pictures."""
+        self.vae.eval()
+        return self._probe(self.vae.generate)
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"vae": self.opt}

@@ -183,6 +183,7 @@ def run_train(ws: Workspace, ctx: JobContext) -> dict[str, Any]:
         "steps": result.step,
         "seconds": round(result.elapsed, 1),
         "metrics": {k: round(float(v), 5) for k, v in result.metrics.items()},
+        "outlook": result.outlook,
     }
 
 

@@ -108,3 +108,22 @@ def test_time_budget_stops_training_and_previews_are_written(bars, tmp_path):
     assert (tmp_path / "previews" / "step-00000003.png").exists()
     manifest = json.loads((tmp_path / "model.json").read_text())
     assert manifest["recipe"]["steps_done"] == result.step
+
+
+def test_previews_log_the_distance_to_the_data_and_the_run_says_its_outlook(bars, tmp_path):
+    result = Trainer(
+        gan_task(bars), settings(steps=12, preview_every=4), tmp_path, progress=False
+    ).fit()
+    lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
+    distances = [json.loads(x) for x in lines if "distance_to_data" in x]
+    assert [d["step"] for d in distances] == [4, 8, 12, 12]  # the previews and the end
+    assert all(d["distance_to_data"] > 0 for d in distances)
+    assert result.outlook is not None and "distance to the training pictures" in result.outlook
+
+
+def test_a_time_budget_previews_at_each_tenth_of_it(bars, tmp_path):
+    Trainer(
+        gan_task(bars), settings(time_budget=1.0, preview_every=10_000), tmp_path, progress=False
+    ).fit()
+    # steps alone would give one preview (the end); the tenths give more
+    assert len(list((tmp_path / "previews").glob("*.png"))) >= 3

@@ -208,7 +208,7 @@ function follow(id, after) {
         }
       },
       result: (r) => {
-        showInfo(`trained ${r.model}: ${r.steps} steps in ${r.seconds} s`);
+        showInfo(`trained ${r.model}: ${r.steps} steps in ${r.seconds} s` + (r.outlook ? ` — ${r.outlook}` : ""));
         // A new encoder is offered at once to text-to-image's settings.
         guarded(async () => {
           await catalog(true);
