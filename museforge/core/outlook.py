@@ -3,7 +3,9 @@
 Tasks that can measure how far their outputs are from the data (lower is closer) log it
 at each preview as ``distance_to_data``. At the end of a run the last value is compared
 with the value a third of the run earlier: still falling clearly means more time pays,
-flat means it will change little.
+flat means the overall look will change little, rising means more time may not help. The
+distance sees colour and composition more than small details, so a flat distance does not
+rule out sharper details with more time.
 """
 
 from __future__ import annotations
@@ -36,15 +38,22 @@ def outlook(points: list[tuple[float, float]]) -> str | None:
     mark = end_time * 2 / 3
     _, then = min(points[:-1], key=lambda p: abs(p[0] - mark))
     fall = (then - last) / then if then > 0 else 0.0
-    trend = f"distance to the training pictures {first:.3g} at the start, {last:.3g} now"
+    trend = (
+        f"distance to the training pictures {first:.3g} at the first preview, {last:.3g} at the end"
+    )
     if fall >= STILL_FALLING:
         return (
             f"{trend}, still falling ({fall:.0%} over the last third): more time should "
             "help (--resume with a larger --time-budget goes on from here)"
         )
+    if fall < -FLAT:
+        return (
+            f"{trend}, rising over the last third (+{-fall:.0%}): more time may not help; "
+            "the previews show whether the pictures got worse"
+        )
     if fall <= FLAT:
         return (
-            f"{trend}, levelled off over the last third: more time alone will change "
-            "little; more pictures or a larger model might"
+            f"{trend}, levelled off over the last third: the overall look will change "
+            "little with more time (details may still sharpen)"
         )
     return f"{trend}, falling slowly ({fall:.0%} over the last third): more time helps a little"

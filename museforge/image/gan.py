@@ -62,10 +62,17 @@ class GANTraining:
     beta2: float = 0.99
     ema_decay: float = 0.999  # 0 turns the EMA off
     augment: str = "auto"  # DiffAugment policy, "" for none, "auto" decides by data size
+    # Conditional models: the critic also names each real picture's class and the generator
+    # is trained to draw pictures it names as asked (AC-GAN, Odena et al., 2017). Without
+    # it, 5 minutes on a folder of four shapes drew the asked class for 0.26 of pictures
+    # (chance 0.25): the critic learnt colour first and the labels barely mattered.
+    class_weight: float = 1.0
 
     def __post_init__(self) -> None:
         if self.loss not in {"hinge", "bce"}:
             raise ValueError(f"loss must be hinge or bce (got {self.loss!r})")
+        if self.class_weight < 0:
+            raise ValueError(f"class_weight must not be negative (got {self.class_weight})")
         if self.augment != "auto":
             parse_policy(self.augment)
 
@@ -85,7 +92,14 @@ def resolve_augment(training: GANTraining, n_images: int) -> GANTraining:
 
 
 CLASSIC_DCGAN = GANTraining(
-    loss="bce", lr_g=2e-4, lr_d=2e-4, beta1=0.5, beta2=0.999, ema_decay=0.0, augment=""
+    loss="bce",
+    lr_g=2e-4,
+    lr_d=2e-4,
+    beta1=0.5,
+    beta2=0.999,
+    ema_decay=0.0,
+    augment="",
+    class_weight=0.0,
 )
 
 
@@ -118,12 +132,24 @@ class Discriminator(nn.Module):
         self.features = DownStack(cfg.image_size, in_channels, cfg.d_width, cfg.d_norm)
         head = nn.Linear(self.features.out_features, 1)
         self.head = spectral_norm(head) if cfg.d_norm == "spectral" else head
+        # names the class of a picture shown without its label planes (AC-GAN)
+        self.class_head = nn.Linear(self.features.out_features, max(cfg.num_classes, 1))
+
+    def _load_from_state_dict(self, state, prefix, *args, **kwargs) -> None:
+        for name, value in self.class_head.state_dict().items():  # artifacts from before it
+            state.setdefault(f"{prefix}class_head.{name}", value.clone())
+        super()._load_from_state_dict(state, prefix, *args, **kwargs)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         if self.cfg.num_classes:
             planes = F.one_hot(labels, self.cfg.num_classes).to(x.dtype)[:, :, None, None]
             x = torch.cat([x, planes.expand(-1, -1, *x.shape[2:])], dim=1)
         return self.head(self.features(x)).squeeze(1)
+
+    def classify(self, x: torch.Tensor) -> torch.Tensor:
+        """Class logits for pictures, their label planes left empty."""
+        blank = x.new_zeros(x.shape[0], self.cfg.num_classes, *x.shape[2:])
+        return self.class_head(self.features(torch.cat([x, blank], dim=1)))
 
 
 class GAN(nn.Module):
@@ -222,15 +248,26 @@ class GANTask:
         z = torch.randn(n, self.cfg.z_dim, generator=noise)
         fake = G(z, fake_y)
 
+        real_seen = self._augment(real, noise)
         d_loss = discriminator_loss(
             loss,
-            D(self._augment(real, noise), real_y),
+            D(real_seen, real_y),
             D(self._augment(fake.detach(), noise), fake_y),
         )
+        named = real_y is not None and self.training.class_weight > 0
+        if named:
+            d_loss = d_loss + self.training.class_weight * F.cross_entropy(
+                D.classify(real_seen), real_y
+            )
         optimizer_step(d_loss, D, self.opt_d)
 
         D.requires_grad_(False)
-        g_loss = generator_loss(loss, D(self._augment(fake, noise), fake_y))
+        fake_seen = self._augment(fake, noise)
+        g_loss = generator_loss(loss, D(fake_seen, fake_y))
+        if named:
+            g_loss = g_loss + self.training.class_weight * F.cross_entropy(
+                D.classify(fake_seen), fake_y
+            )
         optimizer_step(g_loss, G, self.opt_g)
         D.requires_grad_(True)
         if self.ema is not None:

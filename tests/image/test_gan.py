@@ -90,3 +90,23 @@ def test_auto_augment_depends_on_data_size():
     assert resolve_augment(GANTraining(augment="color"), 10_000).augment == "color"
     with pytest.raises(ValueError, match="unknown DiffAugment"):
         GANTraining(augment="flip")
+
+
+@pytest.mark.parametrize("weight", [0.0, 1.0])
+def test_the_critic_learns_to_name_classes_only_when_asked_to(bars, weight):
+    cfg = GANConfig(image_size=16, num_classes=2, g_width=8, d_width=8)
+    task = GANTask(cfg, GANTraining(class_weight=weight, augment=""), bars, seed=0)
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(40):
+        task.train_step(torch.randint(len(bars), (16,), generator=gen), gen)
+    critic = task.gan.discriminator.eval()
+    with torch.no_grad():
+        named = critic.classify(bars.images).argmax(1)
+    accuracy = (named == bars.labels).float().mean().item()
+    assert accuracy > 0.9 if weight else accuracy < 0.9
+
+
+def test_a_conditional_gan_saved_before_the_class_head_loads():
+    cfg = GANConfig(image_size=16, num_classes=2, g_width=8, d_width=8)
+    old = {k: v for k, v in GAN(cfg).state_dict().items() if "class_head" not in k}
+    GAN(cfg).load_state_dict(old)  # strict, as artifacts are loaded
