@@ -522,3 +522,36 @@ def test_taste_needs_ratings(page: Any) -> None:
     error = page.locator("[data-testid=messages] [data-testid=error]").last
     expect(error).to_contain_text("Cannot pick ones you would like yet")
     expect(error).to_contain_text("rate at least 2 liked and 2 disliked image artworks")
+
+
+def test_why_a_picture_is_recommended_shows_the_liked_pictures_nearest_to_it(
+    page: Any, shots: Path
+) -> None:
+    """Rate pictures, open another in the gallery, unfold "why?": its taste score and the
+    liked pictures nearest to it, as thumbnails that link to them."""
+    choose(page, "mnist-vae", "sample")
+    page.fill("#field-n", "6")
+    made = create(page, "result-image", 6)
+    for art, like in zip(made[:4], (True, True, False, False), strict=True):
+        status = page.evaluate(
+            """([id, like]) => fetch(`/api/gallery/${id}/rate`, {method: 'POST',
+                 headers: {'Content-Type': 'application/json',
+                           'X-Museforge-Token': sessionStorage.getItem('museforge-token')},
+                 body: JSON.stringify({like})}).then(r => r.status)""",
+            [art, like],
+        )
+        assert status == 200
+    page.goto(page.url.split("#")[0] + f"#gallery/{made[5]}")
+    why = page.locator("#detail-why [data-testid=why]")
+    why.locator("summary").click()
+    expect(why.locator("[data-testid=why-body]")).to_contain_text("taste score")
+    nearest = why.locator("[data-testid=why-nearest] a")
+    expect(nearest.first).to_be_visible()
+    shown = [nearest.nth(i).get_attribute("data-id") for i in range(nearest.count())]
+    assert made[5] not in shown and not {made[2], made[3]} & set(shown)  # disliked: never
+    marks = page.evaluate(
+        "ids => Promise.all(ids.map(id => fetch(`/api/gallery/${id}`).then(r => r.json())))",
+        shown,
+    )
+    assert all(m["like"] is True for m in marks)  # every one shown is a liked picture
+    page.screenshot(path=shots / "why.png", full_page=True)
