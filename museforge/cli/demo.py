@@ -32,12 +32,31 @@ MUSIC_DEMOS = {
 }
 
 
-# Text-to-image starters: the same picture asked for in English and in Chinese.
-IMAGINE_DEMOS = (
-    ("imagine", {"prompt": "a small yellow star bottom right on black", "n": 16}),
-    ("imagine", {"prompt": "白色背景上中间有一个大蓝色圆", "n": 16}),
-)
+# Text-to-image starters: pictures asked for in English and in Chinese, in the words of
+# the data each learnt from (a prompt with characters a model never saw is refused).
+IMAGINE_PROMPTS = {
+    "captioned-shapes": (
+        "a small yellow star bottom right on black",
+        "白色背景上中间有一个大蓝色圆",
+    ),
+    "emoji": ("grinning face", "猫脸"),
+}
 IMAGE_KINDS = frozenset({"image-gan", "image-vae"})
+
+
+def imagine_prompts(data: dict) -> tuple[str, ...]:
+    """Demo prompts for a text-to-image model trained on ``data`` (its manifest record):
+    the set's own, else its two commonest caption words in each language it learnt."""
+    source = str(data.get("source", "")).split(":")[0]
+    if source in IMAGINE_PROMPTS:
+        return IMAGINE_PROMPTS[source]
+    words = (data.get("vocabulary") or {}).get("words", {})
+    chinese = {"zh"}
+    return tuple(
+        ("" if lang in chinese else " ").join(ranked[:2])
+        for lang, ranked in sorted(words.items())
+        if ranked
+    )
 
 
 def run_demo(models: Path, out_dir: Path, seed: int = 7) -> list[Path]:
@@ -69,8 +88,8 @@ def run_demo(models: Path, out_dir: Path, seed: int = 7) -> list[Path]:
             continue
         if loaded.kind == "text-to-image":
             scale = max(1, 256 // loaded.model.cfg.image_size)
-            for verb, kwargs in IMAGINE_DEMOS:
-                result = call_verb(loaded, verb, seed=seed, **kwargs)
+            for prompt in imagine_prompts(loaded.manifest.get("data", {})):
+                result = call_verb(loaded, "imagine", seed=seed, prompt=prompt, n=16)
                 written = write_result(result, target, upscale=scale)
                 shown += [p for p in written if p.name.endswith("-grid.png")]
             continue
