@@ -291,3 +291,21 @@ def test_evaluate_images_reports_every_number(
     assert (tmp_path / "cache" / "features").is_dir()
     with pytest.raises(InputError):
         evaluate_images(torch.zeros(4, 3, SIZE, SIZE), train, holdout)
+
+
+def test_class_scores_read_pictures_drawn_as_asked_and_as_mislabelled(shapes_net) -> None:
+    from museforge.image.evaluate import class_scores
+
+    images, labels = bars_and_disks(120, seed=21)
+    holdout = dataset(images, labels, "class-holdout")
+    right = class_scores(shapes_net, images, holdout, labels)
+    assert right["names"] == ["bar", "disk"]
+    assert (
+        right["asked_share"] == pytest.approx(right["real_accuracy"]) and right["asked_share"] > 0.9
+    )
+    wrong = class_scores(shapes_net, images, holdout, 1 - labels)  # every label swapped
+    assert wrong["asked_share"] < 0.1
+    assert set(wrong["asked_share_per_class"]) == {"bar", "disk"}
+    assert sum(right["seen_share"].values()) == pytest.approx(1.0)
+    unconditional = class_scores(shapes_net, images, holdout, None)
+    assert "asked_share" not in unconditional and 0 <= unconditional["sure_share"] <= 1
