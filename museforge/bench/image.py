@@ -119,19 +119,24 @@ def run_image_bench(
         "gan_fid_below_vae": gan["fid"] < vae["fid"],
         "gan_sampling_at_least_5000_per_s": gan["sample_images_per_s"] >= 5000,
     }
-    if "asked_share_per_class" in gan.get("classes", {}):
-        worst = min(v for v in gan["classes"]["asked_share_per_class"].values() if v is not None)
-        results["targets"]["gan_every_class_recognisable"] = worst >= CLASS_SHARE_TARGET
+    if (worst := _worst_class(gan)) is not None:
+        results["targets"]["gan_every_class_recognisable"] = worst[1] >= CLASS_SHARE_TARGET
     return results
 
 
-def _worst_class(m: dict[str, Any]) -> str:
+def _worst_class(m: dict[str, Any]) -> tuple[str, float] | None:
+    """The class a model drew as asked least often, and how often (None without classes)."""
     shares = m.get("classes", {}).get("asked_share_per_class") or {}
     known = {k: v for k, v in shares.items() if v is not None}
     if not known:
-        return "–"
+        return None
     name = min(known, key=known.__getitem__)
-    return f"{known[name]:.2f} ({name})"
+    return name, known[name]
+
+
+def _worst_cell(m: dict[str, Any]) -> str:
+    worst = _worst_class(m)
+    return "–" if worst is None else f"{worst[1]:.2f} ({worst[0]})"
 
 
 def format_table(results: dict[str, Any]) -> str:
@@ -157,7 +162,7 @@ def format_table(results: dict[str, Any]) -> str:
             f"{m['sample_images_per_s']:.0f} | {m['fid']:.2f} | {m['kid']:.4f} | "
             f"{m['precision']:.3f} | {m['recall']:.3f} | {m['near_copy_share']:.3f} |"
             + (
-                f" {m['classes'].get('asked_share', float('nan')):.2f} | {_worst_class(m)} |"
+                f" {m['classes'].get('asked_share', float('nan')):.2f} | {_worst_cell(m)} |"
                 if classes
                 else ""
             )

@@ -51,9 +51,8 @@ def imagine_prompts(data: dict) -> tuple[str, ...]:
     if source in IMAGINE_PROMPTS:
         return IMAGINE_PROMPTS[source]
     words = (data.get("vocabulary") or {}).get("words", {})
-    chinese = {"zh"}
     return tuple(
-        ("" if lang in chinese else " ").join(ranked[:2])
+        ("" if lang == "zh" else " ").join(ranked[:2])
         for lang, ranked in sorted(words.items())
         if ranked
     )

@@ -261,12 +261,16 @@ class Trainer:
         if not every:
             return False
         if self.step % every == 0:
-            self._next_tenth = math.floor(self._fraction() * 10 + 1) / 10
+            self._next_tenth = self._tenth_after()
             return True
         if self.settings.time_budget is not None and self._fraction() >= self._next_tenth:
-            self._next_tenth = math.floor(self._fraction() * 10 + 1) / 10
+            self._next_tenth = self._tenth_after()
             return self._fraction() < 1
         return False
+
+    def _tenth_after(self) -> float:
+        """The next tenth of the run after where it is now."""
+        return math.floor(self._fraction() * 10 + 1) / 10
 
     def save_artifact(self, metrics: dict[str, float]) -> None:
         """Write the model artifact for the current weights (main process only)."""
@@ -316,7 +320,7 @@ class Trainer:
         window_start, window_examples = time.monotonic(), 0
         bar = _ProgressBar(self.settings, enabled=self.progress and self.proc.is_main)
         t0, elapsed0 = time.monotonic(), self.elapsed
-        self._next_tenth = math.floor(self._fraction() * 10 + 1) / 10
+        self._next_tenth = self._tenth_after()
         set_progress = getattr(self.task, "set_progress", None)
         validate = getattr(self.task, "validate", None)
         eval_every = int(getattr(self.task, "eval_every", 0) or 0)

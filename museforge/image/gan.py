@@ -175,7 +175,6 @@ class GAN(nn.Module):
 
 
 @torch.no_grad()
-@torch.no_grad()
 def recalibrate_batchnorm(generator: Generator, seed: int, batches: int = 16, size: int = 256):
     """Re-estimate BatchNorm statistics for the current weights ("standing statistics").
 

@@ -78,8 +78,8 @@ def _image_task(task_cls, config_cls, training_cls, model, training, data, seed)
         **skipped_record(full.skipped),
     }
     task = task_cls(cfg, train_cfg, train, seed)
-    augment = getattr(task.training, "augment", None)
     if folder and getattr(train_cfg, "augment", None) == "auto":
+        augment = task.training.augment  # as the task resolved it for this many pictures
         what = augment.replace(",", " and ") if augment else "none"
         chosen.append(f"augmentation {what} ({len(train)} training pictures)")
     if chosen:

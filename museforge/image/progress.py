@@ -12,6 +12,7 @@ import torch
 from museforge.core.latent import preview_inputs
 from museforge.core.seeding import stream
 from museforge.image.data import ImageDataset
+from museforge.nn.metrics.swd import picture_swd
 
 PICTURES = 256
 
@@ -27,7 +28,5 @@ class DistanceProbe:
 
     def __call__(self, draw) -> float:
         """The distance of ``draw(z, labels)``'s pictures from the data sample."""
-        from museforge.nn.metrics.swd import picture_swd
-
         with torch.no_grad():
             return picture_swd(draw(self.z, self.labels), self.real, seed=self.seed)
