@@ -19,7 +19,10 @@ class Constraint(Protocol):
     """One sample's decoding constraint; create one per sample, it is mutable."""
 
     def allowed(self) -> torch.Tensor | None:
-        """Bool mask of shape (vocab,) over the next character, or None for 'anything'."""
+        """Bool mask of shape (vocab,) over the next character, or None for 'anything'.
+
+        Once ``done``: what may still follow while the form stays complete (None or an
+        all-False mask: nothing, the sample ends)."""
         ...
 
     def advance(self, char: str) -> None:
@@ -28,7 +31,8 @@ class Constraint(Protocol):
 
     @property
     def done(self) -> bool:
-        """True once the form is complete: the sampler stops this sample."""
+        """True while the form is complete: the model's end marker may now stop the sample
+        (it never may before)."""
         ...
 
 

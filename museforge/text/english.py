@@ -11,10 +11,12 @@ Decisions worth knowing:
   soon as its last line is, and stays so while the model adds letters that keep it complete
   ("day" -> "days") or closing punctuation, so the model's own end marker picks the moment.
   Stanza breaks are one blank line; the verifiers ignore blank lines.
-* Under syllable targets every word is a CMU word (out-of-dictionary words are never
-  produced, so the verifier's estimate for them never matters), separated by one space, with
-  up to three of ``, ; : . ! ?`` (those in the vocabulary) straight after a word. Letters may
-  be in either case at a word start and stay lower-case after, unless the word so far is all
+* Every word is a dictionary word (CMU) that is also common: at least ``min_zipf`` in
+  wordfreq's frequency list (:data:`~museforge.text.prosody.DEFAULT_MIN_ZIPF`; 0 lets any
+  CMU word in), so the sampler can neither invent a spelling nor reach for the names and
+  oddities of the dictionary. Words are separated by one space, with up to three of
+  ``, ; : . ! ?`` (those in the vocabulary) straight after a word. Letters may be in
+  either case at a word start and stay lower-case after, unless the word so far is all
   capitals. No capitalisation is forced except the acrostic letter (upper-case when the
   vocabulary has it).
 * Rhyme: a line whose scheme letter appeared before must end in a different word with the
@@ -26,9 +28,9 @@ Decisions worth knowing:
   syllables must come from the line's set of allowed final words.
 * Lyrics: sections are separated by one blank line; the first chorus is generated under
   the section rules and every later chorus is forced character by character to repeat it.
-* Without syllable targets lines are free text (printable characters), but a rhymed line
-  may end only on a dictionary word of the right sound; past ``FREE_LINE_CHARS`` characters
-  a line is steered to such a word and closed, so nothing runs forever.
+* Without syllable targets a line holds any number of words; a rhymed line ends on a
+  word of the right sound. A word begun past ``FREE_LINE_CHARS`` characters must be one
+  that may end the line, and the line closes after it, so nothing runs forever.
 * Acrostic: only the ASCII letters of the string count ("Love me" -> L O V E M E); each
   forces the first character of its line. It may be shorter than the poem.
 """
@@ -44,7 +46,9 @@ import torch
 
 from museforge.errors import InputError
 from museforge.text.prosody import (
+    DEFAULT_MIN_ZIPF,
     MAX_WORD_SYLLABLES,
+    MAX_ZIPF,
     Node,
     WordSet,
     count_syllables,
@@ -118,6 +122,14 @@ def _scheme_keys(scheme: str) -> tuple[str | None, ...]:
     return tuple(keys)
 
 
+def _check_zipf(value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= MAX_ZIPF:
+        raise InputError(
+            f"min_zipf (how common every word must be) must be a number in 0..{MAX_ZIPF:g} "
+            f"(got {value!r}; 3 = once per million words, 0 = any dictionary word)"
+        )
+
+
 def _check_lines(value: object, what: str, most: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= most:
         raise InputError(f"{what} must be a whole number in 1..{most} (got {value!r})")
@@ -132,9 +144,11 @@ class EnglishForm:
     rhyme_scheme: str | None = None
     acrostic: str | None = None
     stanza_breaks: tuple[int, ...] = ()
+    min_zipf: float = DEFAULT_MIN_ZIPF
 
     def __post_init__(self) -> None:
         _check_lines(self.lines, "lines", MAX_LINES)
+        _check_zipf(self.min_zipf)
         syllables = _check_syllables(self.syllables)
         if isinstance(syllables, tuple) and len(syllables) != self.lines:
             raise InputError(
@@ -257,8 +271,10 @@ class LyricsForm:
     bridge_lines: int = 2
     syllables: int | tuple[int, ...] | None = None
     rhyme_scheme: str | None = "AABB"
+    min_zipf: float = DEFAULT_MIN_ZIPF
 
     def __post_init__(self) -> None:
+        _check_zipf(self.min_zipf)
         object.__setattr__(self, "structure", _parse_structure(self.structure))
         for kind in ("verse", "chorus", "bridge"):
             _check_lines(getattr(self, f"{kind}_lines"), f"{kind}_lines", MAX_SECTION_LINES)
@@ -301,7 +317,7 @@ def _remember(table: dict, key: Hashable, value: object) -> None:
 class _Tables:
     """Everything about one vocabulary the constraints need, built once per vocabulary."""
 
-    def __init__(self, vocab: tuple[str, ...]) -> None:
+    def __init__(self, vocab: tuple[str, ...], min_zipf: float) -> None:
         self.size = len(vocab)
         bits: dict[str, int] = {}
         for i, ch in enumerate(vocab):
@@ -320,7 +336,7 @@ class _Tables:
             raise InputError("the model's vocabulary lacks a space or a line break")
         if "'" in bits:
             chars.add("'")
-        self.lex = lexicon(frozenset(chars))
+        self.lex = lexicon(frozenset(chars), min_zipf)
         self._finals: dict[Hashable, WordSet] = {}
         self._letters: dict[tuple, str] = {}
         self._letter_bits: dict[tuple[str, bool], int] = {}
@@ -402,8 +418,8 @@ class _Tables:
 
 
 @cache
-def _tables(vocab: tuple[str, ...]) -> _Tables:
-    return _Tables(vocab)
+def _tables(vocab: tuple[str, ...], min_zipf: float) -> _Tables:
+    return _Tables(vocab, min_zipf)
 
 
 # --- the verse constraint -----------------------------------------------------------------
@@ -503,10 +519,8 @@ class _VerseConstraint:
             self.fmin = self.fin.min_syllables(line.target) or line.target
         else:
             self.chars = 0
-            self.token = ""  # the line's last word so far (lower-case)
-            self.in_token = False
-            self.apostrophe = False  # a "'" just followed letters (may continue the word)
-            self.forced: Node | None = None  # walking toward the final word past the limit
+            self.last: int | None = None  # the line's last complete word (lexicon index)
+            self.forcing = False  # this word was begun past the limit: it must be final
 
     @property
     def done(self) -> bool:
@@ -621,60 +635,69 @@ class _VerseConstraint:
         self.i += 1
         self._start_line()
 
-    # free lines (no syllable target)
+    # free lines (no syllable target): words from the lexicon, any number of them
     def _free_ok(self) -> bool:
-        """The line's last word may end it."""
-        if not self.token:
-            return False
-        w = self.t.lex.index.get(self.token)
-        if w is not None:
-            return self.fin.contains(w)
-        if self.fin.restricted:
-            return False
-        part = rhyming_part(self.token)  # CMU words the lexicon leaves out, such as "hmm"
-        return part is None or part not in self.banned_parts
+        """The line may end here: its last word is complete and may close the line."""
+        if self.phase == "in":
+            w = self.t.lex.word_at(self.node)
+            return w is not None and self.fin.contains(w)
+        return self.phase == "punct" and self.last is not None and self.fin.contains(self.last)
+
+    def _free_letters(self, forcing: bool) -> str:
+        """Letters extending the current word: toward a final word past the length limit."""
+        if forcing:
+            return self.t.free_letters(self.node, self.fin)
+        return "".join(self.t.lex.children(self.node))
 
     def _free_mask(self) -> int:
         t = self.t
-        if self.chars == 0 and self.line.letter is not None:
-            return t.forced_letter(self.line.letter)
-        end = self._line_end() if self._free_ok() else 0
-        if self.chars < FREE_LINE_CHARS:
-            return t.free | end
-        # Past the limit: close the line, or end the current word and spell a final word.
-        if self._free_ok():
-            return end
-        if self.forced is not None:
-            return t.letter_bits(t.free_letters(self.forced, self.fin), False)
-        if self.in_token or self.apostrophe:
-            return t.space
-        return t.letter_bits(t.free_letters(t.lex.root, self.fin), True)
+        if self.phase == "word":
+            if self.at_start and self.line.letter is not None:
+                return t.forced_letter(self.line.letter)
+            return t.letter_bits(self._free_letters(self.chars >= FREE_LINE_CHARS), True)
+        ok = self._free_ok()
+        end = self._line_end() if ok else 0
+        if self.phase == "punct":
+            more = t.punct if self.run < MAX_PUNCT_RUN else 0
+            # Past the limit a line whose last word may close it must close.
+            closing = self.chars >= FREE_LINE_CHARS and ok
+            return more | end | (0 if closing else t.space)
+        mask = t.letter_bits(self._free_letters(self.forcing), self.caps)
+        if ok:
+            mask |= t.punct | end
+        if not self.forcing and t.lex.word_at(self.node) is not None:
+            mask |= t.space | t.punct
+        return mask
 
     def _free_advance(self, char: str) -> None:
-        if char == "\n":
-            w = self.t.lex.index.get(self.token)
-            self._chose(w, None if w is not None else rhyming_part(self.token))
-            self._end_line()
-            return
-        if self.chars >= FREE_LINE_CHARS and (char.isalpha() or char == "'"):
-            # Only the final word's characters are allowed now: follow them in the trie.
-            node = self.t.lex.root if self.forced is None else self.forced
-            self.forced = self.t.lex.child(node, char.lower())
+        lex = self.t.lex
+        if self.phase in ("word", "in") and (char.isalpha() or char == "'"):
+            child = lex.child(self.node, char.lower())
+            if child is None:
+                raise ValueError(f"character {char!r} was not allowed here")
+            if self.phase == "word":
+                self.forcing = self.chars >= FREE_LINE_CHARS
+            if char != "'":
+                self.caps = char.isupper() and (self.phase == "word" or self.caps)
+            self.node, self.phase, self.at_start = child, "in", False
+        elif self.phase == "in":
+            w = lex.word_at(self.node)
+            if w is None:
+                raise ValueError(f"character {char!r} cannot end the word here")
+            self.last, self.node = w, lex.root
+            self._free_after_word(char)
+        else:  # a punctuation run
+            self._free_after_word(char)
         self.chars += 1
-        # The same tokenisation as prosody.words_of, one character at a time.
-        if char.isascii() and char.isalpha():
-            low = char.lower()
-            if self.in_token:
-                self.token += low
-            elif self.apostrophe:
-                self.token += "'" + low
-            else:
-                self.token = low
-            self.in_token, self.apostrophe = True, False
-        elif char == "'" and self.in_token:
-            self.in_token, self.apostrophe = False, True
+
+    def _free_after_word(self, char: str) -> None:
+        if char == "\n":
+            self._chose(self.last, None)
+            self._end_line()
+        elif char == " ":
+            self.phase, self.run = "word", 0
         else:
-            self.in_token = self.apostrophe = False
+            self.phase, self.run = "punct", self.run + 1
 
 
 def _check_feasible(t: _Tables, lines: list[_Line]) -> None:
@@ -712,7 +735,7 @@ def make_english_constraint(
     ``generator`` is accepted for the common factory signature; the constraint is
     deterministic (all randomness is the sampler's).
     """
-    t = _tables(tuple(vocab))
+    t = _tables(tuple(vocab), form.min_zipf)
     lines = _plan(form.targets(), form.rhyme_keys(), form.acrostic_letters(), form.stanza_breaks)
     _check_feasible(t, lines)
     return _VerseConstraint(t, lines)
@@ -794,7 +817,7 @@ def make_lyrics_constraint(
     form: LyricsForm, vocab: Sequence[str], generator: torch.Generator | None = None
 ) -> _LyricsConstraint:
     """A fresh constraint holding one sample to the song ``form`` (``generator`` unused)."""
-    t = _tables(tuple(vocab))
+    t = _tables(tuple(vocab), form.min_zipf)
     for kind in sorted(set(form.structure)):
         _check_feasible(t, _plan(*form.section_rules(kind), ""))
     return _LyricsConstraint(t, form)

@@ -16,7 +16,8 @@ from museforge.errors import DataError
 from museforge.nn.lm_training import nll_per_token
 from museforge.text.corpus import TextCorpus, load_text_corpus, split_corpus
 from museforge.text.forms import POEM_CHARS, write_poems
-from museforge.text.metrics import CopyIndex, distinct_n
+from museforge.text.metrics import CopyIndex, distinct_n, non_word_share, repeated_line_share
+from museforge.text.prosody import DEFAULT_MIN_ZIPF
 from museforge.text.sampling import SamplingSettings, generate
 
 FREE_CHARS = 300
@@ -35,6 +36,17 @@ def load_splits(loaded: LoadedModel) -> tuple[TextCorpus, TextCorpus]:
             "(fingerprint differs), so its held-out split cannot be re-made"
         )
     return split_corpus(corpus, holdout=info.get("holdout", 0.1), seed=info.get("split_seed", 0))
+
+
+def _word_scores(language: str, free: list[str], poems: list[str]) -> dict[str, float]:
+    """English only: the share of words that are not common words (the poem forms draw
+    none; free sampling may spell anything)."""
+    if language != "en":
+        return {}
+    return {
+        "non_word_share": non_word_share(free, DEFAULT_MIN_ZIPF),
+        "poem_non_word_share": non_word_share(poems, DEFAULT_MIN_ZIPF),
+    }
 
 
 def evaluate_text_model(loaded: LoadedModel, n: int = 64, seed: int = 0) -> dict[str, Any]:
@@ -67,6 +79,9 @@ def evaluate_text_model(loaded: LoadedModel, n: int = 64, seed: int = 0) -> dict
         "verbatim_line_share": free_copy["verbatim_line_share"],
         "poem_longest_copied_span": poem_copy["longest_copied_span"],
         "poem_verbatim_line_share": poem_copy["verbatim_line_share"],
+        "repeated_line_share": repeated_line_share(free),
+        "poem_repeated_line_share": repeated_line_share(poems.bodies),
+        **_word_scores(model.cfg.language, free, poems.bodies),
         "examples": free[:3],
         "poem_examples": poems.texts[:3],
     }

@@ -15,6 +15,7 @@ from museforge.core.seeding import stream
 from museforge.errors import InputError
 from museforge.text.constraints import Constraint
 from museforge.text.lm import TextLM
+from museforge.text.prosody import DEFAULT_MIN_ZIPF
 from museforge.text.sampling import SamplingSettings, generate
 
 TITLE_MAX = 12  # characters of a generated Chinese title
@@ -102,10 +103,12 @@ def write_poems(
     lines: int | None = None,
     syllables: str | None = None,
     rhyme_scheme: str | None = None,
+    min_zipf: float | None = None,
 ) -> Written:
     """``n`` poems in a form of the model's language (see the ``poem`` verb): Chinese
     models use ``form``, ``title``, ``rhyme``, ``tones``, ``acrostic`` and ``required``;
-    English models ``form``, ``lines``, ``syllables``, ``rhyme_scheme`` and ``acrostic``."""
+    English models ``form``, ``lines``, ``syllables``, ``rhyme_scheme``, ``acrostic`` and
+    ``min_zipf`` (how common every word must be)."""
     if model.cfg.language == "zh":
         spec = {
             "form": form or "qijue",
@@ -121,6 +124,7 @@ def write_poems(
         "syllables": parse_syllables(syllables),
         "rhyme_scheme": rhyme_scheme,
         "acrostic": acrostic,
+        "min_zipf": min_zipf,
     }
     return _english_poems(model, spec, n, seed, settings)
 
@@ -182,6 +186,7 @@ def write_lyrics(
     chorus_lines: int,
     syllables: str | None,
     rhyme_scheme: str | None,
+    min_zipf: float = DEFAULT_MIN_ZIPF,
 ) -> Written:
     """``n`` song lyrics of an English model (see the ``lyrics`` verb)."""
     from museforge.text.english import LyricsForm, make_lyrics_constraint, verify_lyrics
@@ -194,6 +199,7 @@ def write_lyrics(
         chorus_lines=chorus_lines,
         syllables=parse_syllables(syllables),
         rhyme_scheme=rhyme_scheme,
+        min_zipf=min_zipf,
     )
     vocab = list(model.vocab)
     make_lyrics_constraint(form, vocab, stream(seed, "form-check"))

@@ -54,6 +54,32 @@ def distinct_n(texts: list[str], n: int) -> float:
     return len(seen) / total if total else 0.0
 
 
+def non_word_share(texts: list[str], min_zipf: float) -> float:
+    """Share of the English words of ``texts`` that are not common words (see
+    :func:`museforge.text.prosody.is_common`); 0.0 when there are no words."""
+    from museforge.text.prosody import uncommon_words, words_of
+
+    total = sum(len(words_of(t)) for t in texts)
+    rare = sum(len(uncommon_words(t, min_zipf)) for t in texts)
+    return rare / total if total else 0.0
+
+
+def repeated_line_share(texts: list[str]) -> float:
+    """Share of lines that repeat an earlier line of the same text (case and spacing
+    ignored; blank lines not counted); 0.0 when there are no lines."""
+    lines = repeats = 0
+    for text in texts:
+        seen: set[str] = set()
+        for line in text.split("\n"):
+            key = _normalise(line).lower()
+            if not key:
+                continue
+            lines += 1
+            repeats += key in seen
+            seen.add(key)
+    return repeats / lines if lines else 0.0
+
+
 def _normalise(line: str) -> str:
     """A line as compared for verbatim copies: without surrounding whitespace and trailing
     punctuation (a copied line that ends in '.' rather than ',' is still copied)."""

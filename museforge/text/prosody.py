@@ -17,6 +17,7 @@ dict-of-dicts trie of ~125k words takes longer and ten times the memory. A :clas
 
 from __future__ import annotations
 
+import math
 import re
 from array import array
 from bisect import bisect_left
@@ -30,6 +31,12 @@ WORD_RE = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)*")
 _FULL_WORD_RE = re.compile(r"[a-z]+(?:'[a-z]+)*\Z")
 _VOWEL_GROUP_RE = re.compile(r"[aeiouy]+")
 MAX_WORD_SYLLABLES = 15  # CMU's longest word has 12
+# How common a word must be for verse to use it: a Zipf frequency (log10 of uses per
+# billion words) from wordfreq. 3 is once per million words: "ere" (3.1) and "thee" (4.0)
+# pass; names and oddities of the CMU dictionary such as "schaum" (1.5) and "aix" (2.7)
+# do not; poetic rarities such as "whither" (2.5) need a lower setting.
+DEFAULT_MIN_ZIPF = 3.0
+MAX_ZIPF = 8.0  # "the" is 7.7
 NODE_CACHE_LIMIT = 400_000  # memoised trie nodes (the full trie has about 290k)
 
 
@@ -142,15 +149,45 @@ def stress_pattern(word: str) -> str:
 
 
 @cache
-def _entries() -> tuple[tuple[str, int, str], ...]:
+def _frequencies() -> dict[str, float]:
+    """Word -> share of English text (wordfreq's list, loaded once; about 0.2 s)."""
+    from wordfreq import get_frequency_dict
+
+    return get_frequency_dict("en")
+
+
+def zipf(word: str) -> float:
+    """Zipf frequency of a (lower-case) word: log10 of its uses per billion words, 0 if
+    wordfreq has never seen it."""
+    share = _frequencies().get(word, 0.0)
+    return math.log10(share * 1e9) if share > 0 else 0.0
+
+
+def is_common(word: str, min_zipf: float = DEFAULT_MIN_ZIPF) -> bool:
+    """A (lower-case) word at least ``min_zipf`` common. wordfreq also counts letters named
+    alone ("d", "s"); in verse they are no words, so single letters other than "a", "i"
+    and "o" never count as common."""
+    return zipf(word) >= min_zipf and (len(word) > 1 or word in ("a", "i", "o"))
+
+
+def uncommon_words(text: str, min_zipf: float = DEFAULT_MIN_ZIPF) -> list[str]:
+    """The words of ``text`` (in order, repeats kept) that are not :func:`is_common`."""
+    return [w for w in words_of(text) if not is_common(w, min_zipf)]
+
+
+@cache
+def _entries(min_zipf: float = 0.0) -> tuple[tuple[str, int, str], ...]:
     """(word, syllables, rhyme) for every usable CMU word, sorted by word.
 
     Only words made of letters and internal apostrophes (so every one survives the
-    counting rule intact) with at least one syllable (so "hmm" cannot pad a line forever).
+    counting rule intact) with at least one syllable (so "hmm" cannot pad a line forever),
+    and :func:`is_common` at ``min_zipf`` (0: every such word).
     """
     out = []
     for word, phones in _cmu().items():
         if not _FULL_WORD_RE.match(word):
+            continue
+        if min_zipf > 0 and not is_common(word, min_zipf):
             continue
         syl = _phone_syllables(phones)
         if 1 <= syl <= MAX_WORD_SYLLABLES:
@@ -163,10 +200,11 @@ Node = tuple[int, int, int]  # (lo, hi, depth): the words [lo, hi) share a prefi
 
 
 class Lexicon:
-    """Implicit letter trie over the CMU words spellable with a given set of characters."""
+    """Implicit letter trie over the CMU words spellable with a given set of characters
+    and at least ``min_zipf`` common."""
 
-    def __init__(self, chars: frozenset[str]) -> None:
-        entries = [e for e in _entries() if set(e[0]) <= chars]
+    def __init__(self, chars: frozenset[str], min_zipf: float = 0.0) -> None:
+        entries = [e for e in _entries(min_zipf) if set(e[0]) <= chars]
         self.words = [e[0] for e in entries]
         self.index = {w: i for i, w in enumerate(self.words)}
         syl = np.array([e[1] for e in entries], dtype=np.int32)
@@ -267,10 +305,10 @@ class Lexicon:
 
 
 @cache
-def lexicon(chars: frozenset[str]) -> Lexicon:
-    """The lexicon of words spelled only with ``chars`` (lower-case letters and "'"),
-    built once per distinct character set."""
-    return Lexicon(chars)
+def lexicon(chars: frozenset[str], min_zipf: float = 0.0) -> Lexicon:
+    """The lexicon of words spelled only with ``chars`` (lower-case letters and "'") and
+    at least ``min_zipf`` common, built once per distinct pair."""
+    return Lexicon(chars, min_zipf)
 
 
 class WordSet:

@@ -81,10 +81,11 @@ TokenCallback = Callable[[int, str], None]
 
 
 def _mask(con: Constraint, free: torch.Tensor, only_end: torch.Tensor, end: int) -> torch.Tensor:
-    """What may come next: a finished form ends; a form never ends early."""
-    if con.done:
-        return only_end
+    """What may come next: a form never ends early; a complete one may end or go on where
+    it stays complete ("day" -> "days", a free last line that takes more words)."""
     allowed = con.allowed()
+    if con.done:
+        return only_end if allowed is None else (allowed & free) | only_end
     if allowed is None:
         return free
     mask = allowed & free

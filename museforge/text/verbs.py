@@ -18,6 +18,7 @@ from museforge.errors import InputError
 from museforge.text.annotate import annotate_poem
 from museforge.text.evaluate import evaluate_text_model
 from museforge.text.forms import POEM_CHARS, Written, write_lyrics, write_poems
+from museforge.text.prosody import DEFAULT_MIN_ZIPF, MAX_ZIPF
 from museforge.text.sampling import SamplingSettings, TokenCallback, generate
 
 # Settings every text verb shares, declared once.
@@ -37,6 +38,16 @@ MAX_CHARS = Annotated[int, Param("length limit in characters", min=1, max=20_000
 STOP_AT_END = Annotated[bool, Param("stop at the end of a poem (off: run past it)")]
 ANNOTATE = Annotated[
     bool, Param("also record the text annotated per line: syllables / tones / rhymes")
+]
+MIN_ZIPF = Annotated[
+    float,
+    Param(
+        "how common every word must be: Zipf frequency in wordfreq "
+        "(3 = once per million words, 0 = any dictionary word)",
+        min=0.0,
+        max=MAX_ZIPF,
+        applies=("en",),
+    ),
 ]
 # Form settings of one language: the core refuses them for a model of the other.
 ZH, EN = ("zh",), ("en",)
@@ -183,6 +194,7 @@ def poem(
     rhyme_scheme: Annotated[
         str | None, Param("rhyme scheme, e.g. AABB or ABAB CDCD", applies=EN)
     ] = None,
+    min_zipf: MIN_ZIPF = DEFAULT_MIN_ZIPF,
     n: N = 1,
     seed: Annotated[int, SEED] = 0,
     temperature: TEMPERATURE = 0.8,
@@ -224,6 +236,7 @@ def poem(
         lines=lines,
         syllables=syllables,
         rhyme_scheme=rhyme_scheme,
+        min_zipf=min_zipf if loaded.model.cfg.language == "en" else None,
     )
     return _in_form(loaded, "poem", "poem", seed, written, annotate)
 
@@ -239,6 +252,7 @@ def lyrics(
         str | None, Param("syllables per line (one note each), e.g. 8 or 8,6,8,6")
     ] = "8",
     rhyme_scheme: Annotated[str | None, Param("rhyme scheme per section, e.g. AABB")] = "AABB",
+    min_zipf: MIN_ZIPF = DEFAULT_MIN_ZIPF,
     n: N = 1,
     seed: Annotated[int, SEED] = 0,
     temperature: TEMPERATURE = 0.8,
@@ -255,6 +269,7 @@ def lyrics(
         "chorus_lines": chorus_lines,
         "syllables": syllables,
         "rhyme_scheme": rhyme_scheme,
+        "min_zipf": min_zipf,
     }
     written = write_lyrics(loaded.model, n, seed, settings, **form)
     return _in_form(loaded, "lyrics", "lyrics", seed, written, annotate)

@@ -21,7 +21,15 @@ from museforge.text.english import (
     verify_english,
     verify_lyrics,
 )
-from museforge.text.prosody import line_syllables, rhymes, words_of
+from museforge.text.prosody import (
+    DEFAULT_MIN_ZIPF,
+    lexicon,
+    line_syllables,
+    rhymes,
+    uncommon_words,
+    words_of,
+    zipf,
+)
 
 CORPUS = Path("/usr/share/games/fortunes/songs-poems")
 SPECIALS = ["\x03", "\x01"]  # end marker, unknown
@@ -91,6 +99,33 @@ def test_presets_hold_by_construction(vocab: list[str], name: str) -> None:
         assert [line_syllables(line) for line in lines] == list(form.targets())
         if form.rhyme_scheme:
             check_rhymes(lines, form.rhyme_scheme)
+        assert uncommon_words(text) == [], text
+
+
+def test_every_word_is_common_in_free_lines_too(vocab: list[str]) -> None:
+    """Free lines hold only dictionary words common enough, whatever the sampler picks."""
+    form = english_form("free")
+    for seed, bias in [(0, 0.3), (1, 0.05)]:
+        text = sample(make_english_constraint(form, vocab), vocab, seed, end_bias=bias)
+        assert verify_english(text, form) == [], text
+        assert len(words_of(text)) >= 8
+        assert uncommon_words(text) == [], text
+
+
+def test_min_zipf_sets_how_common_words_must_be(vocab: list[str]) -> None:
+    chars = frozenset("abcdefghijklmnopqrstuvwxyz'")
+    assert zipf("schaum") < DEFAULT_MIN_ZIPF <= zipf("ere")
+    assert "schaum" in lexicon(chars, 0.0).index
+    assert "schaum" not in lexicon(chars, DEFAULT_MIN_ZIPF).index
+    assert "ere" in lexicon(chars, DEFAULT_MIN_ZIPF).index
+    strict = english_form("couplet", min_zipf=5.0)
+    text = sample(make_english_constraint(strict, vocab), vocab, 3)
+    assert verify_english(text, strict) == []
+    assert uncommon_words(text, 5.0) == [], text
+    with pytest.raises(InputError, match="min_zipf"):
+        english_form("couplet", min_zipf=-1)
+    with pytest.raises(InputError, match="min_zipf"):
+        LyricsForm(min_zipf=9)
 
 
 def test_sonnet_layout(vocab: list[str]) -> None:
@@ -144,6 +179,7 @@ def test_lyrics_repeat_the_chorus(vocab: list[str]) -> None:
             assert verify_lyrics(text, form) == [], text
             sections = lyrics_sections(text, form)
             assert len(sections) == len(form.structure)
+            assert uncommon_words(text) == [], text
             choruses = [body for label, body in sections if label == "Chorus"]
             assert len(set(choruses)) == 1
             verses = [body for label, body in sections if label.startswith("Verse")]

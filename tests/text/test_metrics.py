@@ -4,7 +4,14 @@ import random
 import pytest
 
 from museforge.bench.constraints import brute_longest
-from museforge.text.metrics import DOC_SEPARATOR, CopyIndex, bits_per_char, distinct_n
+from museforge.text.metrics import (
+    DOC_SEPARATOR,
+    CopyIndex,
+    bits_per_char,
+    distinct_n,
+    non_word_share,
+    repeated_line_share,
+)
 
 POEM = "床前明月光，疑是地上霜。\n举头望明月，低头思故乡。\n"
 
@@ -131,3 +138,18 @@ def test_report_empty():
     assert report["mean_longest_copied_span"] == 0.0
     assert report["verbatim_line_share"] == 0.0
     assert report["lines_checked"] == 0
+
+
+def test_non_word_share_counts_rare_words_and_lone_letters():
+    assert non_word_share(["the moon is bright"], 3.0) == 0.0
+    assert non_word_share(["the schaum is d"], 3.0) == 0.5  # "schaum" rare, "d" a letter
+    assert non_word_share(["", "..."], 3.0) == 0.0
+    assert non_word_share(["whither the moon"], 2.0) == 0.0  # a lower bar lets it in
+    assert non_word_share(["whither the moon"], 3.0) == 1 / 3
+
+
+def test_repeated_line_share():
+    texts = ["Rain falls,\nthe sun\nrain falls.\n\n", "one\ntwo"]
+    assert repeated_line_share(texts) == 1 / 5  # line 3 repeats line 1; blanks not counted
+    assert repeated_line_share(["a\nb", "a\nb"]) == 0.0  # only within one text
+    assert repeated_line_share([]) == 0.0

@@ -22,7 +22,7 @@ class OnlyChars:
         self.length, self.count = length, 0
 
     def allowed(self):
-        return self.mask
+        return None if self.done else self.mask  # complete: nothing may follow
 
     def advance(self, char: str) -> None:
         self.count += 1
@@ -62,6 +62,27 @@ def test_constraint_mask_is_obeyed(zh_model):
         make_constraint=lambda i: OnlyChars(vocab, "山水云", 9),
     )
     assert all(len(t) == 9 and set(t) <= set("山水云") for t in texts)
+
+
+class AtLeast(OnlyChars):
+    """Complete after ``length`` characters, and may go on with more of them."""
+
+    def allowed(self):
+        return self.mask
+
+
+def test_a_complete_form_may_go_on_until_the_model_ends_it(zh_model):
+    vocab = zh_model.model.vocab
+    texts = generate(
+        zh_model.model,
+        "",
+        8,
+        0,
+        SamplingSettings(max_chars=12, temperature=2.0),
+        make_constraint=lambda i: AtLeast(vocab, "山水云", 3),
+    )
+    assert all(3 <= len(t) <= 12 and set(t) <= set("山水云") for t in texts)
+    assert max(len(t) for t in texts) > 3  # not cut the moment the form was complete
 
 
 def test_dead_ends_are_retried_then_reported(zh_model):
