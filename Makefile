@@ -5,12 +5,12 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# Debian packages the features need: the built-in poem corpora (text), the browser the
-# studio's end-to-end tests drive through Playwright, and FluidSynth with the General MIDI
+# Debian packages the features need: the built-in poem corpora and a word list (text), the
+# browser the studio's end-to-end tests drive through Playwright, and FluidSynth with the General MIDI
 # soundfont for music audio (without them music falls back to a built-in synth); colour
 # emoji with their CLDR names, Open Clip Art and a CJK font (captioned pictures; Chinese in
 # the browser).
-DEB_PACKAGES := fortunes fortunes-zh chromium fluidsynth fluid-soundfont-gm \
+DEB_PACKAGES := fortunes fortunes-zh wamerican chromium fluidsynth fluid-soundfont-gm \
 	fonts-noto-color-emoji unicode-cldr-core openclipart-png fonts-noto-cjk
 
 .PHONY: install system-deps run test bench clean

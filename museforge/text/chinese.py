@@ -325,6 +325,7 @@ class ChineseForm:
     ``rhyme``: group (十唐/唐), final (ang), None (first rhyme picks) or "off".
     ``tones``: "off", "loose" (二四六分明 + line end) or "strict" (every position).
     ``pattern``: "ping" (平起) or "ze" (仄起); None = drawn from the generator.
+    ``repeats``: allow a character twice in one 句 (side by side, 叠字, always is).
     """
 
     form: str = "qijue"
@@ -334,6 +335,7 @@ class ChineseForm:
     required: str | None = None
     first_line_rhymes: bool | None = None
     pattern: str | None = None
+    repeats: bool = False
 
     def __post_init__(self) -> None:
         # Normalise in place (frozen) so later code sees canonical values only.
@@ -442,6 +444,7 @@ class ChineseConstraint:
         state: int,
         used: torch.Tensor,
         pattern: str,
+        forced_later: dict[int, frozenset[int]] | None = None,
     ):
         self._tables, self._masks, self._rhyme_slots = tables, masks, rhyme_slots
         self._bits = tables.bits[tone_checked]
@@ -449,11 +452,30 @@ class ChineseConstraint:
         self._state, self._used = state, used  # candidate groups (bit set), rhymes used
         self._pos = 0
         self.pattern = pattern  # the 平起/仄起 start actually used
+        # Free slot -> characters forced later in its 句; None: repeats allowed.
+        self._later = forced_later
+        self._clause: list[int] = []  # ids written so far in the current 句
+
+    def _banned(self) -> list[int]:
+        """Characters this free slot may not repeat: those already in the 句 or forced
+        later in it, except the one just written if it stands once (叠字, 萋萋)."""
+        later = self._later.get(self._pos) if self._later is not None else None
+        if later is None:
+            return []
+        ids = self._clause
+        out = set(ids) | later
+        if ids and ids.count(ids[-1]) == 1 and ids[-1] not in later:
+            out.discard(ids[-1])
+        return list(out)
 
     def _mask(self) -> torch.Tensor:
         mask = self._masks[self._pos]
         if self._pos in self._rhyme_slots:
-            return mask & ~self._used & (self._bit_tensor & self._state).ne(0)
+            mask = mask & ~self._used & (self._bit_tensor & self._state).ne(0)
+        banned = self._banned()
+        if banned:
+            mask = mask.clone()
+            mask[banned] = False
         return mask
 
     def allowed(self) -> torch.Tensor | None:
@@ -471,6 +493,10 @@ class ChineseConstraint:
         if self._pos in self._rhyme_slots:
             self._used[i] = True
             self._state &= self._bits[i]
+        if char in (COMMA, STOP, NEWLINE):
+            self._clause = []
+        else:
+            self._clause.append(i)
         self._pos += 1
 
     @property
@@ -572,11 +598,14 @@ def make_chinese_constraint(
 
     masks: list[torch.Tensor] = []
     rhyme_slots: set[int] = set()
+    later: dict[int, frozenset[int]] = {}
     for line in range(n_lines):
         for pos in range(length):
             if (line, pos) in forced:
                 masks.append(tables.one_hot(forced[(line, pos)]))
                 continue
+            ahead = (forced.get((line, p)) for p in range(pos + 1, length))
+            later[len(masks)] = frozenset(tables.index[c] for c in ahead if c is not None)
             mask = tables.han
             if pos in enforced:
                 mask = tables.tone[PING if template[line][pos] == "平" else ZE]
@@ -586,7 +615,9 @@ def make_chinese_constraint(
         masks.append(tables.one_hot(COMMA if line % 2 == 0 else STOP))
         if line % 2 == 1 and line < n_lines - 1:
             masks.append(tables.one_hot(NEWLINE))
-    return ChineseConstraint(tables, masks, rhyme_slots, tone_on, state, used, start)
+    return ChineseConstraint(
+        tables, masks, rhyme_slots, tone_on, state, used, start, None if form.repeats else later
+    )
 
 
 # --- verification ----------------------------------------------------------------------------
@@ -711,6 +742,26 @@ def verify_chinese(text: str, form: ChineseForm) -> list[str]:
         )
         problems += tone_issues
     problems += _rhyme_problems(lines, form, waived)
+    if not form.repeats:
+        problems += _repeat_problems(lines, waived)
+    return problems
+
+
+def _repeat_problems(lines: list[str], waived: set[tuple[int, int]]) -> list[str]:
+    """A character twice in one 句, unless side by side (叠字) or forced (acrostic,
+    required word)."""
+    problems = []
+    for i, line in enumerate(lines):
+        for char in dict.fromkeys(line):
+            at = [j for j, c in enumerate(line) if c == char]
+            if len(at) < 2 or (len(at) == 2 and at[1] == at[0] + 1):
+                continue
+            if any((i, j) in waived for j in at):
+                continue
+            problems.append(
+                f"repeat: 句 {i + 1} uses '{char}' {len(at)} times "
+                "(only side by side, as 叠字, unless repeats are allowed)"
+            )
     return problems
 
 

@@ -15,7 +15,8 @@ Decisions worth knowing:
   wordfreq's frequency list (:data:`~museforge.text.prosody.DEFAULT_MIN_ZIPF`; 0 lets any
   CMU word in), so the sampler can neither invent a spelling nor reach for the names and
   oddities of the dictionary. Words are separated by one space, with up to three of
-  ``, ; : . ! ?`` (those in the vocabulary) straight after a word. Letters may be in
+  ``, ; : . ! ?`` (those in the vocabulary) straight after a word, where only ``. ! ?``
+  follow a mark ("...", "?!", never ",,," or ",."). Letters may be in
   either case at a word start and stay lower-case after, unless the word so far is all
   capitals. No capitalisation is forced except the acrostic letter (upper-case when the
   vocabulary has it).
@@ -83,6 +84,7 @@ MAX_SECTION_LINES = 32
 MAX_SECTIONS = 24
 FREE_LINE_CHARS = 100  # a free line past this is steered to its final word
 PUNCTUATION = ",;:.!?"
+STOPS = ".!?"  # only these run on ("...", "?!"); a comma, semicolon or colon stands alone
 MAX_PUNCT_RUN = 3  # "..." or "?!" but not a wall of dots
 NO_BUDGET = 99  # rhyme partners without a syllable target
 
@@ -327,6 +329,7 @@ class _Tables:
         self.space = bits.get(" ", 0)
         self.newline = bits.get("\n", 0)
         self.punct = sum(bits.get(ch, 0) for ch in PUNCTUATION)
+        self.stops = sum(bits.get(ch, 0) for ch in STOPS)
         # Printable characters only: specials (end marker, unknown) are control characters.
         self.free = sum(b for ch, b in bits.items() if ch.isprintable())
         chars = {ch for ch in bits if "a" <= ch <= "z"}
@@ -514,6 +517,7 @@ class _VerseConstraint:
         self.node: Node = self.t.lex.root
         self.caps = False
         self.run = 0  # punctuation run length
+        self.mark = ""  # the last punctuation mark of the run
         if line.target is not None:
             self.remaining = line.target
             self.fmin = self.fin.min_syllables(line.target) or line.target
@@ -560,7 +564,7 @@ class _VerseConstraint:
             return self._free_mask()
         t = self.t
         if self.phase == "punct":
-            more = t.punct if self.run < MAX_PUNCT_RUN else 0
+            more = t.stops if self.run < MAX_PUNCT_RUN and self.mark in STOPS else 0
             return more | (self._line_end() if self.final else t.space)
         letters = t.letters(self.node, self.remaining, self.fmin, self.fin)
         if self.phase == "word":
@@ -621,7 +625,7 @@ class _VerseConstraint:
         elif char == " ":
             self.phase, self.run, self.final = "word", 0, False
         else:
-            self.phase, self.run = "punct", self.run + 1
+            self.phase, self.run, self.mark = "punct", self.run + 1, char
 
     def _end_line(self) -> None:
         if self._last_line():
@@ -658,7 +662,7 @@ class _VerseConstraint:
         ok = self._free_ok()
         end = self._line_end() if ok else 0
         if self.phase == "punct":
-            more = t.punct if self.run < MAX_PUNCT_RUN else 0
+            more = t.stops if self.run < MAX_PUNCT_RUN and self.mark in STOPS else 0
             # Past the limit a line whose last word may close it must close.
             closing = self.chars >= FREE_LINE_CHARS and ok
             return more | end | (0 if closing else t.space)
@@ -697,7 +701,7 @@ class _VerseConstraint:
         elif char == " ":
             self.phase, self.run = "word", 0
         else:
-            self.phase, self.run = "punct", self.run + 1
+            self.phase, self.run, self.mark = "punct", self.run + 1, char
 
 
 def _check_feasible(t: _Tables, lines: list[_Line]) -> None:

@@ -16,6 +16,7 @@ from museforge.errors import InputError
 from museforge.text.constraints import Constraint
 from museforge.text.lm import TextLM
 from museforge.text.prosody import DEFAULT_MIN_ZIPF
+from museforge.text.rerank import MAX_CANDIDATES, best_of
 from museforge.text.sampling import SamplingSettings, generate
 
 TITLE_MAX = 12  # characters of a generated Chinese title
@@ -31,6 +32,29 @@ class Written:
     bodies: list[str]
     violations: list[list[str]]
     form: dict[str, Any]
+    bits_per_char: list[float] | None = None  # the model's score of each text, if reranked
+
+
+def _drafts(n: int, candidates: int) -> int:
+    if not 1 <= candidates <= MAX_CANDIDATES:
+        raise InputError(f"candidates must be 1..{MAX_CANDIDATES} (got {candidates})")
+    if n * candidates > 1000:
+        raise InputError(f"{n} texts × {candidates} candidates is over 1,000 drafts; ask for fewer")
+    return n * candidates
+
+
+def _keep_best(model: TextLM, written: Written, candidates: int) -> Written:
+    """Each run of ``candidates`` drafts reduced to the one the model finds likeliest."""
+    if candidates == 1:
+        return written
+    chosen, scores = best_of(model, written.texts, candidates)
+    return Written(
+        [written.texts[i] for i in chosen],
+        [written.bodies[i] for i in chosen],
+        [written.violations[i] for i in chosen],
+        written.form,
+        scores,
+    )
 
 
 class _TitleMasks:
@@ -100,15 +124,20 @@ def write_poems(
     tones: str = "loose",
     acrostic: str | None = None,
     required: str | None = None,
+    repeats: bool = False,
     lines: int | None = None,
     syllables: str | None = None,
     rhyme_scheme: str | None = None,
     min_zipf: float | None = None,
+    candidates: int = 1,
 ) -> Written:
     """``n`` poems in a form of the model's language (see the ``poem`` verb): Chinese
-    models use ``form``, ``title``, ``rhyme``, ``tones``, ``acrostic`` and ``required``;
+    models use ``form``, ``title``, ``rhyme``, ``tones``, ``acrostic``, ``required`` and
+    ``repeats``;
     English models ``form``, ``lines``, ``syllables``, ``rhyme_scheme``, ``acrostic`` and
-    ``min_zipf`` (how common every word must be)."""
+    ``min_zipf`` (how common every word must be). With ``candidates`` > 1 each poem is
+    the likeliest of that many drafts (by the model's bits per character)."""
+    drafts = _drafts(n, candidates)
     if model.cfg.language == "zh":
         spec = {
             "form": form or "qijue",
@@ -116,8 +145,10 @@ def write_poems(
             "tones": tones,
             "acrostic": acrostic,
             "required": required,
+            "repeats": repeats,
         }
-        return _chinese_poems(model, spec, title, n, seed, settings)
+        written = _chinese_poems(model, spec, title, drafts, seed, settings)
+        return _keep_best(model, written, candidates)
     spec = {
         "form": form or "quatrain",
         "lines": lines,
@@ -126,7 +157,7 @@ def write_poems(
         "acrostic": acrostic,
         "min_zipf": min_zipf,
     }
-    return _english_poems(model, spec, n, seed, settings)
+    return _keep_best(model, _english_poems(model, spec, drafts, seed, settings), candidates)
 
 
 def _chinese_poems(
@@ -187,8 +218,11 @@ def write_lyrics(
     syllables: str | None,
     rhyme_scheme: str | None,
     min_zipf: float = DEFAULT_MIN_ZIPF,
+    candidates: int = 1,
 ) -> Written:
-    """``n`` song lyrics of an English model (see the ``lyrics`` verb)."""
+    """``n`` song lyrics of an English model (see the ``lyrics`` verb), each the likeliest
+    of ``candidates`` drafts."""
+    drafts = _drafts(n, candidates)
     from museforge.text.english import LyricsForm, make_lyrics_constraint, verify_lyrics
 
     if model.cfg.language != "en":
@@ -207,5 +241,6 @@ def write_lyrics(
     def make(i: int) -> Constraint:
         return make_lyrics_constraint(form, vocab, stream(seed, "form", i))
 
-    texts = generate(model, "", n, seed, settings, make)
-    return Written(texts, texts, [verify_lyrics(t, form) for t in texts], asdict(form))
+    texts = generate(model, "", drafts, seed, settings, make)
+    written = Written(texts, texts, [verify_lyrics(t, form) for t in texts], asdict(form))
+    return _keep_best(model, written, candidates)

@@ -17,6 +17,7 @@ dict-of-dicts trie of ~125k words takes longer and ten times the memory. A :clas
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from array import array
@@ -24,8 +25,11 @@ from bisect import bisect_left
 from collections.abc import Hashable
 from functools import cache
 from heapq import merge
+from pathlib import Path
 
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 WORD_RE = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)*")
 _FULL_WORD_RE = re.compile(r"[a-z]+(?:'[a-z]+)*\Z")
@@ -37,6 +41,8 @@ MAX_WORD_SYLLABLES = 15  # CMU's longest word has 12
 # do not; poetic rarities such as "whither" (2.5) need a lower setting.
 DEFAULT_MIN_ZIPF = 3.0
 MAX_ZIPF = 8.0  # "the" is 7.7
+NAME_ZIPF = 4.5  # names and unlisted spellings need this much (see is_common)
+DICTIONARY = Path("/usr/share/dict/words")
 NODE_CACHE_LIMIT = 400_000  # memoised trie nodes (the full trie has about 290k)
 
 
@@ -163,11 +169,39 @@ def zipf(word: str) -> float:
     return math.log10(share * 1e9) if share > 0 else 0.0
 
 
+@cache
+def _lower_case_words() -> frozenset[str] | None:
+    """The words a dictionary lists in lower case (Debian ``wamerican``), or None without
+    one. A word it lists only capitalised ("Anne", "Ming") is a name."""
+    try:
+        text = DICTIONARY.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        log.warning(
+            "no word list at %s (apt install wamerican): verse may use rarer names", DICTIONARY
+        )
+        return None
+    return frozenset(w for w in text.split() if w[:1].islower())
+
+
 def is_common(word: str, min_zipf: float = DEFAULT_MIN_ZIPF) -> bool:
-    """A (lower-case) word at least ``min_zipf`` common. wordfreq also counts letters named
-    alone ("d", "s"); in verse they are no words, so single letters other than "a", "i"
-    and "o" never count as common."""
-    return zipf(word) >= min_zipf and (len(word) > 1 or word in ("a", "i", "o"))
+    """A (lower-case) word at least ``min_zipf`` common in wordfreq; 0 accepts any word.
+
+    wordfreq also counts letters named alone ("d", "s") and names: single letters other
+    than "a", "i" and "o" never count, and a word the system dictionary does not list in
+    lower case (a name such as "anne", or a spelling it lacks) must reach
+    :data:`NAME_ZIPF` ("london", "april" and "john" do).
+    """
+    if min_zipf <= 0:
+        return True
+    if len(word) == 1:
+        return word in ("a", "i", "o")
+    z = zipf(word)
+    if z < min_zipf:
+        return False
+    lower = _lower_case_words()
+    if lower is not None and word not in lower and not word.startswith("i'"):
+        return z >= NAME_ZIPF
+    return True
 
 
 def uncommon_words(text: str, min_zipf: float = DEFAULT_MIN_ZIPF) -> list[str]:
@@ -187,7 +221,7 @@ def _entries(min_zipf: float = 0.0) -> tuple[tuple[str, int, str], ...]:
     for word, phones in _cmu().items():
         if not _FULL_WORD_RE.match(word):
             continue
-        if min_zipf > 0 and not is_common(word, min_zipf):
+        if not is_common(word, min_zipf):
             continue
         syl = _phone_syllables(phones)
         if 1 <= syl <= MAX_WORD_SYLLABLES:

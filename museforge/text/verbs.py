@@ -19,8 +19,10 @@ from museforge.text.annotate import annotate_poem
 from museforge.text.evaluate import evaluate_text_model
 from museforge.text.forms import POEM_CHARS, Written, write_lyrics, write_poems
 from museforge.text.prosody import DEFAULT_MIN_ZIPF, MAX_ZIPF
+from museforge.text.rerank import MAX_CANDIDATES
 from museforge.text.sampling import SamplingSettings, TokenCallback, generate
 
+DEFAULT_CANDIDATES = 4  # drafts per poem; measured in docs/text.md
 # Settings every text verb shares, declared once.
 N = Annotated[int, Param("how many variations", min=1, max=1000)]
 TEMPERATURE = Annotated[
@@ -47,6 +49,14 @@ MIN_ZIPF = Annotated[
         min=0.0,
         max=MAX_ZIPF,
         applies=("en",),
+    ),
+]
+CANDIDATES = Annotated[
+    int,
+    Param(
+        "drafts per text: keep the one the model finds likeliest (1 = first draft)",
+        min=1,
+        max=MAX_CANDIDATES,
     ),
 ]
 # Form settings of one language: the core refuses them for a model of the other.
@@ -85,10 +95,13 @@ def _in_form(
 ) -> Result:
     language = loaded.model.cfg.language
     extra = []
-    for text, body, violations in zip(
-        written.texts, written.bodies, written.violations, strict=True
+    scores = written.bits_per_char or [None] * len(written.texts)
+    for text, body, violations, score in zip(
+        written.texts, written.bodies, written.violations, scores, strict=True
     ):
         fields: dict[str, Any] = {"form": written.form, "violations": violations}
+        if score is not None:
+            fields["bits_per_char"] = round(score, 4)  # the model's score among the drafts
         if body != text:
             fields["body"] = body
         if annotate:
@@ -187,6 +200,9 @@ def poem(
         str | None, Param("藏头 / acrostic: these characters begin the lines")
     ] = None,
     required: Annotated[str | None, Param("a word or image to include", applies=ZH)] = None,
+    repeats: Annotated[
+        bool, Param("allow a character twice in one 句 (side by side, 叠字, always)", applies=ZH)
+    ] = False,
     lines: Annotated[int | None, Param("number of lines", min=1, max=100, applies=EN)] = None,
     syllables: Annotated[
         str | None, Param("syllables per line, e.g. 10 or 8,6,8,6", applies=EN)
@@ -195,6 +211,7 @@ def poem(
         str | None, Param("rhyme scheme, e.g. AABB or ABAB CDCD", applies=EN)
     ] = None,
     min_zipf: MIN_ZIPF = DEFAULT_MIN_ZIPF,
+    candidates: CANDIDATES = DEFAULT_CANDIDATES,
     n: N = 1,
     seed: Annotated[int, SEED] = 0,
     temperature: TEMPERATURE = 0.8,
@@ -233,10 +250,12 @@ def poem(
         tones=tones,
         acrostic=acrostic,
         required=required,
+        repeats=repeats,
         lines=lines,
         syllables=syllables,
         rhyme_scheme=rhyme_scheme,
         min_zipf=min_zipf if loaded.model.cfg.language == "en" else None,
+        candidates=candidates,
     )
     return _in_form(loaded, "poem", "poem", seed, written, annotate)
 
@@ -253,6 +272,7 @@ def lyrics(
     ] = "8",
     rhyme_scheme: Annotated[str | None, Param("rhyme scheme per section, e.g. AABB")] = "AABB",
     min_zipf: MIN_ZIPF = DEFAULT_MIN_ZIPF,
+    candidates: CANDIDATES = DEFAULT_CANDIDATES,
     n: N = 1,
     seed: Annotated[int, SEED] = 0,
     temperature: TEMPERATURE = 0.8,
@@ -271,7 +291,7 @@ def lyrics(
         "rhyme_scheme": rhyme_scheme,
         "min_zipf": min_zipf,
     }
-    written = write_lyrics(loaded.model, n, seed, settings, **form)
+    written = write_lyrics(loaded.model, n, seed, settings, **form, candidates=candidates)
     return _in_form(loaded, "lyrics", "lyrics", seed, written, annotate)
 
 

@@ -125,6 +125,26 @@ def test_options_combine(vocab, form_name):
                 assert set.intersection(*(rhyme_groups(c) for c in ends)), text
 
 
+def test_no_character_twice_in_a_line_but_side_by_side():
+    """A vocabulary of a few characters makes repeats likely: only 叠字 get through, and
+    a character forced later in a 句 (the required word) is kept for its place."""
+    few = list("山水花月风春秋天人江明日") + SPECIALS
+    form = ChineseForm("五绝", tones="off", rhyme="off", required="明月")
+    seen_pairs = 0
+    for seed in range(12):
+        text = sample(form, few, seed)
+        assert verify_chinese(text, form) == [], text
+        for line in split_lines(text, form):
+            for char in set(line):
+                at = [j for j, c in enumerate(line) if c == char]
+                assert len(at) == 1 or at == [at[0], at[0] + 1] or char in "明月", text
+                seen_pairs += len(at) == 2
+    assert seen_pairs  # reduplication stays possible
+    repeats = ChineseForm("五绝", tones="off", rhyme="off", repeats=True)
+    lines = [line for s in range(6) for line in split_lines(sample(repeats, few, s), repeats)]
+    assert any(len(set(line)) < len(line) - 1 for line in lines)  # off: repeats come back
+
+
 def test_sampling_is_reproducible(vocab):
     form = ChineseForm("七律", required="秋风", acrostic="山水")
     assert sample(form, vocab, 7) == sample(form, vocab, 7)
@@ -187,12 +207,20 @@ def test_verify_catches_violations():
     bad = verify_chinese(DENG.replace("黄河", "黄海"), wujue)
     assert any("句 2 character 2 '海' should be 平" in p for p in bad), bad
     # ... but position 1 is free in loose mode and checked in strict mode
-    free = DENG.replace("黄河", "海河")
+    free = DENG.replace("黄河", "大河")
     assert verify_chinese(free, wujue) == []
     assert any(
-        "character 1 '海'" in p for p in verify_chinese(free, ChineseForm("五绝", tones="strict"))
+        "character 1 '大'" in p for p in verify_chinese(free, ChineseForm("五绝", tones="strict"))
     )
-    assert verify_chinese(DENG.replace("黄河", "黄海"), ChineseForm("五绝", tones="off")) == []
+    # a character twice in one 句, unless side by side (叠字) or allowed
+    twice = DENG.replace("黄河", "海河")
+    assert verify_chinese(twice, wujue) == [
+        "repeat: 句 2 uses '海' 2 times (only side by side, as 叠字, unless repeats are allowed)"
+    ]
+    assert verify_chinese(twice, ChineseForm("五绝", repeats=True)) == []
+    assert verify_chinese(DENG.replace("白日依山尽", "白日依依尽"), wujue) == []
+    off = ChineseForm("五绝", tones="off", repeats=True)  # 黄海入海流: 海 twice as well
+    assert verify_chinese(DENG.replace("黄河", "黄海"), off) == []
     # fixed pattern: 登鹳雀楼 is 仄起
     assert verify_chinese(DENG, ChineseForm("五绝", pattern="ping"))
     # acrostic and required word
@@ -202,8 +230,8 @@ def test_verify_catches_violations():
         "required word '明月'" in p
         for p in verify_chinese(DENG, ChineseForm("五绝", required="明月"))
     )
-    # a forced character waives its tone: 海 as the acrostic start of 句 2 in strict mode
-    strict = verify_chinese(free, ChineseForm("五绝", tones="strict", acrostic="白海"))
+    # a forced character waives its tone: 大 as the acrostic start of 句 2 in strict mode
+    strict = verify_chinese(free, ChineseForm("五绝", tones="strict", acrostic="白大"))
     assert not any("句 2 character 1" in p for p in strict)
     assert any("句 3 character 1 '欲'" in p for p in strict)
 

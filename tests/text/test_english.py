@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import string
 from pathlib import Path
 
@@ -100,6 +101,7 @@ def test_presets_hold_by_construction(vocab: list[str], name: str) -> None:
         if form.rhyme_scheme:
             check_rhymes(lines, form.rhyme_scheme)
         assert uncommon_words(text) == [], text
+        assert not re.search(r"[,;:][,;:.!?]", text), text  # only . ! ? run on
 
 
 def test_every_word_is_common_in_free_lines_too(vocab: list[str]) -> None:
@@ -126,6 +128,19 @@ def test_min_zipf_sets_how_common_words_must_be(vocab: list[str]) -> None:
         english_form("couplet", min_zipf=-1)
     with pytest.raises(InputError, match="min_zipf"):
         LyricsForm(min_zipf=9)
+
+
+def test_names_need_to_be_very_common(monkeypatch: pytest.MonkeyPatch) -> None:
+    from museforge.text import prosody
+
+    monkeypatch.setattr(prosody, "_lower_case_words", lambda: frozenset({"moon", "stun"}))
+    assert prosody.is_common("moon") and prosody.is_common("stun")
+    assert not prosody.is_common("anne")  # listed only as a name, and not common enough
+    assert prosody.is_common("london")  # a name common enough to pass
+    assert prosody.is_common("i'm")  # "I'm" is capitalised in every dictionary
+    assert prosody.is_common("anne", 0.0)  # 0: any dictionary word
+    monkeypatch.setattr(prosody, "_lower_case_words", lambda: None)  # no word list installed
+    assert prosody.is_common("anne")
 
 
 def test_sonnet_layout(vocab: list[str]) -> None:

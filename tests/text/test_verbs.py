@@ -100,3 +100,25 @@ def test_poem_provenance_keeps_what_the_verb_derived(zh_model, en_model):
     (en,) = call_verb(en_model, "lyrics", verse_lines=2, chorus_lines=2, seed=1).artworks
     assert list(en.provenance["form"]["structure"]) == ["verse", "chorus", "verse", "chorus"]
     assert en.provenance["form"]["syllables"] == 8  # parsed from the setting's "8"
+
+
+def test_candidates_keep_the_likeliest_draft(zh_model, en_model):
+    from museforge.text.forms import write_poems
+    from museforge.text.rerank import bits_per_char
+    from museforge.text.sampling import SamplingSettings
+
+    for loaded in (zh_model, en_model):
+        model = loaded.model
+        settings = SamplingSettings()
+        drafts = write_poems(model, 6, 3, settings)  # the first two poems' three drafts each
+        best = write_poems(model, 2, 3, settings, candidates=3)
+        scores = [bits_per_char(model, t) for t in drafts.texts]
+        for i in range(2):
+            group = scores[3 * i : 3 * i + 3]
+            assert best.texts[i] == drafts.texts[3 * i + group.index(min(group))]
+            assert best.bits_per_char[i] == pytest.approx(min(group))
+        (art,) = call_verb(loaded, "poem", seed=3, candidates=3).artworks
+        assert art.text == best.texts[0]
+        assert art.provenance["bits_per_char"] == round(best.bits_per_char[0], 4)
+    with pytest.raises(InputError, match="candidates"):
+        call_verb(en_model, "poem", candidates=0)
