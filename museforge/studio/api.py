@@ -315,7 +315,10 @@ def gallery_detail(art_id: str, request: Request) -> dict[str, Any]:
     if record.modality == "text" and record.text:
         from museforge.text.annotate import annotate_poem
 
-        annotation = annotate_poem(record.text, record.provenance.get("language"))
+        prov = record.provenance
+        form = prov.get("form") if isinstance(prov.get("form"), dict) else {}
+        book = form.get("rhyme_book") if form.get("rhyme_book") in ("xinyun", "pingshui") else None
+        annotation = annotate_poem(record.text, prov.get("language"), book)
     return {
         **record.summary(),
         "annotation": annotation,

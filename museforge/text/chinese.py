@@ -8,10 +8,16 @@ text against the same rules (it accepts exactly what the constraint can produce)
 Layout, as in the training corpus: one couplet per text line, ``XXXXX，XXXXX。``, couplets
 separated by ``"\\n"``, no trailing newline. The constraint forces the punctuation.
 
-Pronunciation comes from pypinyin, i.e. **modern Mandarin**, so everything here is an
-approximation of the classical rules: tones 1 and 2 count as 平, tones 3 and 4 as 仄 and the
-neutral tone (轻声, particles only) as 仄. The 入声 of Middle Chinese is lost in Mandarin,
-so characters such as 白, 国, 十 that were 仄 in Tang verse count as 平 here.
+Two rhyme books (``rhyme_book``) say which tone and rhyme group a character has:
+
+* ``xinyun`` (中华新韵, the default): pronunciation from pypinyin, i.e. **modern
+  Mandarin**: tones 1 and 2 count as 平, tones 3 and 4 as 仄 and the neutral tone (轻声,
+  particles only) as 仄. The 入声 of Middle Chinese is lost in Mandarin, so characters
+  such as 白, 国, 十 that were 仄 in Tang verse count as 平 here. The rest of this note
+  describes this book.
+* ``pingshui`` (平水韵, :mod:`museforge.text.pingshui`): the 106 groups of the classical
+  book, 平声 groups 平 and 上/去/入声 仄, so Tang verse is judged as its poets heard it.
+  A character the book lacks has no tone there (it may fill only unchecked positions).
 
 Readings. pypinyin lists every attested reading of a character, many of them rare (明 mèng,
 月 rù). A character keeps its main reading plus any other reading pypinyin's phrase dictionary
@@ -56,7 +62,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -150,21 +156,22 @@ def rhyme_group_names() -> list[str]:
     return list(_GROUP_NAMES)
 
 
-def _resolve_rhyme(name: str | None) -> int | None:
+def _resolve_rhyme(name: str | None, book: RhymeBook | None = None) -> int | None:
     """Group index for a rhyme name; None for "pick freely"; -1 for "off"."""
     if name is None:
         return None
-    key = name.strip().lower()
-    if key in ("off", "none", "no"):
+    if name.strip().lower() in ("off", "none", "no"):
         return -1
-    key = key.removesuffix("韵")
-    key = _FINAL_ALIASES.get(key, key)
-    if key in _FINAL_GROUP:
-        return _FINAL_GROUP[key]
-    for g, group in enumerate(_GROUP_NAMES):
-        # "十唐" or its last character "唐"
-        if key in (group, group.lstrip("一二三四五六七八九十")):
-            return g
+    book = book or XINYUN
+    found = book.find(name)
+    if found is not None:
+        return found
+    if book.key == "pingshui":
+        some = " ".join(book.names[:6])
+        raise InputError(
+            f"unknown rhyme {name!r} in 平水韵; name one of its groups, e.g. {some} "
+            "(or 東, 陽, 七阳), or 'off'"
+        )
     some = ", ".join([*_GROUP_NAMES[:5], "唐", "ang", "ian", "ong"])
     raise InputError(
         f"unknown rhyme {name!r}; name a 中华新韵 group or a final, e.g. {some} "
@@ -227,24 +234,115 @@ def _readings(char: str) -> tuple[_Reading, ...]:
     return tuple(r for i, r in enumerate(toned) if i == 0 or r.syllable in common)
 
 
-def tone_classes(char: str) -> set[str]:
-    """{"ping"}, {"ze"} or both (polyphonic); empty for non-Han characters."""
-    return {r.tone for r in _readings(char)}
+class RhymeBook(NamedTuple):
+    """Where tones and rhyme groups come from: 中华新韵 (modern Mandarin, pypinyin) or
+    平水韵 (Middle Chinese, the classical book)."""
+
+    key: str  # "xinyun" or "pingshui"
+    display: str  # 中华新韵 / 平水韵
+    names: tuple[str, ...]  # group names, by index
+    readings: Callable[[str], tuple[_Reading, ...]]
+    find: Callable[[str], int | None]  # a group named by the user, None if unknown
+    explain: Callable[[int], str]  # a group for messages: "十唐 (ang/iang/uang)"
 
 
-def rhyme_groups(char: str, tone: str | None = None) -> set[str]:
+def _xinyun_find(name: str) -> int | None:
+    key = name.strip().lower().removesuffix("韵")
+    key = _FINAL_ALIASES.get(key, key)
+    if key in _FINAL_GROUP:
+        return _FINAL_GROUP[key]
+    for g, group in enumerate(_GROUP_NAMES):
+        # "十唐" or its last character "唐"
+        if key in (group, group.lstrip("一二三四五六七八九十")):
+            return g
+    return None
+
+
+@functools.lru_cache(maxsize=65536)
+def _pingshui_readings(char: str) -> tuple[_Reading, ...]:
+    from museforge.text import pingshui
+
+    groups = pingshui.groups()
+    return tuple(
+        _Reading(groups[g].full, groups[g].name, PING if groups[g].ping else ZE, g, False)
+        for g in pingshui.groups_of(char)
+    )
+
+
+def _pingshui_explain(g: int) -> str:
+    from museforge.text import pingshui
+
+    return pingshui.groups()[g].full
+
+
+def _pingshui_find(name: str) -> int | None:
+    from museforge.text import pingshui
+
+    return pingshui.find_group(name)
+
+
+XINYUN = RhymeBook(
+    "xinyun",
+    "中华新韵",
+    tuple(_GROUP_NAMES),
+    lambda char: _readings(char),
+    _xinyun_find,
+    lambda g: f"{_GROUP_NAMES[g]} ({'/'.join(RHYME_GROUPS[_GROUP_NAMES[g]])})",
+)
+_BOOK_ALIASES = {
+    "xinyun": "xinyun",
+    "中华新韵": "xinyun",
+    "新韵": "xinyun",
+    "pingshui": "pingshui",
+    "平水韵": "pingshui",
+    "平水韻": "pingshui",
+    "平水": "pingshui",
+}
+RHYME_BOOKS = ("xinyun", "pingshui")
+
+
+@functools.cache
+def rhyme_book(name: str = "xinyun") -> RhymeBook:
+    """A rhyme book by name: "xinyun" (中华新韵, the default) or "pingshui" (平水韵)."""
+    key = _BOOK_ALIASES.get(str(name).strip().lower(), _BOOK_ALIASES.get(str(name).strip()))
+    if key is None:
+        raise InputError(
+            f"unknown rhyme book {name!r}; choose xinyun (中华新韵, modern tones) or "
+            "pingshui (平水韵, classical tones with 入声 as 仄)"
+        )
+    if key == "xinyun":
+        return XINYUN
+    from museforge.text import pingshui
+
+    return RhymeBook(
+        "pingshui",
+        "平水韵",
+        tuple(g.name for g in pingshui.groups()),
+        _pingshui_readings,
+        _pingshui_find,
+        _pingshui_explain,
+    )
+
+
+def tone_classes(char: str, book: RhymeBook = XINYUN) -> set[str]:
+    """{"ping"}, {"ze"} or both (polyphonic); empty for non-Han characters (and, in 平水韵,
+    for characters the book lacks)."""
+    return {r.tone for r in book.readings(char)}
+
+
+def rhyme_groups(char: str, tone: str | None = None, book: RhymeBook = XINYUN) -> set[str]:
     """Rhyme groups ``char`` belongs to by any reading (only 平 readings if tone="ping")."""
     return {
-        _GROUP_NAMES[r.group]
-        for r in _readings(char)
+        book.names[r.group]
+        for r in book.readings(char)
         if r.group is not None and (tone is None or r.tone == tone)
     }
 
 
-def _group_mask(char: str, tone_checked: bool) -> int:
+def _group_mask(char: str, tone_checked: bool, book: RhymeBook = XINYUN) -> int:
     """Bit set of rhyme groups for ``char`` at a rhymed line end."""
     bits = 0
-    for r in _readings(char):
+    for r in book.readings(char):
         if r.group is not None and (not tone_checked or r.tone == PING):
             bits |= 1 << r.group
     return bits
@@ -303,7 +401,7 @@ def _enforced(length: int, tones: str) -> range | tuple[int, ...]:
 
 def _rhymed_lines(form: ChineseForm) -> list[int]:
     """0-based 句 whose last character rhymes (empty when rhyme is off)."""
-    if _resolve_rhyme(form.rhyme) == -1:
+    if _resolve_rhyme(form.rhyme, form.book) == -1:
         return []
     lines = list(range(1, FORMS[form.form].lines, 2))
     return [0, *lines] if _first_rhymes(form) else lines
@@ -326,6 +424,7 @@ class ChineseForm:
     ``tones``: "off", "loose" (二四六分明 + line end) or "strict" (every position).
     ``pattern``: "ping" (平起) or "ze" (仄起); None = drawn from the generator.
     ``repeats``: allow a character twice in one 句 (side by side, 叠字, always is).
+    ``rhyme_book``: "xinyun" (中华新韵, modern tones) or "pingshui" (平水韵, 入声 as 仄).
     """
 
     form: str = "qijue"
@@ -336,6 +435,7 @@ class ChineseForm:
     first_line_rhymes: bool | None = None
     pattern: str | None = None
     repeats: bool = False
+    rhyme_book: str = "xinyun"
 
     def __post_init__(self) -> None:
         # Normalise in place (frozen) so later code sees canonical values only.
@@ -347,7 +447,8 @@ class ChineseForm:
             if self.pattern.strip().lower() not in _PATTERN_ALIASES:
                 raise InputError(f"unknown pattern {self.pattern!r}; valid: ping (平起), ze (仄起)")
             object.__setattr__(self, "pattern", _PATTERN_ALIASES[self.pattern.strip().lower()])
-        _resolve_rhyme(self.rhyme)
+        object.__setattr__(self, "rhyme_book", rhyme_book(self.rhyme_book).key)
+        _resolve_rhyme(self.rhyme, self.book)
         for field in ("acrostic", "required"):
             value = getattr(self, field)
             if value is not None:
@@ -367,31 +468,36 @@ class ChineseForm:
                 )
             _han_only(self.required, "required word")
 
+    @property
+    def book(self) -> RhymeBook:
+        return rhyme_book(self.rhyme_book)
+
 
 # --- per-vocabulary tables -------------------------------------------------------------------
 
 
 class _VocabTables:
-    """Per-vocabulary tensors, built once and shared by every constraint on that vocabulary.
+    """Per-vocabulary tensors of one rhyme book, built once and shared by every constraint
+    on that vocabulary.
 
-    Rhyme membership is a bit set of groups per character (bit g = group g), so a rhyme
-    slot's mask is one elementwise AND against the sample's set of candidate groups.
+    Rhyme membership is a bit set of groups per character (bit g = group g; a Python int,
+    as 平水韵 has 106 groups), and a rhyme slot's mask is the union of the candidate
+    groups' character masks, cached per set of candidates.
     """
 
-    def __init__(self, vocab: tuple[str, ...]):
+    def __init__(self, vocab: tuple[str, ...], book: RhymeBook):
         size = len(vocab)
-        self.size = size
+        self.size, self.book = size, book
         self.index: dict[str, int] = {}
         han, ping, ze = [], [], []
         # bits[tone_checked][i]: groups of character i (via 平 readings only when checked)
         self.bits: dict[bool, list[int]] = {False: [0] * size, True: [0] * size}
         for i, char in enumerate(vocab):
             self.index.setdefault(char, i)
-            readings = _readings(char)
-            if not readings:
+            if not _readings(char):  # not a Chinese character at all
                 continue
             han.append(i)
-            for r in readings:
+            for r in book.readings(char):
                 (ping if r.tone == PING else ze).append(i)
                 if r.group is not None:
                     self.bits[False][i] |= 1 << r.group
@@ -399,13 +505,18 @@ class _VocabTables:
                         self.bits[True][i] |= 1 << r.group
         self.han = self._flags(han)
         self.tone = {PING: self._flags(ping), ZE: self._flags(ze)}
-        self.bit_tensor = {k: torch.tensor(v, dtype=torch.int32) for k, v in self.bits.items()}
+        groups = len(book.names)
+        self._members = {
+            key: [[i for i, b in enumerate(bits) if b >> g & 1] for g in range(groups)]
+            for key, bits in self.bits.items()
+        }
+        self._rhyme_masks: dict[tuple[bool, int], torch.Tensor] = {}
         # capacity[tone_checked][g]: distinct characters available for group g (duplicates
         # in the vocabulary count once, as they are the same rhyme character)
         self.capacity: dict[bool, list[int]] = {}
         for key, bits in self.bits.items():
             first = [bits[i] for char, i in self.index.items()]
-            self.capacity[key] = [sum(b >> g & 1 for b in first) for g in range(len(_GROUP_NAMES))]
+            self.capacity[key] = [sum(b >> g & 1 for b in first) for g in range(groups)]
         self._one_hot: dict[str, torch.Tensor] = {}
 
     def _flags(self, ids: list[int]) -> torch.Tensor:
@@ -418,10 +529,23 @@ class _VocabTables:
             self._one_hot[char] = self._flags([self.index[char]])
         return self._one_hot[char]
 
+    def rhyme_mask(self, tone_checked: bool, state: int) -> torch.Tensor:
+        """Characters in any of the candidate groups ``state`` (a bit set)."""
+        key = (tone_checked, state)
+        got = self._rhyme_masks.get(key)
+        if got is None:
+            members = self._members[tone_checked]
+            ids = [i for g in range(len(members)) if state >> g & 1 for i in members[g]]
+            got = self._flags(ids)
+            if len(self._rhyme_masks) > 4096:
+                self._rhyme_masks.clear()
+            self._rhyme_masks[key] = got
+        return got
+
 
 @functools.lru_cache(maxsize=8)
-def _tables(vocab: tuple[str, ...]) -> _VocabTables:
-    return _VocabTables(vocab)
+def _tables(vocab: tuple[str, ...], book: str = "xinyun") -> _VocabTables:
+    return _VocabTables(vocab, rhyme_book(book))
 
 
 def han_mask(vocab: Sequence[str]) -> torch.Tensor:
@@ -448,7 +572,7 @@ class ChineseConstraint:
     ):
         self._tables, self._masks, self._rhyme_slots = tables, masks, rhyme_slots
         self._bits = tables.bits[tone_checked]
-        self._bit_tensor = tables.bit_tensor[tone_checked]
+        self._tone_checked = tone_checked
         self._state, self._used = state, used  # candidate groups (bit set), rhymes used
         self._pos = 0
         self.pattern = pattern  # the 平起/仄起 start actually used
@@ -471,7 +595,7 @@ class ChineseConstraint:
     def _mask(self) -> torch.Tensor:
         mask = self._masks[self._pos]
         if self._pos in self._rhyme_slots:
-            mask = mask & ~self._used & (self._bit_tensor & self._state).ne(0)
+            mask = mask & ~self._used & self._tables.rhyme_mask(self._tone_checked, self._state)
         banned = self._banned()
         if banned:
             mask = mask.clone()
@@ -506,8 +630,9 @@ class ChineseConstraint:
     @property
     def rhyme_group(self) -> str | None:
         """The rhyme group once it is settled (a single candidate left), else None."""
-        left = [g for g in range(len(_GROUP_NAMES)) if self._state >> g & 1]
-        return _GROUP_NAMES[left[0]] if len(left) == 1 else None
+        names = self._tables.book.names
+        left = [g for g in range(len(names)) if self._state >> g & 1]
+        return names[left[0]] if len(left) == 1 else None
 
 
 def _draw(n: int, generator: torch.Generator) -> int:
@@ -529,7 +654,8 @@ def make_chinese_constraint(
     """A fresh constraint for one sample of ``form`` over the model's ``vocab``."""
     shape = FORMS[form.form]
     length, n_lines = shape.chars_per_line, shape.lines
-    tables = _tables(tuple(vocab))
+    book = form.book
+    tables = _tables(tuple(vocab), book.key)
     for char in (COMMA, STOP, NEWLINE):
         if char not in tables.index:
             raise InputError(
@@ -547,9 +673,9 @@ def make_chinese_constraint(
 
     # Rhyme: the candidate groups must each hold a distinct character for every rhyme slot,
     # so that no choice made while sampling can lead into a dead end.
-    group = _resolve_rhyme(form.rhyme)
+    group = _resolve_rhyme(form.rhyme, book)
     rhymed = _rhymed_lines(form)
-    wanted = (1 << len(_GROUP_NAMES)) - 1 if group is None else 1 << max(group, 0)
+    wanted = (1 << len(book.names)) - 1 if group is None else 1 << max(group, 0)
     state = wanted
     if rhymed:
         state = wanted & _groups_with_room(capacity, len(rhymed))
@@ -557,11 +683,9 @@ def make_chinese_constraint(
             need = f"{len(rhymed)} distinct rhyme characters" + (" with a 平 reading" * tone_on)
             if group is None:
                 raise InputError(f"no rhyme group has {need} in the model's vocabulary")
-            finals = "/".join(RHYME_GROUPS[_GROUP_NAMES[group]])
             raise InputError(
                 f"too few rhyming characters: the model knows only {capacity[group]} "
-                f"characters in {_GROUP_NAMES[group]} ({finals}) but a {_SHORT[form.form]} "
-                f"needs {need}"
+                f"characters in {book.explain(group)} but a {_SHORT[form.form]} needs {need}"
             )
     used = torch.zeros(len(vocab), dtype=torch.bool)
 
@@ -651,9 +775,12 @@ def _split_layout(text: str, form: ChineseForm) -> tuple[list[str], list[str]]:
     return lines, problems
 
 
-def _describe(char: str) -> str:
-    readings = _readings(char)
-    return "/".join(r.syllable for r in readings) if readings else "no reading"
+def _describe(char: str, book: RhymeBook = XINYUN) -> str:
+    readings = book.readings(char)
+    if book.key == "xinyun":
+        return "/".join(r.syllable for r in readings) if readings else "no reading"
+    found = "/".join(r.syllable for r in readings)
+    return f"{found} in {book.display}" if found else f"not in {book.display}"
 
 
 def _tone_problems(
@@ -666,11 +793,11 @@ def _tone_problems(
             if (i, j) in waived:
                 continue
             need = PING if template[i][j] == "平" else ZE
-            if need not in tone_classes(line[j]):
+            if need not in tone_classes(line[j], form.book):
                 problems.append(
                     f"tones: 句 {i + 1} character {j + 1} '{line[j]}' should be "
                     f"{template[i][j]} ({_START_NAME[start]} pattern {template[i]}) but reads "
-                    f"{_describe(line[j])}"
+                    f"{_describe(line[j], form.book)}"
                 )
     return problems
 
@@ -679,21 +806,22 @@ def _rhyme_problems(lines: list[str], form: ChineseForm, waived: set[tuple[int, 
     rhymed = _rhymed_lines(form)
     if not rhymed:
         return []
-    group = _resolve_rhyme(form.rhyme)
-    problems, ends, common = [], [], (1 << len(_GROUP_NAMES)) - 1
+    book = form.book
+    group = _resolve_rhyme(form.rhyme, book)
+    problems, ends, common = [], [], (1 << len(book.names)) - 1
     for i in rhymed:
         char = lines[i][-1]
         checked = form.tones != "off" and (i, len(lines[i]) - 1) not in waived
-        bits = _group_mask(char, checked)
-        if checked and not bits and PING not in tone_classes(char):
-            bits = _group_mask(char, False)  # the tone message already covers it
-        names = "/".join(_GROUP_NAMES[g] for g in range(len(_GROUP_NAMES)) if bits >> g & 1)
-        ends.append(f"'{char}' ({_describe(char)}, {names or 'no group'})")
+        bits = _group_mask(char, checked, book)
+        if checked and not bits and PING not in tone_classes(char, book):
+            bits = _group_mask(char, False, book)  # the tone message already covers it
+        names = "/".join(book.names[g] for g in range(len(book.names)) if bits >> g & 1)
+        ends.append(f"'{char}' ({_describe(char, book)}, {names or 'no group'})")
         if group is not None and not bits >> group & 1:
             problems.append(
-                f"rhyme: 句 {i + 1} ends in '{char}' ({_describe(char)}), which does not rhyme "
-                f"in {_GROUP_NAMES[group]}"
-                + (" with a 平 reading" if _group_mask(char, False) >> group & 1 else "")
+                f"rhyme: 句 {i + 1} ends in '{char}' ({_describe(char, book)}), which does not "
+                f"rhyme in {book.names[group]}"
+                + (" with a 平 reading" if _group_mask(char, False, book) >> group & 1 else "")
             )
         common &= bits
     if group is None and not common:
@@ -771,9 +899,11 @@ _MARKS = {frozenset({PING}): "○", frozenset({ZE}): "●", frozenset({PING, ZE}
 _CLAUSE = re.compile(r"([^，。！？；、,.!?;：:]+)([，。！？；、,.!?;：:]*)")
 
 
-def annotate_chinese(text: str) -> str:
-    """Each 句 on its own line with 平仄 marks (○ 平, ● 仄, ◐ either, · not Han) and the
-    final and rhyme group of its last character, e.g. ``床前明月光，  ○○○●○  韵:uang 十唐``."""
+def annotate_chinese(text: str, book: str = "xinyun") -> str:
+    """Each 句 on its own line with 平仄 marks (○ 平, ● 仄, ◐ either, · no reading) and the
+    rhyme of its last character by the rhyme book that judged it, e.g.
+    ``床前明月光，  ○○○●○  新韵:uang 十唐`` or, in 平水韵, ``… 平水韵:下平聲七陽``."""
+    rhymes = rhyme_book(book)
     out = []
     for row in text.strip().split(NEWLINE):
         if not row.strip():
@@ -783,10 +913,14 @@ def annotate_chinese(text: str) -> str:
             clause = clause.strip()
             if not clause:
                 continue
-            marks = "".join(_MARKS.get(frozenset(tone_classes(c)), "·") for c in clause)
-            readings = _readings(clause[-1])
-            finals = "/".join(dict.fromkeys(r.final for r in readings))
-            groups = " ".join(sorted(rhyme_groups(clause[-1]), key=_GROUP_NAMES.index))
-            rhyme = f"  韵:{finals}" + (f" {groups}" if groups else "") if finals else ""
+            marks = "".join(_MARKS.get(frozenset(tone_classes(c, rhymes)), "·") for c in clause)
+            readings = rhymes.readings(clause[-1])
+            if rhymes.key == "xinyun":
+                finals = "/".join(dict.fromkeys(r.final for r in readings))
+                groups = " ".join(sorted(rhyme_groups(clause[-1]), key=_GROUP_NAMES.index))
+                rhyme = f"  新韵:{finals}" + (f" {groups}" if groups else "") if finals else ""
+            else:
+                fulls = "/".join(r.syllable for r in readings)
+                rhyme = f"  {rhymes.display}:{fulls}" if fulls else ""
             out.append(f"{clause}{punct}  {marks}{rhyme}")
     return "\n".join(out)

@@ -125,6 +125,7 @@ def write_poems(
     acrostic: str | None = None,
     required: str | None = None,
     repeats: bool = False,
+    rhyme_book: str = "xinyun",
     lines: int | None = None,
     syllables: str | None = None,
     rhyme_scheme: str | None = None,
@@ -132,8 +133,8 @@ def write_poems(
     candidates: int = 1,
 ) -> Written:
     """``n`` poems in a form of the model's language (see the ``poem`` verb): Chinese
-    models use ``form``, ``title``, ``rhyme``, ``tones``, ``acrostic``, ``required`` and
-    ``repeats``;
+    models use ``form``, ``title``, ``rhyme``, ``tones``, ``acrostic``, ``required``,
+    ``repeats`` and ``rhyme_book``;
     English models ``form``, ``lines``, ``syllables``, ``rhyme_scheme``, ``acrostic`` and
     ``min_zipf`` (how common every word must be). With ``candidates`` > 1 each poem is
     the likeliest of that many drafts (by the model's bits per character)."""
@@ -146,6 +147,7 @@ def write_poems(
             "acrostic": acrostic,
             "required": required,
             "repeats": repeats,
+            "rhyme_book": rhyme_book,
         }
         written = _chinese_poems(model, spec, title, drafts, seed, settings)
         return _keep_best(model, written, candidates)

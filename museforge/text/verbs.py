@@ -105,7 +105,7 @@ def _in_form(
         if body != text:
             fields["body"] = body
         if annotate:
-            fields["annotation"] = annotate_poem(text, language)
+            fields["annotation"] = annotate_poem(text, language, written.form.get("rhyme_book"))
         extra.append(fields)
     return _artworks(loaded, verb, stem, seed, written.texts, extra)
 
@@ -203,6 +203,14 @@ def poem(
     repeats: Annotated[
         bool, Param("allow a character twice in one 句 (side by side, 叠字, always)", applies=ZH)
     ] = False,
+    rhyme_book: Annotated[
+        str,
+        Param(
+            "xinyun: 中华新韵, modern tones; pingshui: 平水韵, classical tones (入声 as 仄)",
+            choices=("xinyun", "pingshui"),
+            applies=ZH,
+        ),
+    ] = "xinyun",
     lines: Annotated[int | None, Param("number of lines", min=1, max=100, applies=EN)] = None,
     syllables: Annotated[
         str | None, Param("syllables per line, e.g. 10 or 8,6,8,6", applies=EN)
@@ -251,6 +259,7 @@ def poem(
         acrostic=acrostic,
         required=required,
         repeats=repeats,
+        rhyme_book=rhyme_book,
         lines=lines,
         syllables=syllables,
         rhyme_scheme=rhyme_scheme,

@@ -298,3 +298,46 @@ def test_annotate():
     assert first.startswith("床前明月光，") and "○○○●○" in first and "韵:uang" in first
     assert "十唐" in first and "韵:uang" in second
     assert "◐" in annotate_chinese("长看")
+
+
+def test_pingshui_reads_classical_tones():
+    """平水韵: 入声 characters (白 十 国) are 仄, which modern Mandarin reads as 平."""
+    ping = chinese.rhyme_book("pingshui")
+    for char in "白十国":
+        assert tone_classes(char) == {"ping"}  # 中华新韵, the default
+        assert tone_classes(char, ping) == {"ze"}
+    assert tone_classes("长", ping) == {"ping", "ze"}  # 長 平 (long) and 仄 (grow)
+    assert "七陽" in rhyme_groups("阳", "ping", ping)  # simplified, read through 陽
+    for poem in (DENG, ZAOFA):  # both keep the classical rules
+        form = ChineseForm("五绝" if poem == DENG else "七绝", rhyme_book="pingshui")
+        assert verify_chinese(poem, form) == []
+    modern_only = DENG.replace("黄河", "黄国")  # 国: guó (平) today, 入声 (仄) in Tang verse
+    assert verify_chinese(modern_only, ChineseForm("五绝")) == []
+    (problem,) = verify_chinese(modern_only, ChineseForm("五绝", rhyme_book="平水韵"))
+    assert "句 2 character 2 '国' should be 平" in problem and "入聲" in problem, problem
+    assert "平水韵:上聲十一軫" in annotate_chinese("白日依山尽，", "pingshui")  # 盡
+    assert "●●○○●" in annotate_chinese("白日依山尽，", "pingshui")
+
+
+@pytest.mark.parametrize(("form_name", "rhyme"), [("五绝", None), ("七绝", "阳"), ("七律", "東")])
+def test_pingshui_poems_meet_the_book(vocab, form_name, rhyme):
+    form = ChineseForm(form_name, rhyme=rhyme, tones="strict", rhyme_book="pingshui")
+    book = chinese.rhyme_book("pingshui")
+    for seed in range(3):
+        text = sample(form, vocab, seed)
+        assert verify_chinese(text, form) == [], text
+        lines = split_lines(text, form)
+        ends = [lines[i][-1] for i in rhymed(form)]
+        shared = set.intersection(*(rhyme_groups(c, "ping", book) for c in ends))
+        assert shared, text
+        if rhyme:
+            assert {"七陽" if rhyme == "阳" else "一東"} <= shared, text
+        for char in "".join(lines):  # strict: every character has a classical reading
+            assert tone_classes(char, book), (char, text)
+
+
+def test_rhyme_book_errors():
+    with pytest.raises(InputError, match="unknown rhyme book 'guangyun'"):
+        ChineseForm("五绝", rhyme_book="guangyun")
+    with pytest.raises(InputError, match="unknown rhyme 'ang' in 平水韵"):
+        ChineseForm("五绝", rhyme="ang", rhyme_book="pingshui")
