@@ -649,9 +649,14 @@ def _groups_with_room(capacity: list[int], need: int, reserved_bits: int = 0) ->
 
 
 def make_chinese_constraint(
-    form: ChineseForm, vocab: list[str], generator: torch.Generator
+    form: ChineseForm,
+    vocab: list[str],
+    generator: torch.Generator,
+    keep: dict[int, str] | None = None,
 ) -> ChineseConstraint:
-    """A fresh constraint for one sample of ``form`` over the model's ``vocab``."""
+    """A fresh constraint for one sample of ``form`` over the model's ``vocab``, with the
+    句 in ``keep`` (0-based 句 -> its characters) written as given: their characters are
+    forced (tones as written), and a kept rhymed 句 sets the rhyme the others follow."""
     shape = FORMS[form.form]
     length, n_lines = shape.chars_per_line, shape.lines
     book = form.book
@@ -665,7 +670,8 @@ def make_chinese_constraint(
         if char not in tables.index:
             raise InputError(f"the model has never seen {char!r}")
 
-    start = form.pattern or (PING, ZE)[_draw(2, generator)]
+    kept = _check_kept(keep or {}, form, tables)
+    start = form.pattern or _start_for(form, kept, (PING, ZE)[_draw(2, generator)])
     template = tone_pattern(form, start)
     enforced = _enforced(length, form.tones)
     tone_on = form.tones != "off"
@@ -692,7 +698,14 @@ def make_chinese_constraint(
     forced: dict[tuple[int, int], str] = {}
     for line, char in enumerate(form.acrostic or ""):
         forced[(line, 0)] = char
-    if form.required:
+    for line, text in kept.items():
+        head = forced.get((line, 0))
+        if head is not None and head != text[0]:
+            raise InputError(
+                f"kept 句 {line + 1} begins with '{text[0]}' but the acrostic asks for '{head}'"
+            )
+        forced.update(((line, pos), char) for pos, char in enumerate(text))
+    if form.required and not any(form.required in text for text in kept.values()):
         word = form.required
         last = tables.index[word[-1]]
         # On a rhymed line end the word's last character is a rhyme (its tone waived): it
@@ -705,8 +718,7 @@ def make_chinese_constraint(
         places = []
         for line in range(n_lines):
             for offset in range(length - len(word) + 1):
-                head = forced.get((line, 0))
-                if offset == 0 and head is not None and head != word[0]:
+                if any(forced.get((line, offset + k), c) != c for k, c in enumerate(word)):
                     continue
                 if offset + len(word) == length and line in rhymed and not end_state:
                     continue
@@ -719,6 +731,19 @@ def make_chinese_constraint(
         if offset + len(word) == length and line in rhymed:
             state = end_state
             used[last] = True
+    open_ends = sum(line not in kept for line in rhymed)
+    for line, text in kept.items():
+        if line not in rhymed:
+            continue
+        last = tables.index[text[-1]]  # its tone as written: the writer's choice
+        state &= tables.bits[False][last]
+        state &= _groups_with_room(capacity, open_ends, tables.bits[tone_on][last])
+        used[last] = True
+        if not state:
+            raise InputError(
+                f"kept 句 {line + 1} ends in '{text[-1]}', which shares no {book.display} "
+                "rhyme group with the poem's other rhymes (or leaves too few rhyme characters)"
+            )
 
     masks: list[torch.Tensor] = []
     rhyme_slots: set[int] = set()
@@ -742,6 +767,47 @@ def make_chinese_constraint(
     return ChineseConstraint(
         tables, masks, rhyme_slots, tone_on, state, used, start, None if form.repeats else later
     )
+
+
+def _start_for(form: ChineseForm, kept: dict[int, str], drawn: str) -> str:
+    """The start (平起/仄起) the kept 句 fit best, ``drawn`` when they fit both alike."""
+    if not kept:
+        return drawn
+    length = FORMS[form.form].chars_per_line
+    misses = {}
+    for start in (PING, ZE):
+        template = tone_pattern(form, start)
+        misses[start] = sum(
+            (PING if template[line][j] == "平" else ZE) not in tone_classes(text[j], form.book)
+            for line, text in kept.items()
+            for j in _enforced(length, form.tones)
+        )
+    return drawn if misses[PING] == misses[ZE] else min(misses, key=misses.__getitem__)
+
+
+def _check_kept(keep: dict[int, str], form: ChineseForm, tables: _VocabTables) -> dict[int, str]:
+    """Kept 句 as the constraint forces them: the right length, known Han characters."""
+    shape = FORMS[form.form]
+    out = {}
+    for line, text in sorted(keep.items()):
+        text = "".join(text.split()).strip("，。,.!?！？；;")
+        if not 0 <= line < shape.lines:
+            raise InputError(
+                f"kept 句 {line + 1} is outside the {shape.lines} 句 of a {_SHORT[form.form]}"
+            )
+        if len(text) != shape.chars_per_line:
+            raise InputError(
+                f"kept 句 {line + 1} {text!r} has {len(text)} characters; a "
+                f"{_SHORT[form.form]} 句 has {shape.chars_per_line}"
+            )
+        _han_only(text, f"kept 句 {line + 1}")
+        unseen = "".join(dict.fromkeys(c for c in text if c not in tables.index))
+        if unseen:
+            raise InputError(
+                f"kept 句 {line + 1} has characters the model has never seen: {unseen!r}"
+            )
+        out[line] = text
+    return out
 
 
 # --- verification ----------------------------------------------------------------------------

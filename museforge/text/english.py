@@ -39,7 +39,7 @@ Decisions worth knowing:
 from __future__ import annotations
 
 import re
-from collections.abc import Hashable, Sequence
+from collections.abc import Container, Hashable, Sequence
 from dataclasses import dataclass, fields
 from functools import cache
 
@@ -483,16 +483,67 @@ class _VerseConstraint:
     """One sample's state over a list of lines (a poem, or one song section).
 
     ``closed``: the last line ends with "\\n" and the form is done after it (song sections
-    followed by more); otherwise done whenever the last line is complete.
+    followed by more); otherwise done whenever the last line is complete. ``kept``: line
+    index -> a line the writer wrote, forced character by character; its last word's sound
+    is the rhyme its partners follow, even those that come before it.
     """
 
-    def __init__(self, tables: _Tables, lines: list[_Line], closed: bool = False) -> None:
+    def __init__(
+        self,
+        tables: _Tables,
+        lines: list[_Line],
+        closed: bool = False,
+        kept: dict[int, str] | None = None,
+    ) -> None:
         self.t, self.lines, self.closed = tables, lines, closed
+        self.kept = kept or {}
         self.chosen: dict[int, list[int]] = {}  # group -> indices of its final words
+        self.classes: dict[int, int] = {}  # group -> the rhyme class its words share
         self.sounds: dict[Hashable, str] = {}  # rhyme letter -> its rhyming part
+        self._preset()
         self.i = 0
         self.finished = False
         self._start_line()
+
+    def _preset(self) -> None:
+        """The rhyme sounds that kept lines fix in advance (and checks that they can)."""
+        lex = self.t.lex
+        for i, text in sorted(self.kept.items()):
+            line = self.lines[i]
+            if line.key is None:
+                continue
+            last = (words_of(text) or [""])[-1]
+            part = rhyming_part(last) if last else None
+            if part is None:
+                raise InputError(
+                    f"kept line {i + 1} ends in {last!r}, which the pronouncing dictionary "
+                    "cannot rhyme; end it on another word or leave the line unrhymed"
+                )
+            if self.sounds.setdefault(line.key, part) != part:
+                raise InputError(
+                    f"kept line {i + 1} ({last!r}) does not rhyme with the other kept line "
+                    f"of rhyme {_key_name(line.key)}"
+                )
+            if line.group is None:
+                continue
+            if part not in lex.part_index:
+                raise InputError(f"no common word rhymes with {last!r} (kept line {i + 1})")
+            self.classes[line.group] = lex.part_index[part]
+            if last in lex.index:
+                self.chosen.setdefault(line.group, []).append(lex.index[last])
+        for j, line in enumerate(self.lines):
+            if j in self.kept or line.group not in self.classes:
+                continue
+            fin = self._rhyme_set(line.group)
+            most = line.target if line.target is not None else MAX_WORD_SYLLABLES
+            if fin.min_syllables(most) is None:
+                raise InputError(
+                    f"no other common word of at most {most} syllables rhymes with the kept "
+                    f"line of rhyme {_key_name(line.key)} (for line {j + 1})"
+                )
+
+    def _rhyme_set(self, group: int) -> WordSet:
+        return self.t.finals(("rhyme", self.classes[group], tuple(self.chosen.get(group, ()))))
 
     # state of the current line
     def _start_line(self) -> None:
@@ -504,14 +555,13 @@ class _VerseConstraint:
         index = self.t.lex.part_index
         banned = tuple(sorted(index[p] for p in self.banned_parts if p in index))
         if line.group is None:
-            key: tuple = ("any", banned)
-        elif line.group == self.i:
-            key = ("start", line.partners, line.budget, line.initials, banned)
+            self.fin = self.t.finals(("any", banned))
+        elif line.group in self.classes:
+            self.fin = self._rhyme_set(line.group)
         else:
-            used = self.chosen[line.group]
-            key = ("rhyme", self.t.lex.cls[used[0]], tuple(used))
-        self.fin = self.t.finals(key)
-        self.phase = "word"  # word | in | punct | break
+            self.fin = self.t.finals(("start", line.partners, line.budget, line.initials, banned))
+        self.phase = "kept" if self.i in self.kept else "word"  # kept | word | in | punct | break
+        self.pos = 0  # characters of a kept line written so far
         self.at_start = True
         self.final = False  # the word just ended (or being punctuated) is the line's last
         self.node: Node = self.t.lex.root
@@ -532,6 +582,8 @@ class _VerseConstraint:
             return True
         if self.closed or self.i != len(self.lines) - 1:
             return False
+        if self.phase == "kept":
+            return self.pos == len(self.kept[self.i])
         if self.line.target is None:
             return self._free_ok()
         return self.final and (self.phase == "punct" or self._word_final())
@@ -560,6 +612,9 @@ class _VerseConstraint:
             return 0
         if self.phase == "break":
             return self.t.newline
+        if self.phase == "kept":
+            text = self.kept[self.i]
+            return self.t.bit[text[self.pos]] if self.pos < len(text) else self._line_end()
         if self.line.target is None:
             return self._free_mask()
         t = self.t
@@ -586,6 +641,11 @@ class _VerseConstraint:
             return
         if self.phase == "break":
             self._next_line()
+        elif self.phase == "kept":
+            if self.pos < len(self.kept[self.i]):
+                self.pos += 1
+            else:
+                self._end_line()
         elif self.line.target is None:
             self._free_advance(char)
         elif self.phase in ("word", "in") and (char.isalpha() or char == "'"):
@@ -616,6 +676,7 @@ class _VerseConstraint:
             part = self.t.lex.parts[self.t.lex.cls[index]]
             if self.line.group is not None:
                 self.chosen.setdefault(self.line.group, []).append(index)
+                self.classes.setdefault(self.line.group, self.t.lex.cls[index])
         if self.line.key is not None and part is not None:
             self.sounds.setdefault(self.line.key, part)
 
@@ -704,14 +765,20 @@ class _VerseConstraint:
             self.phase, self.run, self.mark = "punct", self.run + 1, char
 
 
-def _check_feasible(t: _Tables, lines: list[_Line]) -> None:
-    """Fail early, with a clear message, on settings the dictionary cannot meet."""
+def _check_feasible(t: _Tables, lines: list[_Line], kept: Container[int] = ()) -> None:
+    """Fail early, with a clear message, on settings the dictionary cannot meet (kept
+    lines, and the rhymes they fix, are checked by the constraint itself)."""
+    preset = {line.group for i, line in enumerate(lines) if i in kept}
     lex = t.lex
     for i, line in enumerate(lines):
+        if i in kept:
+            continue
         if line.letter is not None and lex.child(lex.root, line.letter) is None:
             raise InputError(f"no usable word starts with acrostic letter {line.letter!r}")
         if line.group is None:
             fin = t.finals(("any", ()))
+        elif line.group in preset:
+            continue
         elif line.group == i:
             fin = t.finals(("start", line.partners, line.budget, line.initials, ()))
             most = line.target if line.target is not None else MAX_WORD_SYLLABLES
@@ -732,17 +799,47 @@ def _check_feasible(t: _Tables, lines: list[_Line]) -> None:
 
 
 def make_english_constraint(
-    form: EnglishForm, vocab: Sequence[str], generator: torch.Generator | None = None
+    form: EnglishForm,
+    vocab: Sequence[str],
+    generator: torch.Generator | None = None,
+    keep: dict[int, str] | None = None,
 ) -> _VerseConstraint:
-    """A fresh constraint holding one sample to ``form`` over the model's ``vocab``.
+    """A fresh constraint holding one sample to ``form`` over the model's ``vocab``, with
+    the lines in ``keep`` (0-based line -> text) written as given.
 
     ``generator`` is accepted for the common factory signature; the constraint is
     deterministic (all randomness is the sampler's).
     """
     t = _tables(tuple(vocab), form.min_zipf)
     lines = _plan(form.targets(), form.rhyme_keys(), form.acrostic_letters(), form.stanza_breaks)
-    _check_feasible(t, lines)
-    return _VerseConstraint(t, lines)
+    kept = _check_kept(t, lines, keep or {})
+    _check_feasible(t, lines, kept)
+    return _VerseConstraint(t, lines, kept=kept)
+
+
+def _check_kept(t: _Tables, lines: list[_Line], keep: dict[int, str]) -> dict[int, str]:
+    """Kept lines as the constraint forces them: one line each, in the vocabulary, fitting
+    the acrostic."""
+    out = {}
+    for i, text in sorted(keep.items()):
+        text = text.strip()
+        if not 0 <= i < len(lines):
+            raise InputError(f"kept line {i + 1} is outside the poem's {len(lines)} lines")
+        if not text or "\n" in text:
+            raise InputError(f"kept line {i + 1} must be one non-empty line")
+        unseen = "".join(dict.fromkeys(ch for ch in text if ch not in t.bit))
+        if unseen:
+            raise InputError(
+                f"kept line {i + 1} has characters the model has never seen: {unseen!r}"
+            )
+        letter = lines[i].letter
+        first = next((ch.lower() for ch in text if "a" <= ch.lower() <= "z"), None)
+        if letter is not None and first != letter:
+            raise InputError(
+                f"kept line {i + 1} should begin with {letter.upper()!r} for the acrostic"
+            )
+        out[i] = text
+    return out
 
 
 # --- lyrics -------------------------------------------------------------------------------

@@ -43,9 +43,29 @@ def _drafts(n: int, candidates: int) -> int:
     return n * candidates
 
 
-def _keep_best(model: TextLM, written: Written, candidates: int) -> Written:
-    """Each run of ``candidates`` drafts reduced to the one the model finds likeliest."""
-    if candidates == 1:
+def parse_keep(values: list[str] | None) -> dict[int, str]:
+    """``["1:床前明月光", "3:..."]`` → {0: "床前明月光", 2: "..."} (lines count from 1)."""
+    out: dict[int, str] = {}
+    for value in values or []:
+        number, sep, text = str(value).partition(":")
+        if not sep or not number.strip().isdigit() or not text.strip():
+            raise InputError(
+                f"keep must look like 3:the line as written (got {value!r}); "
+                "the number counts lines (Chinese: 句) from 1"
+            )
+        line = int(number) - 1
+        if line < 0:
+            raise InputError(f"keep counts lines from 1 (got {value!r})")
+        if line in out:
+            raise InputError(f"keep names line {line + 1} twice")
+        out[line] = text.strip()
+    return out
+
+
+def _keep_best(model: TextLM, written: Written, candidates: int, score: bool = False) -> Written:
+    """Each run of ``candidates`` drafts reduced to the one the model finds likeliest
+    (``score``: record the scores even of single drafts)."""
+    if candidates == 1 and not score:
         return written
     chosen, scores = best_of(model, written.texts, candidates)
     return Written(
@@ -131,14 +151,18 @@ def write_poems(
     rhyme_scheme: str | None = None,
     min_zipf: float | None = None,
     candidates: int = 1,
+    keep: list[str] | None = None,
 ) -> Written:
     """``n`` poems in a form of the model's language (see the ``poem`` verb): Chinese
     models use ``form``, ``title``, ``rhyme``, ``tones``, ``acrostic``, ``required``,
     ``repeats`` and ``rhyme_book``;
     English models ``form``, ``lines``, ``syllables``, ``rhyme_scheme``, ``acrostic`` and
     ``min_zipf`` (how common every word must be). With ``candidates`` > 1 each poem is
-    the likeliest of that many drafts (by the model's bits per character)."""
+    the likeliest of that many drafts (by the model's bits per character). ``keep`` holds
+    lines written by hand ("3:the line", Chinese lines are 句), kept as they are while
+    the model writes the rest; each text's score is then recorded, to rank them."""
     drafts = _drafts(n, candidates)
+    kept = parse_keep(keep)
     if model.cfg.language == "zh":
         spec = {
             "form": form or "qijue",
@@ -149,8 +173,8 @@ def write_poems(
             "repeats": repeats,
             "rhyme_book": rhyme_book,
         }
-        written = _chinese_poems(model, spec, title, drafts, seed, settings)
-        return _keep_best(model, written, candidates)
+        written = _chinese_poems(model, spec, title, drafts, seed, settings, kept)
+        return _keep_best(model, written, candidates, score=bool(kept))
     spec = {
         "form": form or "quatrain",
         "lines": lines,
@@ -159,23 +183,30 @@ def write_poems(
         "acrostic": acrostic,
         "min_zipf": min_zipf,
     }
-    return _keep_best(model, _english_poems(model, spec, drafts, seed, settings), candidates)
+    written = _english_poems(model, spec, drafts, seed, settings, kept)
+    return _keep_best(model, written, candidates, score=bool(kept))
 
 
 def _chinese_poems(
-    model: TextLM, spec: dict[str, Any], title: str, n: int, seed: int, s: SamplingSettings
+    model: TextLM,
+    spec: dict[str, Any],
+    title: str,
+    n: int,
+    seed: int,
+    s: SamplingSettings,
+    kept: dict[int, str],
 ) -> Written:
     from museforge.text.chinese import ChineseForm, make_chinese_constraint, verify_chinese
 
     form = ChineseForm(**spec)
     vocab = list(model.vocab)
     # Build once to surface form errors (unknown rhyme, unseen acrostic character) early.
-    make_chinese_constraint(form, vocab, stream(seed, "form-check"))
+    make_chinese_constraint(form, vocab, stream(seed, "form-check"), kept)
 
     masks = None if title else _TitleMasks(model.vocab)
 
     def make(i: int) -> Constraint:
-        con = make_chinese_constraint(form, vocab, stream(seed, "form", i))
+        con = make_chinese_constraint(form, vocab, stream(seed, "form", i), kept)
         return con if masks is None else _TitleThen(masks, con)
 
     if title:
@@ -189,24 +220,35 @@ def _chinese_poems(
         parts = [tuple(r.split("》\n", 1)) for r in raw]
     texts = [f"《{t}》\n{body}" for t, body in parts]
     bodies = [body for _, body in parts]
-    return Written(texts, bodies, [verify_chinese(b, form) for b in bodies], spec)
+    return Written(texts, bodies, [verify_chinese(b, form) for b in bodies], _with_keep(spec, kept))
+
+
+def _with_keep(spec: dict[str, Any], kept: dict[int, str]) -> dict[str, Any]:
+    """The form as recorded: with the kept lines, if any (lines counted from 1)."""
+    return {**spec, "keep": {i + 1: text for i, text in kept.items()}} if kept else spec
 
 
 def _english_poems(
-    model: TextLM, spec: dict[str, Any], n: int, seed: int, s: SamplingSettings
+    model: TextLM,
+    spec: dict[str, Any],
+    n: int,
+    seed: int,
+    s: SamplingSettings,
+    kept: dict[int, str],
 ) -> Written:
     from museforge.text.english import english_form, make_english_constraint, verify_english
 
     overrides = {k: v for k, v in spec.items() if k != "form" and v is not None}
     form = english_form(spec["form"], **overrides)
     vocab = list(model.vocab)
-    make_english_constraint(form, vocab, stream(seed, "form-check"))
+    make_english_constraint(form, vocab, stream(seed, "form-check"), kept)
 
     def make(i: int) -> Constraint:
-        return make_english_constraint(form, vocab, stream(seed, "form", i))
+        return make_english_constraint(form, vocab, stream(seed, "form", i), kept)
 
     poems = generate(model, "", n, seed, s, make)
-    return Written(poems, poems, [verify_english(p, form) for p in poems], spec)
+    violations = [verify_english(p, form) for p in poems]
+    return Written(poems, poems, violations, _with_keep(spec, kept))
 
 
 def write_lyrics(

@@ -219,6 +219,13 @@ def poem(
         str | None, Param("rhyme scheme, e.g. AABB or ABAB CDCD", applies=EN)
     ] = None,
     min_zipf: MIN_ZIPF = DEFAULT_MIN_ZIPF,
+    keep: Annotated[
+        list[str] | None,
+        Param(
+            "lines you wrote, kept while the model writes the rest: 3:the line "
+            "(Chinese: 句 3); with several texts they come ranked"
+        ),
+    ] = None,
     candidates: CANDIDATES = DEFAULT_CANDIDATES,
     n: N = 1,
     seed: Annotated[int, SEED] = 0,
@@ -265,8 +272,18 @@ def poem(
         rhyme_scheme=rhyme_scheme,
         min_zipf=min_zipf if loaded.model.cfg.language == "en" else None,
         candidates=candidates,
+        keep=keep,
     )
-    return _in_form(loaded, "poem", "poem", seed, written, annotate)
+    result = _in_form(loaded, "poem", "poem", seed, written, annotate)
+    return _ranked(result) if keep else result
+
+
+def _ranked(result: Result) -> Result:
+    """Texts written around kept lines, best first: each records its rank among them."""
+    order = sorted(result.artworks, key=lambda art: art.provenance["bits_per_char"])
+    for rank, art in enumerate(order, 1):
+        art.provenance["rank"] = rank
+    return Result(artworks=order, stem=result.stem)
 
 
 def lyrics(

@@ -341,3 +341,35 @@ def test_rhyme_book_errors():
         ChineseForm("五绝", rhyme_book="guangyun")
     with pytest.raises(InputError, match="unknown rhyme 'ang' in 平水韵"):
         ChineseForm("五绝", rhyme="ang", rhyme_book="pingshui")
+
+
+def test_kept_lines_are_written_as_given_and_set_the_rhyme(vocab):
+    form = ChineseForm("五绝", rhyme_book="pingshui")
+    keep = {3: "更上一层楼"}  # the last 句: 楼 (十一尤) is the rhyme line 2 must follow
+    for seed in range(3):
+        con = make_chinese_constraint(form, vocab, torch.Generator().manual_seed(seed), keep)
+        text = sample_with(con, vocab, seed)
+        lines = split_lines(text, form)
+        assert lines[3] == "更上一层楼"
+        assert "十一尤" in rhyme_groups(lines[1][-1], "ping", form.book), text
+        assert verify_chinese(text, form) == [], text
+    with pytest.raises(InputError, match="has 4 characters"):
+        make_chinese_constraint(form, vocab, torch.Generator(), {0: "白日依山"})
+    with pytest.raises(InputError, match="outside the 4 句"):
+        make_chinese_constraint(form, vocab, torch.Generator(), {4: "白日依山尽"})
+    with pytest.raises(InputError, match="acrostic asks for '春'"):
+        make_chinese_constraint(
+            ChineseForm("五绝", acrostic="春"), vocab, torch.Generator(), {0: "白日依山尽"}
+        )
+
+
+def sample_with(con, vocab: list[str], seed: int) -> str:
+    pick = torch.Generator().manual_seed(1000 + seed)
+    out = []
+    while not con.done:
+        ids = con.allowed().nonzero().flatten()
+        assert len(ids) > 0, f"dead end after {''.join(out)!r}"
+        char = vocab[int(ids[torch.randint(len(ids), (1,), generator=pick)])]
+        con.advance(char)
+        out.append(char)
+    return "".join(out)

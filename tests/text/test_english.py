@@ -329,3 +329,36 @@ def test_preset_and_lyrics_errors(vocab: list[str]) -> None:
     with pytest.raises(InputError, match="acrostic letter 'z'"):
         make_english_constraint(english_form("quatrain", acrostic="zoo"), [*"abcdo \n"])
     assert english_form("Quatrain", lines=8, rhyme_scheme="ABAB CDCD").lines == 8
+
+
+def test_kept_lines_are_written_as_given_and_set_the_rhyme(vocab: list[str]) -> None:
+    form = english_form("quatrain")  # ABAB, 8 syllables
+    kept = "I walk alone along the way,"
+    for keep in ({2: kept}, {0: kept}):  # line 3: line 1 must already rhyme with "way"
+        for seed in range(3):
+            text = sample(make_english_constraint(form, vocab, keep=keep), vocab, seed)
+            lines = lines_of(text)
+            (index,) = keep
+            assert lines[index] == kept, text
+            partner = 2 if index == 0 else 0
+            assert rhymes(words_of(lines[partner])[-1], "way"), text
+            assert words_of(lines[partner])[-1] != "way"
+            assert verify_english(text, form) == [], text
+    free = english_form("free", rhyme_scheme="AABB CCDD")
+    text = sample(make_english_constraint(free, vocab, keep={7: "Under the sea"}), vocab, 1)
+    assert lines_of(text)[-1] == "Under the sea" and rhymes(words_of(lines_of(text)[6])[-1], "sea")
+
+
+def test_kept_lines_that_cannot_be_kept_are_refused(vocab: list[str]) -> None:
+    form = english_form("quatrain")
+    for keep, message in [
+        ({4: "One line too many"}, "outside the poem's 4 lines"),
+        ({1: "It ends on a word like xqzt"}, "cannot rhyme"),
+        ({1: "Snow ☃ falls"}, "never seen"),
+        ({0: "Hello there", 2: "A cat on the mat"}, "does not rhyme with the other kept line"),
+    ]:
+        with pytest.raises(InputError, match=message):
+            make_english_constraint(form, vocab, keep=keep)
+    acrostic = english_form("quatrain", acrostic="LOVE")
+    with pytest.raises(InputError, match="should begin with 'O'"):
+        make_english_constraint(acrostic, vocab, keep={1: "Never mind"})

@@ -122,3 +122,20 @@ def test_candidates_keep_the_likeliest_draft(zh_model, en_model):
         assert art.provenance["bits_per_char"] == round(best.bits_per_char[0], 4)
     with pytest.raises(InputError, match="candidates"):
         call_verb(en_model, "poem", candidates=0)
+
+
+def test_keep_writes_around_lines_and_ranks_the_texts(zh_model, en_model):
+    result = call_verb(en_model, "poem", form="couplet", keep=["1:The sun is bright"], n=3)
+    ranks = [art.provenance["rank"] for art in result.artworks]
+    scores = [art.provenance["bits_per_char"] for art in result.artworks]
+    assert ranks == [1, 2, 3] and scores == sorted(scores)
+    for art in result.artworks:
+        assert art.text.split("\n")[0] == "The sun is bright"
+        assert art.provenance["form"]["keep"] == {1: "The sun is bright"}
+    for bad, message in [
+        (["The sun"], "keep must look like 3:"),
+        (["0:The sun"], "counts lines from 1"),
+        (["1:a", "1:b"], "names line 1 twice"),
+    ]:
+        with pytest.raises(InputError, match=message):
+            call_verb(en_model, "poem", keep=bad)
