@@ -99,6 +99,25 @@ def list_datasets() -> list[dict[str, str]]:
     ]
 
 
+class VerseMarksRequest(BaseModel):
+    model: str
+    form: str | None = Field(default=None, max_length=40)
+    rhyme_book: str = Field(default="xinyun", max_length=20)
+    lines: list[Annotated[str, Field(max_length=200)]] = Field(default_factory=list, max_length=100)
+
+
+@router.post("/verse/marks")
+def verse_marks(body: VerseMarksRequest, request: Request) -> dict[str, Any]:
+    """Form marks for a poem written line by line on the Write page (see
+    :func:`museforge.text.annotate.verse_marks`), in the language of the model."""
+    from museforge.text.annotate import verse_marks as marks
+
+    folder = _ws(request).model_path(body.model, kind="text-lm")
+    manifest = json.loads((folder / "model.json").read_text("utf-8"))
+    language = manifest.get("config", {}).get("language", "en")
+    return {"language": language, **marks(language, body.form, body.lines, body.rhyme_book)}
+
+
 # --- jobs ----------------------------------------------------------------------------------
 class GenerateRequest(BaseModel):
     model: str

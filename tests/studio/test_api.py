@@ -436,3 +436,25 @@ def test_forms_come_from_the_declarations_and_errors_name_their_setting(client):
     sets = client.get("/api/datasets").json()
     mnist = next(d for d in sets if d["name"] == "mnist5k")
     assert (mnist["modality"], mnist["role"]) == ("image", "training") and mnist["licence"]
+
+
+def test_verse_marks_for_the_write_page(client):
+    def marks(**body):
+        return client.post("/api/verse/marks", json=body, headers=AUTH)
+
+    half = marks(model="tang-poet", form="wujue", rhyme_book="pingshui", lines=["白日依山尽"])
+    assert half.status_code == 200, half.text
+    got = half.json()
+    assert got["language"] == "zh" and got["rows"] == 4 and got["violations"] is None
+    assert got["marks"][0] == "●●○○●  平水韵:上聲十一軫" and got["marks"][1:] == ["", "", ""]
+    whole = ["白日依山尽", "黄河入海流", "欲穷千里目", "更上一层楼"]
+    assert marks(model="tang-poet", form="wujue", lines=whole).json()["violations"] == []
+    off = marks(model="tang-poet", form="wujue", lines=[*whole[:3], "更上一层山"]).json()
+    assert any("rhyme" in p for p in off["violations"])
+    en = marks(model="verse-poet", form="couplet", lines=["The day is long", "I walk alone"])
+    assert en.json()["rows"] == 2
+    assert "4/10 syllables" in en.json()["marks"][0]
+    assert "no rhyme with 'long'" in en.json()["marks"][1]
+    assert marks(model="mnist-gan", lines=[]).status_code == 400  # not a text model
+    assert marks(model="tang-poet", form="sonnet", lines=[]).status_code == 400
+    assert client.post("/api/verse/marks", json={"model": "tang-poet"}).status_code == 401

@@ -10,6 +10,7 @@ Screenshots go to $MUSEFORGE_SCREENSHOTS or the test's temporary folder.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import time
 import zipfile
@@ -489,6 +490,39 @@ def find_everything_again(
         ).to_be_visible()
     page.goto(page.url.split("#")[0] + f"#gallery/{poem}")
     expect(by_id(page, "detail-view").locator("pre.poem-text").first).not_to_be_empty()
+
+
+def test_write_a_poem_together(page: Any, studio: StudioServer, shots: Path) -> None:
+    """The Write page: type two 句, see their marks, let the model write the rest around
+    them, then take one of five ranked alternatives for a line."""
+    page.goto(page.url.split("#")[0] + "#write")
+    by_id(page, "write-model").select_option("tang-poet")
+    by_id(page, "write-form").select_option("wujue")
+    expect(page.locator("[data-testid=write-lines] li")).to_have_count(4)
+    by_id(page, "write-line-1").fill("白日依山尽")
+    by_id(page, "write-line-4").fill("更上一层楼")
+    expect(by_id(page, "write-marks-1")).to_contain_text("○●○○●  新韵")  # 白: bái, 平 today
+    by_id(page, "write-book").select_option("pingshui")
+    expect(by_id(page, "write-marks-1")).to_contain_text("●●○○●  平水韵")  # 入声: 仄
+    expect(by_id(page, "write-lock-4")).to_be_checked()
+    expect(by_id(page, "write-lock-2")).not_to_be_checked()
+    by_id(page, "write-rest").click()
+    expect(by_id(page, "write-status")).to_have_text("done")
+    for i in (2, 3):
+        expect(by_id(page, f"write-line-{i}")).to_have_value(re.compile(r"^\S{5}$"))
+    expect(by_id(page, "write-line-1")).to_have_value("白日依山尽")
+    expect(by_id(page, "write-line-4")).to_have_value("更上一层楼")
+    expect(by_id(page, "write-ok")).to_be_visible()
+    by_id(page, "write-line-2").click()
+    by_id(page, "write-options").click()
+    options = page.locator("[data-testid=write-alternative]")
+    expect(options).to_have_count(5)
+    chosen = options.first.inner_text()
+    options.first.click()
+    expect(by_id(page, "write-line-2")).to_have_value(chosen)
+    expect(by_id(page, "write-ok")).to_be_visible()
+    page.screenshot(path=shots / "write.png", full_page=True)
+    no_errors_shown(page)
 
 
 def test_changes_need_the_token(page: Any) -> None:
