@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import inspect
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
@@ -133,7 +134,10 @@ def train_from_recipe(
     user_run = recipe.run
     recipe = replace(recipe, run={**spec.default_run, **user_run})
     settings = recipe.settings()
-    task, data_info = spec.task_factory(recipe.model, recipe.training, recipe.data, settings.seed)
+    factory = spec.task_factory
+    # A factory that plans for the budget (steps or time) takes the user's run table too.
+    extra = {"run": dict(user_run)} if "run" in inspect.signature(factory).parameters else {}
+    task, data_info = factory(recipe.model, recipe.training, recipe.data, settings.seed, **extra)
     suggested = getattr(task, "run_defaults", None)  # data-aware, e.g. a larger batch
     if suggested:
         recipe = replace(recipe, run={**spec.default_run, **suggested, **user_run})

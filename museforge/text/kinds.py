@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
+
+import torch
 
 from museforge.core.data import skipped_record
 from museforge.core.registry import apply_preset, config_from_dict, register_kind, verb
@@ -12,54 +15,62 @@ from museforge.nn.lm_training import SequenceLMTraining
 from museforge.text import verbs
 from museforge.text.corpus import load_text_corpus, split_corpus
 from museforge.text.lm import TextLM, TextLMConfig, build_vocab, lossy_ids
+from museforge.text.plan import plan_training, time_steps
 from museforge.text.task import CLASSIC_CHAR_GPT, TextLMTask
 
 HOLDOUT, SPLIT_SEED = 0.1, 0
 PRESETS = {"classic-char-gpt": CLASSIC_CHAR_GPT}
-SMALL_CORPUS = 100_000  # characters: below this, regularise harder
 
 
-def data_defaults(n_chars: int, context: int | None = None) -> tuple[dict, dict, dict]:
-    """Model, training and run defaults that suit a training text of ``n_chars`` characters.
+def _seconds_per_step(vocab: tuple[str, ...], ids: torch.Tensor) -> Callable[[dict, int], float]:
+    """Times a training step of a planned model on this machine (for a time budget)."""
 
-    Small poetry corpora overfit within a few hundred steps: more dropout, input-character
-    dropout, and a plateau schedule that anneals from the best weights. Larger corpora are
-    still learning when a budget of minutes ends: a narrower model (64-dim) that takes
-    twice as many steps, larger batches, light dropout and a high rate annealed over the
-    budget to near zero (cosine). Measured on tang300 and songs-poems (docs/text.md).
-    Every corpus keeps at least a few hundred training windows by shrinking the context
-    if needed.
-    """
-    ctx = context or 128
-    ctx = max(8, min(ctx, n_chars // 8))
-    if n_chars < SMALL_CORPUS:
-        return {"context": ctx, "dropout": 0.2}, {"input_dropout": 0.1}, {}
-    model = {"context": ctx, "dropout": 0.1, "n_embd": 64}
-    return model, {"schedule": "cosine", "lr": 1.2e-2, "min_lr_ratio": 0.02}, {"batch_size": 32}
+    def measure(model: dict[str, Any], batch: int) -> float:
+        cfg = TextLMConfig(vocab=vocab, **model)
+        task = TextLMTask(cfg, SequenceLMTraining(eval_every=0), ids, ids[:1], seed=0)
+        high = max(1, task.num_examples)
+        noise = torch.Generator().manual_seed(0)
+
+        def make_step() -> Callable[[], None]:
+            return lambda: task.train_step(torch.randint(high, (batch,), generator=noise), noise)
+
+        return time_steps(make_step)
+
+    return measure
 
 
-def text_task(model: dict[str, Any], training: dict[str, Any], data: str, seed: int):
+def text_task(
+    model: dict[str, Any],
+    training: dict[str, Any],
+    data: str,
+    seed: int,
+    run: dict[str, Any] | None = None,
+):
     """A TextLMTask for the Trainer, plus the data description for the manifest."""
     preset = PRESETS.get(training.get("preset", ""))
     model, training = apply_preset(PRESETS, model, training)
     corpus = load_text_corpus(data)
     train, val = split_corpus(corpus, holdout=HOLDOUT, seed=SPLIT_SEED)
     train_text, val_text = train.text(), val.text()
-    model_defaults, training_defaults, run_defaults = data_defaults(
-        len(train_text), model.get("context")
-    )
-    model = {**model_defaults, **model}
-    training = {**training_defaults, **training}
-    if len(train_text) < model["context"] + 2:
+    vocab = model.get("vocab") or build_vocab(corpus.text())
+    index = {c: i for i, c in enumerate(vocab)}
+    train_ids = lossy_ids(index, train_text)
+    notices = []
+    if preset is None:
+        plan = plan_training(
+            len(train_text), run or {}, model, training, _seconds_per_step(tuple(vocab), train_ids)
+        )
+        model, training = plan.model, plan.training
+        notices.append(plan.describe())
+    if len(train_text) < model.get("context", 128) + 2:
         raise DataError(
             f"data '{data}': {len(train_text)} training characters is too little for a "
-            f"context of {model['context']}; give more text or --set model.context=16"
+            f"context of {model.get('context', 128)}; give more text or --set model.context=16"
         )
-    model.setdefault("vocab", build_vocab(corpus.text()))
+    model = {**model, "vocab": tuple(vocab)}
     model.setdefault("language", corpus.language)
     cfg = config_from_dict(TextLMConfig, model, "model settings")
     train_cfg = config_from_dict(SequenceLMTraining, training, "training settings")
-    index = {c: i for i, c in enumerate(cfg.vocab)}
     data_info = {
         "source": corpus.source,
         "language": corpus.language,
@@ -71,12 +82,11 @@ def text_task(model: dict[str, Any], training: dict[str, Any], data: str, seed: 
         "holdout_chars": len(val_text),
         "holdout": HOLDOUT,
         "split_seed": SPLIT_SEED,
+        "notices": notices,
         **skipped_record(corpus.skipped),
     }
-    task = TextLMTask(
-        cfg, train_cfg, lossy_ids(index, train_text), lossy_ids(index, val_text), seed
-    )
-    task.run_defaults = {"batch_size": preset[2]} if preset else run_defaults
+    task = TextLMTask(cfg, train_cfg, train_ids, lossy_ids(index, val_text), seed)
+    task.run_defaults = {"batch_size": preset[2]} if preset else plan.run
     return task, data_info
 
 
@@ -87,8 +97,7 @@ register_kind(
     config_cls=TextLMConfig,
     model_cls=TextLM,
     task_factory=text_task,
-    default_run={"batch_size": 16},  # small corpora: more, smaller steps generalise better;
-    # large ones get 32 from data_defaults
+    default_run={"batch_size": 32},  # the plan's batch (museforge.text.plan)
     variant=lambda config: config.get("language"),  # zh or en: which form settings apply
 )
 verb("text-lm", command="write")(verbs.sample)

@@ -29,3 +29,24 @@ def test_bench_trains_both_contenders_and_reports(monkeypatch, tmp_path):
     assert entry["bpc_ratio"] == ratio
     table = bench.format_table(results)
     assert "song100" in table and "ours ÷ classic" in table
+
+
+def test_panel_mode_gives_ours_the_seconds_the_classic_recipe_took(monkeypatch, tmp_path):
+    tiny = {"n_layer": 1, "n_head": 2, "n_embd": 16, "context": 32}
+    monkeypatch.setattr(
+        bench,
+        "CONTENDERS",
+        {
+            "classic-char-gpt": (tiny, {"preset": "classic-char-gpt"}, 12),
+            "ours-transformer": (tiny, {}, 16),
+        },
+    )
+    monkeypatch.setattr(bench, "SPEED_CHARS", 40)
+    monkeypatch.setattr(bench, "ORIGINALITY_SAMPLES", 3)
+    results = bench.run_text_bench(None, tmp_path, ("song100",), progress=False, classic_steps=30)
+    entry = results["corpora"]["song100"]
+    classic, ours = entry["models"]["classic-char-gpt"], entry["models"]["ours-transformer"]
+    assert classic["steps"] == 30 and entry["seconds"] == classic["train_seconds"]
+    assert abs(ours["train_seconds"] - classic["train_seconds"]) < 1.0 + 0.5 * entry["seconds"]
+    assert "classic 30 steps, ours the same seconds" in bench.format_table(results)
+    assert bench.PANEL["literature"].startswith("file:") and len(bench.PANEL) >= 6

@@ -1,0 +1,75 @@
+"""The rule that picks a text LM's training settings from the corpus and the budget."""
+
+from __future__ import annotations
+
+import pytest
+
+from museforge.text import plan as rule
+from museforge.text.plan import expected_steps, plan_training
+
+
+def fixed(seconds: float):
+    calls = []
+
+    def measure(model, batch):
+        calls.append((model["n_embd"], batch))
+        return seconds
+
+    measure.calls = calls
+    return measure
+
+
+def test_passes_over_the_text_set_the_regularisation():
+    big = plan_training(10_000_000, {"steps": 1000}, {}, {}, fixed(0.1))
+    assert big.passes == pytest.approx(1000 * 32 * 64 / 10_000_000)
+    assert big.model["dropout"] == 0.0 and big.training["input_dropout"] == 0.0
+    mid = plan_training(100_000, {"steps": 1000}, {}, {}, fixed(0.1))  # ~20 passes
+    assert mid.model["dropout"] == 0.1 and mid.training["input_dropout"] == 0.0
+    small = plan_training(30_000, {"steps": 1000}, {}, {}, fixed(0.1))  # ~68 passes
+    assert small.training["input_dropout"] > 0 and small.model["dropout"] > 0
+    for p in (big, mid, small):
+        assert p.training["schedule"] == "cosine" and p.run == {"batch_size": 32}
+        assert 10 <= p.training["eval_every"] <= 100
+
+
+def test_a_time_budget_is_turned_into_steps_by_timing_a_step():
+    measure = fixed(0.05)
+    p = plan_training(1_000_000, {"time_budget": "1m"}, {}, {}, measure)
+    assert p.steps == 1200 and measure.calls == [(64, 32)]
+    assert expected_steps({"steps": 500, "time_budget": 60}, lambda: 0.05) == 500
+    assert expected_steps({"steps": 5000, "time_budget": 60}, lambda: 0.05) == 1200
+
+
+def test_a_tiny_corpus_stops_once_more_passes_stop_helping():
+    p = plan_training(5_000, {"time_budget": 600}, {}, {}, fixed(0.01))
+    assert p.passes == pytest.approx(rule.MAX_PASSES, rel=0.01)
+    assert p.run["steps"] == p.steps < 60_000  # the run anneals and ends by then
+    assert p.training["eval_every"] <= 5 * 5_000 / (32 * 64) + 1  # every few passes
+
+
+def test_the_users_settings_win():
+    p = plan_training(
+        30_000,
+        {"steps": 100, "batch_size": 8},
+        {"dropout": 0.0, "n_embd": 128},
+        {"lr": 1e-3, "schedule": "plateau"},
+        fixed(0.1),
+    )
+    assert p.model["dropout"] == 0.0 and p.model["n_embd"] == 128
+    assert p.training["lr"] == 1e-3 and p.training["schedule"] == "plateau"
+    assert p.run == {"batch_size": 8}
+    assert "transformer" in p.describe() and "passes" in p.describe()
+
+
+def test_the_text_task_follows_the_plan_and_says_so():
+    from museforge.text.kinds import text_task
+
+    task, info = text_task({}, {}, "songs-poems", 0, run={"steps": 40})
+    (notice,) = info["notices"]
+    assert notice.startswith("chose from the data and budget: about 40 steps")
+    assert task.cfg.n_embd == rule.N_EMBD and task.cfg.context == rule.CONTEXT
+    assert task.training.schedule == "cosine" and task.run_defaults == {"batch_size": 32}
+    timed, _ = text_task({}, {}, "songs-poems", 0, run={"time_budget": "2s"})
+    assert timed.training.eval_every >= rule.MIN_EVAL_EVERY  # planned from a timed step
+    classic, info = text_task({}, {"preset": "classic-char-gpt"}, "songs-poems", 0)
+    assert info["notices"] == [] and classic.cfg.n_embd == 128  # a preset is left alone
