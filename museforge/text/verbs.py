@@ -191,7 +191,11 @@ def poem(
     ] = None,
     title: Annotated[str, Param("the poem's title (primes the model)", applies=ZH)] = "",
     rhyme: Annotated[
-        str | None, Param("rhyme final (ang) or 中华新韵 group (十唐)", applies=ZH)
+        str | None,
+        Param(
+            "rhyme: a final (ang) or 中华新韵 group (十唐); in 平水韵 a group (七陽, 阳)",
+            applies=ZH,
+        ),
     ] = None,
     tones: Annotated[
         str, Param("平仄 strictness", choices=("off", "loose", "strict"), applies=ZH)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+
 from museforge.bench import text as bench
 
 
-def test_bench_trains_both_contenders_and_reports(monkeypatch, tmp_path):
+@pytest.fixture
+def tiny_contenders(monkeypatch):
+    """Both contenders as one-layer models, scored on few and short samples."""
     tiny = {"n_layer": 1, "n_head": 2, "n_embd": 16, "context": 32}
     monkeypatch.setattr(
         bench,
@@ -17,6 +21,9 @@ def test_bench_trains_both_contenders_and_reports(monkeypatch, tmp_path):
     )
     monkeypatch.setattr(bench, "SPEED_CHARS", 40)
     monkeypatch.setattr(bench, "ORIGINALITY_SAMPLES", 3)
+
+
+def test_bench_trains_both_contenders_and_reports(tiny_contenders, tmp_path):
     results = bench.run_text_bench(2.0, tmp_path, corpora=("song100",), progress=False)
     entry = results["corpora"]["song100"]
     rows = entry["models"]
@@ -31,18 +38,7 @@ def test_bench_trains_both_contenders_and_reports(monkeypatch, tmp_path):
     assert "song100" in table and "ours ÷ classic" in table
 
 
-def test_panel_mode_gives_ours_the_seconds_the_classic_recipe_took(monkeypatch, tmp_path):
-    tiny = {"n_layer": 1, "n_head": 2, "n_embd": 16, "context": 32}
-    monkeypatch.setattr(
-        bench,
-        "CONTENDERS",
-        {
-            "classic-char-gpt": (tiny, {"preset": "classic-char-gpt"}, 12),
-            "ours-transformer": (tiny, {}, 16),
-        },
-    )
-    monkeypatch.setattr(bench, "SPEED_CHARS", 40)
-    monkeypatch.setattr(bench, "ORIGINALITY_SAMPLES", 3)
+def test_panel_mode_gives_ours_the_seconds_the_classic_recipe_took(tiny_contenders, tmp_path):
     results = bench.run_text_bench(None, tmp_path, ("song100",), progress=False, classic_steps=30)
     entry = results["corpora"]["song100"]
     classic, ours = entry["models"]["classic-char-gpt"], entry["models"]["ours-transformer"]
