@@ -146,6 +146,8 @@ def write_poems(
     required: str | None = None,
     repeats: bool = False,
     rhyme_book: str = "xinyun",
+    theme: str = "",
+    steer: float = 0.0,
     lines: int | None = None,
     syllables: str | None = None,
     rhyme_scheme: str | None = None,
@@ -155,7 +157,8 @@ def write_poems(
 ) -> Written:
     """``n`` poems in a form of the model's language (see the ``poem`` verb): Chinese
     models use ``form``, ``title``, ``rhyme``, ``tones``, ``acrostic``, ``required``,
-    ``repeats`` and ``rhyme_book``;
+    ``repeats``, ``rhyme_book`` and ``theme``/``steer`` (characters of a theme, by default
+    the title, favoured on every line);
     English models ``form``, ``lines``, ``syllables``, ``rhyme_scheme``, ``acrostic`` and
     ``min_zipf`` (how common every word must be). With ``candidates`` > 1 each poem is
     the likeliest of that many drafts (by the model's bits per character). ``keep`` holds
@@ -173,7 +176,8 @@ def write_poems(
             "repeats": repeats,
             "rhyme_book": rhyme_book,
         }
-        written = _chinese_poems(model, spec, title, drafts, seed, settings, kept)
+        steering = {"theme": theme or title, "steer": steer} if steer > 0 else {}
+        written = _chinese_poems(model, spec, title, drafts, seed, settings, kept, steering)
         return _keep_best(model, written, candidates, score=bool(kept))
     spec = {
         "form": form or "quatrain",
@@ -195,8 +199,10 @@ def _chinese_poems(
     seed: int,
     s: SamplingSettings,
     kept: dict[int, str],
+    steering: dict[str, Any],
 ) -> Written:
     from museforge.text.chinese import ChineseForm, make_chinese_constraint, verify_chinese
+    from museforge.text.steer import theme_bias
 
     form = ChineseForm(**spec)
     vocab = list(model.vocab)
@@ -204,6 +210,7 @@ def _chinese_poems(
     make_chinese_constraint(form, vocab, stream(seed, "form-check"), kept)
 
     masks = None if title else _TitleMasks(model.vocab)
+    bias = theme_bias(model, steering.get("theme", ""), steering.get("steer", 0.0))
 
     def make(i: int) -> Constraint:
         con = make_chinese_constraint(form, vocab, stream(seed, "form", i), kept)
@@ -213,14 +220,15 @@ def _chinese_poems(
         if "》" in title or "\n" in title:
             raise InputError("title must not contain 》 or a line break")
         prompt = f"《{title}》\n"
-        bodies = generate(model, prompt, n, seed, s, make)
+        bodies = generate(model, prompt, n, seed, s, make, bias=bias)
         parts = [(title, body) for body in bodies]
     else:
-        raw = generate(model, "《", n, seed, s, make)
+        raw = generate(model, "《", n, seed, s, make, bias=bias)
         parts = [tuple(r.split("》\n", 1)) for r in raw]
     texts = [f"《{t}》\n{body}" for t, body in parts]
     bodies = [body for _, body in parts]
-    return Written(texts, bodies, [verify_chinese(b, form) for b in bodies], _with_keep(spec, kept))
+    record = _with_keep(spec, kept) | steering
+    return Written(texts, bodies, [verify_chinese(b, form) for b in bodies], record)
 
 
 def _with_keep(spec: dict[str, Any], kept: dict[int, str]) -> dict[str, Any]:

@@ -103,6 +103,7 @@ def _generate_batch(
     s: SamplingSettings,
     make_constraint: Callable[[int], Constraint] | None,
     on_token: TokenCallback | None,
+    bias: torch.Tensor | None = None,
 ) -> list[str | None]:
     """Sample one text per entry of ``rows``; None where a constraint hit a dead end."""
     model.eval()
@@ -133,7 +134,7 @@ def _generate_batch(
         else:
             allowed = torch.stack(masks)
             banned, any_allowed = ~allowed, allowed.any(dim=-1).tolist()
-        raw = logits.float()
+        raw = logits.float() if bias is None else logits.float() + bias
         shaped = raw
         if s.repetition_penalty > 1.0:
             shaped = _penalise(shaped, out, s.repetition_penalty)
@@ -179,8 +180,10 @@ def generate(
     settings: SamplingSettings | None = None,
     make_constraint: Callable[[int], Constraint] | None = None,
     on_token: TokenCallback | None = None,
+    bias: torch.Tensor | None = None,
 ) -> list[str]:
-    """``n`` continuations of ``prompt`` (the prompt itself not included).
+    """``n`` continuations of ``prompt`` (the prompt itself not included); ``bias`` (one
+    value per vocabulary entry) is added to the logits at every step.
 
     ``make_constraint(i)`` builds sample *i*'s constraint; a sample that reaches a dead end
     (or runs out of ``max_chars`` before its form is complete) is drawn again from a fresh
@@ -196,7 +199,7 @@ def generate(
     for attempt in range(MAX_ATTEMPTS):
         with cpu_threads(threads):
             texts = _generate_batch(
-                model, prompt, todo, attempt, seed, s, make_constraint, on_token
+                model, prompt, todo, attempt, seed, s, make_constraint, on_token, bias
             )
         for row, text in zip(todo, texts, strict=True):
             if text is not None:

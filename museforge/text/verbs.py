@@ -23,6 +23,7 @@ from museforge.text.rerank import MAX_CANDIDATES
 from museforge.text.sampling import SamplingSettings, TokenCallback, generate
 
 DEFAULT_CANDIDATES = 4  # drafts per poem; measured in docs/text.md
+DEFAULT_STEER = 2.0  # theme steering of Chinese poems; measured in docs/text.md
 # Settings every text verb shares, declared once.
 N = Annotated[int, Param("how many variations", min=1, max=1000)]
 TEMPERATURE = Annotated[
@@ -215,6 +216,18 @@ def poem(
             applies=ZH,
         ),
     ] = "xinyun",
+    theme: Annotated[
+        str, Param("characters to favour on every line (default: the title)", applies=ZH)
+    ] = "",
+    steer: Annotated[
+        float,
+        Param(
+            "how strongly the theme (or title) steers every line (0 = off)",
+            min=0,
+            max=5,
+            applies=ZH,
+        ),
+    ] = DEFAULT_STEER,
     lines: Annotated[int | None, Param("number of lines", min=1, max=100, applies=EN)] = None,
     syllables: Annotated[
         str | None, Param("syllables per line, e.g. 10 or 8,6,8,6", applies=EN)
@@ -271,6 +284,8 @@ def poem(
         required=required,
         repeats=repeats,
         rhyme_book=rhyme_book,
+        theme=theme,
+        steer=steer if loaded.model.cfg.language == "zh" else 0.0,
         lines=lines,
         syllables=syllables,
         rhyme_scheme=rhyme_scheme,

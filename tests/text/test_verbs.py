@@ -139,3 +139,30 @@ def test_keep_writes_around_lines_and_ranks_the_texts(zh_model, en_model):
     ]:
         with pytest.raises(InputError, match=message):
             call_verb(en_model, "poem", keep=bad)
+
+
+def test_a_theme_lifts_its_characters_on_every_line(zh_model):
+    import torch
+
+    from museforge.text.chinese import han_mask
+    from museforge.text.sampling import SamplingSettings, generate
+    from museforge.text.steer import MAX_LIFT, theme_bias
+
+    model = zh_model.model
+    assert theme_bias(model, "", 1.0) is None and theme_bias(model, "春", 0.0) is None
+    lift = theme_bias(model, "春", 2.0)
+    assert lift.shape == (len(model.vocab),) and lift.min() >= 0
+    assert lift.max() <= 2.0 * MAX_LIFT and lift.max() > 0
+    assert not lift[~han_mask(model.vocab)].any()  # punctuation and markers untouched
+    spring = model.vocab.index("春")
+    forced = torch.zeros(len(model.vocab))
+    forced[spring] = 100.0
+    (text,) = generate(
+        model, "", 1, 0, SamplingSettings(max_chars=8, stop_at_end=False), bias=forced
+    )
+    assert text == "春" * 8  # the bias is added at every step
+    plain = call_verb(zh_model, "poem", title="春夜", seed=2, steer=0.0).artworks[0]
+    steered = call_verb(zh_model, "poem", title="春夜", seed=2).artworks[0]
+    assert "theme" not in plain.provenance["form"]
+    assert steered.provenance["form"]["theme"] == "春夜"  # the title, by default
+    assert steered.provenance["violations"] == []
