@@ -44,6 +44,10 @@ def train(
     image_size: Annotated[
         int | None, typer.Option(help="square image size (default: data's)")
     ] = None,
+    init: Annotated[
+        str | None,
+        typer.Option(help="text models: fine-tune from this model (folder or starter name)"),
+    ] = None,
     overrides: Annotated[list[str] | None, typer.Option("--set", help="TABLE.KEY=VALUE")] = None,
     resume: Annotated[
         bool, typer.Option(help="continue the run in --out from its checkpoint")
@@ -79,6 +83,10 @@ def train(
         sets.append(f"training.style={style!r}")
     if image_size is not None:
         sets.append(f"model.image_size={image_size}")
+    if init is not None:
+        from museforge.cli.app import resolve_model
+
+        sets.append(f"training.init={str(resolve_model(init))!r}")
     spec = apply_overrides(spec, sets)
     from museforge.core.recipe import train_from_recipe
 

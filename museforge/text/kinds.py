@@ -39,6 +39,25 @@ def _seconds_per_step(vocab: tuple[str, ...], ids: torch.Tensor) -> Callable[[di
     return measure
 
 
+# What a fine-tuned model takes from its base: everything but dropout.
+BASE_FIELDS = ("arch", "n_layer", "n_head", "n_embd", "position", "bias", "context", "language")
+FINE_TUNE_LR = 3e-3  # a base's weights are far along: a third of the rate from scratch
+
+
+def _base(path: str, language: str) -> Any:
+    """The text model to fine-tune from (``training.init``), checked."""
+    from museforge.core.artifact import load_artifact
+
+    base = load_artifact(path)
+    if base.kind != "text-lm":
+        raise DataError(f"init model '{path}' is a {base.kind}; fine-tuning needs a text-lm")
+    if base.model.cfg.language != language:
+        raise DataError(
+            f"init model '{path}' writes {base.model.cfg.language}, but the data is {language}"
+        )
+    return base
+
+
 def text_task(
     model: dict[str, Any],
     training: dict[str, Any],
@@ -46,16 +65,41 @@ def text_task(
     seed: int,
     run: dict[str, Any] | None = None,
 ):
-    """A TextLMTask for the Trainer, plus the data description for the manifest."""
+    """A TextLMTask for the Trainer, plus the data description for the manifest.
+
+    With ``training.init`` (a text model's folder) the model starts from that model's
+    weights, architecture and vocabulary (fine-tuning); characters of the data it does not
+    know are read as its unknown marker, and said so."""
     preset = PRESETS.get(training.get("preset", ""))
     model, training = apply_preset(PRESETS, model, training)
+    training = dict(training)
+    init = training.pop("init", None)
     corpus = load_text_corpus(data)
     train, val = split_corpus(corpus, holdout=HOLDOUT, seed=SPLIT_SEED)
     train_text, val_text = train.text(), val.text()
+    notices = []
+    base = None
+    if init:
+        base = _base(str(init), corpus.language)
+        fixed = {k: getattr(base.model.cfg, k) for k in BASE_FIELDS}
+        changed = sorted(k for k in fixed if k in model and model[k] != fixed[k])
+        if changed:
+            raise DataError(f"a fine-tuned model keeps its base's {', '.join(changed)}")
+        model = {**model, **fixed, "vocab": base.model.cfg.vocab}
+        training.setdefault("lr", FINE_TUNE_LR)
+        unknown = base.model.unknown_chars(corpus.text())
+        notices.append(
+            f"fine-tuning from {init}"
+            + (
+                f"; {len(unknown)} characters of the data are new to it and read as unknown: "
+                f"{''.join(unknown[:20])!r}"
+                if unknown
+                else ""
+            )
+        )
     vocab = model.get("vocab") or build_vocab(corpus.text())
     index = {c: i for i, c in enumerate(vocab)}
     train_ids = lossy_ids(index, train_text)
-    notices = []
     if preset is None:
         plan = plan_training(
             len(train_text), run or {}, model, training, _seconds_per_step(tuple(vocab), train_ids)
@@ -86,6 +130,10 @@ def text_task(
         **skipped_record(corpus.skipped),
     }
     task = TextLMTask(cfg, train_cfg, train_ids, lossy_ids(index, val_text), seed)
+    if base is not None:
+        task.model.load_state_dict(base.model.state_dict())
+        task.best.model.load_state_dict(base.model.state_dict())
+        data_info["init"] = {"model": str(init), "sha256": base.manifest["weights"]["sha256"]}
     task.run_defaults = {"batch_size": preset[2]} if preset else plan.run
     return task, data_info
 

@@ -73,3 +73,24 @@ def test_the_text_task_follows_the_plan_and_says_so():
     assert timed.training.eval_every >= rule.MIN_EVAL_EVERY  # planned from a timed step
     classic, info = text_task({}, {"preset": "classic-char-gpt"}, "songs-poems", 0)
     assert info["notices"] == [] and classic.cfg.n_embd == 128  # a preset is left alone
+
+
+def test_init_fine_tunes_from_a_model_of_the_same_family(zh_model_path, en_model_path):
+    import torch
+
+    from museforge.core.artifact import load_artifact
+    from museforge.errors import DataError
+    from museforge.text.kinds import FINE_TUNE_LR, text_task
+
+    base = load_artifact(zh_model_path)
+    task, info = text_task({}, {"init": str(zh_model_path)}, "song100", 0, run={"steps": 5})
+    assert task.cfg.vocab == base.model.cfg.vocab and task.cfg.n_embd == base.model.cfg.n_embd
+    for name, tensor in base.model.state_dict().items():
+        assert torch.equal(task.model.state_dict()[name], tensor)
+    assert task.training.lr == FINE_TUNE_LR
+    assert info["notices"][0].startswith(f"fine-tuning from {zh_model_path}")
+    assert info["init"]["sha256"] == base.sha256
+    with pytest.raises(DataError, match="writes en, but the data is zh"):
+        text_task({}, {"init": str(en_model_path)}, "song100", 0, run={"steps": 5})
+    with pytest.raises(DataError, match="keeps its base's n_embd"):
+        text_task({"n_embd": 8}, {"init": str(zh_model_path)}, "song100", 0, run={"steps": 5})
