@@ -94,7 +94,7 @@ def test_songs_poems_attributions_become_authors():
     assert "penna míriel" in elbereth.text
 
 
-BUILTINS = {"tang300", "song100", "songs-poems"}
+BUILTINS = {"tang300", "song100", "songs-poems", "fortunes-en", "fortunes-zh"}
 
 
 def test_builtins_are_registered_with_size_and_licence():
@@ -384,3 +384,15 @@ def test_file_with_nothing_left_after_cleaning(tmp_path):
     path = tmp_path / "separators.txt"
     path.write_text("%\n\x1b[31m\x1b[m\n%\n")
     expect_error(f"file:{path}", DataError, str(path), "no text left")
+
+
+def test_the_pretraining_sets_leave_out_what_the_starters_learn_from():
+    from museforge.text.corpus import EN_FORTUNES, FORTUNES_DIR, ZH_FORTUNES
+
+    assert "songs-poems" not in EN_FORTUNES and "tang300" not in ZH_FORTUNES
+    if not (FORTUNES_DIR / "literature").is_file():
+        pytest.skip("Debian's fortunes are not installed")
+    english = load_text_corpus("fortunes-en")
+    assert english.language == "en" and len(english.text()) > 1_000_000
+    poet = load_text_corpus("songs-poems").poems[0].text
+    assert poet not in english.text()
