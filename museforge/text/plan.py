@@ -6,7 +6,8 @@ starter model learns from (docs/text.md, "How the defaults were chosen"):
 * **Model**: a narrow transformer (4 layers of 64 dimensions, context 64, batch 32). On two
   CPU cores a budget of minutes is spent best on many steps of a small model: the classic
   128-dimensional model sees half as many characters in the same time.
-* **Schedule**: a high rate (1e-2; 3e-3 for a tiny corpus a step reads a tenth of)
+* **Schedule**: a high rate (1e-2; 3e-3 for a tiny corpus a step reads a tenth of; lower
+  in proportion for a model wider than 64)
   annealed over the run to 2% (cosine), the run being the budget (time or steps) or the
   point where more passes stop helping (100), whichever is first.
 * **Regularisation from repetition**: the run's expected passes over the training text
@@ -99,7 +100,10 @@ def plan_training(
     every = max(MIN_EVAL_EVERY, min(steps // EVALUATIONS, int(5 / passes_per_step)))
     chosen_training = {
         "schedule": "cosine",
-        "lr": SMALL_LR if passes_per_step > SMALL_PASSES_PER_STEP else LR,
+        # A wider model (a user's, or a base's) takes a proportionally lower rate: the
+        # 128-dim sweeps were best near 5e-3 (docs/text.md).
+        "lr": (SMALL_LR if passes_per_step > SMALL_PASSES_PER_STEP else LR)
+        * min(1.0, N_EMBD / chosen_model["n_embd"]),
         "min_lr_ratio": MIN_LR_RATIO,
         "warmup": min(WARMUP, max(1, steps // 10)),
         "input_dropout": hidden,

@@ -94,3 +94,9 @@ def test_init_fine_tunes_from_a_model_of_the_same_family(zh_model_path, en_model
         text_task({}, {"init": str(en_model_path)}, "song100", 0, run={"steps": 5})
     with pytest.raises(DataError, match="keeps its base's n_embd"):
         text_task({"n_embd": 8}, {"init": str(zh_model_path)}, "song100", 0, run={"steps": 5})
+
+
+def test_a_wider_model_takes_a_lower_rate():
+    narrow = plan_training(100_000, {"steps": 100}, {}, {}, fixed(0.1))
+    wide = plan_training(100_000, {"steps": 100}, {"n_embd": 128}, {}, fixed(0.1))
+    assert wide.training["lr"] == pytest.approx(narrow.training["lr"] / 2)
