@@ -285,7 +285,7 @@ XINYUN = RhymeBook(
     "xinyun",
     "中华新韵",
     tuple(_GROUP_NAMES),
-    lambda char: _readings(char),
+    _readings,
     _xinyun_find,
     lambda g: f"{_GROUP_NAMES[g]} ({'/'.join(RHYME_GROUPS[_GROUP_NAMES[g]])})",
 )
@@ -298,7 +298,6 @@ _BOOK_ALIASES = {
     "平水韻": "pingshui",
     "平水": "pingshui",
 }
-RHYME_BOOKS = ("xinyun", "pingshui")
 
 
 @functools.cache
@@ -490,8 +489,13 @@ class _VocabTables:
         self.size, self.book = size, book
         self.index: dict[str, int] = {}
         han, ping, ze = [], [], []
-        # bits[tone_checked][i]: groups of character i (via 平 readings only when checked)
+        groups = len(book.names)
+        # bits[tone_checked][i]: groups of character i (via 平 readings only when checked);
+        # _members[tone_checked][g]: the characters of group g, the same facts by group
         self.bits: dict[bool, list[int]] = {False: [0] * size, True: [0] * size}
+        self._members: dict[bool, list[list[int]]] = {
+            key: [[] for _ in range(groups)] for key in (False, True)
+        }
         for i, char in enumerate(vocab):
             self.index.setdefault(char, i)
             if not _readings(char):  # not a Chinese character at all
@@ -499,17 +503,13 @@ class _VocabTables:
             han.append(i)
             for r in book.readings(char):
                 (ping if r.tone == PING else ze).append(i)
-                if r.group is not None:
-                    self.bits[False][i] |= 1 << r.group
-                    if r.tone == PING:
-                        self.bits[True][i] |= 1 << r.group
+                if r.group is None:
+                    continue
+                for key in (False, True) if r.tone == PING else (False,):
+                    self.bits[key][i] |= 1 << r.group
+                    self._members[key][r.group].append(i)
         self.han = self._flags(han)
         self.tone = {PING: self._flags(ping), ZE: self._flags(ze)}
-        groups = len(book.names)
-        self._members = {
-            key: [[i for i, b in enumerate(bits) if b >> g & 1] for g in range(groups)]
-            for key, bits in self.bits.items()
-        }
         self._rhyme_masks: dict[tuple[bool, int], torch.Tensor] = {}
         # capacity[tone_checked][g]: distinct characters available for group g (duplicates
         # in the vocabulary count once, as they are the same rhyme character)

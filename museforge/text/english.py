@@ -330,8 +330,6 @@ class _Tables:
         self.newline = bits.get("\n", 0)
         self.punct = sum(bits.get(ch, 0) for ch in PUNCTUATION)
         self.stops = sum(bits.get(ch, 0) for ch in STOPS)
-        # Printable characters only: specials (end marker, unknown) are control characters.
-        self.free = sum(b for ch, b in bits.items() if ch.isprintable())
         chars = {ch for ch in bits if "a" <= ch <= "z"}
         if not chars:
             raise InputError("the model's vocabulary has no lower-case letters a-z")
@@ -619,7 +617,7 @@ class _VerseConstraint:
             return self._free_mask()
         t = self.t
         if self.phase == "punct":
-            more = t.stops if self.run < MAX_PUNCT_RUN and self.mark in STOPS else 0
+            more = self._more_marks()
             return more | (self._line_end() if self.final else t.space)
         letters = t.letters(self.node, self.remaining, self.fmin, self.fin)
         if self.phase == "word":
@@ -649,13 +647,7 @@ class _VerseConstraint:
         elif self.line.target is None:
             self._free_advance(char)
         elif self.phase in ("word", "in") and (char.isalpha() or char == "'"):
-            child = self.t.lex.child(self.node, char.lower())
-            if child is None:
-                raise ValueError(f"character {char!r} was not allowed here")
-            # Capitals start a word or continue an all-capitals one ("THE").
-            if char != "'":
-                self.caps = char.isupper() and (self.phase == "word" or self.caps)
-            self.node, self.phase, self.at_start = child, "in", False
+            self._letter(char)
             self.final = self._word_final()
         elif self.phase == "in":
             w = self.t.lex.word_at(self.node)
@@ -679,6 +671,20 @@ class _VerseConstraint:
                 self.classes.setdefault(self.line.group, self.t.lex.cls[index])
         if self.line.key is not None and part is not None:
             self.sounds.setdefault(self.line.key, part)
+
+    def _letter(self, char: str) -> None:
+        """Follow a letter (or "'") of the current word down the lexicon trie."""
+        child = self.t.lex.child(self.node, char.lower())
+        if child is None:
+            raise ValueError(f"character {char!r} was not allowed here")
+        # Capitals start a word or continue an all-capitals one ("THE").
+        if char != "'":
+            self.caps = char.isupper() and (self.phase == "word" or self.caps)
+        self.node, self.phase, self.at_start = child, "in", False
+
+    def _more_marks(self) -> int:
+        """Marks that may extend a punctuation run: only . ! ? run on, at most three."""
+        return self.t.stops if self.run < MAX_PUNCT_RUN and self.mark in STOPS else 0
 
     def _after_word(self, char: str) -> None:
         if char == "\n":
@@ -723,7 +729,7 @@ class _VerseConstraint:
         ok = self._free_ok()
         end = self._line_end() if ok else 0
         if self.phase == "punct":
-            more = t.stops if self.run < MAX_PUNCT_RUN and self.mark in STOPS else 0
+            more = self._more_marks()
             # Past the limit a line whose last word may close it must close.
             closing = self.chars >= FREE_LINE_CHARS and ok
             return more | end | (0 if closing else t.space)
@@ -737,32 +743,19 @@ class _VerseConstraint:
     def _free_advance(self, char: str) -> None:
         lex = self.t.lex
         if self.phase in ("word", "in") and (char.isalpha() or char == "'"):
-            child = lex.child(self.node, char.lower())
-            if child is None:
-                raise ValueError(f"character {char!r} was not allowed here")
             if self.phase == "word":
                 self.forcing = self.chars >= FREE_LINE_CHARS
-            if char != "'":
-                self.caps = char.isupper() and (self.phase == "word" or self.caps)
-            self.node, self.phase, self.at_start = child, "in", False
-        elif self.phase == "in":
-            w = lex.word_at(self.node)
-            if w is None:
-                raise ValueError(f"character {char!r} cannot end the word here")
-            self.last, self.node = w, lex.root
-            self._free_after_word(char)
-        else:  # a punctuation run
-            self._free_after_word(char)
-        self.chars += 1
-
-    def _free_after_word(self, char: str) -> None:
-        if char == "\n":
-            self._chose(self.last, None)
-            self._end_line()
-        elif char == " ":
-            self.phase, self.run = "word", 0
+            self._letter(char)
         else:
-            self.phase, self.run, self.mark = "punct", self.run + 1, char
+            if self.phase == "in":
+                w = lex.word_at(self.node)
+                if w is None:
+                    raise ValueError(f"character {char!r} cannot end the word here")
+                self.last, self.node = w, lex.root
+            if char == "\n":
+                self._chose(self.last, None)
+            self._after_word(char)
+        self.chars += 1
 
 
 def _check_feasible(t: _Tables, lines: list[_Line], kept: Container[int] = ()) -> None:

@@ -133,7 +133,7 @@ def text_task(
     if base is not None:
         task.model.load_state_dict(base.model.state_dict())
         task.best.model.load_state_dict(base.model.state_dict())
-        data_info["init"] = {"model": str(init), "sha256": base.manifest["weights"]["sha256"]}
+        data_info["init"] = {"model": str(init), "sha256": base.sha256}
     task.run_defaults = {"batch_size": preset[2]} if preset else plan.run
     return task, data_info
 

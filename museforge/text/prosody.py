@@ -156,7 +156,9 @@ def stress_pattern(word: str) -> str:
 
 @cache
 def _frequencies() -> dict[str, float]:
-    """Word -> share of English text (wordfreq's list, loaded once; about 0.2 s)."""
+    """Word -> share of English text (wordfreq's list, loaded once; about 0.2 s). Read as a
+    whole rather than through ``wordfreq.zipf_frequency``, which tokenises its argument on
+    every call: the lexicon asks about 125k words."""
     from wordfreq import get_frequency_dict
 
     return get_frequency_dict("en")
