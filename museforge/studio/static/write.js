@@ -18,6 +18,7 @@ let rows = []; // {item, lock, input, marks}
 let selected = 0;
 let marksTimer = null;
 let marksAsked = 0; // only the newest answer is drawn
+let layoutAsked = 0; // ... and only the newest layout
 let job = null;
 
 const language = () => models.find((m) => m.name === $("write-model").value)?.variant || "en";
@@ -53,10 +54,14 @@ async function modelChanged() {
   await layout();
 }
 
-/** Rows for the chosen form: as many as it has lines, keeping what was written. */
+/** Rows for the chosen form: as many as it has lines, keeping what was written. Only the
+ * newest layout is drawn (a model and then a form chosen quickly ask twice), and it keeps
+ * what was typed while it waited for the server. */
 async function layout() {
+  const asked = ++layoutAsked;
+  const answer = await marksFor(rows.map((r) => r.input.value));
+  if (asked !== layoutAsked) return;
   const before = rows.map((r) => [r.input.value, r.lock.checked]);
-  const answer = await marksFor(before.map(([text]) => text));
   const list = clear($("write-lines"));
   rows = [];
   for (let i = 0; i < answer.rows; i++) {
@@ -67,7 +72,7 @@ async function layout() {
   }
   selected = Math.min(selected, rows.length - 1);
   select(selected);
-  draw(answer);
+  await refreshMarks();
 }
 
 function makeRow(i) {
