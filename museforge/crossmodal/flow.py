@@ -69,9 +69,14 @@ class Attention(nn.Module):
 class FlowNet(nn.Module):
     """(picture so far, time, sentence) -> velocity: a U-Net of ``levels`` levels with one
     conditioned residual block per level and direction, attention at the coarsest; the
-    input carries each pixel's coordinates, so words about places can be followed."""
+    input carries each pixel's coordinates, so words about places can be followed.
 
-    def __init__(self, image_size: int, width: int, text_dim: int, levels: int = 3):
+    The "picture" is ``channels`` × ``image_size``²: RGB pixels, or an autoencoder's latent
+    grid (:mod:`museforge.crossmodal.autoencoder`)."""
+
+    def __init__(
+        self, image_size: int, width: int, text_dim: int, levels: int = 3, channels: int = 3
+    ):
         super().__init__()
         if image_size % 2 ** (levels - 1):
             raise ValueError(f"image_size {image_size} does not halve {levels - 1} times")
@@ -81,7 +86,7 @@ class FlowNet(nn.Module):
         self.time = nn.Sequential(nn.Linear(width, cond), nn.SiLU(), nn.Linear(cond, cond))
         self.words = nn.Sequential(nn.Linear(text_dim, cond), nn.SiLU(), nn.Linear(cond, cond))
         # Two coordinate channels: convolutions alone cannot tell "top left" from "centre".
-        self.inp = nn.Conv2d(3 + 2, chans[0], 3, 1, 1)
+        self.inp = nn.Conv2d(channels + 2, chans[0], 3, 1, 1)
         ramp = torch.linspace(-1, 1, image_size)
         grid = torch.stack(torch.meshgrid(ramp, ramp, indexing="ij"))
         self.register_buffer("coords", grid, persistent=False)
@@ -96,7 +101,9 @@ class FlowNet(nn.Module):
         for c in reversed(chans):
             self.up.append(ResBlock(c_prev + c, c, cond))
             c_prev = c
-        self.out = nn.Sequential(nn.GroupNorm(8, c_prev), nn.SiLU(), nn.Conv2d(c_prev, 3, 3, 1, 1))
+        self.out = nn.Sequential(
+            nn.GroupNorm(8, c_prev), nn.SiLU(), nn.Conv2d(c_prev, channels, 3, 1, 1)
+        )
         nn.init.zeros_(self.out[-1].weight)
         nn.init.zeros_(self.out[-1].bias)
 
@@ -133,8 +140,10 @@ def sample_flow(
     steps: int,
     guidance: float = 1.0,
     against: torch.Tensor | None = None,
+    clamp: bool = True,
 ) -> torch.Tensor:
-    """Integrate from ``noise`` (t = 0) to pictures (t = 1) with Heun's method.
+    """Integrate from ``noise`` (t = 0) to pictures (t = 1) with Heun's method, clamped
+    to [-1, 1] unless ``clamp`` is off (latents).
 
     ``guidance`` 1 follows the conditional field; above 1 it is pushed away from the field
     of ``against`` (the unconditional one, zeros, unless a negative prompt is given)."""
@@ -156,4 +165,4 @@ def sample_flow(
         v0 = velocity(x, t0)
         guess = x + (t1 - t0) * v0  # Euler; Heun's correction on all but the last step
         x = guess if i == steps - 1 else x + (t1 - t0) * (v0 + velocity(guess, t1)) / 2
-    return x.clamp(-1, 1)
+    return x.clamp(-1, 1) if clamp else x

@@ -4,6 +4,13 @@ Each step draws straight noise-to-picture paths for a batch and fits the velocit
 them; a share of captions is dropped so that classifier-free guidance has an unconditional
 field to push away from. The learning rate warms up, then anneals to a tenth by a cosine
 over the budget; an EMA of the network is what gets exported.
+
+A flow in an autoencoder's latent grid (``latent_channels`` > 0) is trained in two phases
+of one run: the autoencoder on reconstruction for the first ``autoencoder_share`` of the
+budget (its own cosine schedule), then, frozen, it encodes every picture once and the flow
+learns those latents for the rest. The phase follows from the share of the budget done, so
+a resumed run picks up where it stopped. An autoencoder trained before (another latent
+flow's) skips the first phase.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from PIL import Image
 
 from museforge.core.grid import make_grid
 from museforge.core.train import optimizer_step
+from museforge.crossmodal.autoencoder import PictureAutoencoder, reconstruction_loss
 from museforge.crossmodal.captioned import CaptionedImages
 from museforge.crossmodal.encoder import TextImageEncoder
 from museforge.crossmodal.flow import flow_loss, sample_flow
@@ -35,10 +43,14 @@ class FlowTraining:
     ema_decay: float = 0.999
     drop_caption: float = 0.1  # captions replaced by "no words": the unconditional field
     grad_clip: float = 1.0
+    autoencoder_share: float = 0.35  # of the budget, for a flow in latents
+    autoencoder_lr: float = 2e-3
 
     def __post_init__(self) -> None:
-        if self.lr <= 0 or self.grad_clip < 0:
-            raise ValueError("lr must be positive and grad_clip not negative")
+        if self.lr <= 0 or self.grad_clip < 0 or self.autoencoder_lr <= 0:
+            raise ValueError("lr and autoencoder_lr must be positive and grad_clip not negative")
+        if not 0 < self.autoencoder_share < 1:
+            raise ValueError(f"autoencoder_share must be in (0, 1) (got {self.autoencoder_share})")
         if not 0 <= self.drop_caption < 1:
             raise ValueError(f"drop_caption must be 0..1 (got {self.drop_caption})")
         if not 0 <= self.ema_decay < 1:
@@ -57,6 +69,7 @@ class FlowTask:
         data: CaptionedImages,
         encoder: TextImageEncoder,
         seed: int,
+        autoencoder: PictureAutoencoder | None = None,
     ):
         self.cfg, self.training, self.data, self.seed = cfg, training, data, seed
         torch.manual_seed(seed)
@@ -67,22 +80,55 @@ class FlowTask:
         net = self.model.flow
         self.ema = EMAGenerator(net, training.ema_decay)
         self.opt = torch.optim.AdamW(net.parameters(), training.lr, weight_decay=0.0)
+        self.autoencoder = self.model.autoencoder if cfg.latent_channels else None
+        self.ae_opt = None
+        self._share = 0.0  # of the budget spent on the autoencoder
+        if self.autoencoder is not None and autoencoder is not None:  # trained already
+            self.autoencoder.load_state_dict(autoencoder.state_dict())
+        elif self.autoencoder is not None:
+            self.ae_opt = torch.optim.Adam(self.autoencoder.parameters(), training.autoencoder_lr)
+            self._share = training.autoencoder_share
         self.num_examples = len(data)
         self._preview = preview_inputs(self)
-        self._step = 0
+        self._fraction = 0.0
+        self._latents: torch.Tensor | None = None
 
     def modules(self) -> dict[str, torch.nn.Module]:
         return {"model": self.model, "ema": self.ema}
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        return {"flow": self.opt}
+        if self.ae_opt is None:
+            return {"flow": self.opt}
+        return {"flow": self.opt, "autoencoder": self.ae_opt}
+
+    def _autoencoding(self) -> bool:
+        return self._fraction < self._share
 
     def set_progress(self, fraction: float) -> None:
-        """Linear warm-up, then cosine annealing to a tenth at the end of the budget."""
+        """Linear warm-up, then cosine annealing to a tenth at the end of the budget (of
+        each phase, where there are two)."""
+        self._fraction = fraction = min(fraction, 1.0)
+        share = self._share
+        if self._autoencoding():
+            scale = 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * fraction / share))
+            for group in self.ae_opt.param_groups:  # type: ignore[union-attr]
+                group["lr"] = self.training.autoencoder_lr * scale
+            return
+        local = (fraction - share) / (1 - share)
         warm = min(1.0, (int(self.ema.steps) + 1) / WARMUP_STEPS)
-        scale = warm * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(fraction, 1.0))))
+        scale = warm * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * local)))
         for group in self.opt.param_groups:
             group["lr"] = self.training.lr * scale
+
+    def _targets(self, indices: torch.Tensor) -> torch.Tensor:
+        """What the flow learns to draw: the pictures, or their latents (all encoded once
+        by the trained autoencoder, which is then frozen)."""
+        if self.autoencoder is None:
+            return self.data.images[indices]
+        if self._latents is None:
+            self.autoencoder.requires_grad_(False)
+            self._latents = self.autoencoder.fit_scale(self.data.images)
+        return self._latents[indices]
 
     def _sentences(self, indices: torch.Tensor, noise: torch.Generator) -> torch.Tensor:
         words = pick_sentences(self, indices, noise)
@@ -90,9 +136,14 @@ class FlowTask:
         return words * keep[:, None]
 
     def train_step(self, indices: torch.Tensor, noise: torch.Generator) -> dict[str, float]:
+        if self._autoencoding():
+            ae = self.autoencoder.train()  # type: ignore[union-attr]
+            loss = reconstruction_loss(ae, self.data.images[indices], noise)
+            optimizer_step(loss, ae, self.ae_opt, clip=self.training.grad_clip)  # type: ignore[arg-type]
+            return {"reconstruction": loss.item()}
         net = self.model.flow
         net.train()
-        loss = flow_loss(net, self.data.images[indices], self._sentences(indices, noise), noise)
+        loss = flow_loss(net, self._targets(indices), self._sentences(indices, noise), noise)
         optimizer_step(loss, net, self.opt, clip=self.training.grad_clip)
         self.ema.update(net)
         return {"loss": loss.item()}
@@ -101,13 +152,21 @@ class FlowTask:
     def preview(self) -> Image.Image:
         """The preview prompts drawn by the averaged network (the trained one untouched)."""
         z, words = self._preview
-        size, cfg = self.cfg.image_size, self.cfg
-        noise = z.view(len(z), 3, size, size)
+        if self._autoencoding():  # the reconstructions so far, beside the pictures
+            pictures = self.data.images[: len(z) // 2]
+            rebuilt = self.autoencoder.eval().decode(self.autoencoder.encode(pictures))  # type: ignore[union-attr]
+            return make_grid(torch.cat([pictures, rebuilt.clamp(-1, 1)]), nrow=int(len(z) ** 0.5))
+        cfg = self.cfg
+        noise = z.view(len(z), *cfg.flow_shape)
         net = self.ema.model.eval()
-        pictures = sample_flow(net, noise, words, cfg.sample_steps, cfg.guidance)
+        latent = self.autoencoder is not None
+        drawn = sample_flow(net, noise, words, cfg.sample_steps, cfg.guidance, clamp=not latent)
+        pictures = self.autoencoder.decode(drawn).clamp(-1, 1) if latent else drawn  # type: ignore[union-attr]
         return make_grid(pictures, nrow=int(len(z) ** 0.5))
 
     def export(self) -> tuple[ImagineConfig, dict[str, torch.Tensor]]:
+        if self.autoencoder is not None and self._latents is None:
+            self.autoencoder.fit_scale(self.data.images)  # stopped before the flow began
         model = copy.deepcopy(self.model)
         model.flow.load_state_dict(self.ema.model.state_dict())
         return self.cfg, model.state_dict()

@@ -12,6 +12,7 @@ picture, but not of these words".
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass
 
 import torch
@@ -19,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
+from museforge.crossmodal.autoencoder import FACTOR, PictureAutoencoder
 from museforge.crossmodal.encoder import CaptionTokens, EncoderConfig, TextEncoder
 from museforge.crossmodal.flow import FlowNet, sample_flow
 from museforge.nn.blocks import plan_resolutions
@@ -32,7 +34,8 @@ class ImagineConfig:
 
     ``arch`` "gan": DF-GAN (``z_dim``, ``g_width``, ``d_width``); "flow": rectified flow
     with a U-Net (``flow_width``, ``flow_levels``; drawn in ``sample_steps`` Heun steps with
-    classifier-free ``guidance``)."""
+    classifier-free ``guidance``), in pixels or, with ``latent_channels`` > 0, in the
+    latent grid of an autoencoder (``autoencoder_width``) trained first."""
 
     encoder: dict
     image_size: int = 64
@@ -44,6 +47,8 @@ class ImagineConfig:
     flow_levels: int = 3
     sample_steps: int = 12
     guidance: float = 2.0
+    latent_channels: int = 0  # 0: the flow draws pixels
+    autoencoder_width: int = 64
 
     def __post_init__(self) -> None:
         base, _ = plan_resolutions(self.image_size)
@@ -55,6 +60,20 @@ class ImagineConfig:
             raise ValueError(f"sample_steps must be 1..200 (got {self.sample_steps})")
         if not 2 <= self.flow_levels <= 5:
             raise ValueError(f"flow_levels must be 2..5 (got {self.flow_levels})")
+        if not 0 <= self.latent_channels <= 64:
+            raise ValueError(f"latent_channels must be 0..64 (got {self.latent_channels})")
+        if self.autoencoder_width < 8 or self.autoencoder_width % 8:
+            raise ValueError(
+                f"autoencoder_width must be a multiple of 8 (got {self.autoencoder_width})"
+            )
+
+    @property
+    def flow_shape(self) -> tuple[int, int, int]:
+        """What the flow draws: RGB pixels, or the autoencoder's latent grid."""
+        if self.latent_channels:
+            side = self.image_size // FACTOR
+            return (self.latent_channels, side, side)
+        return (3, self.image_size, self.image_size)
 
     @property
     def encoder_config(self) -> EncoderConfig:
@@ -158,16 +177,19 @@ class TextToImage(nn.Module):
         self.text = TextEncoder(enc)
         self.text.requires_grad_(False)
         if cfg.arch == "flow":
-            self.flow = FlowNet(cfg.image_size, cfg.flow_width, enc.embed_dim, cfg.flow_levels)
+            channels, side, _ = cfg.flow_shape
+            if cfg.latent_channels:
+                self.autoencoder = PictureAutoencoder(channels, cfg.autoencoder_width)
+            self.flow = FlowNet(side, cfg.flow_width, enc.embed_dim, cfg.flow_levels, channels)
         else:
             self.generator = Generator(cfg, enc.embed_dim)
             self.critic = Critic(cfg, enc.embed_dim)
 
     @property
     def z_dim(self) -> int:
-        """Numbers in a picture's latent: the GAN's noise, or the flow's starting picture."""
+        """Numbers in a picture's latent: the GAN's noise, or the flow's starting point."""
         if self.cfg.arch == "flow":
-            return 3 * self.cfg.image_size**2
+            return math.prod(self.cfg.flow_shape)
         return self.cfg.z_dim
 
     @torch.no_grad()
@@ -192,7 +214,9 @@ class TextToImage(nn.Module):
         no such mode and draws the sentence as given."""
         if self.cfg.arch != "flow":
             return self.generator(z, sentence)
-        size = self.cfg.image_size
-        noise = z.view(len(z), 3, size, size)
+        noise = z.view(len(z), *self.cfg.flow_shape)
         scale = self.cfg.guidance if guidance is None else guidance
-        return sample_flow(self.flow, noise, sentence, self.cfg.sample_steps, scale, against)
+        latent = self.cfg.latent_channels > 0
+        steps = self.cfg.sample_steps
+        drawn = sample_flow(self.flow, noise, sentence, steps, scale, against, clamp=not latent)
+        return self.autoencoder.decode(drawn).clamp(-1, 1) if latent else drawn

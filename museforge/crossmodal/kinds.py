@@ -80,6 +80,7 @@ def imagine_task(model: dict[str, Any], training: dict[str, Any], source: str, s
     encoder = load_artifact(Path(str(encoder_path)))
     if encoder.kind != KIND:
         raise InputError(f"model.encoder '{encoder_path}' is a {encoder.kind}, not a {KIND}")
+    reused = _trained_autoencoder(settings)
     enc_cfg = encoder.model.cfg
     settings["encoder"] = dataclasses.asdict(enc_cfg)
     settings.setdefault("image_size", enc_cfg.image_size)
@@ -92,12 +93,36 @@ def imagine_task(model: dict[str, Any], training: dict[str, Any], source: str, s
     info = data_record(source, full, train, holdout)
     info["encoder"] = {"path": str(encoder.path), "sha256": encoder.sha256}
     info["vocabulary"] = caption_vocabulary(train.captions)
-    task = (FlowTask if flow else ImagineTask)(cfg, train_cfg, train, encoder.model, seed)
+    if flow:
+        autoencoder = reused.model.autoencoder if reused else None
+        task = FlowTask(cfg, train_cfg, train, encoder.model, seed, autoencoder)
+    else:
+        task = ImagineTask(cfg, train_cfg, train, encoder.model, seed)
+    if reused:
+        info["autoencoder"] = {"path": str(reused.path), "sha256": reused.sha256}
     # The neutral sentence: the mean of every training caption's, which the task holds
     # (lang -> N×D, zero rows where a picture has no caption in that language).
     rows = torch.cat(list(task.sentences.values()))
     info["mean_sentence"] = encode_latent(rows[rows.any(1)].mean(0))
     return task, info
+
+
+def _trained_autoencoder(settings: dict[str, Any]) -> Any:
+    """The latent flow named by ``model.autoencoder`` (its autoencoder is reused, and its
+    latent settings copied into ``settings``), or None."""
+    path = settings.pop("autoencoder", None)
+    if not path:
+        return None
+    source = load_artifact(Path(str(path)))
+    latent = getattr(source.model.cfg, "latent_channels", 0) if source.kind == IMAGINE else 0
+    if not latent:
+        raise InputError(
+            f"model.autoencoder '{path}' has no autoencoder: give a {IMAGINE} model "
+            "trained with model.latent_channels"
+        )
+    settings.update(arch="flow", latent_channels=latent)
+    settings["autoencoder_width"] = source.model.cfg.autoencoder_width
+    return source
 
 
 data.register()
