@@ -4,11 +4,14 @@ unconditional and a class-conditional model of the same size, at equal wall-cloc
 On each captioned set every contender is the same network trained the same way for the
 same seconds; only what it is told differs:
 
-- ``words-flow`` / ``words-gan``: the caption's sentence vector (ours, both architectures);
+- ``words-latent`` / ``words-flow`` / ``words-gan``: the caption's sentence vector (ours:
+  a flow in an autoencoder's latent grid, a flow in pixels, the GAN);
 - ``class``: a code for the picture's class instead — on ``captioned-shapes`` its colour–
   shape pair, elsewhere the nearest of 48 clusters of the captions' sentence vectors (what a
   labeller who sorted the pictures into piles would give);
 - ``unconditional``: nothing (a zero vector).
+
+The baselines are the latent flow's network.
 
 All are scored on the held-out captions by the same protocol as ``evaluate``: R-precision
 by the set's encoder, FID in its picture space, and on ``captioned-shapes`` the attribute
@@ -46,15 +49,21 @@ from museforge.nn.metrics.fid import fid_from_features
 
 ENCODERS = {"captioned-shapes": "shapes-encoder", "emoji": "emoji-encoder"}
 IMAGE_SIZES = {"captioned-shapes": 32, "emoji": 64}
+# arch -> (model settings, batch size)
+ARCHES: dict[str, tuple[dict[str, Any], int]] = {
+    "latent-flow": ({"arch": "latent-flow"}, 64),
+    "flow": ({"arch": "flow", "flow_width": 32, "flow_levels": 3}, 32),
+    "gan": ({"arch": "gan"}, 32),
+}
 CONTENDERS: dict[str, tuple[str, str]] = {  # name -> (arch, condition)
+    "words-latent": ("latent-flow", "words"),
     "words-flow": ("flow", "words"),
     "words-gan": ("gan", "words"),
-    "class": ("flow", "class"),
-    "unconditional": ("flow", "none"),
+    "class": ("latent-flow", "class"),
+    "unconditional": ("latent-flow", "none"),
 }
 CLUSTERS = 48
 EVAL_N = 500
-BATCH = 32
 
 Codes = Callable[[CaptionedImages, str], torch.Tensor]
 
@@ -124,13 +133,14 @@ def _train(
     progress: bool,
 ) -> tuple[Any, Codes]:
     arch, condition = CONTENDERS[contender]
+    settings, batch = ARCHES[arch]
     recipe = Recipe(
         kind="text-to-image",
         data=data,
-        model={"encoder": str(encoder), "arch": arch, "image_size": IMAGE_SIZES[data]},
+        model={"encoder": str(encoder), **settings, "image_size": IMAGE_SIZES[data]},
         run={
             "time_budget": budget_s,
-            "batch_size": BATCH,
+            "batch_size": batch,
             "seed": seed,
             "preview_every": 0,
             "log_every": 50,

@@ -5,7 +5,7 @@ them; a share of captions is dropped so that classifier-free guidance has an unc
 field to push away from. The learning rate warms up, then anneals to a tenth by a cosine
 over the budget; an EMA of the network is what gets exported.
 
-A flow in an autoencoder's latent grid (``latent_channels`` > 0) is trained in two phases
+A flow in an autoencoder's latent grid (``arch = "latent-flow"``) is trained in two phases
 of one run: the autoencoder on reconstruction for the first ``autoencoder_share`` of the
 budget (its own cosine schedule), then, frozen, it encodes every picture once and the flow
 learns those latents for the rest. The phase follows from the share of the budget done, so
@@ -43,7 +43,7 @@ class FlowTraining:
     ema_decay: float = 0.999
     drop_caption: float = 0.1  # captions replaced by "no words": the unconditional field
     grad_clip: float = 1.0
-    autoencoder_share: float = 0.35  # of the budget, for a flow in latents
+    autoencoder_share: float = 0.5  # of the budget, for a flow in latents
     autoencoder_lr: float = 2e-3
 
     def __post_init__(self) -> None:
@@ -58,7 +58,8 @@ class FlowTraining:
 
 
 class FlowTask:
-    """Trains the flow network of a :class:`TextToImage` model (``arch = "flow"``)."""
+    """Trains the flow network of a :class:`TextToImage` model (``arch`` "flow" or
+    "latent-flow")."""
 
     kind = "text-to-image"
 
@@ -80,7 +81,7 @@ class FlowTask:
         net = self.model.flow
         self.ema = EMAGenerator(net, training.ema_decay)
         self.opt = torch.optim.AdamW(net.parameters(), training.lr, weight_decay=0.0)
-        self.autoencoder = self.model.autoencoder if cfg.latent_channels else None
+        self.autoencoder = self.model.autoencoder if cfg.latent else None
         self.ae_opt = None
         self._share = 0.0  # of the budget spent on the autoencoder
         if self.autoencoder is not None and autoencoder is not None:  # trained already

@@ -25,29 +25,31 @@ from museforge.crossmodal.encoder import CaptionTokens, EncoderConfig, TextEncod
 from museforge.crossmodal.flow import FlowNet, sample_flow
 from museforge.nn.blocks import plan_resolutions
 
-ARCHS = ("gan", "flow")
+ARCHS = ("latent-flow", "flow", "gan")
+TRAIN_ARCH = "latent-flow"  # chosen by measurement: docs/crossmodal.md
 
 
 @dataclass(frozen=True)
 class ImagineConfig:
     """Architecture of a text-to-image model; ``encoder`` is the text tower's config.
 
-    ``arch`` "gan": DF-GAN (``z_dim``, ``g_width``, ``d_width``); "flow": rectified flow
-    with a U-Net (``flow_width``, ``flow_levels``; drawn in ``sample_steps`` Heun steps with
-    classifier-free ``guidance``), in pixels or, with ``latent_channels`` > 0, in the
-    latent grid of an autoencoder (``autoencoder_width``) trained first."""
+    ``arch`` "latent-flow": rectified flow with a U-Net (``flow_width``, ``flow_levels``: 0
+    halves the grid down to 4×4; drawn in ``sample_steps`` Heun steps with classifier-free
+    ``guidance``) in the latent grid (``latent_channels`` numbers per cell) of an
+    autoencoder (``autoencoder_width``) trained first; "flow": the same flow in pixels;
+    "gan": DF-GAN (``z_dim``, ``g_width``, ``d_width``)."""
 
     encoder: dict
     image_size: int = 64
-    arch: str = "gan"
+    arch: str = "gan"  # an artifact's default; new models are trained as TRAIN_ARCH
     z_dim: int = 64
     g_width: int = 32
     d_width: int = 32
-    flow_width: int = 32
-    flow_levels: int = 3
+    flow_width: int = 64
+    flow_levels: int = 0
     sample_steps: int = 12
     guidance: float = 2.0
-    latent_channels: int = 0  # 0: the flow draws pixels
+    latent_channels: int = 8
     autoencoder_width: int = 64
 
     def __post_init__(self) -> None:
@@ -58,22 +60,39 @@ class ImagineConfig:
             raise ValueError(f"arch must be one of {', '.join(ARCHS)} (got {self.arch!r})")
         if not 1 <= self.sample_steps <= 200:
             raise ValueError(f"sample_steps must be 1..200 (got {self.sample_steps})")
-        if not 2 <= self.flow_levels <= 5:
-            raise ValueError(f"flow_levels must be 2..5 (got {self.flow_levels})")
-        if not 0 <= self.latent_channels <= 64:
-            raise ValueError(f"latent_channels must be 0..64 (got {self.latent_channels})")
+        if self.flow_levels and not 2 <= self.flow_levels <= 5:
+            raise ValueError(
+                f"flow_levels must be 2..5, or 0 for 4×4 at the coarsest (got {self.flow_levels})"
+            )
+        if not 1 <= self.latent_channels <= 64:
+            raise ValueError(f"latent_channels must be 1..64 (got {self.latent_channels})")
         if self.autoencoder_width < 8 or self.autoencoder_width % 8:
             raise ValueError(
                 f"autoencoder_width must be a multiple of 8 (got {self.autoencoder_width})"
             )
 
     @property
+    def is_flow(self) -> bool:
+        return self.arch in ("flow", "latent-flow")
+
+    @property
+    def latent(self) -> bool:
+        """Whether the flow draws in an autoencoder's latent grid (not in pixels)."""
+        return self.arch == "latent-flow"
+
+    @property
     def flow_shape(self) -> tuple[int, int, int]:
         """What the flow draws: RGB pixels, or the autoencoder's latent grid."""
-        if self.latent_channels:
+        if self.latent:
             side = self.image_size // FACTOR
             return (self.latent_channels, side, side)
         return (3, self.image_size, self.image_size)
+
+    @property
+    def flow_depth(self) -> int:
+        """The U-Net's levels: as set, or as many as halve the grid down to 4×4."""
+        side = self.flow_shape[1]
+        return self.flow_levels or max(2, min(5, int(math.log2(max(side, 4) // 4)) + 1))
 
     @property
     def encoder_config(self) -> EncoderConfig:
@@ -176,11 +195,11 @@ class TextToImage(nn.Module):
         self.tokens = CaptionTokens(enc.vocab, enc.context)
         self.text = TextEncoder(enc)
         self.text.requires_grad_(False)
-        if cfg.arch == "flow":
+        if cfg.is_flow:
             channels, side, _ = cfg.flow_shape
-            if cfg.latent_channels:
+            if cfg.latent:
                 self.autoencoder = PictureAutoencoder(channels, cfg.autoencoder_width)
-            self.flow = FlowNet(side, cfg.flow_width, enc.embed_dim, cfg.flow_levels, channels)
+            self.flow = FlowNet(side, cfg.flow_width, enc.embed_dim, cfg.flow_depth, channels)
         else:
             self.generator = Generator(cfg, enc.embed_dim)
             self.critic = Critic(cfg, enc.embed_dim)
@@ -188,7 +207,7 @@ class TextToImage(nn.Module):
     @property
     def z_dim(self) -> int:
         """Numbers in a picture's latent: the GAN's noise, or the flow's starting point."""
-        if self.cfg.arch == "flow":
+        if self.cfg.is_flow:
             return math.prod(self.cfg.flow_shape)
         return self.cfg.z_dim
 
@@ -212,11 +231,11 @@ class TextToImage(nn.Module):
         The flow is guided (classifier-free) by ``guidance`` (default: the model's) away
         from ``against`` (a negative prompt's sentences; default: no words). The GAN has
         no such mode and draws the sentence as given."""
-        if self.cfg.arch != "flow":
+        if not self.cfg.is_flow:
             return self.generator(z, sentence)
         noise = z.view(len(z), *self.cfg.flow_shape)
         scale = self.cfg.guidance if guidance is None else guidance
-        latent = self.cfg.latent_channels > 0
+        latent = self.cfg.latent
         steps = self.cfg.sample_steps
         drawn = sample_flow(self.flow, noise, sentence, steps, scale, against, clamp=not latent)
         return self.autoencoder.decode(drawn).clamp(-1, 1) if latent else drawn

@@ -23,7 +23,7 @@ from museforge.crossmodal.encoder_task import (
     split,
 )
 from museforge.crossmodal.flow_task import FlowTask, FlowTraining
-from museforge.crossmodal.imagine import ImagineConfig, TextToImage
+from museforge.crossmodal.imagine import TRAIN_ARCH, ImagineConfig, TextToImage
 from museforge.crossmodal.imagine_task import ImagineTask, ImagineTraining
 from museforge.crossmodal.vocabulary import caption_vocabulary
 from museforge.errors import InputError
@@ -83,9 +83,10 @@ def imagine_task(model: dict[str, Any], training: dict[str, Any], source: str, s
     reused = _trained_autoencoder(settings)
     enc_cfg = encoder.model.cfg
     settings["encoder"] = dataclasses.asdict(enc_cfg)
+    settings.setdefault("arch", TRAIN_ARCH)
     settings.setdefault("image_size", enc_cfg.image_size)
     cfg = config_from_dict(ImagineConfig, settings, "model settings")
-    flow = cfg.arch == "flow"
+    flow = cfg.is_flow
     train_cls = FlowTraining if flow else ImagineTraining
     train_cfg = config_from_dict(train_cls, training, "training settings")
     full = data.load_captioned(source, image_size=cfg.image_size)
@@ -114,14 +115,14 @@ def _trained_autoencoder(settings: dict[str, Any]) -> Any:
     if not path:
         return None
     source = load_artifact(Path(str(path)))
-    latent = getattr(source.model.cfg, "latent_channels", 0) if source.kind == IMAGINE else 0
-    if not latent:
+    if source.kind != IMAGINE or not source.model.cfg.latent:
         raise InputError(
             f"model.autoencoder '{path}' has no autoencoder: give a {IMAGINE} model "
-            "trained with model.latent_channels"
+            "with model.arch=latent-flow"
         )
-    settings.update(arch="flow", latent_channels=latent)
-    settings["autoencoder_width"] = source.model.cfg.autoencoder_width
+    cfg = source.model.cfg
+    settings.update(arch="latent-flow", latent_channels=cfg.latent_channels)
+    settings["autoencoder_width"] = cfg.autoencoder_width
     return source
 
 
@@ -141,7 +142,8 @@ verb(KIND, studio=False)(verbs_encoder.evaluate)
 register_kind(
     IMAGINE,
     modality="crossmodal",
-    description="DF-GAN-style text-to-image GAN: words (English, Chinese) into pictures",
+    description="text-to-image: words (English, Chinese) into pictures, by a flow in an "
+    "autoencoder's latents (or in pixels, or a DF-GAN)",
     config_cls=ImagineConfig,
     model_cls=TextToImage,
     task_factory=imagine_task,

@@ -69,7 +69,7 @@ def prompt_sentence(
     one-line errors."""
     text = " ".join(prompt.split())
     model = loaded.model
-    if not text and model.cfg.arch == "flow":  # it learnt an unconditional field too
+    if not text and model.cfg.is_flow:  # it learnt an unconditional field too
         return torch.zeros(model.text.out.out_features), [f"no {what}: drawn without words"]
     if not text:
         raise InputError(empty)

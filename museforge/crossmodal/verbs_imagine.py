@@ -56,7 +56,7 @@ def draw(
 
 def is_flow(loaded: LoadedModel) -> bool:
     """Whether the model is a flow (guided by its velocities), not a GAN."""
-    return getattr(loaded.model.cfg, "arch", "gan") == "flow"
+    return loaded.model.cfg.is_flow
 
 
 def mixed_prompt(prompts: list[str | None], weights: list[float]) -> dict[str, Any]:

@@ -104,7 +104,7 @@ def train_fields(kind: str) -> tuple[TrainField, ...]:
     """The model settings the Train page offers for ``kind``; most kinds have none."""
     # A kind declares no settings that name another model, so the studio lists the one it
     # offers: text-to-image's text tower, a trained text–image encoder.
-    from museforge.crossmodal.imagine import ARCHS, ImagineConfig
+    from museforge.crossmodal.imagine import ARCHS, TRAIN_ARCH
     from museforge.crossmodal.kinds import IMAGINE
     from museforge.crossmodal.kinds import KIND as ENCODER
 
@@ -116,7 +116,7 @@ def train_fields(kind: str) -> tuple[TrainField, ...]:
     )
     return (
         TrainField("encoder", "Encoder", model_kind=ENCODER, missing=missing),
-        TrainField("arch", "Architecture", choices=ARCHS, default=ImagineConfig.arch),
+        TrainField("arch", "Architecture", choices=ARCHS, default=TRAIN_ARCH),
     )
 
 

@@ -56,9 +56,10 @@ def test_contenders_differ_only_in_what_they_are_told(small_world, tmp_path):
         for name in scores
     }
     assert manifests["words-gan"]["config"]["arch"] == "gan"
-    assert {manifests[n]["config"]["arch"] for n in ("words-flow", "class", "unconditional")} == {
-        "flow"
-    }
+    assert manifests["words-flow"]["config"]["arch"] == "flow"
+    # The baselines are the same network as ours: a flow in an autoencoder's latents.
+    for name in ("words-latent", "class", "unconditional"):
+        assert manifests[name]["config"]["arch"] == "latent-flow", name
     assert "captioned-shapes" in bench.format_table(results)
     json.dumps(results)
 

@@ -56,7 +56,7 @@ def _latent_config(encoder_cfg) -> ImagineConfig:
     return ImagineConfig(
         encoder=dataclasses.asdict(encoder_cfg),
         image_size=16,
-        arch="flow",
+        arch="latent-flow",
         flow_width=8,
         flow_levels=2,
         sample_steps=2,
@@ -95,7 +95,7 @@ def test_the_autoencoder_trains_first_then_the_flow_in_its_frozen_latents(shapes
 def test_a_latent_flow_is_a_text_to_image_model_like_any_other(
     shapes, encoder, tmp_path, monkeypatch
 ):
-    settings = {"encoder": str(encoder), "arch": "flow", "flow_width": 8, "flow_levels": 2}
+    settings = {"encoder": str(encoder), "arch": "latent-flow", "flow_width": 8, "flow_levels": 2}
     settings |= {"sample_steps": 2, "latent_channels": 4, "autoencoder_width": 16}
     recipe = Recipe(
         "text-to-image", "captioned-shapes", model=settings, run={"steps": 4, "batch_size": 8}
@@ -108,7 +108,7 @@ def test_a_latent_flow_is_a_text_to_image_model_like_any_other(
     assert first.artworks[1].image.tobytes() == again.artworks[1].image.tobytes()
     assert first.artworks[0].image.size == (16, 16)
     with pytest.raises(ValueError, match="latent_channels"):
-        ImagineConfig(encoder={}, image_size=16, arch="flow", latent_channels=-1)
+        ImagineConfig(encoder={}, image_size=16, arch="latent-flow", latent_channels=0)
     # A second model reuses the first one's autoencoder: only its flow trains.
     reuse = Recipe(
         "text-to-image",

@@ -57,7 +57,7 @@ def test_the_kind_imagines_from_words_in_either_language(shapes, encoder, tmp_pa
     recipe = Recipe(
         "text-to-image",
         "captioned-shapes",
-        model={"encoder": str(encoder), "g_width": 8, "d_width": 8},
+        model={"encoder": str(encoder), "arch": "gan", "g_width": 8, "d_width": 8},
         run={"steps": 2, "batch_size": 8},
     )
     # The default captioned-shapes set has thousands of pictures; the test trains on 64.

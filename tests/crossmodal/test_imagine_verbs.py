@@ -28,7 +28,7 @@ def trained(shapes, encoder, tmp_path_factory):
     recipe = Recipe(
         "text-to-image",
         "captioned-shapes",
-        model={"encoder": str(encoder), "g_width": 8, "d_width": 8},
+        model={"encoder": str(encoder), "arch": "gan", "g_width": 8, "d_width": 8},
         run={"steps": 2, "batch_size": 8},
     )
     out = tmp_path_factory.mktemp("models") / "words"

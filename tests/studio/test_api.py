@@ -289,7 +289,8 @@ def test_text_to_image_training_takes_an_encoder_by_its_studio_name(client):
         "model",
         "text-image-encoder",
     )
-    assert (fields["arch"]["choices"], fields["arch"]["default"]) == (["gan", "flow"], "gan")
+    assert fields["arch"]["default"] == "latent-flow"
+    assert fields["arch"]["choices"] == ["latent-flow", "flow", "gan"]
     assert kinds["text-image-encoder"]["train_fields"] == kinds["image-vae"]["train_fields"] == []
     # The page offers a kind the data sets of its modality: the captioned ones here.
     sets = client.get("/api/datasets").json()
@@ -305,7 +306,7 @@ def test_text_to_image_training_takes_an_encoder_by_its_studio_name(client):
         ({"encoder": ""}, "encoder", "choose one as 'Encoder'"),
         ({"encoder": "mnist-vae"}, "encoder", "'mnist-vae' is a image-vae, not a text-image-"),
         ({"encoder": encoder}, "encoder", "no model called"),
-        ({"encoder": "shapes-encoder", "arch": "vae"}, "arch", "must be one of gan, flow"),
+        ({"encoder": "shapes-encoder", "arch": "vae"}, "arch", "must be one of latent-flow, flow, gan"),
     ]
     for settings, setting, words in cases:
         r = client.post("/api/train", json={**body, "settings": settings}, headers=AUTH)
