@@ -139,7 +139,7 @@ def bench_imagine(
         list[str] | None,
         typer.Option(
             "--contender",
-            help="words-flow, words-gan, class, unconditional [default: all]",
+            help="words-latent, words-flow, words-gan, class, unconditional [default: all]",
         ),
     ] = None,
     json_path: JsonOpt = None,
