@@ -129,3 +129,16 @@ def test_a_latent_flow_is_a_text_to_image_model_like_any_other(
     )
     with pytest.raises(InputError, match="has no autoencoder"):
         train_from_recipe(wrong, out=tmp_path / "wrong", progress=False)
+
+
+def test_the_flow_halves_its_grid_down_to_four_unless_told():
+    def depth(**settings) -> int:
+        return ImagineConfig(encoder={}, **settings).flow_depth
+
+    assert depth(image_size=32, arch="latent-flow") == 2  # 8×8 grid: 8, 4
+    assert depth(image_size=64, arch="latent-flow") == 3  # 16, 8, 4
+    assert depth(image_size=32, arch="flow") == 4  # pixels: 32, 16, 8, 4
+    assert depth(image_size=64, arch="latent-flow", flow_levels=2) == 2
+    config = ImagineConfig(encoder={}, image_size=64, arch="latent-flow", latent_channels=4)
+    assert config.flow_shape == (4, 16, 16)
+    assert ImagineConfig(encoder={}, image_size=64, arch="flow").flow_shape == (3, 64, 64)
