@@ -27,7 +27,7 @@ from museforge.core.train import optimizer_step
 from museforge.crossmodal.autoencoder import PictureAutoencoder, reconstruction_loss
 from museforge.crossmodal.captioned import CaptionedImages
 from museforge.crossmodal.encoder import TextImageEncoder
-from museforge.crossmodal.flow import flow_loss, sample_flow
+from museforge.crossmodal.flow import flow_loss
 from museforge.crossmodal.imagine import ImagineConfig, TextToImage
 from museforge.crossmodal.imagine_task import pick_sentences, preview_inputs, sentence_table
 from museforge.nn.gan import EMAGenerator
@@ -157,12 +157,7 @@ class FlowTask:
             pictures = self.data.images[: len(z) // 2]
             rebuilt = self.autoencoder.eval().decode(self.autoencoder.encode(pictures))  # type: ignore[union-attr]
             return make_grid(torch.cat([pictures, rebuilt.clamp(-1, 1)]), nrow=int(len(z) ** 0.5))
-        cfg = self.cfg
-        noise = z.view(len(z), *cfg.flow_shape)
-        net = self.ema.model.eval()
-        latent = self.autoencoder is not None
-        drawn = sample_flow(net, noise, words, cfg.sample_steps, cfg.guidance, clamp=not latent)
-        pictures = self.autoencoder.decode(drawn).clamp(-1, 1) if latent else drawn  # type: ignore[union-attr]
+        pictures = self.model.draw_flow(self.ema.model.eval(), z, words, self.cfg.guidance)
         return make_grid(pictures, nrow=int(len(z) ** 0.5))
 
     def export(self) -> tuple[ImagineConfig, dict[str, torch.Tensor]]:

@@ -233,9 +233,21 @@ class TextToImage(nn.Module):
         no such mode and draws the sentence as given."""
         if not self.cfg.is_flow:
             return self.generator(z, sentence)
-        noise = z.view(len(z), *self.cfg.flow_shape)
         scale = self.cfg.guidance if guidance is None else guidance
+        return self.draw_flow(self.flow, z, sentence, scale, against)
+
+    def draw_flow(
+        self,
+        net: FlowNet,
+        z: torch.Tensor,
+        sentence: torch.Tensor,
+        guidance: float,
+        against: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Pictures in [-1, 1] integrated by ``net`` (this model's flow, or a training run's
+        average of it) from latents ``z``, decoded from the latent grid where there is one."""
+        noise = z.view(len(z), *self.cfg.flow_shape)
         latent = self.cfg.latent
         steps = self.cfg.sample_steps
-        drawn = sample_flow(self.flow, noise, sentence, steps, scale, against, clamp=not latent)
+        drawn = sample_flow(net, noise, sentence, steps, guidance, against, clamp=not latent)
         return self.autoencoder.decode(drawn).clamp(-1, 1) if latent else drawn
