@@ -9,9 +9,12 @@ STAMP := $(VENV)/.installed
 # browser the studio's end-to-end tests drive through Playwright, and FluidSynth with the General MIDI
 # soundfont for music audio (without them music falls back to a built-in synth); colour
 # emoji with their CLDR names, Open Clip Art and a CJK font (captioned pictures; Chinese in
-# the browser).
+# the browser); Battle for Wesnoth's unit art (sprites and portraits), fonts for the glyphs
+# set and potrace for SVG outlines of set type.
 DEB_PACKAGES := fortunes fortunes-zh wamerican chromium fluidsynth fluid-soundfont-gm \
-	fonts-noto-color-emoji unicode-cldr-core openclipart-png fonts-noto-cjk
+	fonts-noto-color-emoji unicode-cldr-core openclipart-png fonts-noto-cjk \
+	wesnoth-1.16-data potrace fonts-noto-core fonts-dejavu-core fonts-dejavu-extra fonts-liberation \
+	fonts-lato
 
 .PHONY: install system-deps run test bench clean
 

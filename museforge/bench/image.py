@@ -56,6 +56,55 @@ def _source(data: str, work_dir: Path, seed: int) -> str:
     return data
 
 
+def train_and_score(
+    kind: str,
+    source: str,
+    model: dict[str, Any],
+    training: dict[str, Any],
+    budget_s: float,
+    out: Path,
+    seed: int,
+    eval_n: int,
+    progress: bool,
+) -> dict[str, Any]:
+    """Train one picture model for ``budget_s`` seconds (batch 64) into ``out`` and score
+    it by the evaluation protocol; the bench's row for it."""
+    shutil.rmtree(out, ignore_errors=True)
+    recipe = Recipe(
+        kind=kind,
+        data=source,
+        model=model,
+        training=training,
+        run={
+            "time_budget": budget_s,
+            "batch_size": 64,
+            "seed": seed,
+            "preview_every": 0,
+            "log_every": 50,
+        },
+    )
+    trained = train_from_recipe(recipe, out=out, progress=progress)
+    loaded = load_artifact(out)
+    evaluation = call_verb(loaded, "evaluate", n=eval_n, seed=seed, out_dir=out / "eval")
+    scores = evaluation.data
+    row = {
+        "kind": kind,
+        "steps": trained.step,
+        "train_seconds": round(trained.elapsed, 1),
+        "train_images_per_s": round(trained.step * 64 / trained.elapsed, 1),
+        "sample_images_per_s": round(sampling_rate(loaded.model, seed=seed), 1),
+        "fid": scores["fid"],
+        "kid": scores["kid_mean"],
+        "precision": scores["precision"],
+        "recall": scores["recall"],
+        "near_copy_share": scores["memorisation"]["near_copy_share"],
+        "fid_real_floor": scores["fid_real_floor"],
+    }
+    if "classes" in scores:
+        row["classes"] = scores["classes"]
+    return row
+
+
 def run_image_bench(
     budget_s: float,
     work_dir: Path,
@@ -76,38 +125,9 @@ def run_image_bench(
     }
     for name, (kind, training) in CONTENDERS.items():
         out = Path(work_dir) / name
-        shutil.rmtree(out, ignore_errors=True)
-        recipe = Recipe(
-            kind=kind,
-            data=source,
-            training=training,
-            run={
-                "time_budget": budget_s,
-                "batch_size": 64,
-                "seed": seed,
-                "preview_every": 0,
-                "log_every": 50,
-            },
+        results["models"][name] = train_and_score(
+            kind, source, {}, training, budget_s, out, seed, eval_n, progress
         )
-        trained = train_from_recipe(recipe, out=out, progress=progress)
-        loaded = load_artifact(out)
-        evaluation = call_verb(loaded, "evaluate", n=eval_n, seed=seed, out_dir=out / "eval")
-        scores = evaluation.data
-        results["models"][name] = {
-            "kind": kind,
-            "steps": trained.step,
-            "train_seconds": round(trained.elapsed, 1),
-            "train_images_per_s": round(trained.step * 64 / trained.elapsed, 1),
-            "sample_images_per_s": round(sampling_rate(loaded.model, seed=seed), 1),
-            "fid": scores["fid"],
-            "kid": scores["kid_mean"],
-            "precision": scores["precision"],
-            "recall": scores["recall"],
-            "near_copy_share": scores["memorisation"]["near_copy_share"],
-            "fid_real_floor": scores["fid_real_floor"],
-        }
-        if "classes" in scores:
-            results["models"][name]["classes"] = scores["classes"]
     models = results["models"]
     gan, vae, base = models["ours-gan"], models["ours-vae"], models["dcgan-classic"]
     results["ratios"] = {

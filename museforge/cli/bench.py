@@ -47,6 +47,29 @@ def bench_image(
     _report(results, format_table(results), json_path)
 
 
+@commands.command("design")
+def bench_design(
+    budget: BudgetOpt = "5m",
+    json_path: JsonOpt = None,
+    seed: SeedOpt = 0,
+    eval_n: Annotated[int, typer.Option(help="samples for FID/KID")] = 2000,
+    data: Annotated[
+        list[str] | None, typer.Option("--data", help="glyphs, sprites [default: both]")
+    ] = None,
+    work_dir: Annotated[Path, typer.Option(help="where trained models go")] = Path(
+        "runs/bench-design"
+    ),
+) -> None:
+    """Our conditional VAE and GAN on the design sets (fonts, game sprites) for equal time:
+    quality, copies, legibility of letters and SVG tracing."""
+    from museforge.bench.design import DATA_SETS, format_table, run_design_bench
+    from museforge.core.train import parse_duration
+
+    sets = tuple(data or DATA_SETS)
+    results = run_design_bench(parse_duration(budget), work_dir, sets, seed=seed, eval_n=eval_n)
+    _report(results, format_table(results), json_path)
+
+
 @commands.command("text")
 def bench_text(
     budget: Annotated[

@@ -36,7 +36,9 @@ MAX_PIXELS: int = 40_000_000
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 
 GREY_MODES = frozenset({"1", "L", "LA", "La", "I", "I;16", "I;16L", "I;16B", "I;16N", "F"})
-_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R 601-2, as PIL's convert("L")
+ALPHA_MODES = frozenset({"LA", "La", "PA", "RGBA", "RGBa"})
+LUMA = (0.299, 0.587, 0.114)  # ITU-R 601-2, as PIL's convert("L")
+_LUMA = np.array(LUMA, dtype=np.float32)
 _FORMAT_NAMES = {"WEBP": "WebP"}
 
 
@@ -101,7 +103,7 @@ def _normalise(img: Image.Image) -> Image.Image:
     if img.mode == "F":
         return Image.fromarray(np.clip(np.nan_to_num(np.asarray(img, np.float32)), 0, 255))
     grey = img.mode in GREY_MODES
-    if img.mode in ("LA", "La", "PA", "RGBA", "RGBa") or "transparency" in img.info:
+    if img.mode in ALPHA_MODES or "transparency" in img.info:
         white = Image.new("RGBA", img.size, (255, 255, 255, 255))
         img = Image.alpha_composite(white, img.convert("RGBA"))
     return img.convert("L" if grey else "RGB")  # also CMYK, YCbCr, P... -> RGB
@@ -109,30 +111,37 @@ def _normalise(img: Image.Image) -> Image.Image:
 
 def _fit(img: Image.Image, size: int, pad: bool = False) -> Image.Image:
     """Centre square crop of the shorter side (or, with ``pad``, the whole picture centred
-    on white), resampled to size×size."""
+    on white, or on transparency for RGBA), resampled to size×size. RGBA is resampled
+    premultiplied, so hidden colours under transparent pixels do not bleed into edges."""
     w, h = img.size
     if (w, h) == (size, size):
         return img
+    rgba = img.mode == "RGBA"
     if pad and w != h:
         side = max(w, h)
-        ground = Image.new(img.mode, (side, side), 255 if img.mode in ("L", "F") else "white")
+        fill = (255, 255, 255, 0) if rgba else 255 if img.mode in ("L", "F") else "white"
+        ground = Image.new(img.mode, (side, side), fill)
         ground.paste(img, ((side - w) // 2, (side - h) // 2))
         img, w, h = ground, side, side
     side = min(w, h)
     box = ((w - side) / 2, (h - side) / 2, (w + side) / 2, (h + side) / 2)
     down = Image.Resampling.LANCZOS if side > size else Image.Resampling.BICUBIC
-    return img.resize((size, size), down, box=box, reducing_gap=3.0)
+    img = img.convert("RGBa") if rgba else img
+    out = img.resize((size, size), down, box=box, reducing_gap=3.0)
+    return out.convert("RGBA") if rgba else out
 
 
 def decode_image(
-    source: str | Path | bytes, square: int | None = None, pad: bool = False
+    source: str | Path | bytes, square: int | None = None, pad: bool = False, alpha: bool = False
 ) -> tuple[np.ndarray, bool]:
     """A picture as float32 H×W (grey) or H×W×3 in 0..1, and whether it was grey.
 
-    EXIF rotation is applied and transparency composited on white. ``square``: centre-crop
-    the shorter side (``pad``: keep the whole picture, centred on white) and resample to
-    square×square (JPEGs are decoded at a reduced scale first). Raises UnusableFile with a
-    short reason for anything that is not a usable picture.
+    EXIF rotation is applied and transparency composited on white; with ``alpha`` a
+    picture that has transparency is H×W×4 instead, straight RGBA, white under fully
+    transparent pixels.
+    ``square``: centre-crop the shorter side (``pad``: keep the whole picture, centred on
+    white) and resample to square×square (JPEGs are decoded at a reduced scale first).
+    Raises UnusableFile with a short reason for anything that is not a usable picture.
     """
     with open_image(source) as img:
         try:
@@ -140,18 +149,37 @@ def decode_image(
                 img.draft(None, (square, square))  # JPEG: decode at reduced scale
             img.load()  # truncated files raise here (LOAD_TRUNCATED_IMAGES stays False)
             grey = img.mode in GREY_MODES
-            out = _normalise(ImageOps.exif_transpose(img))
+            upright = ImageOps.exif_transpose(img)
+            keep = alpha and (img.mode in ALPHA_MODES or "transparency" in img.info)
+            out = upright.convert("RGBA") if keep else _normalise(upright)
             if square is not None:
                 out = _fit(out, square, pad)
         # Decoders of untrusted files raise many types (OSError, SyntaxError, struct.error,
         # ValueError, MemoryError...); every one of them means "this file is unusable".
         except Exception as err:
             raise UnusableFile(f"cannot be decoded ({one_line(err)})") from None
-    return np.clip(np.asarray(out, dtype=np.float32) / 255.0, 0.0, 1.0), grey
+    arr = np.clip(np.asarray(out, dtype=np.float32) / 255.0, 0.0, 1.0)
+    if keep:
+        arr[arr[..., 3] == 0, :3] = 1.0  # no hidden colours under transparency
+    return arr, grey
+
+
+def is_transparent(arr: np.ndarray) -> bool:
+    """Whether a decoded RGBA picture has any pixel that is not fully opaque."""
+    return arr.ndim == 3 and arr.shape[2] == 4 and bool((arr[..., 3] < 1).any())
 
 
 def to_channels(arr: np.ndarray, channels: int) -> np.ndarray:
-    """A decoded picture (H×W or H×W×3) as H×W×channels: grey repeated, or RGB as luma."""
+    """A decoded picture (H×W, H×W×3 or RGBA H×W×4) as H×W×channels (1, 3 or 4): grey
+    repeated, RGB as luma, RGBA composited on white, an opaque alpha added for 4."""
+    if arr.ndim == 3 and arr.shape[2] == 4:
+        if channels == 4:
+            return arr
+        a = arr[..., 3:]
+        arr = arr[..., :3] * a + (1.0 - a)
+    if channels == 4:
+        rgb = to_channels(arr, 3)
+        return np.concatenate([rgb, np.ones_like(rgb[..., :1])], axis=2)
     if arr.ndim == 2:
         return arr[..., None] if channels == 1 else np.repeat(arr[..., None], 3, axis=2)
     if channels == 1:
@@ -167,8 +195,8 @@ def read_image(
 ) -> np.ndarray:
     """One user picture as float32 H×W×C in 0..1 (see :func:`decode_image`).
 
-    ``channels``: 1 or 3 (None: 1 for a grey picture, else 3). Raises InputError naming the
-    file (``image file 'x.jpg' cannot be decoded (…)``); ``what`` names its role.
+    ``channels``: 1, 3 or 4 (RGBA) (None: 1 for a grey picture, else 3). Raises InputError
+    naming the file (``image file 'x.jpg' cannot be decoded (…)``); ``what`` names its role.
     """
     file = Path(path).expanduser()
     if not file.exists():
@@ -176,7 +204,7 @@ def read_image(
     if file.is_dir():
         raise InputError(f"{what} '{path}' is a folder, not a picture")
     try:
-        arr, grey = decode_image(file, square)
+        arr, grey = decode_image(file, square, alpha=channels == 4)
     except UnusableFile as err:
         raise InputError(one_line(f"{what} '{path}' {err}")) from None
     return to_channels(arr, channels or (1 if grey else 3))

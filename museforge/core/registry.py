@@ -41,6 +41,8 @@ VERBS: dict[str, str] = {
     "stylise": "Redraw a picture in the model's style.",
     "harmonise": "Write harmony under a melody.",
     "imagine": "Draw what the words say.",
+    "sheet": "Lay variations or a walk out as a sprite sheet with an atlas for game engines.",
+    "typeset": "Set words in a typeface the model draws, as a picture and an SVG outline.",
 }
 VERB_NAMES = frozenset(VERBS)
 _NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")

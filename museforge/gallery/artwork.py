@@ -17,8 +17,14 @@ from museforge.gallery.provenance import save_png, save_sidecar, save_text
 PER_FRAME = frozenset({"latent", "t", "index", "prompt", "prompts", "ends", "frame_of"})
 
 
+def _on_white(picture: Image.Image) -> Image.Image:
+    return Image.alpha_composite(Image.new("RGBA", picture.size, "white"), picture).convert("RGB")
+
+
 def save_gif(path: str | Path, frames: list[Image.Image], frame_ms: int = 80) -> Path:
-    """Write ``frames`` as a looping GIF, atomically."""
+    """Write ``frames`` as a looping GIF, atomically (RGBA frames on white: GIF keeps one
+    transparent colour at most, which would fray soft edges)."""
+    frames = [_on_white(f) if f.mode == "RGBA" else f for f in frames]
     first, rest = frames[0], frames[1:]
     return atomic_write_with(
         path,

@@ -47,11 +47,18 @@ MAX_TAG_CHARS = 40
 FRAME_IDS = "SELECT r.id FROM refs r JOIN artworks a ON a.path = r.path WHERE r.role = 'animation'"
 COMPANION_SUFFIXES = (".wav", ".musicxml")  # with the piano roll: parts of a MIDI artwork
 COMPANIONS = {"audio": ".wav", "score": ".musicxml", "roll": ".png"}
+ATLAS_SUFFIX = ".atlas.json"  # a sprite sheet's atlas, beside the sheet's PNG
+PICTURE_COMPANIONS = {"atlas": ATLAS_SUFFIX, "svg": ".svg"}  # a set word's outline
 
 
 def companions(path: Path) -> dict[str, Path]:
-    """The files that belong with a MIDI artwork: audio, score (MusicXML), piano roll."""
-    if path.suffix.lower() not in (".mid", ".midi"):
+    """The files that belong with an artwork: a MIDI's audio, score (MusicXML) and piano
+    roll; a sprite sheet's atlas; a set word's SVG outline."""
+    suffix = path.suffix.lower()
+    if suffix == ".png":
+        found = {role: path.with_suffix(ext) for role, ext in PICTURE_COMPANIONS.items()}
+        return {role: p for role, p in found.items() if p.is_file()}
+    if suffix not in (".mid", ".midi"):
         return {}
     found = {role: path.with_suffix(ext) for role, ext in COMPANIONS.items()}
     return {role: p for role, p in found.items() if p.is_file()}

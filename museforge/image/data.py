@@ -7,6 +7,7 @@ import hashlib
 import math
 import os
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import cache, partial
 from pathlib import Path
@@ -23,11 +24,14 @@ from museforge.core.data import (
     resolve,
 )
 from museforge.core.files import list_files
+from museforge.core.grid import on_white
 from museforge.core.media import (
     IMAGE_SUFFIXES,
+    LUMA,
     MAX_PIXELS,
     UnusableFile,
     decode_image,
+    is_transparent,
     no_usable,
     picture_size,
     read_image,
@@ -94,8 +98,10 @@ def _load_builtin(name: str, image_size: int | None, channels: int | None) -> Im
     if image_size is not None and x.shape[-2:] != (image_size, image_size):
         x = F.interpolate(x, size=(image_size, image_size), mode="bilinear", antialias=True)
     x = x.clamp(0, 1).mul(2).sub(1)
-    if channels == 3:
+    if channels in (3, 4):
         x = x.repeat(1, 3, 1, 1)
+    if channels == 4:
+        x = torch.cat([x, torch.ones_like(x[:, :1])], dim=1)
     labels = None if raw_labels is None else torch.tensor(raw_labels, dtype=torch.int64)
     names = tuple(str(i) for i in range(10)) if labels is not None else ()
     return ImageDataset(x, labels, names, name, _fingerprint(x, labels))
@@ -127,6 +133,48 @@ register_dataset(
 )
 register_user_source("image", "folder", "your images; subfolders become class labels")
 
+# A picture set another package reads (game art, fonts): size -> (N×C×H×W in [-1, 1],
+# labels or None, class names), with the side its pictures have before any resizing.
+PictureReader = Callable[[int], tuple[torch.Tensor, torch.Tensor | None, tuple[str, ...]]]
+_READERS: dict[str, tuple[PictureReader, int]] = {}
+
+
+def register_picture_set(
+    name: str, *, read: PictureReader, native: int, description: str, size: str, licence: str
+) -> None:
+    """Register a built-in image set whose pictures come from ``read(side)`` (RGB or
+    RGBA); :func:`load_image_dataset` converts its channels as asked."""
+    _READERS[name] = (cache(read), native)
+    register_dataset(
+        name,
+        modality="image",
+        description=description,
+        size=size,
+        licence=licence,
+        loader=partial(_load_read, name),
+    )
+
+
+def _load_read(name: str, image_size: int | None, channels: int | None) -> ImageDataset:
+    read, native = _READERS[name]
+    x, labels, names = read(image_size or native)
+    x = x.clone()  # the reader's cache stays pristine
+    if channels is not None and channels != x.shape[1]:
+        x = _convert(x, channels)
+    return ImageDataset(x, labels, names, name, _fingerprint(x, labels))
+
+
+def _convert(x: torch.Tensor, channels: int) -> torch.Tensor:
+    """N×C×H×W in [-1, 1] (C = 1, 3 or 4) as ``channels`` channels, as :func:`to_channels`."""
+    x = on_white(x) if channels != 4 else x
+    if channels == 1 and x.shape[1] == 3:
+        return (x * torch.tensor(LUMA).view(1, 3, 1, 1)).sum(1, keepdim=True)
+    if x.shape[1] == 1:
+        x = x.repeat(1, 3, 1, 1)
+    if channels == 4 and x.shape[1] == 3:
+        x = torch.cat([x, torch.ones_like(x[:, :1])], dim=1)
+    return x
+
 
 def _to_tensor(arrays: list[np.ndarray], channels: int) -> torch.Tensor:
     """Stack 0..1 arrays as N×C×H×W in [-1, 1], converting grey/RGB to `channels`."""
@@ -149,8 +197,8 @@ def _check_options(image_size: int | None, channels: int | None) -> None:
     whole = isinstance(image_size, int) and not isinstance(image_size, bool)
     if image_size is not None and not (whole and 1 <= image_size <= limit):
         raise InputError(f"image size must be a whole number from 1 to {limit}, got {image_size!r}")
-    if channels is not None and (isinstance(channels, bool) or channels not in (1, 3)):
-        raise InputError(f"channels must be 1 (grey) or 3 (RGB), got {channels!r}")
+    if channels is not None and (isinstance(channels, bool) or channels not in (1, 3, 4)):
+        raise InputError(f"channels must be 1 (grey), 3 (RGB) or 4 (RGBA), got {channels!r}")
 
 
 def _common_side(root: Path, files: list[Path]) -> int | None:
@@ -172,22 +220,25 @@ def _load_folder(root: Path, image_size: int | None, channels: int | None) -> Im
         size = min(_common_side(root, files) or MAX_AUTO_SIZE, MAX_AUTO_SIZE)
     # Images inside sub-folders make a labelled set: the first sub-folder is the class.
     labelled = any(len(rel.parts) > 1 for rel in files)
-    arrays, greys, classes = [], [], []
+    arrays, greys, clear, classes = [], [], [], []
     for rel in files:
         if labelled and len(rel.parts) == 1:
             skipped.append(f"{rel.as_posix()}: outside the class sub-folders, not used")
             continue
         try:
-            arr, grey = decode_image(root / rel, size)
+            arr, grey = decode_image(root / rel, size, alpha=channels in (None, 4))
         except UnusableFile as err:
             skipped.append(f"{rel.as_posix()}: {err}")
             continue
         arrays.append(arr)
         greys.append(grey)
+        clear.append(is_transparent(arr))
         classes.append(rel.parts[0] if labelled else None)
     if not arrays:
         raise DataError(no_usable(f"data folder '{root}'", "images", skipped, IMAGE_SUFFIXES))
-    images = _to_tensor(arrays, channels or (1 if all(greys) else 3))
+    if channels is None:  # RGBA when most pictures show through somewhere (sprites, icons)
+        channels = 4 if 2 * sum(clear) >= len(clear) else 1 if all(greys) else 3
+    images = _to_tensor(arrays, channels)
     class_names = tuple(sorted({c for c in classes if c is not None}))
     labels = torch.tensor([class_names.index(c) for c in classes]) if labelled else None
     fingerprint = _fingerprint(images, labels)
@@ -208,6 +259,8 @@ def native_size(source: str) -> int | None:
     most common shorter side in a folder (None if no picture in it can be read)."""
     found = _resolve(source)
     if isinstance(found, DataSet):
+        if found.name in _READERS:
+            return _READERS[found.name][1]
         return int(_builtin_raw(found.name)[0].shape[-1])
     root = found[1]
     return _common_side(root, list_files(root, [], IMAGE_SUFFIXES))
@@ -219,8 +272,9 @@ def load_image_dataset(
     """Load a built-in set (``museforge data``) or ``folder:PATH`` as an ImageDataset.
 
     image_size: square side to resize to (None: native for built-ins; for folders the most
-    common shorter side, at most MAX_AUTO_SIZE). channels: 1 or 3 (None: 1 for built-ins;
-    for folders 1 only if every image is grey). Raises DataError for a bad source,
+    common shorter side, at most MAX_AUTO_SIZE). channels: 1, 3 or 4 (RGBA) (None: the
+    built-in set's own; for folders 4 when most pictures have transparent pixels, else 1
+    only if every image is grey). Raises DataError for a bad source,
     InputError for bad options.
     """
     _check_options(image_size, channels)
@@ -236,7 +290,7 @@ def load_image_file(
     """One user image as a 1×C×H×W float32 tensor in [-1, 1].
 
     image_size: centre-crop and resize to a square (None: keep the size as it is).
-    channels: 1 or 3 (None: 1 for a grey image, else 3). Raises InputError naming the file.
+    channels: 1, 3 or 4 (None: 1 for a grey image, else 3). Raises InputError naming the file.
     """
     _check_options(image_size, channels)
     arr = read_image(path, image_size, channels)

@@ -25,6 +25,7 @@ from torch import nn
 
 from museforge.core.atomic import atomic_write_text, atomic_write_with
 from museforge.core.files import default_cache_dir
+from museforge.core.grid import on_white
 from museforge.core.seeding import derive_seed, stream
 from museforge.errors import DataError
 from museforge.image.data import ImageDataset
@@ -63,9 +64,10 @@ class FeatureNet(nn.Module):
     def prepare(self, images: torch.Tensor) -> torch.Tensor:
         """Resize N×C×H×W images to 32×32 and map their channels to ``in_channels``.
 
-        Channels are averaged to grey and repeated as needed (RGB -> grey, grey -> RGB).
+        RGBA is composited on white first; channels are averaged to grey and repeated as
+        needed (RGB -> grey, grey -> RGB).
         """
-        x = images.float()
+        x = on_white(images.float())
         c = x.shape[1]
         if c != self.in_channels:
             x = x.mean(dim=1, keepdim=True) if c > 1 else x
@@ -152,7 +154,7 @@ def train_feature_net(
     # depend on ``seed`` alone and the caller's random state is left untouched.
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(derive_seed(seed, "feature-net", "init"))
-        net = FeatureNet(dataset.channels, num_outputs, mode)
+        net = FeatureNet(min(dataset.channels, 3), num_outputs, mode)  # RGBA: on white
     data = net.prepare(dataset.images)
     gen = stream(seed, "feature-net", "train")
     opt = torch.optim.Adam(net.parameters(), lr=LEARNING_RATE)

@@ -45,8 +45,8 @@ class GANConfig:
     def __post_init__(self) -> None:
         if self.d_norm not in {"spectral", "batch", "none"}:
             raise ValueError(f"d_norm must be spectral, batch or none (got {self.d_norm!r})")
-        if self.channels not in (1, 3):
-            raise ValueError(f"channels must be 1 or 3 (got {self.channels})")
+        if self.channels not in (1, 3, 4):
+            raise ValueError(f"channels must be 1, 3 or 4 (RGBA) (got {self.channels})")
 
 
 @dataclass(frozen=True)

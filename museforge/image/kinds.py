@@ -36,7 +36,8 @@ def _image_task(task_cls, config_cls, training_cls, model, training, data, seed)
     model, training = apply_preset(PRESETS, model, training)
     asked = model.pop("conditional", None)
     channels, size = model.get("channels"), model.get("image_size")
-    folder = not get_dataset(data, "image")
+    builtin = get_dataset(data, "image")
+    folder = builtin is None
     chosen = []  # what was decided from the data, said at the start
     if size is None:  # only then is a look at the data's own size needed
         native = native_size(data)
@@ -60,6 +61,8 @@ def _image_task(task_cls, config_cls, training_cls, model, training, data, seed)
             f"conditional on {full.num_classes} classes from the sub-folders ({names}; "
             "--unconditional to ignore them)"
         )
+    if folder and channels is None and full.channels == 4:
+        chosen.append("RGBA (most pictures have transparency; --set model.channels=3 to flatten)")
     model.setdefault("image_size", size)
     model.setdefault("channels", full.channels)
     model.setdefault("num_classes", full.num_classes if conditional else 0)
@@ -68,6 +71,7 @@ def _image_task(task_cls, config_cls, training_cls, model, training, data, seed)
     train, holdout = split_dataset(full, holdout=HOLDOUT, seed=SPLIT_SEED)
     data_info = {
         "source": full.source,
+        **({"licence": builtin.licence} if builtin else {}),
         "fingerprint": train.fingerprint,
         "full_fingerprint": full.fingerprint,
         "n_train": len(train),

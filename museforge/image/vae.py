@@ -33,8 +33,8 @@ class VAEConfig:
     width: int = 32
 
     def __post_init__(self) -> None:
-        if self.channels not in (1, 3):
-            raise ValueError(f"channels must be 1 or 3 (got {self.channels})")
+        if self.channels not in (1, 3, 4):
+            raise ValueError(f"channels must be 1, 3 or 4 (RGBA) (got {self.channels})")
 
 
 @dataclass(frozen=True)

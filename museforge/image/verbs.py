@@ -62,7 +62,7 @@ def generate_images(model: Any, z: torch.Tensor, labels: torch.Tensor | None) ->
     return torch.cat(chunks)
 
 
-def _check_label(loaded: LoadedModel, label: int | None) -> None:
+def check_label(loaded: LoadedModel, label: int | None) -> None:
     classes = loaded.model.num_classes
     if label is not None and not classes:
         raise InputError(f"model '{loaded.path}' is not class-conditional; give no label")
@@ -91,7 +91,7 @@ def sample(
     """Draw ``n`` images from seed ``seed``; ``truncation`` < 1 trades variety for typicality."""
     if truncation <= 0:  # Param bounds are inclusive; zero would collapse every latent
         raise InputError(f"truncation must be above 0 and at most 1 (got {truncation})")
-    _check_label(loaded, label)
+    check_label(loaded, label)
     model = loaded.model
     z = truncate(draw_latents(model.z_dim, seed, n), truncation)
     labels = draw_labels(model.num_classes, seed, n, label)
@@ -110,7 +110,7 @@ def interpolate(
     label: Label = None,
 ) -> Result:
     """Walk between two seeds' latents (slerp): PNG frames and a looping GIF."""
-    _check_label(loaded, label)
+    check_label(loaded, label)
     model = loaded.model
     a, b = draw_latents(model.z_dim, seed_a, 1)[0], draw_latents(model.z_dim, seed_b, 1)[0]
     ts = [i / (frames - 1) for i in range(frames)]
@@ -212,7 +212,7 @@ def project(
     GANs start from the best of 64 seeded latents; VAEs from the encoder's mean. Both are
     then refined with Adam on pixel error plus a small pull towards typical latents.
     """
-    _check_label(loaded, label)
+    check_label(loaded, label)
     model = loaded.model
     cfg = model.cfg
     target = load_image_file(image, image_size=cfg.image_size, channels=cfg.channels)

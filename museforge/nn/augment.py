@@ -34,7 +34,10 @@ def _rand(x: torch.Tensor, gen: torch.Generator, *shape: int) -> torch.Tensor:
 
 
 def color(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    """Random brightness, saturation (colour images only) and contrast."""
+    """Random brightness, saturation (colour images only) and contrast; an RGBA picture's
+    alpha is left as it is."""
+    if x.shape[1] == 4:
+        return torch.cat([color(x[:, :3], gen), x[:, 3:]], dim=1)
     x = x + (_rand(x, gen, 1, 1, 1) - 0.5)
     if x.shape[1] > 1:
         mean = x.mean(dim=1, keepdim=True)

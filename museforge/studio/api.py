@@ -44,6 +44,7 @@ MEDIA_TYPES = {
     ".midi": "audio/midi",
     ".wav": "audio/wav",
     ".musicxml": "application/vnd.recordare.musicxml+xml",
+    ".json": "application/json",
 }
 THUMB_PX = 192
 MAX_EXPORT = 1000
@@ -353,9 +354,10 @@ def gallery_detail(art_id: str, request: Request) -> dict[str, Any]:
 def gallery_file(
     art_id: str,
     request: Request,
-    companion: str | None = Query(None, pattern="^(audio|score|roll)$"),
+    companion: str | None = Query(None, pattern="^(audio|score|roll|atlas)$"),
 ) -> FileResponse:
-    """The artwork's file, or for music one of its companions (audio, score, roll)."""
+    """The artwork's file, or one of its companions (music: audio, score, roll; a sprite
+    sheet: its atlas)."""
     path = _ws(request).gallery.file_path(art_id)
     if companion is not None:
         found = companions(path)
@@ -367,7 +369,7 @@ def gallery_file(
 
 
 def _thumb_size(img: Image.Image) -> Image.Image:
-    img = img.convert("RGB")
+    img = img.convert("RGBA" if img.mode == "RGBA" else "RGB")  # transparency kept
     scale = THUMB_PX / max(img.size)
     if scale > 1:  # small samples (28 px digits) are enlarged crisply
         size = (round(img.width * scale), round(img.height * scale))

@@ -91,7 +91,9 @@ def test_digits_and_faces_shapes_labels_and_range() -> None:
     assert faces.images.shape == (100, 1, 25, 25)
     assert faces.labels is None and faces.class_names == ()
     assert -1 <= faces.images.min() < 0 < faces.images.max() <= 1
-    assert [d.name for d in datasets("image")] == list(BUILTIN)
+    names = [d.name for d in datasets("image")]
+    assert names[:3] == list(BUILTIN)  # the image modality's own; game art and fonts follow
+    assert {"sprites", "portraits", "glyphs"} <= set(names)
 
 
 def test_builtin_sets_are_registered_with_size_and_licence() -> None:
@@ -177,18 +179,39 @@ def test_grey_detection_and_conversion(tmp_path: Path) -> None:
     assert as_grey.images[1].mean().item() == pytest.approx(0.299 * 2 - 1, abs=1e-4)
 
 
-def test_transparent_images_are_composited_on_white(tmp_path: Path) -> None:
+def test_transparent_folders_keep_alpha_or_composite_on_white(tmp_path: Path) -> None:
     rgba = Image.new("RGBA", (8, 8), (0, 0, 0, 0))
     rgba.paste((0, 0, 255, 255), (4, 0, 8, 8))
     _save(tmp_path / "rgba" / "a.png", rgba)
-    ds = load_image_dataset(f"folder:{tmp_path / 'rgba'}", image_size=8)
+    kept = load_image_dataset(f"folder:{tmp_path / 'rgba'}", image_size=8)
+    assert kept.channels == 4  # most pictures show through: RGBA
+    assert torch.equal(kept.images[0, 3, :, :4], -torch.ones(8, 4))  # transparent
+    assert kept.images[0, :, 0, 6].tolist() == [-1.0, -1.0, 1.0, 1.0]  # opaque blue
+    assert torch.equal(kept.images[0, :3, :, :4], torch.ones(3, 8, 4))  # white underneath
+
+    ds = load_image_dataset(f"folder:{tmp_path / 'rgba'}", image_size=8, channels=3)
     assert ds.channels == 3
     assert torch.equal(ds.images[0, :, :, :4], torch.ones(3, 8, 4))  # transparent -> white
     assert ds.images[0, :, 0, 6].tolist() == [-1.0, -1.0, 1.0]  # opaque blue kept
 
     _save(tmp_path / "la" / "a.png", Image.new("LA", (8, 8), (0, 0)))
-    la = load_image_dataset(f"folder:{tmp_path / 'la'}", image_size=8)
+    la = load_image_dataset(f"folder:{tmp_path / 'la'}", image_size=8, channels=1)
     assert la.channels == 1 and la.images.min() == 1
+
+    _save(tmp_path / "few" / "a.png", rgba)  # one of three pictures transparent: RGB
+    _save(tmp_path / "few" / "b.png", _rgb((255, 0, 0)))
+    _save(tmp_path / "few" / "c.png", _rgb((0, 255, 0)))
+    assert load_image_dataset(f"folder:{tmp_path / 'few'}", image_size=8).channels == 3
+
+
+def test_rgba_resizing_does_not_bleed_hidden_colours(tmp_path: Path) -> None:
+    picture = Image.new("RGBA", (16, 16), (255, 0, 0, 0))  # red, but fully transparent
+    picture.paste((0, 0, 255, 255), (0, 0, 8, 16))
+    _save(tmp_path / "p" / "a.png", picture)
+    ds = load_image_dataset(f"folder:{tmp_path / 'p'}", image_size=4)
+    seen = ds.images[0, :, :, 1]  # the column across the edge, partly transparent
+    assert seen[3].min() > -1 and seen[3].max() < 1  # a soft edge
+    assert seen[0].max() < -0.9  # and no red from under the transparency
 
 
 def test_cmyk_jpeg_and_16_bit_grey(tmp_path: Path) -> None:
@@ -352,7 +375,7 @@ def test_load_image_file_errors_name_the_file(tmp_path: Path) -> None:
         message = str(err.value)
         assert f"'{path}'" in message and what in message and "\n" not in message
     with pytest.raises(InputError, match="channels"):
-        load_image_file(text, channels=4)
+        load_image_file(text, channels=2)
 
 
 def test_a_folder_of_huge_pictures_is_read_at_most_at_the_cap(tmp_path: Path) -> None:

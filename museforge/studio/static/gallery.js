@@ -196,6 +196,18 @@ function renderDetail() {
   if (a.modality === "image" || a.modality === "animation") {
     view.append(el("img", { src: file, alt: a.path }));
     if (a.frames?.length) view.append(frameStrip(a.frames));
+    if ((a.companions || []).includes("atlas")) {
+      // A sprite sheet: its atlas (frame rectangles for a game engine) downloads beside it.
+      const stem = a.path.split("/").pop().replace(/\.png$/i, "");
+      view.append(
+        el(
+          "div",
+          { class: "row downloads" },
+          el("a", { href: file, download: `${stem}.png`, text: "sheet (PNG)", dataset: { testid: "sheet-png" } }),
+          el("a", { href: `${file}?companion=atlas`, download: `${stem}.atlas.json`, text: "atlas (JSON)", dataset: { testid: "sheet-atlas" } }),
+        ),
+      );
+    }
   } else if (a.modality === "text") {
     view.append(el("pre", { class: "poem-text", text: a.text || "" }), formMarks(a), poemNotes(a.provenance || {}));
   } else if (a.modality === "music") view.append(musicView(a));

@@ -1,0 +1,1 @@
+"""Design and games: sprites and portraits from game art, palettes, sprite sheets."""

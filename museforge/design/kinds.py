@@ -1,0 +1,12 @@
+"""Registers the design data sets (game art) and the design verbs of image models."""
+
+from __future__ import annotations
+
+import museforge.image.kinds  # noqa: F401  (the kinds these verbs belong to, first)
+from museforge.core.registry import verb
+from museforge.design import glyphs, sprites  # noqa: F401  (register their data sets)
+from museforge.design.verbs import sheet, typeset
+
+for _kind in ("image-gan", "image-vae"):
+    verb(_kind)(sheet)
+    verb(_kind)(typeset)

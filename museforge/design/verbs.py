@@ -1,0 +1,169 @@
+"""The design verbs of picture models: ``sheet`` (a sprite sheet with its atlas), with
+palette control and team colours for the sprites on it."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import torch
+from PIL import Image
+
+from museforge.core.artifact import LoadedModel
+from museforge.core.artwork import Artwork, Result
+from museforge.core.grid import on_white, to_pil
+from museforge.core.latent import draw_labels, draw_latents, slerp, truncate
+from museforge.core.verbs import SEED, Param
+from museforge.design.palette import (
+    MAX_COLOURS,
+    MAX_SCALE,
+    quantise,
+    read_palette,
+    team_colour,
+    upscale,
+)
+from museforge.design.results import PictureFiles
+from museforge.design.sheets import atlas, lay_out
+from museforge.design.typeset import check_text, potrace_missing, set_text, specimen, trace_svg
+from museforge.errors import InputError
+from museforge.gallery.store import ATLAS_SUFFIX
+from museforge.image.verbs import Label, check_label, generate_images
+
+MAX_SPRITES = 256
+
+
+def finish(
+    picture: Image.Image, team: str = "", colours: int = 0, palette: str = "", scale: int = 1
+) -> Image.Image:
+    """A picture recoloured to a team colour, reduced to a palette and enlarged pixel for
+    pixel, in that order; each step only when asked."""
+    if colours and palette:
+        raise InputError("give colours or a palette, not both")
+    if team:
+        picture = team_colour(picture, team)
+    if colours:
+        picture = quantise(picture, colours=colours)
+    elif palette:
+        picture = quantise(picture, palette=read_palette(palette))
+    return upscale(picture, scale)
+
+
+def sheet(
+    loaded: LoadedModel,
+    n: Annotated[int, Param("how many sprites", min=1, max=MAX_SPRITES)] = 16,
+    seed: Annotated[int, SEED] = 0,
+    label: Label = None,
+    walk_to: Annotated[
+        int | None, Param("a walk from seed to this seed in n frames, not n variations")
+    ] = None,
+    columns: Annotated[int, Param("sprites a row (0: a square-ish sheet)", min=0, max=64)] = 0,
+    truncation: Annotated[float, Param("≤1: more typical, less varied", max=1.0)] = 1.0,
+    team: Annotated[str, Param("team colour for magenta parts: red, blue, … or #rrggbb")] = "",
+    colours: Annotated[
+        int, Param(f"reduce to this many colours (0: keep; 2-{MAX_COLOURS})", min=0)
+    ] = 0,
+    palette: Annotated[str, Param("reduce to a palette: #rrggbb,… or a .gpl/.hex/picture")] = "",
+    scale: Annotated[
+        int, Param("enlarge each pixel to a block this wide", min=1, max=MAX_SCALE)
+    ] = 1,
+) -> PictureFiles:
+    """``n`` sprites (variations of ``seed``, or a walk to ``walk_to``) on one transparent
+    sheet, with a JSON atlas beside it that Phaser, PixiJS, Godot or Unity import."""
+    if truncation <= 0:
+        raise InputError(f"truncation must be above 0 and at most 1 (got {truncation})")
+    if colours == 1 or colours > MAX_COLOURS:
+        raise InputError(f"colours must be 0 (keep) or 2..{MAX_COLOURS} (got {colours})")
+    check_label(loaded, label)
+    model = loaded.model
+    if walk_to is None:
+        z = truncate(draw_latents(model.z_dim, seed, n), truncation)
+        labels = draw_labels(model.num_classes, seed, n, label)
+        names = [f"sprite-{i:03d}" for i in range(n)]
+    else:
+        a, b = draw_latents(model.z_dim, seed, 1)[0], draw_latents(model.z_dim, walk_to, 1)[0]
+        steps = [i / max(1, n - 1) for i in range(n)]
+        z = truncate(torch.stack([slerp(a, b, t) for t in steps]), truncation)
+        first = draw_labels(model.num_classes, seed, 1, label)
+        labels = None if first is None else first.expand(n).clone()
+        names = [f"frame-{i:03d}" for i in range(n)]
+    pictures = [
+        finish(to_pil(image), team, colours, palette, scale)
+        for image in generate_images(model, z, labels)
+    ]
+    canvas, boxes = lay_out(pictures, names, columns)
+    what = f"walk-s{seed}-s{walk_to}" if walk_to is not None else f"s{seed}"
+    name = f"sheet-{what}"
+    licence = loaded.manifest.get("data", {}).get("licence")
+    provenance = loaded.provenance("sheet", seed=seed, sprites=n)
+    if licence:
+        provenance["licence"] = licence
+    meta = {"licence": licence or "", "model": loaded.short_hash, "seed": seed}
+
+    def atlas_text(image: str) -> str:
+        return json.dumps(atlas(boxes, image, canvas.size, meta), indent=2, ensure_ascii=False)
+
+    art = Artwork(name=name, image=canvas, provenance=provenance)
+    return PictureFiles([art], {ATLAS_SUFFIX: atlas_text}, name)
+
+
+def _characters(loaded: LoadedModel) -> str:
+    """The characters a model draws: its classes, when each is one character."""
+    names = loaded.manifest.get("data", {}).get("class_names") or []
+    if not loaded.model.num_classes or not all(isinstance(n, str) and len(n) == 1 for n in names):
+        raise InputError(
+            f"model '{loaded.path}' does not draw letters: train a conditional model on "
+            "glyphs (or a folder with one sub-folder per character) to set type"
+        )
+    return "".join(names)
+
+
+def typeset(
+    loaded: LoadedModel,
+    text: Annotated[
+        str, Param("what to set, lines split by \\n (empty: every character)", positional=True)
+    ] = "",
+    seed: Annotated[int, SEED] = 0,
+    walk_to: Annotated[
+        int | None, Param("morph the typeface from seed to this seed (an animation)")
+    ] = None,
+    frames: Annotated[int, Param("frames of the morph", min=2, max=120)] = 16,
+    svg: Annotated[bool, Param("also trace the picture into an SVG outline")] = True,
+    truncation: Annotated[float, Param("≤1: a more typical typeface", max=1.0)] = 1.0,
+) -> PictureFiles | Result:
+    """Set ``text`` (or a specimen of every character) in the typeface of ``seed``: one
+    latent for every letter. PNG with an SVG outline beside it (potrace), or with
+    ``walk_to`` a morph from one typeface to another."""
+    if truncation <= 0:
+        raise InputError(f"truncation must be above 0 and at most 1 (got {truncation})")
+    characters = _characters(loaded)
+    text = check_text(text.replace("\\n", "\n"), characters) if text else specimen(characters)
+    model = loaded.model
+    used = sorted({c for c in text if c in characters})
+    labels = torch.tensor([characters.index(c) for c in used])
+
+    def page(z: torch.Tensor) -> Image.Image:
+        glyphs = generate_images(model, z.expand(len(used), -1), labels)
+        grey = ((on_white(glyphs).mean(dim=1) + 1) / 2).clamp(0, 1).numpy()
+        return set_text(dict(zip(used, grey, strict=True)), text)
+
+    start = truncate(draw_latents(model.z_dim, seed, 1), truncation)[0]
+    base = loaded.provenance("typeset", seed=seed, text=text)
+    if walk_to is not None:
+        end = truncate(draw_latents(model.z_dim, walk_to, 1), truncation)[0]
+        steps = [i / (frames - 1) for i in range(frames)]
+        pages = [page(slerp(start, end, t)) for t in steps]
+        name = f"type-s{seed}-s{walk_to}"
+        arts = [
+            Artwork(f"{name}-{i:03d}", picture, {**base, "t": t})
+            for i, (picture, t) in enumerate(zip(pages, steps, strict=True))
+        ]
+        return Result(arts, frames=pages + pages[-2:0:-1], stem=name)
+    picture = page(start)
+    name = f"type-s{seed}"
+    files, message = {}, None
+    if svg:
+        message = potrace_missing()
+        if message is None:
+            outline = trace_svg(picture)
+            files[".svg"] = lambda _image: outline
+    return PictureFiles([Artwork(name, picture, base)], files, name, message)
