@@ -42,6 +42,7 @@ VERBS: dict[str, str] = {
     "harmonise": "Write harmony under a melody.",
     "imagine": "Draw what the words say.",
     "sheet": "Lay variations or a walk out as a sprite sheet with an atlas for game engines.",
+    "scene": "Stand the model's characters on a generated ground: a game-scene mock-up.",
     "typeset": "Set words in a typeface the model draws, as a picture and an SVG outline.",
 }
 VERB_NAMES = frozenset(VERBS)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import museforge.image.kinds  # noqa: F401  (the kinds these verbs belong to, first)
 from museforge.core.registry import verb
 from museforge.design import glyphs, sprites  # noqa: F401  (register their data sets)
-from museforge.design.verbs import sheet, typeset
+from museforge.design.verbs import scene, sheet, typeset
 
 for _kind in ("image-gan", "image-vae"):
     verb(_kind)(sheet)
     verb(_kind)(typeset)
+    verb(_kind)(scene)

@@ -21,6 +21,7 @@ from museforge.errors import InputError
 
 MAX_COLOURS = 256
 MAX_SCALE = 16
+HAZE = 16  # alpha (of 255) below which a generated pixel counts as transparent
 # name: (mid, light end, dark end), as in Wesnoth's data/core/team-colors.cfg
 TEAM_COLOURS = {
     "red": ("FF0000", "FFFFFF", "000000"),
@@ -167,6 +168,15 @@ def quantise(
     table.putpalette(flat + flat[:3] * (256 - len(palette)))  # padding repeats a colour
     mapped = rgb.quantize(palette=table, dither=Image.Dither.NONE).convert("RGB")
     return _join(mapped, alpha)
+
+
+def clear_haze(picture: Image.Image, floor: int = HAZE) -> Image.Image:
+    """An RGBA picture with alpha below ``floor`` (of 255) made fully transparent: a model
+    rarely draws exact transparency, and the faint rest shows as a box around a sprite."""
+    if picture.mode != "RGBA":
+        return picture
+    rgb, alpha = _split(picture)
+    return _join(rgb, np.where(alpha < floor, 0, alpha).astype(np.uint8))
 
 
 def upscale(picture: Image.Image, factor: int) -> Image.Image:

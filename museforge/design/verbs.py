@@ -17,12 +17,14 @@ from museforge.core.verbs import SEED, Param
 from museforge.design.palette import (
     MAX_COLOURS,
     MAX_SCALE,
+    clear_haze,
     quantise,
     read_palette,
     team_colour,
     upscale,
 )
 from museforge.design.results import PictureFiles
+from museforge.design.scene import GROUNDS, compose, ground_tile
 from museforge.design.sheets import atlas, lay_out
 from museforge.design.typeset import check_text, potrace_missing, set_text, specimen, trace_svg
 from museforge.errors import InputError
@@ -35,10 +37,12 @@ MAX_SPRITES = 256
 def finish(
     picture: Image.Image, team: str = "", colours: int = 0, palette: str = "", scale: int = 1
 ) -> Image.Image:
-    """A picture recoloured to a team colour, reduced to a palette and enlarged pixel for
-    pixel, in that order; each step only when asked."""
+    """A picture cleared of near-transparent haze, recoloured to a team colour, reduced to
+    a palette and enlarged pixel for pixel, in that order; each step but the first only
+    when asked."""
     if colours and palette:
         raise InputError("give colours or a palette, not both")
+    picture = clear_haze(picture)
     if team:
         picture = team_colour(picture, team)
     if colours:
@@ -167,3 +171,37 @@ def typeset(
             outline = trace_svg(picture)
             files[".svg"] = lambda _image: outline
     return PictureFiles([Artwork(name, picture, base)], files, name, message)
+
+
+def scene(
+    loaded: LoadedModel,
+    n: Annotated[int, Param("how many characters", min=1, max=64)] = 6,
+    seed: Annotated[int, SEED] = 0,
+    label: Label = None,
+    ground: Annotated[str, Param("the ground", choices=tuple(GROUNDS))] = "grass",
+    width: Annotated[int, Param("scene width in pixels", min=64, max=2048)] = 512,
+    height: Annotated[int, Param("scene height in pixels", min=64, max=2048)] = 320,
+    team: Annotated[str, Param("team colour for magenta parts: red, blue, … or #rrggbb")] = "",
+    scale: Annotated[int, Param("enlarge each pixel to a block this wide", min=1, max=4)] = 1,
+) -> Result:
+    """A mock-up of a game scene: ``n`` characters of the model standing on a generated
+    ground that tiles (written too, as its own picture)."""
+    check_label(loaded, label)
+    model = loaded.model
+    z = draw_latents(model.z_dim, seed, n)
+    labels = draw_labels(model.num_classes, seed, n, label)
+    sprites = [
+        finish(to_pil(image), team, scale=scale) for image in generate_images(model, z, labels)
+    ]
+    if sprites[0].width > width or sprites[0].height > height:
+        raise InputError(
+            f"a {width}×{height} scene is smaller than one character ({sprites[0].width} px)"
+        )
+    tile = upscale(ground_tile(ground, seed), scale)
+    picture = compose(sprites, tile, width, height, seed)
+    base = loaded.provenance("scene", seed=seed)
+    arts = [
+        Artwork(f"scene-{ground}-s{seed}", picture, base),
+        Artwork(f"ground-{ground}-s{seed}", tile, {**base, "part": "tileable ground"}),
+    ]
+    return Result(arts, stem=f"scene-{ground}-s{seed}")

@@ -20,12 +20,16 @@ from museforge.errors import InputError
 PNG_KEY = "museforge"
 
 
-def save_png(path: str | Path, image: Image.Image, provenance: dict[str, Any]) -> Path:
-    """Write ``image`` as PNG with ``provenance`` embedded, atomically."""
+def save_png(
+    path: str | Path, image: Image.Image, provenance: dict[str, Any], dpi: int | None = None
+) -> Path:
+    """Write ``image`` as PNG with ``provenance`` embedded (and its print resolution, when
+    given), atomically."""
     info = PngImagePlugin.PngInfo()
     info.add_itxt(PNG_KEY, json.dumps(provenance, sort_keys=True), zip=True)
     info.add_text("Software", "museforge")
-    return atomic_write_with(path, lambda tmp: image.save(tmp, format="PNG", pnginfo=info))
+    extra = {"dpi": (dpi, dpi)} if dpi else {}
+    return atomic_write_with(path, lambda tmp: image.save(tmp, format="PNG", pnginfo=info, **extra))
 
 
 def read_png_provenance(path: str | Path) -> dict[str, Any]:

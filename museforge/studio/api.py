@@ -45,6 +45,7 @@ MEDIA_TYPES = {
     ".wav": "audio/wav",
     ".musicxml": "application/vnd.recordare.musicxml+xml",
     ".json": "application/json",
+    ".svg": "image/svg+xml",
 }
 THUMB_PX = 192
 MAX_EXPORT = 1000
@@ -354,10 +355,10 @@ def gallery_detail(art_id: str, request: Request) -> dict[str, Any]:
 def gallery_file(
     art_id: str,
     request: Request,
-    companion: str | None = Query(None, pattern="^(audio|score|roll|atlas)$"),
+    companion: str | None = Query(None, pattern="^(audio|score|roll|atlas|svg)$"),
 ) -> FileResponse:
     """The artwork's file, or one of its companions (music: audio, score, roll; a sprite
-    sheet: its atlas)."""
+    sheet: its atlas; set type: its SVG outline, sent as a download that runs nothing)."""
     path = _ws(request).gallery.file_path(art_id)
     if companion is not None:
         found = companions(path)
@@ -365,6 +366,9 @@ def gallery_file(
             raise InputError(f"no {companion} for artwork {art_id}")
         path = found[companion]
     media = MEDIA_TYPES.get(path.suffix.lower(), "application/octet-stream")
+    if path.suffix.lower() == ".svg":  # SVG can carry scripts: never run it from our origin
+        headers = {"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"}
+        return FileResponse(path, media_type=media, headers=headers, filename=path.name)
     return FileResponse(path, media_type=media)
 
 

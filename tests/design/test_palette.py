@@ -5,6 +5,7 @@ import pytest
 from PIL import Image
 
 from museforge.design.palette import (
+    clear_haze,
     quantise,
     read_palette,
     team_colour,
@@ -92,3 +93,12 @@ def test_upscale_is_pixel_exact() -> None:
     assert (np.asarray(big)[2::3, 2::3] == small).all()
     with pytest.raises(InputError, match="scale"):
         upscale(sprite, 0)
+
+
+def test_clear_haze_drops_only_faint_alpha() -> None:
+    picture = Image.new("RGBA", (3, 1))
+    for x, a in enumerate((3, 15, 200)):
+        picture.putpixel((x, 0), (10, 20, 30, a))
+    assert np.asarray(clear_haze(picture))[0, :, 3].tolist() == [0, 0, 200]
+    grey = Image.new("L", (2, 2), 7)
+    assert clear_haze(grey) is grey

@@ -8,6 +8,7 @@ from PIL import Image
 
 from museforge.core.artifact import load_artifact
 from museforge.core.registry import call_verb
+from museforge.design.scene import ground_tile, tiled
 from museforge.design.sheets import lay_out
 from museforge.errors import InputError
 from museforge.gallery.store import Gallery, companions
@@ -105,3 +106,21 @@ def test_rgba_data_is_composited_for_grey_or_rgb_models(tmp_path: Path) -> None:
     alpha = (rgba.images[:, 3:] + 1) / 2
     expected = rgba.images[:, :3] * alpha + (1 - alpha)
     assert torch.allclose(rgb.images, expected, atol=1 / 127)
+
+
+def test_scene_stands_characters_on_a_ground_that_tiles(rgba_gan: Path) -> None:
+    loaded = load_artifact(rgba_gan)
+    result = call_verb(loaded, "scene", n=3, seed=2, ground="sand", width=96, height=64)
+    picture, tile = (art.image for art in result.artworks)
+    assert picture.size == (96, 64) and picture.mode == "RGB"
+    assert result.artworks[1].provenance["part"] == "tileable ground"
+    ground = np.asarray(tiled(tile, 96, 64), dtype=int)
+    assert (np.abs(np.asarray(picture, dtype=int) - ground).sum(axis=2) > 30).any()  # drawn on
+    t = np.asarray(tile, dtype=float)
+    across_seam = np.abs(t[:, 0] - t[:, -1]).mean()  # the edges meet as neighbours do
+    apart = np.abs(t[:, 0] - t[:, t.shape[1] // 2]).mean()
+    assert across_seam < apart / 2
+    big = call_verb(loaded, "scene", n=1, width=64, height=64, scale=4).artworks[1].image
+    assert big.size == (4 * tile.width, 4 * tile.height)  # the ground enlarged with them
+    with pytest.raises(InputError, match="ground"):
+        ground_tile("lava", 0)

@@ -459,3 +459,31 @@ def test_verse_marks_for_the_write_page(client):
     assert marks(model="mnist-gan", lines=[]).status_code == 400  # not a text model
     assert marks(model="tang-poet", form="sonnet", lines=[]).status_code == 400
     assert client.post("/api/verse/marks", json={"model": "tang-poet"}).status_code == 401
+
+
+def test_pictures_serve_their_atlas_and_svg_and_keep_transparency(client):
+    from museforge.core.artwork import Artwork
+    from museforge.design.results import PictureFiles
+
+    ws = client.app.state.workspace
+    sheet = Image.new("RGBA", (8, 8), (0, 0, 0, 0))
+    sheet.paste((255, 0, 0, 255), (2, 2, 6, 6))
+    svg = '<svg xmlns="http://www.w3.org/2000/svg"><path d="M0 0h1v1z"/></svg>'
+    files = {
+        ".atlas.json": lambda name: json.dumps({"meta": {"image": name}}),
+        ".svg": lambda _: svg,
+    }
+    result = PictureFiles([Artwork("sheet", sheet, {"verb": "sheet", "seed": 1})], files, "sheet")
+    (art,) = ws.gallery.save(result, "tests")
+    detail = client.get(f"/api/gallery/{art}").json()
+    assert detail["companions"] == ["atlas", "svg"]
+    atlas = client.get(f"/api/gallery/{art}/file?companion=atlas")
+    assert atlas.headers["content-type"] == "application/json"
+    assert atlas.json()["meta"]["image"] == detail["path"].split("/")[-1]
+    outline = client.get(f"/api/gallery/{art}/file?companion=svg")
+    assert outline.headers["content-type"].startswith("image/svg+xml")
+    assert "default-src 'none'" in outline.headers["content-security-policy"]
+    assert "attachment" in outline.headers["content-disposition"]
+    thumb = Image.open(io.BytesIO(client.get(f"/api/gallery/{art}/thumb").content))
+    assert thumb.mode == "RGBA" and thumb.getpixel((0, 0))[3] == 0  # still see-through
+    assert client.get(f"/api/gallery/{art}/file?companion=evil").status_code == 422

@@ -196,17 +196,15 @@ function renderDetail() {
   if (a.modality === "image" || a.modality === "animation") {
     view.append(el("img", { src: file, alt: a.path }));
     if (a.frames?.length) view.append(frameStrip(a.frames));
-    if ((a.companions || []).includes("atlas")) {
-      // A sprite sheet: its atlas (frame rectangles for a game engine) downloads beside it.
+    // A sprite sheet's atlas (frame rectangles for a game engine) or a set word's SVG
+    // outline downloads beside the picture.
+    const has = new Set(a.companions || []);
+    if (has.has("atlas") || has.has("svg")) {
       const stem = a.path.split("/").pop().replace(/\.png$/i, "");
-      view.append(
-        el(
-          "div",
-          { class: "row downloads" },
-          el("a", { href: file, download: `${stem}.png`, text: "sheet (PNG)", dataset: { testid: "sheet-png" } }),
-          el("a", { href: `${file}?companion=atlas`, download: `${stem}.atlas.json`, text: "atlas (JSON)", dataset: { testid: "sheet-atlas" } }),
-        ),
-      );
+      const links = el("div", { class: "row downloads" }, el("a", { href: file, download: `${stem}.png`, text: "PNG", dataset: { testid: "download-png" } }));
+      if (has.has("atlas")) links.append(el("a", { href: `${file}?companion=atlas`, download: `${stem}.atlas.json`, text: "atlas (JSON)", dataset: { testid: "download-atlas" } }));
+      if (has.has("svg")) links.append(el("a", { href: `${file}?companion=svg`, download: `${stem}.svg`, text: "SVG outline", dataset: { testid: "download-svg" } }));
+      view.append(links);
     }
   } else if (a.modality === "text") {
     view.append(el("pre", { class: "poem-text", text: a.text || "" }), formMarks(a), poemNotes(a.provenance || {}));
