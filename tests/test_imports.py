@@ -12,10 +12,11 @@ from pathlib import Path
 import museforge
 
 ROOT = Path(museforge.__file__).parent
-MODALITIES = ("image", "text", "style", "music", "crossmodal")
+MODALITIES = ("image", "text", "style", "music", "crossmodal", "design")
 SCREENS = ("cli", "studio", "bench")
-# The one arrow between modalities: music reads syllables and prosody from text.
-ALLOWED_BETWEEN = {("music", "text.prosody")}
+# The arrows between modalities: music reads syllables and prosody from text; design
+# (sprites, sheets, type) is made with image's models and data sets.
+ALLOWED_BETWEEN = {("music", "text.prosody"), ("design", "image")}
 _MODULE_STRING = re.compile(r"^museforge(\.[a-z_][a-z0-9_]*)+$")
 
 

@@ -10,6 +10,8 @@ size at the resolution asked, with the resolution written into the PNG.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageOps
 
@@ -155,3 +157,43 @@ def preview(tile: Image.Image, garment: str, repeat: float = 3.0) -> Image.Image
     for line in strokes:
         draw.line(line, fill=OUTLINE, width=9, joint="curve")
     return picture
+
+
+def make_garment(
+    picture: Path,
+    folder: Path,
+    garment: str = "tshirt",
+    repeat: float = 3.0,
+    width_cm: float = 20.0,
+    dpi: int = 300,
+    mirror: bool = True,
+) -> tuple[Path, Path, Image.Image]:
+    """Write the preview of ``picture`` printed on ``garment`` and its print tile (PNG with
+    its dpi) into ``folder``, never over an earlier pair, each recording the picture as
+    its parent; (preview path, tile path, tile picture)."""
+    from museforge.core.media import MAX_PIXELS, read_image
+    from museforge.gallery.provenance import parent_record, save_png
+
+    if garment not in TEMPLATES:
+        raise InputError(f"garment '{garment}' is not one of {', '.join(TEMPLATES)}")
+    pixels = read_image(picture, channels=3, what="print picture")
+    source = Image.fromarray((pixels * 255).round().astype(np.uint8), "RGB")
+    if source.width * source.height * 4 > MAX_PIXELS:
+        raise InputError(f"print picture '{picture}' is too large to mirror into a tile")
+    tile = seamless(source, mirror)
+    printed = print_tile(tile, width_cm, dpi)
+    shown = preview(tile, garment, repeat)
+    settings = {"garment": garment, "repeat": repeat, "tile_cm": width_cm, "dpi": dpi}
+    base = {
+        "verb": "garment",
+        "parents": [parent_record(picture)],
+        "args": {**settings, "mirror": mirror},
+    }
+    stem = name = f"{Path(picture).stem}-{garment}"
+    for k in range(2, 10_000):  # never overwrite an earlier print
+        if not (folder / f"{stem}.png").exists() and not (folder / f"{stem}-tile.png").exists():
+            break
+        stem = f"{name}-v{k}"
+    shown_path = save_png(folder / f"{stem}.png", shown, base)
+    tile_path = save_png(folder / f"{stem}-tile.png", printed, {**base, "part": "print tile"}, dpi)
+    return shown_path, tile_path, printed

@@ -10,13 +10,14 @@ import subprocess
 import xml.etree.ElementTree as ET
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw, ImageOps
 
 from museforge.errors import InputError
 
 INK = 0.5  # below this (0 = black) a pixel is ink
 TRACE_SCALE = 4  # traced from a smoothly enlarged bitmap: rounder curves
 MAX_CHARACTERS = 200
+LAYOUTS = ("text", "monogram", "logo")
 
 
 def _ink_columns(glyph: np.ndarray) -> tuple[int, int] | None:
@@ -48,6 +49,47 @@ def set_text(glyphs: dict[str, np.ndarray], text: str, tracking: float = 0.08) -
     for i, line in enumerate(lines):
         page[i * side : (i + 1) * side, : line.shape[1]] = line
     return Image.fromarray((page.clip(0, 1) * 255).round().astype(np.uint8), "L")
+
+
+def _ring(diameter: int, width: int) -> Image.Image:
+    """A black ring on white, drawn 4× larger and reduced for a smooth edge."""
+    big = Image.new("L", (diameter * 4, diameter * 4), 255)
+    ImageDraw.Draw(big).ellipse(
+        (0, 0, diameter * 4 - 1, diameter * 4 - 1), outline=0, width=width * 4
+    )
+    return big.resize((diameter, diameter), Image.Resampling.BOX)
+
+
+def monogram(initials: Image.Image, word: Image.Image) -> Image.Image:
+    """A monogram: ``initials`` (set large) inside a ring, ``word`` centred beneath."""
+    side = word.height
+    letters = initials.resize((initials.width * 2, initials.height * 2), Image.Resampling.BICUBIC)
+    diameter = round(max(letters.size) * 1.25)
+    badge = _ring(diameter, max(2, side // 10))
+    mask = ImageOps.invert(letters)  # ink where the letters are dark
+    badge.paste(0, ((diameter - letters.width) // 2, (diameter - letters.height) // 2), mask)
+    width = max(diameter, word.width) + side
+    page = Image.new("L", (width, diameter + word.height + side), 255)
+    page.paste(badge, ((width - diameter) // 2, side // 2))
+    page.paste(word, ((width - word.width) // 2, diameter + side // 2))
+    return page
+
+
+def logo(mark: Image.Image, word: Image.Image) -> Image.Image:
+    """A logo: ``mark`` (any picture, its transparency on white) two lines tall on the
+    left, ``word`` beside it, centred on it. An RGB picture."""
+    side = word.height
+    height = max(2 * side, word.height)
+    mark = mark.convert("RGBA")
+    mark = mark.resize(
+        (max(1, round(mark.width * height / mark.height)), height), Image.Resampling.LANCZOS
+    )
+    page = Image.new("RGB", (mark.width + word.width + side, height + side // 2), "white")
+    page.paste(mark, (side // 4, side // 4), mark)
+    page.paste(
+        word.convert("RGB"), (mark.width + side // 2, side // 4 + (height - word.height) // 2)
+    )
+    return page
 
 
 def check_text(text: str, characters: str) -> str:

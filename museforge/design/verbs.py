@@ -4,6 +4,7 @@ palette control and team colours for the sprites on it."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated
 
 import torch
@@ -13,6 +14,7 @@ from museforge.core.artifact import LoadedModel
 from museforge.core.artwork import Artwork, Result
 from museforge.core.grid import on_white, to_pil
 from museforge.core.latent import draw_labels, draw_latents, slerp, truncate
+from museforge.core.media import read_image
 from museforge.core.verbs import SEED, Param
 from museforge.design.palette import (
     MAX_COLOURS,
@@ -26,9 +28,18 @@ from museforge.design.palette import (
 from museforge.design.results import PictureFiles
 from museforge.design.scene import GROUNDS, compose, ground_tile
 from museforge.design.sheets import atlas, lay_out
-from museforge.design.typeset import check_text, potrace_missing, set_text, specimen, trace_svg
+from museforge.design.typeset import (
+    LAYOUTS,
+    check_text,
+    logo,
+    monogram,
+    potrace_missing,
+    set_text,
+    specimen,
+    trace_svg,
+)
 from museforge.errors import InputError
-from museforge.gallery.store import ATLAS_SUFFIX
+from museforge.gallery.provenance import ATLAS_SUFFIX, parent_record
 from museforge.image.verbs import Label, check_label, generate_images
 
 MAX_SPRITES = 256
@@ -131,6 +142,14 @@ def typeset(
         int | None, Param("morph the typeface from seed to this seed (an animation)")
     ] = None,
     frames: Annotated[int, Param("frames of the morph", min=2, max=120)] = 16,
+    layout: Annotated[
+        str,
+        Param(
+            "text; monogram: initials in a ring over the text; logo: a mark beside it",
+            choices=LAYOUTS,
+        ),
+    ] = "text",
+    mark: Annotated[Path | None, Param("the logo's mark: any picture", input="image")] = None,
     svg: Annotated[bool, Param("also trace the picture into an SVG outline")] = True,
     truncation: Annotated[float, Param("≤1: a more typical typeface", max=1.0)] = 1.0,
 ) -> PictureFiles | Result:
@@ -141,6 +160,14 @@ def typeset(
         raise InputError(f"truncation must be above 0 and at most 1 (got {truncation})")
     characters = _characters(loaded)
     text = check_text(text.replace("\\n", "\n"), characters) if text else specimen(characters)
+    if (layout == "logo") != (mark is not None):
+        raise InputError("a logo needs a mark (a picture), and only a logo takes one")
+    mark_picture = None
+    if mark is not None:
+        mark_picture = Image.fromarray(
+            (read_image(mark, channels=4, what="mark") * 255).round().astype("uint8"), "RGBA"
+        )
+    initials = "".join(word[0] for word in text.split()[:3])
     model = loaded.model
     used = sorted({c for c in text if c in characters})
     labels = torch.tensor([characters.index(c) for c in used])
@@ -148,10 +175,18 @@ def typeset(
     def page(z: torch.Tensor) -> Image.Image:
         glyphs = generate_images(model, z.expand(len(used), -1), labels)
         grey = ((on_white(glyphs).mean(dim=1) + 1) / 2).clamp(0, 1).numpy()
-        return set_text(dict(zip(used, grey, strict=True)), text)
+        drawn = dict(zip(used, grey, strict=True))
+        word = set_text(drawn, text)
+        if layout == "monogram":
+            return monogram(set_text(drawn, initials, tracking=0.02), word)
+        if layout == "logo":
+            return logo(mark_picture, word)
+        return word
 
     start = truncate(draw_latents(model.z_dim, seed, 1), truncation)[0]
     base = loaded.provenance("typeset", seed=seed, text=text)
+    if mark is not None:
+        base["parents"] = [parent_record(mark)]
     if walk_to is not None:
         end = truncate(draw_latents(model.z_dim, walk_to, 1), truncation)[0]
         steps = [i / (frames - 1) for i in range(frames)]

@@ -32,6 +32,19 @@ def save_png(
     return atomic_write_with(path, lambda tmp: image.save(tmp, format="PNG", pnginfo=info, **extra))
 
 
+# Files an artwork's picture may have beside it (the gallery serves them with it): a
+# sprite sheet's atlas, a set word's SVG outline.
+ATLAS_SUFFIX = ".atlas.json"
+PICTURE_COMPANIONS = {"atlas": ATLAS_SUFFIX, "svg": ".svg"}
+
+
+def parent_record(path: str | Path) -> dict[str, str]:
+    """How an artwork's provenance names a file it was made from: its name and the sha256
+    of its bytes (the gallery's lineage finds it again by either)."""
+    path = Path(path)
+    return {"file": path.name, "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+
+
 def read_png_provenance(path: str | Path) -> dict[str, Any]:
     """The provenance embedded in a museforge PNG, or an InputError saying why not."""
     path = Path(path)

@@ -28,7 +28,11 @@ from museforge.errors import InputError, MuseforgeError
 from museforge.gallery.artwork import write_result
 from museforge.gallery.index import COLUMNS, Index, search_body
 from museforge.gallery.lineage import Ref, frame_of, parent_refs
-from museforge.gallery.provenance import read_png_provenance, sidecar_path
+from museforge.gallery.provenance import (
+    PICTURE_COMPANIONS,
+    read_png_provenance,
+    sidecar_path,
+)
 
 INDEX_DIR = ".museforge"
 USER_SUFFIX = ".user.json"
@@ -47,8 +51,6 @@ MAX_TAG_CHARS = 40
 FRAME_IDS = "SELECT r.id FROM refs r JOIN artworks a ON a.path = r.path WHERE r.role = 'animation'"
 COMPANION_SUFFIXES = (".wav", ".musicxml")  # with the piano roll: parts of a MIDI artwork
 COMPANIONS = {"audio": ".wav", "score": ".musicxml", "roll": ".png"}
-ATLAS_SUFFIX = ".atlas.json"  # a sprite sheet's atlas, beside the sheet's PNG
-PICTURE_COMPANIONS = {"atlas": ATLAS_SUFFIX, "svg": ".svg"}  # a set word's outline
 
 
 def companions(path: Path) -> dict[str, Path]:

@@ -120,6 +120,30 @@ def verse_marks(body: VerseMarksRequest, request: Request) -> dict[str, Any]:
     return {"language": language, **marks(language, body.form, body.lines, body.rhyme_book)}
 
 
+class GarmentRequest(BaseModel):
+    picture: str = Field(max_length=80)  # a gallery id or upload:ID
+    garment: str = Field(default="tshirt", max_length=20)
+    repeat: float = Field(default=3.0, ge=0.25, le=40)
+    tile_cm: float = Field(default=20.0, ge=0.5, le=300)
+    dpi: int = Field(default=300, ge=30, le=1200)
+    mirror: bool = True
+
+
+@router.post("/design/garment")
+def design_garment(body: GarmentRequest, request: Request) -> dict[str, list[str]]:
+    """A gallery picture (or an upload) printed on a garment: the preview and the
+    print-ready tile, both added to the gallery; their ids."""
+    from museforge.design.garments import make_garment
+
+    ws = _ws(request)
+    source = ws.picture_path(body.picture)
+    folder = ws.gallery.root / "garments"
+    made = make_garment(
+        source, folder, body.garment, body.repeat, body.tile_cm, body.dpi, body.mirror
+    )
+    return {"ids": [ws.gallery.add(path) for path in made[:2]]}
+
+
 # --- jobs ----------------------------------------------------------------------------------
 class GenerateRequest(BaseModel):
     model: str

@@ -39,6 +39,12 @@ def model_variant(manifest: dict[str, Any]) -> str | None:
     return spec.variant(config) if isinstance(config, dict) else None
 
 
+def draws_letters(manifest: dict[str, Any]) -> bool:
+    """Whether a model's classes are single characters (a type model: it can set words)."""
+    names = manifest.get("data", {}).get("class_names") or []
+    return bool(names) and all(isinstance(n, str) and len(n) == 1 for n in names)
+
+
 def model_licence(manifest: dict[str, Any]) -> str:
     """The licence of the data a model learnt from: as its manifest records it, else the
     built-in data set's (models trained before licences were recorded), else ''."""
@@ -94,6 +100,7 @@ class Workspace:
                     "trained_in_studio": bool(prefix),
                     "data": data.get("data", {}).get("source") or data.get("data", {}),
                     "licence": model_licence(data),
+                    "letters": draws_letters(data),
                     "metrics": data.get("metrics", {}),
                     "created": data.get("created"),
                     "sha256": data.get("weights", {}).get("sha256"),

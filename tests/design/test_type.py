@@ -114,3 +114,26 @@ def test_typeset_morph_specimen_and_refusals(letters_vae: Path, gan_model: Path)
         call_verb(loaded, "typeset", text="AZ")
     with pytest.raises(InputError, match="does not draw letters"):
         call_verb(load_artifact(gan_model), "typeset", text="A")
+
+
+def test_monogram_and_logo_layouts(letters_vae: Path, tmp_path: Path) -> None:
+    loaded = load_artifact(letters_vae)
+    word = call_verb(loaded, "typeset", text="Bo AB", seed=1, svg=False).artworks[0].image
+    ring = call_verb(loaded, "typeset", text="Bo AB", seed=1, layout="monogram", svg=False)
+    badge = np.asarray(ring.artworks[0].image)
+    assert badge.shape[0] > 2 * word.height and badge.shape[1] >= word.width
+    assert (badge[badge.shape[0] // 2 :] < 128).any()  # ring and letters drawn
+    mark = tmp_path / "mark.png"
+    Image.new("RGBA", (10, 20), (0, 120, 0, 255)).save(mark)
+    made = call_verb(loaded, "typeset", text="AB", layout="logo", mark=mark, svg=False)
+    picture = made.artworks[0].image
+    assert picture.mode == "RGB" and picture.height >= 2 * word.height
+    pixels = np.asarray(picture).astype(int)
+    green = (pixels[..., 1] > 100) & (pixels[..., 0] < 60)
+    assert green[:, : picture.width // 3].any()  # the mark on the left
+    assert not green[:, picture.width // 2 :].any()  # and the word beside it
+    assert made.artworks[0].provenance["parents"][0]["file"] == "mark.png"
+    with pytest.raises(InputError, match="needs a mark"):
+        call_verb(loaded, "typeset", text="AB", layout="logo")
+    with pytest.raises(InputError, match="needs a mark"):
+        call_verb(loaded, "typeset", text="AB", mark=mark)

@@ -487,3 +487,34 @@ def test_pictures_serve_their_atlas_and_svg_and_keep_transparency(client):
     thumb = Image.open(io.BytesIO(client.get(f"/api/gallery/{art}/thumb").content))
     assert thumb.mode == "RGBA" and thumb.getpixel((0, 0))[3] == 0  # still see-through
     assert client.get(f"/api/gallery/{art}/file?companion=evil").status_code == 422
+
+
+def test_design_garment_prints_a_gallery_picture(client):
+    from museforge.core.artwork import Artwork, Result
+
+    ws = client.app.state.workspace
+    picture = Image.new("RGB", (12, 8), (30, 90, 200))
+    (art,) = ws.gallery.save(
+        Result([Artwork("print", picture, {"verb": "sample", "seed": 3})]), "t"
+    )
+    body = {"picture": art, "garment": "dress", "repeat": 2, "tile_cm": 2.54, "dpi": 100}
+    ids = client.post("/api/design/garment", json=body, headers=AUTH).json()["ids"]
+    assert len(ids) == 2
+    preview, tile = (client.get(f"/api/gallery/{i}").json() for i in ids)
+    assert preview["provenance"]["args"]["garment"] == "dress"
+    assert tile["provenance"]["part"] == "print tile"
+    assert [p["file"] for p in preview["provenance"]["parents"]] == ["print.png"]
+    tile_png = Image.open(io.BytesIO(client.get(f"/api/gallery/{ids[1]}/file").content))
+    assert tile_png.width == 100 and round(tile_png.info["dpi"][0]) == 100
+    bad = client.post("/api/design/garment", json={**body, "garment": "hat"}, headers=AUTH)
+    assert bad.status_code == 400 and "hat" in bad.json()["error"]
+    assert (
+        client.post("/api/design/garment", json={**body, "dpi": 5}, headers=AUTH).status_code == 422
+    )
+    assert client.post(
+        "/api/design/garment", json={**body, "picture": "nope"}, headers=AUTH
+    ).status_code in (
+        400,
+        404,
+    )
+    assert client.post("/api/design/garment", json=body).status_code == 401  # no token

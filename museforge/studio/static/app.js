@@ -1,16 +1,17 @@
-// museforge studio: one page, one tab per hash route (#create, #write, #breed, #gallery[/ID],
+// museforge studio: one page, one tab per hash route (#create, #write, #breed, #design, #gallery[/ID],
 // #train, #models). Each tab is a module with init() (once) and show(arg, entering) (each
 // route change; ``entering`` is false when only the argument changed, e.g. #gallery/ID).
 
 import { guarded, initToken, showError } from "./api.js";
 import * as breed from "./breed.js";
 import * as create from "./create.js";
+import * as design from "./design.js";
 import * as gallery from "./gallery.js";
 import * as models from "./models.js";
 import * as train from "./train.js";
 import * as write from "./write.js";
 
-const VIEWS = { create, write, breed, gallery, train, models };
+const VIEWS = { create, write, breed, design, gallery, train, models };
 const ready = {};
 let shown = null;
 
