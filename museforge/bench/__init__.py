@@ -15,3 +15,15 @@ def machine_info() -> dict[str, object]:
         "python": platform.python_version(),
         "device": "cpu",
     }
+
+
+def results_head(budget_s: float, seed: int, eval_n: int) -> dict[str, object]:
+    """The start of a per-set benchmark's results: its budget, seed, sample count and the
+    machine, with an empty ``sets`` to fill."""
+    return {
+        "budget_s": budget_s,
+        "seed": seed,
+        "eval_n": eval_n,
+        "machine": machine_info(),
+        "sets": {},
+    }

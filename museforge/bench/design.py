@@ -14,7 +14,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-from museforge.bench import machine_info
+from museforge.bench import results_head
 from museforge.bench.image import train_and_score
 from museforge.core.artifact import load_artifact
 from museforge.core.registry import call_verb
@@ -56,13 +56,7 @@ def run_design_bench(
     unknown = [s for s in sets if s not in DATA_SETS]
     if unknown:
         raise InputError(f"bench design knows {', '.join(DATA_SETS)} (got {unknown})")
-    results: dict[str, Any] = {
-        "budget_s": budget_s,
-        "seed": seed,
-        "eval_n": eval_n,
-        "machine": machine_info(),
-        "sets": {},
-    }
+    results: dict[str, Any] = results_head(budget_s, seed, eval_n)
     for data in sets:
         rows = results["sets"].setdefault(data, {})
         for name, kind in CONTENDERS.items():

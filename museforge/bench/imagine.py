@@ -33,7 +33,7 @@ import numpy as np
 import torch
 from sklearn.cluster import KMeans
 
-from museforge.bench import machine_info
+from museforge.bench import results_head
 from museforge.core.artifact import load_artifact
 from museforge.core.latent import draw_latents
 from museforge.core.recipe import Recipe, train_from_recipe
@@ -227,13 +227,7 @@ def run_imagine_bench(
     wrong = [n for n in names if n not in CONTENDERS]
     if wrong:
         raise InputError(f"contenders are {', '.join(CONTENDERS)} (got {', '.join(wrong)})")
-    results: dict[str, Any] = {
-        "budget_s": budget_s,
-        "seed": seed,
-        "eval_n": eval_n,
-        "machine": machine_info(),
-        "sets": {},
-    }
+    results: dict[str, Any] = results_head(budget_s, seed, eval_n)
     encoders = {data: _starter(models, ENCODERS[data]) for data in data_sets}
     for data in data_sets:
         scores = {}

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from museforge.core.artifact import load_artifact
 from museforge.core.registry import call_verb
+from museforge.design.typeset import draws_letters
 from museforge.errors import MuseforgeError
 from museforge.gallery.artwork import write_result
 
@@ -42,6 +43,13 @@ IMAGINE_PROMPTS = {
     "emoji": ("grinning face", "猫脸"),
 }
 IMAGE_KINDS = frozenset({"image-gan", "image-vae"})
+# Design: a type model sets a word and a specimen; a model of transparent pictures (sprites)
+# makes a sheet with its atlas and a scene.
+TYPE_DEMOS = (("typeset", {"text": "museforge", "seed": 4}), ("typeset", {"seed": 4}))
+SPRITE_DEMOS = (
+    ("sheet", {"n": 16, "seed": 7, "team": "blue", "scale": 2}),
+    ("scene", {"n": 8, "seed": 7}),
+)
 
 
 def imagine_prompts(data: dict) -> tuple[str, ...]:
@@ -62,8 +70,9 @@ def run_demo(models: Path, out_dir: Path, seed: int = 7) -> list[Path]:
     """For each image starter a 64-image grid and an interpolation GIF; for each text
     starter three poems in a strict form; for each style network two stylised photos;
     for each music starter a tune, a song, phrases or a harmonised chorale; for each
-    text-to-image starter pictures of one prompt in English and one in Chinese.
-    Returns the files worth opening."""
+    text-to-image starter pictures of one prompt in English and one in Chinese; for a type
+    starter a word and a specimen (with SVG), for a sprite starter a sheet (with its
+    atlas) and a scene. Returns the files worth opening."""
     starters = sorted(p.parent for p in Path(models).glob("*/model.json"))
     if not starters:
         raise MuseforgeError(f"no starter models in '{models}' (train one: see recipes/)")
@@ -94,6 +103,12 @@ def run_demo(models: Path, out_dir: Path, seed: int = 7) -> list[Path]:
             continue
         if loaded.kind not in IMAGE_KINDS:
             continue  # a model with nothing to show on its own (a text–image encoder)
+        if draws_letters(loaded.manifest) or loaded.model.cfg.channels == 4:
+            demos = TYPE_DEMOS if draws_letters(loaded.manifest) else SPRITE_DEMOS
+            for verb, kwargs in demos:
+                written = write_result(call_verb(loaded, verb, **kwargs), target)
+                shown += [p for p in written if p.suffix == ".png"][:1]
+            continue
         scale = max(1, 256 // loaded.model.cfg.image_size)
         for verb, kwargs in (
             ("sample", {"n": 64, "seed": seed}),

@@ -92,6 +92,13 @@ def logo(mark: Image.Image, word: Image.Image) -> Image.Image:
     return page
 
 
+def draws_letters(manifest: dict) -> bool:
+    """Whether a model's classes (its manifest's ``data.class_names``) are single
+    characters: a type model, which can set words."""
+    names = manifest.get("data", {}).get("class_names") or []
+    return bool(names) and all(isinstance(n, str) and len(n) == 1 for n in names)
+
+
 def check_text(text: str, characters: str) -> str:
     """The text to set, or an InputError naming the characters the model cannot draw."""
     if not text.strip():

@@ -31,6 +31,7 @@ from museforge.design.sheets import atlas, lay_out
 from museforge.design.typeset import (
     LAYOUTS,
     check_text,
+    draws_letters,
     logo,
     monogram,
     potrace_missing,
@@ -123,13 +124,12 @@ def sheet(
 
 def _characters(loaded: LoadedModel) -> str:
     """The characters a model draws: its classes, when each is one character."""
-    names = loaded.manifest.get("data", {}).get("class_names") or []
-    if not loaded.model.num_classes or not all(isinstance(n, str) and len(n) == 1 for n in names):
+    if not loaded.model.num_classes or not draws_letters(loaded.manifest):
         raise InputError(
             f"model '{loaded.path}' does not draw letters: train a conditional model on "
             "glyphs (or a folder with one sub-folder per character) to set type"
         )
-    return "".join(names)
+    return "".join(loaded.manifest["data"]["class_names"])
 
 
 def typeset(
@@ -198,7 +198,7 @@ def typeset(
         ]
         return Result(arts, frames=pages + pages[-2:0:-1], stem=name)
     picture = page(start)
-    name = f"type-s{seed}"
+    name = f"type-s{seed}" + ("" if layout == "text" else f"-{layout}")
     files, message = {}, None
     if svg:
         message = potrace_missing()

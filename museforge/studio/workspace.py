@@ -17,6 +17,7 @@ from typing import Any
 from museforge.core.atomic import atomic_write_bytes
 from museforge.core.data import datasets
 from museforge.core.media import IMAGE_SUFFIXES, MUSIC_SUFFIXES
+from museforge.design.typeset import draws_letters
 from museforge.errors import InputError
 from museforge.gallery.store import Gallery, artwork_id
 from museforge.studio.forms import CORPUS_NAME, CORPUS_PREFIX
@@ -37,12 +38,6 @@ def model_variant(manifest: dict[str, Any]) -> str | None:
         return None
     config = manifest.get("config")
     return spec.variant(config) if isinstance(config, dict) else None
-
-
-def draws_letters(manifest: dict[str, Any]) -> bool:
-    """Whether a model's classes are single characters (a type model: it can set words)."""
-    names = manifest.get("data", {}).get("class_names") or []
-    return bool(names) and all(isinstance(n, str) and len(n) == 1 for n in names)
 
 
 def model_licence(manifest: dict[str, Any]) -> str:
@@ -100,7 +95,7 @@ class Workspace:
                     "trained_in_studio": bool(prefix),
                     "data": data.get("data", {}).get("source") or data.get("data", {}),
                     "licence": model_licence(data),
-                    "letters": draws_letters(data),
+                    "letters": draws_letters(data),  # a type model: the Design page
                     "metrics": data.get("metrics", {}),
                     "created": data.get("created"),
                     "sha256": data.get("weights", {}).get("sha256"),

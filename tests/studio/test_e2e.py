@@ -525,6 +525,41 @@ def test_write_a_poem_together(page: Any, studio: StudioServer, shots: Path) -> 
     no_errors_shown(page)
 
 
+def test_design_type_sheet_and_garment(page: Any, studio: StudioServer, shots: Path) -> None:
+    """The Design page: set a word in the type starter (PNG and its SVG), make a sprite
+    sheet (with its atlas), and print the set word on a tote bag (preview and tile)."""
+    page.goto(page.url.split("#")[0] + "#design")
+    by_id(page, "type-model").select_option("glyphs-vae")
+    by_id(page, "type-text").fill("Museforge")
+    by_id(page, "type-submit").click()
+    results = page.locator("[data-testid=design-results] [data-testid=design-result]")
+    expect(results).to_have_count(1)
+    expect(by_id(page, "design-svg")).to_be_visible()
+    word = results.first.get_attribute("data-id")
+    assert studio.api(f"/api/gallery/{word}")["provenance"]["text"] == "Museforge"
+    svg = page.evaluate(f"fetch('/api/gallery/{word}/file?companion=svg').then(r => r.text())")
+    assert "<svg" in svg and "<path" in svg
+
+    by_id(page, "sprite-model").select_option("sprites-gan")
+    by_id(page, "sprite-n").fill("4")
+    by_id(page, "sprite-team").select_option("blue")
+    by_id(page, "sprite-submit").click()
+    expect(by_id(page, "design-atlas")).to_be_visible()
+    sheet = results.first.get_attribute("data-id")
+    atlas = page.evaluate(f"fetch('/api/gallery/{sheet}/file?companion=atlas').then(r => r.json())")
+    assert len(atlas["frames"]) == 4
+
+    by_id(page, "garment-picture").fill(word)
+    by_id(page, "garment-kind").select_option("tote")
+    by_id(page, "garment-cm").fill("5")
+    by_id(page, "garment-submit").click()
+    expect(results).to_have_count(2)
+    tile = studio.api(f"/api/gallery/{results.nth(1).get_attribute('data-id')}")
+    assert tile["provenance"]["part"] == "print tile"
+    page.screenshot(path=shots / "design.png", full_page=True)
+    no_errors_shown(page)
+
+
 def test_changes_need_the_token(page: Any) -> None:
     """The page's own fetch without the token header is refused; with it, allowed."""
     status = page.evaluate("fetch('/api/gallery/sync', {method: 'POST'}).then(r => r.status)")
