@@ -92,11 +92,18 @@ def logo(mark: Image.Image, word: Image.Image) -> Image.Image:
     return page
 
 
-def draws_letters(manifest: dict) -> bool:
-    """Whether a model's classes (its manifest's ``data.class_names``) are single
-    characters: a type model, which can set words."""
+def characters_drawn(manifest: dict) -> str:
+    """The characters a model draws when its classes (its manifest's
+    ``data.class_names``) are single characters ('' otherwise): it can set them."""
     names = manifest.get("data", {}).get("class_names") or []
-    return bool(names) and all(isinstance(n, str) and len(n) == 1 for n in names)
+    single = bool(names) and all(isinstance(n, str) and len(n) == 1 for n in names)
+    return "".join(names) if single else ""
+
+
+def draws_letters(manifest: dict) -> bool:
+    """Whether a model is a type model: its classes are single characters, letters among
+    them (a digits model such as mnist draws numbers, not type)."""
+    return any(c.isalpha() for c in characters_drawn(manifest))
 
 
 def check_text(text: str, characters: str) -> str:

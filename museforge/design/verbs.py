@@ -4,6 +4,7 @@ palette control and team colours for the sprites on it."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -30,8 +31,8 @@ from museforge.design.scene import GROUNDS, compose, ground_tile
 from museforge.design.sheets import atlas, lay_out
 from museforge.design.typeset import (
     LAYOUTS,
+    characters_drawn,
     check_text,
-    draws_letters,
     logo,
     monogram,
     potrace_missing,
@@ -124,12 +125,13 @@ def sheet(
 
 def _characters(loaded: LoadedModel) -> str:
     """The characters a model draws: its classes, when each is one character."""
-    if not loaded.model.num_classes or not draws_letters(loaded.manifest):
+    characters = characters_drawn(loaded.manifest)
+    if not loaded.model.num_classes or not characters:
         raise InputError(
             f"model '{loaded.path}' does not draw letters: train a conditional model on "
             "glyphs (or a folder with one sub-folder per character) to set type"
         )
-    return "".join(loaded.manifest["data"]["class_names"])
+    return characters
 
 
 def typeset(
@@ -159,6 +161,7 @@ def typeset(
     if truncation <= 0:
         raise InputError(f"truncation must be above 0 and at most 1 (got {truncation})")
     characters = _characters(loaded)
+    words = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:24] or "specimen"
     text = check_text(text.replace("\\n", "\n"), characters) if text else specimen(characters)
     if (layout == "logo") != (mark is not None):
         raise InputError("a logo needs a mark (a picture), and only a logo takes one")
@@ -191,14 +194,14 @@ def typeset(
         end = truncate(draw_latents(model.z_dim, walk_to, 1), truncation)[0]
         steps = [i / (frames - 1) for i in range(frames)]
         pages = [page(slerp(start, end, t)) for t in steps]
-        name = f"type-s{seed}-s{walk_to}"
+        name = f"type-{words}-s{seed}-s{walk_to}"
         arts = [
             Artwork(f"{name}-{i:03d}", picture, {**base, "t": t})
             for i, (picture, t) in enumerate(zip(pages, steps, strict=True))
         ]
         return Result(arts, frames=pages + pages[-2:0:-1], stem=name)
     picture = page(start)
-    name = f"type-s{seed}" + ("" if layout == "text" else f"-{layout}")
+    name = f"type-{words}-s{seed}" + ("" if layout == "text" else f"-{layout}")
     files, message = {}, None
     if svg:
         message = potrace_missing()

@@ -8,7 +8,15 @@ from PIL import Image
 from museforge.core.artifact import load_artifact
 from museforge.core.registry import call_verb
 from museforge.design.glyphs import CHARACTERS, covering_fonts, draw_glyphs
-from museforge.design.typeset import check_text, potrace_missing, set_text, specimen, trace_svg
+from museforge.design.typeset import (
+    characters_drawn,
+    check_text,
+    draws_letters,
+    potrace_missing,
+    set_text,
+    specimen,
+    trace_svg,
+)
 from museforge.errors import InputError
 from museforge.gallery.store import Gallery, companions
 from tests.conftest import train_tiny
@@ -137,3 +145,12 @@ def test_monogram_and_logo_layouts(letters_vae: Path, tmp_path: Path) -> None:
         call_verb(loaded, "typeset", text="AB", layout="logo")
     with pytest.raises(InputError, match="needs a mark"):
         call_verb(loaded, "typeset", text="AB", mark=mark)
+
+
+def test_type_models_are_told_by_their_classes() -> None:
+    digits = {"data": {"class_names": list("0123456789")}}
+    assert characters_drawn(digits) == "0123456789"  # can set numbers
+    assert not draws_letters(digits)  # but is no type model (the demo, the Design page)
+    assert draws_letters({"data": {"class_names": ["A", "b", "1"]}})
+    assert characters_drawn({"data": {"class_names": ["horizontal", "vertical"]}}) == ""
+    assert not draws_letters({"data": {}})
