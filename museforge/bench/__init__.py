@@ -27,3 +27,8 @@ def results_head(budget_s: float, seed: int, eval_n: int) -> dict[str, object]:
         "machine": machine_info(),
         "sets": {},
     }
+
+
+def table_head(title: str, columns: list[str]) -> list[str]:
+    """The lines that open a set's Markdown table: its bold title, a blank, the header."""
+    return [f"**{title}**", "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]

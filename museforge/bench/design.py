@@ -14,7 +14,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-from museforge.bench import results_head
+from museforge.bench import results_head, table_head
 from museforge.bench.image import train_and_score
 from museforge.core.artifact import load_artifact
 from museforge.core.registry import call_verb
@@ -84,7 +84,7 @@ def format_table(results: dict[str, Any]) -> str:
     for data, rows in results["sets"].items():
         head = ["model", "steps", "FID ↓", "KID ↓", "precision", "recall", "near-copies"]
         head += ["legible", "SVG parses"] if data == "glyphs" else ["as asked"]
-        lines += [f"**{data}**", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        lines += table_head(data, head)
         for name, m in rows.items():
             cells = [
                 name,

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 from sklearn.cluster import KMeans
 
-from museforge.bench import results_head
+from museforge.bench import results_head, table_head
 from museforge.core.artifact import load_artifact
 from museforge.core.latent import draw_latents
 from museforge.core.recipe import Recipe, train_from_recipe
@@ -274,7 +274,7 @@ def format_table(results: dict[str, Any]) -> str:
         columns = ["model", "steps", "R-precision", "FID ↓", "s for 8"]
         if shapes:
             columns += ["colour+shape seen", "colour+shape held-out", "all attributes seen"]
-        rows += [f"**{data}**", "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+        rows += table_head(data, columns)
         for name, m in models.items():
             cells = [
                 name,
