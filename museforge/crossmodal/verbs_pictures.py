@@ -10,7 +10,6 @@ pushes the words towards other words.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -62,7 +61,7 @@ from museforge.crossmodal.verbs_imagine import (
     slug,
 )
 from museforge.errors import InputError
-from museforge.gallery.provenance import read_latent_parent
+from museforge.gallery.provenance import parent_record, read_latent_parent
 
 # A latent bigger than this (a flow's noise picture: 3·32² numbers) is searched for its
 # directions in a fixed random slice of SLICE dimensions: the full Jacobian would take two
@@ -244,8 +243,7 @@ def project(
     images = draw(loaded, z, words)
     start_err, end_err = errs.min().item(), F.mse_loss(images, target).item()
     moved = 1 - F.cosine_similarity(words[0], start, dim=0).item()
-    digest = hashlib.sha256(Path(image).read_bytes()).hexdigest()
-    source = {"file": Path(image).name, "sha256": digest}
+    source = parent_record(image)
     extra = [{"seed": seed, "source": source, "prompt": prompt}]
     stem = f"projected-{Path(image).stem}"
     arts = picture_artworks(loaded, "project", images, z, words, [stem], extra)

@@ -48,7 +48,11 @@ MAX_SPRITES = 256
 
 
 def finish(
-    picture: Image.Image, team: str = "", colours: int = 0, palette: str = "", scale: int = 1
+    picture: Image.Image,
+    team: str = "",
+    colours: int = 0,
+    palette: list[tuple[int, int, int]] | None = None,
+    scale: int = 1,
 ) -> Image.Image:
     """A picture cleared of near-transparent haze, recoloured to a team colour, reduced to
     a palette and enlarged pixel for pixel, in that order; each step but the first only
@@ -61,7 +65,7 @@ def finish(
     if colours:
         picture = quantise(picture, colours=colours)
     elif palette:
-        picture = quantise(picture, palette=read_palette(palette))
+        picture = quantise(picture, palette=palette)
     return upscale(picture, scale)
 
 
@@ -103,8 +107,9 @@ def sheet(
         first = draw_labels(model.num_classes, seed, 1, label)
         labels = None if first is None else first.expand(n).clone()
         names = [f"frame-{i:03d}" for i in range(n)]
+    colours_of = read_palette(palette) if palette else None  # read once for every sprite
     pictures = [
-        finish(to_pil(image), team, colours, palette, scale)
+        finish(to_pil(image), team, colours, colours_of, scale)
         for image in generate_images(model, z, labels)
     ]
     canvas, boxes = lay_out(pictures, names, columns)

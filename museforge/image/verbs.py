@@ -8,7 +8,6 @@ latent itself, the label, and the lineage of parents.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -43,7 +42,7 @@ from museforge.core.verbs import (
     Param,
 )
 from museforge.errors import InputError
-from museforge.gallery.provenance import read_latent_parent
+from museforge.gallery.provenance import parent_record, read_latent_parent
 from museforge.image.data import load_image_dataset, load_image_file, split_dataset
 
 BATCH = 256
@@ -240,8 +239,7 @@ def project(
     z = z.detach()
     images = generate_images(model, z, labels)
     end_err = F.mse_loss(images, target).item()
-    digest = hashlib.sha256(Path(image).read_bytes()).hexdigest()
-    extra = [{"seed": seed, "source": {"file": Path(image).name, "sha256": digest}}]
+    extra = [{"seed": seed, "source": parent_record(image)}]
     arts = _artworks(loaded, "project", images, z, labels, [f"projected-{Path(image).stem}"], extra)
     return Result(
         arts,

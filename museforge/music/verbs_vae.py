@@ -8,7 +8,6 @@ pitch). Every phrase is two bars of 4/4 (see :mod:`museforge.music.melody_vae`).
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,6 +18,7 @@ from museforge.core.latent import draw_latents, encode_latent, slerp
 from museforge.core.seeding import stream
 from museforge.core.verbs import SEED, Param
 from museforge.errors import InputError
+from museforge.gallery.provenance import parent_record
 from museforge.music.corpus import read_music_file
 from museforge.music.melody_vae import (
     ATTRIBUTES,
@@ -49,11 +49,7 @@ def _read_phrase(
     for start in range(bar * bar_len, last + 1, bar_len):
         tokens = phrase_from_line(line, start, cfg)
         if tokens is not None and any(t >= 2 for t in tokens):
-            source = {
-                "file": path.name,
-                "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
-                "bar": start // bar_len,
-            }
+            source = {**parent_record(path), "bar": start // bar_len}
             return torch.tensor([tokens]), piece, source
     raise InputError(
         f"'{path}': no {cfg.bars}-bar phrase with notes in MIDI {cfg.low}-{cfg.high} "
