@@ -14,7 +14,7 @@ from PIL import Image
 from museforge.core.artifact import LoadedModel
 from museforge.core.artwork import Artwork, Result
 from museforge.core.grid import on_white, to_pil
-from museforge.core.latent import draw_labels, draw_latents, slerp, truncate
+from museforge.core.latent import draw_labels, draw_latents, slerp
 from museforge.core.media import read_image
 from museforge.core.verbs import SEED, Param
 from museforge.design.palette import (
@@ -42,9 +42,16 @@ from museforge.design.typeset import (
 )
 from museforge.errors import InputError
 from museforge.gallery.provenance import ATLAS_SUFFIX, parent_record
-from museforge.image.verbs import Label, check_label, generate_images
+from museforge.image.verbs import (
+    Label,
+    Truncation,
+    check_label,
+    generate_images,
+    typical_latents,
+)
 
 MAX_SPRITES = 256
+TEAM = Param("team colour for magenta parts: red, blue, … or #rrggbb")
 
 
 def finish(
@@ -78,8 +85,8 @@ def sheet(
         int | None, Param("a walk from seed to this seed in n frames, not n variations")
     ] = None,
     columns: Annotated[int, Param("sprites a row (0: a square-ish sheet)", min=0, max=64)] = 0,
-    truncation: Annotated[float, Param("≤1: more typical, less varied", max=1.0)] = 1.0,
-    team: Annotated[str, Param("team colour for magenta parts: red, blue, … or #rrggbb")] = "",
+    truncation: Truncation = 1.0,
+    team: Annotated[str, TEAM] = "",
     colours: Annotated[
         int, Param(f"reduce to this many colours (0: keep; 2-{MAX_COLOURS})", min=0)
     ] = 0,
@@ -90,20 +97,18 @@ def sheet(
 ) -> PictureFiles:
     """``n`` sprites (variations of ``seed``, or a walk to ``walk_to``) on one transparent
     sheet, with a JSON atlas beside it that Phaser, PixiJS, Godot or Unity import."""
-    if truncation <= 0:
-        raise InputError(f"truncation must be above 0 and at most 1 (got {truncation})")
     if colours == 1 or colours > MAX_COLOURS:
         raise InputError(f"colours must be 0 (keep) or 2..{MAX_COLOURS} (got {colours})")
     check_label(loaded, label)
     model = loaded.model
     if walk_to is None:
-        z = truncate(draw_latents(model.z_dim, seed, n), truncation)
+        z = typical_latents(model.z_dim, seed, n, truncation)
         labels = draw_labels(model.num_classes, seed, n, label)
         names = [f"sprite-{i:03d}" for i in range(n)]
     else:
-        a, b = draw_latents(model.z_dim, seed, 1)[0], draw_latents(model.z_dim, walk_to, 1)[0]
+        a, b = (typical_latents(model.z_dim, s, 1, truncation)[0] for s in (seed, walk_to))
         steps = [i / max(1, n - 1) for i in range(n)]
-        z = truncate(torch.stack([slerp(a, b, t) for t in steps]), truncation)
+        z = torch.stack([slerp(a, b, t) for t in steps])
         first = draw_labels(model.num_classes, seed, 1, label)
         labels = None if first is None else first.expand(n).clone()
         names = [f"frame-{i:03d}" for i in range(n)]
@@ -163,8 +168,7 @@ def typeset(
     """Set ``text`` (or a specimen of every character) in the typeface of ``seed``: one
     latent for every letter. PNG with an SVG outline beside it (potrace), or with
     ``walk_to`` a morph from one typeface to another."""
-    if truncation <= 0:
-        raise InputError(f"truncation must be above 0 and at most 1 (got {truncation})")
+    start = typical_latents(loaded.model.z_dim, seed, 1, truncation)[0]
     characters = _characters(loaded)
     words = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:24] or "specimen"
     text = check_text(text.replace("\\n", "\n"), characters) if text else specimen(characters)
@@ -191,12 +195,11 @@ def typeset(
             return logo(mark_picture, word)
         return word
 
-    start = truncate(draw_latents(model.z_dim, seed, 1), truncation)[0]
     base = loaded.provenance("typeset", seed=seed, text=text)
     if mark is not None:
         base["parents"] = [parent_record(mark)]
     if walk_to is not None:
-        end = truncate(draw_latents(model.z_dim, walk_to, 1), truncation)[0]
+        end = typical_latents(model.z_dim, walk_to, 1, truncation)[0]
         steps = [i / (frames - 1) for i in range(frames)]
         pages = [page(slerp(start, end, t)) for t in steps]
         name = f"type-{words}-s{seed}-s{walk_to}"
@@ -224,7 +227,7 @@ def scene(
     ground: Annotated[str, Param("the ground", choices=tuple(GROUNDS))] = "grass",
     width: Annotated[int, Param("scene width in pixels", min=64, max=2048)] = 512,
     height: Annotated[int, Param("scene height in pixels", min=64, max=2048)] = 320,
-    team: Annotated[str, Param("team colour for magenta parts: red, blue, … or #rrggbb")] = "",
+    team: Annotated[str, TEAM] = "",
     scale: Annotated[int, Param("enlarge each pixel to a block this wide", min=1, max=4)] = 1,
 ) -> Result:
     """A mock-up of a game scene: ``n`` characters of the model standing on a generated

@@ -51,18 +51,15 @@ MAX_TAG_CHARS = 40
 FRAME_IDS = "SELECT r.id FROM refs r JOIN artworks a ON a.path = r.path WHERE r.role = 'animation'"
 COMPANION_SUFFIXES = (".wav", ".musicxml")  # with the piano roll: parts of a MIDI artwork
 COMPANIONS = {"audio": ".wav", "score": ".musicxml", "roll": ".png"}
+MIDI = (".mid", ".midi")
 
 
 def companions(path: Path) -> dict[str, Path]:
     """The files that belong with an artwork: a MIDI's audio, score (MusicXML) and piano
     roll; a sprite sheet's atlas; a set word's SVG outline."""
     suffix = path.suffix.lower()
-    if suffix == ".png":
-        found = {role: path.with_suffix(ext) for role, ext in PICTURE_COMPANIONS.items()}
-        return {role: p for role, p in found.items() if p.is_file()}
-    if suffix not in (".mid", ".midi"):
-        return {}
-    found = {role: path.with_suffix(ext) for role, ext in COMPANIONS.items()}
+    table = PICTURE_COMPANIONS if suffix == ".png" else COMPANIONS if suffix in MIDI else {}
+    found = {role: path.with_suffix(ext) for role, ext in table.items()}
     return {role: p for role, p in found.items() if p.is_file()}
 
 

@@ -9,7 +9,7 @@ import os
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from functools import cache, partial
+from functools import cache, lru_cache, partial
 from pathlib import Path
 
 import numpy as np
@@ -98,10 +98,8 @@ def _load_builtin(name: str, image_size: int | None, channels: int | None) -> Im
     if image_size is not None and x.shape[-2:] != (image_size, image_size):
         x = F.interpolate(x, size=(image_size, image_size), mode="bilinear", antialias=True)
     x = x.clamp(0, 1).mul(2).sub(1)
-    if channels in (3, 4):
-        x = x.repeat(1, 3, 1, 1)
-    if channels == 4:
-        x = torch.cat([x, torch.ones_like(x[:, :1])], dim=1)
+    if channels is not None and channels != 1:
+        x = _convert(x, channels)
     labels = None if raw_labels is None else torch.tensor(raw_labels, dtype=torch.int64)
     names = tuple(str(i) for i in range(10)) if labels is not None else ()
     return ImageDataset(x, labels, names, name, _fingerprint(x, labels))
@@ -144,7 +142,7 @@ def register_picture_set(
 ) -> None:
     """Register a built-in image set whose pictures come from ``read(side)`` (RGB or
     RGBA); :func:`load_image_dataset` converts its channels as asked."""
-    _READERS[name] = (cache(read), native)
+    _READERS[name] = (lru_cache(maxsize=1)(read), native)  # the last size read, no more
     register_dataset(
         name,
         modality="image",

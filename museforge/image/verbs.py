@@ -48,6 +48,14 @@ from museforge.image.data import load_image_dataset, load_image_file, split_data
 BATCH = 256
 
 Label = Annotated[int | None, Param("class for conditional models")]
+Truncation = Annotated[float, Param("≤1: more typical, less varied", max=1.0)]
+
+
+def typical_latents(z_dim: int, seed: int, n: int, truncation: float) -> torch.Tensor:
+    """``n`` latents of ``seed``, truncated towards the typical (1: not at all)."""
+    if truncation <= 0:  # Param bounds are inclusive; zero would collapse every latent
+        raise InputError(f"truncation must be above 0 and at most 1 (got {truncation})")
+    return truncate(draw_latents(z_dim, seed, n), truncation)
 
 
 @torch.inference_mode()
@@ -84,15 +92,13 @@ def sample(
     loaded: LoadedModel,
     n: Annotated[int, Param("how many outputs", min=1, max=100_000)] = 16,
     seed: Annotated[int, SEED] = 0,
-    truncation: Annotated[float, Param("≤1: more typical, less varied", max=1.0)] = 1.0,
+    truncation: Truncation = 1.0,
     label: Label = None,
 ) -> Result:
     """Draw ``n`` images from seed ``seed``; ``truncation`` < 1 trades variety for typicality."""
-    if truncation <= 0:  # Param bounds are inclusive; zero would collapse every latent
-        raise InputError(f"truncation must be above 0 and at most 1 (got {truncation})")
+    z = typical_latents(loaded.model.z_dim, seed, n, truncation)
     check_label(loaded, label)
     model = loaded.model
-    z = truncate(draw_latents(model.z_dim, seed, n), truncation)
     labels = draw_labels(model.num_classes, seed, n, label)
     images = generate_images(model, z, labels)
     extra = [{"seed": seed, "index": i} for i in range(n)]

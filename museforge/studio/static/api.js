@@ -176,6 +176,38 @@ export function followJob(id, handlers = {}, after = 0) {
   };
 }
 
+/**
+ * Follow job ``id`` with its state (and, with ``messages``, its progress messages) shown in
+ * ``status`` and its progress in ``bar``. Returns {close, outcome}: ``outcome`` resolves
+ * once it has finished with {state, ids, failed} (the artworks made, the error if any).
+ */
+export function watchJob(id, { bar, status, messages = false }) {
+  bar.value = 0;
+  status.textContent = "queued";
+  let ids = [];
+  let failed = null;
+  const job = followJob(id, {
+    state: (state) => {
+      status.textContent = state;
+    },
+    progress: (p) => {
+      bar.value = p.fraction;
+      if (messages) status.textContent = p.message || "";
+    },
+    result: (r) => {
+      ids = r.ids || [];
+    },
+    error: (message) => {
+      failed = message;
+    },
+  });
+  const outcome = job.done.then((state) => {
+    if (state === "done") bar.value = 1;
+    return { state, ids, failed };
+  });
+  return { close: () => job.close(), outcome };
+}
+
 export const isFinished = (state) => FINISHED.has(state);
 
 // --- what the server offers -------------------------------------------------------------

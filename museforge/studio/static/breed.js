@@ -1,6 +1,6 @@
 // Breed: choose parents among one model's pictures, breed, choose favourite children, repeat.
 
-import { catalog, followJob, getJSON, guarded, kindOf, postJSON, showError } from "./api.js";
+import { catalog, followJob, getJSON, guarded, kindOf, postJSON, showError, watchJob } from "./api.js";
 import * as sliders from "./sliders.js";
 import { $, artTile, clear, el, randomSeed, setOptions } from "./ui.js";
 import { hasWords, vocabularyOf, wordHelp } from "./words.js";
@@ -130,33 +130,15 @@ async function breed(chosen) {
   };
   const { job: id } = await postJSON("/api/generate", { model: $("breed-model").value, verb: "breed", args });
   $("breed-job").hidden = false;
-  $("breed-progress").value = 0;
-  let failed = null;
-  let ids = [];
-  job = followJob(id, {
-    state: (s) => {
-      $("breed-status").textContent = s;
-    },
-    progress: (p) => {
-      $("breed-progress").value = p.fraction;
-      $("breed-status").textContent = p.message;
-    },
-    result: (r) => {
-      ids = r.ids;
-    },
-    error: (m) => {
-      failed = m;
-    },
-  });
+  job = watchJob(id, { bar: $("breed-progress"), status: $("breed-status"), messages: true });
   updateButtons();
-  const state = await job.done;
+  const { state, ids, failed } = await job.outcome;
   job = null;
   updateButtons();
   if (state !== "done") {
     if (failed) showError(failed);
     return;
   }
-  $("breed-progress").value = 1;
   generation += 1;
   await showChildren(ids);
 }

@@ -1,7 +1,7 @@
 // Create: pick a model and a verb, fill the form read from the verb's signature, run it as
 // a job and show what it made.
 
-import { catalog, followJob, getJSON, guarded, kindOf, postJSON, queryString, showError, showInfo, upload } from "./api.js";
+import { catalog, getJSON, guarded, kindOf, postJSON, queryString, showError, showInfo, upload, watchJob } from "./api.js";
 import { $, clear, el, musicView, randomSeed, rollThumb, setOptions } from "./ui.js";
 import { whyPanel } from "./why.js";
 import { hasWords, vocabularyOf, wordHelp } from "./words.js";
@@ -359,29 +359,13 @@ function run(id, ranked) {
   job?.close();
   $("create-job").hidden = false;
   $("create-submit").disabled = true;
-  const bar = $("create-progress");
   const status = $("create-status");
-  bar.value = 0;
-  status.textContent = "queued";
-  let failed = null;
-  job = followJob(id, {
-    state: (state) => {
-      status.textContent = state;
-    },
-    progress: (p) => {
-      bar.value = p.fraction;
-      status.textContent = p.message || "";
-    },
-    result: (r) => guarded(() => showResults(r.ids)),
-    error: (message) => {
-      failed = message;
-    },
-  });
-  job.done.then((state) => {
+  job = watchJob(id, { bar: $("create-progress"), status, messages: true });
+  job.outcome.then(({ state, ids, failed }) => {
     $("create-submit").disabled = false;
     if (state === "done") {
-      bar.value = 1;
       status.textContent = "done";
+      guarded(() => showResults(ids));
     } else if (failed) {
       const taste = ranked && /rate at least|taste/i.test(failed);
       showError(taste ? `Cannot pick ones you would like yet: ${failed}` : failed);

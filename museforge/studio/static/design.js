@@ -2,7 +2,7 @@
 // gallery picture printed on a garment (preview + print tile). Type and sheets run as jobs
 // of the verbs typeset and sheet; a garment print is quick and answered at once.
 
-import { catalog, followJob, getJSON, guarded, postJSON, showError, showInfo } from "./api.js";
+import { catalog, getJSON, guarded, postJSON, showError, showInfo, watchJob } from "./api.js";
 import { $, clear, el, setOptions } from "./ui.js";
 
 const PICTURE_KINDS = new Set(["image-gan", "image-vae"]);
@@ -65,24 +65,10 @@ async function printGarment() {
 function run({ job: id }) {
   job?.close();
   $("design-job").hidden = false;
-  const status = $("design-status");
-  status.textContent = "queued";
-  let failed = null;
-  job = followJob(id, {
-    state: (state) => {
-      status.textContent = state;
-    },
-    progress: (p) => {
-      $("design-progress").value = p.fraction;
-    },
-    result: (r) => guarded(() => showResults(r.ids)),
-    error: (message) => {
-      failed = message;
-    },
-  });
-  job.done.then((state) => {
-    if (failed) showError(failed);
-    status.textContent = state;
+  job = watchJob(id, { bar: $("design-progress"), status: $("design-status") });
+  job.outcome.then(({ state, ids, failed }) => {
+    if (state === "done") guarded(() => showResults(ids));
+    else if (failed) showError(failed);
   });
 }
 

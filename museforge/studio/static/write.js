@@ -3,7 +3,7 @@
 // verb with the locked lines kept (--keep); "Alternatives" asks for five versions of one
 // line with every other line kept, ranked by the model's own score.
 
-import { catalog, followJob, getJSON, guarded, postJSON, showError } from "./api.js";
+import { catalog, getJSON, guarded, postJSON, showError, watchJob } from "./api.js";
 import { $, clear, el, randomSeed, setOptions } from "./ui.js";
 
 const FORMS = {
@@ -155,23 +155,12 @@ async function runPoem(keep, n) {
   job?.close();
   $("write-job").hidden = false;
   for (const button of ["write-rest", "write-options"]) $(button).disabled = true;
-  const bar = $("write-progress");
   const status = $("write-status");
-  bar.value = 0;
-  status.textContent = "queued";
-  let ids = [];
-  let failed = null;
-  job = followJob(id, {
-    state: (state) => { status.textContent = state; },
-    progress: (p) => { bar.value = p.fraction; },
-    result: (r) => { ids = r.ids || []; },
-    error: (message) => { failed = message; },
-  });
-  const state = await job.done;
+  job = watchJob(id, { bar: $("write-progress"), status });
+  const { state, ids, failed } = await job.outcome;
   for (const button of ["write-rest", "write-options"]) $(button).disabled = false;
   status.textContent = state;
   if (state !== "done") throw new Error(failed || `the model did not finish (${state})`);
-  bar.value = 1;
   return Promise.all(ids.map((art) => getJSON(`/api/gallery/${art}`)));
 }
 
