@@ -11,7 +11,7 @@ from typing import Annotated
 import torch
 from PIL import Image
 
-from museforge.core.artifact import LoadedModel
+from museforge.core.artifact import MANIFEST_FILE, LoadedModel, load_artifact
 from museforge.core.artwork import Artwork, Result
 from museforge.core.grid import on_white, to_pil
 from museforge.core.latent import draw_labels, draw_latents, slerp
@@ -144,6 +144,29 @@ def _characters(loaded: LoadedModel) -> str:
     return characters
 
 
+PICTURE_KINDS = ("image-gan", "image-vae")
+
+
+def _mark(path: Path, seed: int) -> tuple[Image.Image, dict]:
+    """A logo's mark and how provenance names it: the picture at ``path``, or one drawn at
+    ``seed`` by the picture model whose folder ``path`` is (a sprite, an emblem, a shape)."""
+    if not (Path(path) / MANIFEST_FILE).is_file():
+        pixels = read_image(path, channels=4, what="mark") * 255
+        return Image.fromarray(pixels.round().astype("uint8"), "RGBA"), {
+            "parents": [parent_record(path)]
+        }
+    drawer = load_artifact(path)
+    if drawer.kind not in PICTURE_KINDS:
+        raise InputError(
+            f"mark model '{path}' is of kind {drawer.kind}, not {' or '.join(PICTURE_KINDS)}"
+        )
+    model = drawer.model
+    z = typical_latents(model.z_dim, seed, 1, 1.0)
+    picture = finish(to_pil(generate_images(model, z, draw_labels(model.num_classes, seed, 1))[0]))
+    drawn_by = {"model": str(path), "model_sha256": drawer.manifest["weights"]["sha256"]}
+    return picture, {"mark": {**drawn_by, "seed": seed}}
+
+
 def typeset(
     loaded: LoadedModel,
     text: Annotated[
@@ -161,7 +184,12 @@ def typeset(
             choices=LAYOUTS,
         ),
     ] = "text",
-    mark: Annotated[Path | None, Param("the logo's mark: any picture", input="image")] = None,
+    mark: Annotated[
+        Path | None,
+        Param(
+            "the logo's mark: any picture, or a picture model's folder to draw one", input="image"
+        ),
+    ] = None,
     svg: Annotated[bool, Param("also trace the picture into an SVG outline")] = True,
     truncation: Annotated[float, Param("≤1: a more typical typeface", max=1.0)] = 1.0,
 ) -> PictureFiles | Result:
@@ -174,11 +202,7 @@ def typeset(
     text = check_text(text.replace("\\n", "\n"), characters) if text else specimen(characters)
     if (layout == "logo") != (mark is not None):
         raise InputError("a logo needs a mark (a picture), and only a logo takes one")
-    mark_picture = None
-    if mark is not None:
-        mark_picture = Image.fromarray(
-            (read_image(mark, channels=4, what="mark") * 255).round().astype("uint8"), "RGBA"
-        )
+    mark_picture, mark_source = _mark(mark, seed) if mark is not None else (None, {})
     initials = "".join(word[0] for word in text.split()[:3])
     model = loaded.model
     used = sorted({c for c in text if c in characters})
@@ -195,9 +219,7 @@ def typeset(
             return logo(mark_picture, word)
         return word
 
-    base = loaded.provenance("typeset", seed=seed, text=text)
-    if mark is not None:
-        base["parents"] = [parent_record(mark)]
+    base = {**loaded.provenance("typeset", seed=seed, text=text), **mark_source}
     if walk_to is not None:
         end = typical_latents(model.z_dim, walk_to, 1, truncation)[0]
         steps = [i / (frames - 1) for i in range(frames)]

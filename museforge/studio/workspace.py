@@ -155,7 +155,10 @@ class Workspace:
         return f"upload:{upload_id}"
 
     def picture_path(self, ref: str) -> Path:
-        """A gallery id or an ``upload:ID`` as a file the verbs can read."""
+        """A gallery id or an ``upload:ID`` as a file the verbs can read; ``model:NAME`` as
+        that model's folder, for a setting that can draw its picture (a logo's mark)."""
+        if ref.startswith("model:"):
+            return self.model_path(ref.removeprefix("model:"))
         if ref.startswith("upload:"):
             found = self._upload(ref, IMAGE_SUFFIXES)
             if found is None:

@@ -147,6 +147,29 @@ def test_monogram_and_logo_layouts(letters_vae: Path, tmp_path: Path) -> None:
         call_verb(loaded, "typeset", text="AB", mark=mark)
 
 
+def test_a_logo_mark_drawn_by_a_picture_model(
+    letters_vae: Path, cgan_model: Path, tmp_path: Path
+) -> None:
+    loaded = load_artifact(letters_vae)
+
+    def logo_of(seed: int) -> tuple[np.ndarray, dict]:
+        made = call_verb(
+            loaded, "typeset", text="AB", layout="logo", mark=cgan_model, seed=seed, svg=False
+        )
+        return np.asarray(made.artworks[0].image), made.artworks[0].provenance
+
+    first, provenance = logo_of(1)
+    assert np.array_equal(first, logo_of(1)[0])  # the seed draws the mark too
+    assert not np.array_equal(first, logo_of(2)[0])
+    sha = load_artifact(cgan_model).manifest["weights"]["sha256"]
+    assert provenance["mark"] == {"model": str(cgan_model), "model_sha256": sha, "seed": 1}
+    assert "parents" not in provenance
+    not_a_model = tmp_path / "empty-folder"
+    not_a_model.mkdir()
+    with pytest.raises(InputError, match="is a folder, not a picture"):
+        call_verb(loaded, "typeset", text="AB", layout="logo", mark=not_a_model)
+
+
 def test_type_models_are_told_by_their_classes() -> None:
     digits = {"data": {"class_names": list("0123456789")}}
     assert characters_drawn(digits) == "0123456789"  # can set numbers

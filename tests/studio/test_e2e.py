@@ -526,7 +526,8 @@ def test_write_a_poem_together(page: Any, studio: StudioServer, shots: Path) -> 
 
 
 def test_design_type_sheet_and_garment(page: Any, studio: StudioServer, shots: Path) -> None:
-    """The Design page: set a word in the type starter (PNG and its SVG), make a sprite
+    """The Design page: set a word in the type starter (PNG and its SVG) and as a logo with
+    a mark the sprite starter draws, make a sprite
     sheet (with its atlas), and print the set word on a tote bag (preview and tile)."""
     page.goto(page.url.split("#")[0] + "#design")
     by_id(page, "type-model").select_option("glyphs-vae")
@@ -539,6 +540,13 @@ def test_design_type_sheet_and_garment(page: Any, studio: StudioServer, shots: P
     assert studio.api(f"/api/gallery/{word}")["provenance"]["text"] == "Museforge"
     svg = page.evaluate(f"fetch('/api/gallery/{word}/file?companion=svg').then(r => r.text())")
     assert "<svg" in svg and "<path" in svg
+
+    by_id(page, "type-layout").select_option("logo")
+    by_id(page, "type-mark").select_option("model:sprites-gan")
+    by_id(page, "type-submit").click()
+    expect(results.first).not_to_have_attribute("data-id", word)
+    logo = studio.api(f"/api/gallery/{results.first.get_attribute('data-id')}")["provenance"]
+    assert logo["mark"]["model"].endswith("sprites-gan") and logo["args"]["layout"] == "logo"
 
     by_id(page, "sprite-model").select_option("sprites-gan")
     by_id(page, "sprite-n").fill("4")

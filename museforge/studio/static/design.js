@@ -24,7 +24,9 @@ export async function show() {
   const names = (keep) => cat.models.filter(keep).map((m) => ({ value: m.name }));
   const type = names((m) => m.letters);
   setOptions($("type-model"), type.length ? type : [{ value: "", label: "no type model yet: train one on glyphs" }]);
-  setOptions($("sprite-model"), names((m) => PICTURE_KINDS.has(m.kind) && !m.letters));
+  const pictures = names((m) => PICTURE_KINDS.has(m.kind) && !m.letters);
+  setOptions($("sprite-model"), pictures);
+  setOptions($("type-mark"), pictures.map(({ value }) => ({ value: `model:${value}`, label: value })));
 }
 
 const number = (id) => Number($(id).value);
@@ -35,6 +37,8 @@ async function setType() {
   const args = { seed: number("type-seed"), layout: $("type-layout").value };
   const text = $("type-text").value.trim();
   if (text) args.text = text;
+  if (args.layout === "logo") args.mark = $("type-mark-picture").value.trim() || $("type-mark").value;
+  if (args.layout === "logo" && !args.mark) throw new Error("a logo needs a mark: train a picture model or give a gallery picture");
   run(await postJSON("/api/generate", { model, verb: "typeset", args }));
 }
 
