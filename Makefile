@@ -14,7 +14,7 @@ STAMP := $(VENV)/.installed
 DEB_PACKAGES := fortunes fortunes-zh wamerican chromium fluidsynth fluid-soundfont-gm \
 	fonts-noto-color-emoji unicode-cldr-core openclipart-png fonts-noto-cjk \
 	wesnoth-1.16-data potrace fonts-noto-core fonts-dejavu-core fonts-dejavu-extra fonts-liberation \
-	fonts-lato
+	fonts-lato lilypond
 
 .PHONY: install system-deps run test bench clean
 

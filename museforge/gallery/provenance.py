@@ -36,6 +36,8 @@ def save_png(
 # sprite sheet's atlas, a set word's SVG outline.
 ATLAS_SUFFIX = ".atlas.json"
 PICTURE_COMPANIONS = {"atlas": ATLAS_SUFFIX, "svg": ".svg"}
+# a piece's engraved score beside its MIDI: role → suffix (NAME.score.pdf, …)
+SCORE_COMPANIONS = {"pdf": ".score.pdf", "sheet": ".score.png", "svg": ".score.svg"}
 
 
 def parent_record(path: str | Path) -> dict[str, str]:

@@ -30,6 +30,7 @@ from museforge.gallery.index import COLUMNS, Index, search_body
 from museforge.gallery.lineage import Ref, frame_of, parent_refs
 from museforge.gallery.provenance import (
     PICTURE_COMPANIONS,
+    SCORE_COMPANIONS,
     read_png_provenance,
     sidecar_path,
 )
@@ -50,13 +51,14 @@ MAX_TAG_CHARS = 40
 # frame whose GIF is gone is listed again, so nothing becomes unreachable).
 FRAME_IDS = "SELECT r.id FROM refs r JOIN artworks a ON a.path = r.path WHERE r.role = 'animation'"
 COMPANION_SUFFIXES = (".wav", ".musicxml")  # with the piano roll: parts of a MIDI artwork
-COMPANIONS = {"audio": ".wav", "score": ".musicxml", "roll": ".png"}
+COMPANIONS = {"audio": ".wav", "score": ".musicxml", "roll": ".png", **SCORE_COMPANIONS}
 MIDI = (".mid", ".midi")
 
 
 def companions(path: Path) -> dict[str, Path]:
-    """The files that belong with an artwork: a MIDI's audio, score (MusicXML) and piano
-    roll; a sprite sheet's atlas; a set word's SVG outline."""
+    """The files that belong with an artwork: a MIDI's audio, score (MusicXML), piano roll
+    and engraving (PDF, PNG "sheet", SVG); a sprite sheet's atlas; a set word's SVG
+    outline."""
     suffix = path.suffix.lower()
     table = PICTURE_COMPANIONS if suffix == ".png" else COMPANIONS if suffix in MIDI else {}
     found = {role: path.with_suffix(ext) for role, ext in table.items()}

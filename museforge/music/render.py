@@ -1,4 +1,5 @@
-"""Writing a Piece to files people can use: MIDI, MusicXML, WAV and a piano-roll PNG.
+"""Writing a Piece to files people can use: MIDI, MusicXML, WAV, a piano-roll PNG, and a
+score engraved by LilyPond (:mod:`museforge.music.engrave`) as PDF, PNG and SVG.
 
 MIDI always (mido, provenance in a text meta event); MusicXML through music21 (opens in
 MuseScore); WAV through FluidSynth with the General MIDI soundfont, or the NumPy synth of
@@ -9,6 +10,7 @@ missing.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import math
@@ -29,6 +31,7 @@ from PIL import Image, ImageDraw
 from museforge.core.atomic import atomic_write_with
 from museforge.errors import InputError
 from museforge.gallery.provenance import save_png, save_sidecar, sidecar_path
+from museforge.music.engrave import ENGRAVINGS, EngraveError, engrave, engraving_wanted
 from museforge.music.score import KEY_NAMES, STEP, Piece
 from museforge.music.synth import SYNTH_RATE, synthesize, write_wav
 
@@ -159,13 +162,39 @@ def read_midi_provenance(path: str | Path) -> dict[str, Any]:
     raise InputError(f"'{path}' carries no museforge provenance (not made by museforge?)")
 
 
+def _speller(key_obj: Any) -> Callable[[int], Any]:
+    """MIDI number → music21 Pitch spelt for the key: its scale's own names (and a minor
+    key's raised leading tone), other notes with sharps in sharp keys, flats in flat keys —
+    D♯ in B major, not E♭."""
+    from music21 import pitch
+
+    names = {p.pitchClass: p.name for p in key_obj.getScale(key_obj.mode).getPitches()}
+    if key_obj.mode == "minor":
+        leading = key_obj.getLeadingTone()
+        names.setdefault(leading.pitchClass, leading.name)
+
+    def spell(midi: int) -> Any:
+        plain = pitch.Pitch(midi=midi)
+        name = names.get(midi % 12)
+        if name is None:
+            wrong = "flat" if key_obj.sharps >= 0 else "sharp"
+            accidental = plain.accidental.name if plain.accidental else ""
+            return plain.getEnharmonic() if accidental == wrong else plain
+        spelt = pitch.Pitch(name, octave=plain.octave)
+        spelt.octave += round((midi - spelt.midi) / 12)
+        return spelt
+
+    return spell
+
+
 def _music21_score(piece: Piece, lyrics: list[str] | None):
-    from music21 import chord, instrument, key, metadata, meter, note, pitch, stream, tempo
+    from music21 import chord, instrument, key, metadata, meter, note, stream, tempo
 
     score = stream.Score()
     score.metadata = metadata.Metadata(title=piece.title or "museforge")
     num, den = piece.time_signature
     tonic = KEY_NAMES[piece.key.tonic].replace("b", "-")  # music21 spells flats with '-'
+    spell = _speller(key.Key(tonic, piece.key.mode))
     syllables = list(lyrics or [])
     q = piece.quantised()  # notation is written on the sixteenth grid every model uses
     for index, spec in enumerate(piece.parts):
@@ -193,13 +222,13 @@ def _music21_score(piece: Piece, lyrics: list[str] | None):
             if i + 1 < len(onsets):  # one voice per part: a note ends where the next begins
                 length = min(length, onsets[i + 1] - start)
             pitches = sorted({n.pitch for n in group})
-            if len(pitches) == 1:
-                obj = note.Note(pitches[0], quarterLength=length)
+            # Pitch objects, not bare MIDI numbers: music21 would otherwise search spellings
+            # for a chord, which grows explosively with its size.
+            spelt = [spell(p) for p in pitches]
+            if len(spelt) == 1:
+                obj = note.Note(spelt[0], quarterLength=length)
             else:
-                # Pitch objects, not bare MIDI numbers: music21 would otherwise search
-                # spellings for the chord, which grows explosively with its size.
-                spelled = [pitch.Pitch(midi=p) for p in pitches]
-                obj = chord.Chord(spelled, quarterLength=length)
+                obj = chord.Chord(spelt, quarterLength=length)
             obj.volume.velocity = max(n.velocity for n in group)
             if index == 0 and i < len(syllables):
                 obj.addLyric(syllables[i])  # "beau-" → syllabic "begin", as music21 reads it
@@ -346,6 +375,35 @@ def piano_roll(
 # --- everything at once ----------------------------------------------------------------
 
 
+def _engraving(
+    stage: Path,
+    name: str,
+    musicxml: Path,
+    meta: Callable[[str, str], dict[str, Any]],
+    provenance: dict[str, Any],
+    notify: Notify | None,
+) -> list[Path]:
+    """The engraved score's files in ``stage`` (none, with a notice, when it fails)."""
+    model = provenance.get("model")
+    path = model.get("path") if isinstance(model, dict) else None
+    by = f"museforge · {Path(path).name}" if path else "museforge"
+    try:
+        files = engrave(musicxml, name, by)
+    except EngraveError as err:
+        (notify or log.warning)(f"score not engraved: {err}; the other files are written")
+        return []
+    out = []
+    for role, suffix in ENGRAVINGS.items():
+        path = stage / f"{name}{suffix}"
+        if suffix.endswith(".png"):  # with the piece's provenance: a companion, not a picture
+            with Image.open(io.BytesIO(files[role])) as sheet:
+                save_png(path, sheet.convert("RGB"), meta(suffix, "lilypond"))
+        else:
+            path.write_bytes(files[role])
+        out.append(path)
+    return out
+
+
 def save_piece(
     folder: str | Path,
     name: str,
@@ -357,14 +415,17 @@ def save_piece(
     programs: dict[int, int] | None = None,
     notify: Notify | None = None,
 ) -> list[Path]:
-    """Write NAME.mid, NAME.png (piano roll), NAME.musicxml and NAME.wav into ``folder``.
+    """Write NAME.mid, NAME.png (piano roll), NAME.musicxml, NAME.wav and the engraved score
+    (NAME.score.pdf, .score.png, .score.svg) into ``folder``.
 
-    Each file carries ``{"modality": "music", **provenance}`` plus its name and renderer:
-    embedded in the MIDI and the PNG, and in a ``NAME.EXT.json`` sidecar beside the MIDI,
-    MusicXML and WAV. The gallery indexes the MIDI as the artwork and the others as its
-    companions. ``programs`` (part index → GM program) changes the instruments in every
-    file. Everything is made in a hidden staging folder first, so a failure leaves nothing
-    new behind. Returns the files written, not the sidecars.
+    A score that cannot be engraved (no LilyPond, or it fails) is left out with a one-line
+    ``notify``; the other files are written. Each file carries ``{"modality": "music",
+    **provenance}`` plus its name and renderer: embedded in the MIDI and the PNGs, and in a
+    ``NAME.EXT.json`` sidecar beside the MIDI, MusicXML and WAV. The gallery indexes the
+    MIDI as the artwork and the others as its companions. ``programs`` (part index → GM
+    program) changes the instruments in every file. Everything is made in a hidden staging
+    folder first, so a failure leaves nothing new behind. Returns the files written, not
+    the sidecars.
     """
     folder = Path(folder)
     piece = _with_programs(piece, programs)
@@ -383,6 +444,8 @@ def save_piece(
         if xml:
             made.append(write_musicxml(stage / f"{name}.musicxml", piece, lyrics))
             save_sidecar(made[-1], meta(".musicxml", "music21"))
+            if engraving_wanted():
+                made += _engraving(stage, name, made[-1], meta, provenance, notify)
         if wav:
             audio, renderer = render_wav(stage / f"{name}.wav", piece, notify=notify)
             save_sidecar(audio, meta(".wav", renderer))

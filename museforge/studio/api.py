@@ -46,6 +46,7 @@ MEDIA_TYPES = {
     ".musicxml": "application/vnd.recordare.musicxml+xml",
     ".json": "application/json",
     ".svg": "image/svg+xml",
+    ".pdf": "application/pdf",
 }
 THUMB_PX = 192
 MAX_EXPORT = 1000
@@ -379,10 +380,11 @@ def gallery_detail(art_id: str, request: Request) -> dict[str, Any]:
 def gallery_file(
     art_id: str,
     request: Request,
-    companion: str | None = Query(None, pattern="^(audio|score|roll|atlas|svg)$"),
+    companion: str | None = Query(None, pattern="^(audio|score|roll|pdf|sheet|atlas|svg)$"),
 ) -> FileResponse:
-    """The artwork's file, or one of its companions (music: audio, score, roll; a sprite
-    sheet: its atlas; set type: its SVG outline, sent as a download that runs nothing)."""
+    """The artwork's file, or one of its companions (music: audio, score, roll and the
+    engraving's pdf, sheet (PNG) and svg; a sprite sheet: its atlas; set type: its SVG
+    outline). SVG and PDF are sent as downloads that run nothing."""
     path = _ws(request).gallery.file_path(art_id)
     if companion is not None:
         found = companions(path)
@@ -390,7 +392,7 @@ def gallery_file(
             raise InputError(f"no {companion} for artwork {art_id}")
         path = found[companion]
     media = MEDIA_TYPES.get(path.suffix.lower(), "application/octet-stream")
-    if path.suffix.lower() == ".svg":  # SVG can carry scripts: never run it from our origin
+    if path.suffix.lower() in (".svg", ".pdf"):  # may carry scripts: never run from our origin
         headers = {"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"}
         return FileResponse(path, media_type=media, headers=headers, filename=path.name)
     return FileResponse(path, media_type=media)

@@ -43,8 +43,10 @@ class StudioServer:
         *,
         workers: int | None = None,
         start_timeout_s: float = 60,
+        env: dict[str, str] | None = None,
     ) -> None:
         self.gallery, self.log, self.token = gallery, log, token
+        self.extra_env = dict(env or {})
         self.workers, self.start_timeout_s = workers, start_timeout_s
         self.proc: subprocess.Popen | None = None
         self.port = 0
@@ -68,6 +70,7 @@ class StudioServer:
             "MUSEFORGE_STUDIO_TOKEN": self.token,
             "MUSEFORGE_MODELS": os.environ.get("MUSEFORGE_TEST_MODELS") or str(REPO / "models"),
             "PYTHONUNBUFFERED": "1",
+            **self.extra_env,
         }
         cmd = [sys.executable, "-m", "museforge", "studio", "--port", str(self.port)]
         cmd += ["--gallery", str(self.gallery)]

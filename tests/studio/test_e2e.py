@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from museforge.music.engrave import engraving_missing
 from tests.studio.server import StudioDidNotStart, StudioServer
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -52,7 +53,11 @@ def start(studio: StudioServer) -> None:
 @pytest.fixture(scope="module")
 def studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StudioServer]:
     root = tmp_path_factory.mktemp("studio")
-    server = StudioServer(root / "gallery", root / "studio.log", TOKEN, start_timeout_s=60)
+    # Pieces are engraved here (the rest of the suite leaves them unengraved, for speed).
+    engraving = {"MUSEFORGE_ENGRAVE": "1"}
+    server = StudioServer(
+        root / "gallery", root / "studio.log", TOKEN, start_timeout_s=60, env=engraving
+    )
     start(server)
     yield server
     server.stop()
@@ -203,6 +208,16 @@ def test_play_a_generated_melody(page: Any, studio: StudioServer, shots: Path) -
     expect(card.locator("[data-testid=music-score]")).to_have_attribute(
         "href", f"/api/gallery/{tune}/file?companion=score"
     )
+    if engraving_missing() is None:  # the engraved score beside the roll, PDF and SVG to take
+        sheet = card.locator("[data-testid=music-sheet]")
+        assert sheet.evaluate(
+            """img => img.complete && img.naturalWidth > 0 ? true
+                 : new Promise((ok, no) => { img.onload = () => ok(true); img.onerror = no; })"""
+        )
+        expect(card.locator("[data-testid=music-pdf]")).to_have_attribute(
+            "href", f"/api/gallery/{tune}/file?companion=pdf"
+        )
+        expect(card.locator("[data-testid=music-svg]")).to_be_visible()
     expect(card.locator("[data-testid=result-provenance]")).to_contain_text('"verb": "sample"')
     page.screenshot(path=shots / "music.png", full_page=True)
     # In the gallery: the piano roll as its thumbnail, the player in its details.

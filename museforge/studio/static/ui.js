@@ -91,12 +91,23 @@ export function musicView(item) {
       }),
     );
   }
-  if (has.has("roll")) {
-    box.append(el("img", { class: "roll", src: `${file}?companion=roll`, alt: `piano roll of ${stem}`, dataset: { testid: "music-roll" } }));
+  const views = el("div", { class: "music-views" });
+  if (has.has("sheet")) {
+    views.append(el("img", { class: "sheet", src: `${file}?companion=sheet`, alt: `engraved score of ${stem}`, dataset: { testid: "music-sheet" } }));
   }
+  if (has.has("roll")) {
+    views.append(el("img", { class: "roll", src: `${file}?companion=roll`, alt: `piano roll of ${stem}`, dataset: { testid: "music-roll" } }));
+  }
+  box.append(views);
   const links = el("div", { class: "row downloads" }, el("a", { href: file, download: `${stem}.mid`, text: "MIDI", dataset: { testid: "music-midi" } }));
   if (has.has("score")) {
     links.append(el("a", { href: `${file}?companion=score`, download: `${stem}.musicxml`, text: "MusicXML score", dataset: { testid: "music-score" } }));
+  }
+  if (has.has("pdf")) {
+    links.append(el("a", { href: `${file}?companion=pdf`, download: `${stem}.score.pdf`, text: "score (PDF)", dataset: { testid: "music-pdf" } }));
+  }
+  if (has.has("svg")) {
+    links.append(el("a", { href: `${file}?companion=svg`, download: `${stem}.score.svg`, text: "score (SVG)", dataset: { testid: "music-svg" } }));
   }
   box.append(links);
   return box;
