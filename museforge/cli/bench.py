@@ -70,6 +70,24 @@ def bench_design(
     _report(results, format_table(results), json_path)
 
 
+@commands.command("chords")
+def bench_chords(
+    budget: BudgetOpt = "2m",
+    json_path: JsonOpt = None,
+    seed: SeedOpt = 0,
+    work_dir: Annotated[Path, typer.Option(help="where the trained model goes")] = Path(
+        "runs/bench-chords"
+    ),
+) -> None:
+    """Our chord model against a key-aware rule and the most frequent chord: accuracy on
+    held-out chorales and on the corpus's lead sheets, chord tones on strong beats."""
+    from museforge.bench.chords import format_table, run_chords_bench
+    from museforge.core.train import parse_duration
+
+    results = run_chords_bench(parse_duration(budget), work_dir, seed=seed)
+    _report(results, format_table(results), json_path)
+
+
 @commands.command("text")
 def bench_text(
     budget: Annotated[

@@ -22,14 +22,19 @@ TEXT_DEMOS = {
 STYLE_DEMOS = ("chelsea", "astronaut")
 
 
-# Music starters: a tune, a song, phrases, a harmonised chorale melody (MIDI, WAV, roll).
+# Music starters: a tune, a song with a piano, phrases, a harmonised chorale melody, a lead
+# sheet (MIDI, WAV, piano roll, MusicXML and an engraved score).
 MUSIC_DEMOS = {
     "music-lm": (
         ("sample", {"bars": 16, "seed": 7, "key": "D major", "tempo": 110}),
-        ("lyrics", {"text": "The sea at night is calling me home", "seed": 7}),
+        (
+            "lyrics",
+            {"text": "The sea at night is calling me home", "seed": 7, "accompany": "arpeggio"},
+        ),
     ),
     "melody-vae": (("sample", {"n": 4, "seed": 7}),),
     "chorale-coconet": (("harmonise", {"melody": "bwv66.6", "seed": 7}),),
+    "chord-model": (("chords", {"melody": "bwv66.6", "accompany": "block"}),),
 }
 
 
@@ -69,7 +74,7 @@ def imagine_prompts(data: dict) -> tuple[str, ...]:
 def run_demo(models: Path, out_dir: Path, seed: int = 7) -> list[Path]:
     """For each image starter a 64-image grid and an interpolation GIF; for each text
     starter three poems in a strict form; for each style network two stylised photos;
-    for each music starter a tune, a song, phrases or a harmonised chorale; for each
+    for each music starter a tune, a song, phrases, a harmonised chorale or a lead sheet; for each
     text-to-image starter pictures of one prompt in English and one in Chinese; for a type
     starter a word and a specimen (with SVG), for a sprite starter a sheet (with its
     atlas) and a scene. Returns the files worth opening."""

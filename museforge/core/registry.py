@@ -40,6 +40,7 @@ VERBS: dict[str, str] = {
     "lyrics": "Write or set song lyrics.",
     "stylise": "Redraw a picture in the model's style.",
     "harmonise": "Write harmony under a melody.",
+    "chords": "Write chord symbols over a melody: a lead sheet, with an accompaniment if asked.",
     "imagine": "Draw what the words say.",
     "sheet": "Lay variations or a walk out as a sprite sheet with an atlas for game engines.",
     "scene": "Stand the model's characters on a generated ground: a game-scene mock-up.",

@@ -59,6 +59,15 @@ def _with_header(ly: str, title: str, subtitle: str) -> str:
     return body if found else ly.replace("\\version", header + "\\version", 1)
 
 
+_TRIAD_FIVE = re.compile(r":(m|dim|aug)?5\b")
+
+
+def _fix_chord_names(ly: str) -> str:
+    """musicxml2ly (2.24) writes a triad as ``d:5`` / ``e:m5``, which LilyPond names a
+    power chord (D⁵); plain ``d`` / ``e:m`` name the triads."""
+    return _TRIAD_FIVE.sub(lambda m: f":{m.group(1)}" if m.group(1) else "", ly)
+
+
 def _run(*commands: list[str], cwd: Path) -> None:
     """Run ``commands`` side by side (LilyPond's start-up dominates a short piece) and
     raise EngraveError with the first one's reason if any fails."""
@@ -95,7 +104,8 @@ def engrave(musicxml: Path, title: str, subtitle: str = "") -> dict[str, bytes]:
         shutil.copyfile(musicxml, work / "piece.musicxml")
         _run(["musicxml2ly", "--output=piece.ly", "piece.musicxml"], cwd=work)
         ly = work / "piece.ly"
-        ly.write_text(_with_header(ly.read_text(encoding="utf-8"), title, subtitle), "utf-8")
+        text = _fix_chord_names(ly.read_text(encoding="utf-8"))
+        ly.write_text(_with_header(text, title, subtitle), "utf-8")
         common = ["lilypond", "-dno-point-and-click", "-dcrop"]
         _run(  # apart: two runs side by side must not write the same files
             [*common, "-o", "paged", "--pdf", "--png", f"-dresolution={RESOLUTION}", "piece.ly"],

@@ -1,8 +1,9 @@
 """Registers the music data sets, the music model kinds, their training tasks and verbs.
 
 Kinds: ``music-lm`` (event-token transformer or LSTM, :mod:`museforge.music.verbs_lm`),
-``melody-vae`` (two-bar phrases, :mod:`museforge.music.verbs_vae`) and
-``chorale-coconet`` (four-part chorales, :mod:`museforge.music.verbs_chorale`). Each is
+``melody-vae`` (two-bar phrases, :mod:`museforge.music.verbs_vae`),
+``chorale-coconet`` (four-part chorales, :mod:`museforge.music.verbs_chorale`) and
+``chord-model`` (chord symbols for melodies, :mod:`museforge.music.verbs_chords`). Each is
 trained on the same held-out split of its pieces (:data:`~museforge.music.corpus.HOLDOUT`).
 """
 
@@ -14,7 +15,14 @@ from typing import Any
 from museforge.core.data import register_dataset, register_user_source, skipped_record
 from museforge.core.registry import config_from_dict, register_kind, verb
 from museforge.errors import DataError
-from museforge.music import verbs_chorale, verbs_lm, verbs_vae
+from museforge.music import verbs_chorale, verbs_chords, verbs_lm, verbs_vae
+from museforge.music.chord_model import (
+    ChordModelConfig,
+    ChordNet,
+    ChordTask,
+    ChordTraining,
+    encode_pieces,
+)
 from museforge.music.coconet.encoding import piece_windows
 from museforge.music.coconet.network import VOICES, Coconet, CoconetConfig
 from museforge.music.coconet.training import CoconetTask, CoconetTraining
@@ -208,3 +216,47 @@ verb("chorale-coconet")(verbs_chorale.harmonise)
 verb("chorale-coconet")(verbs_chorale.infill)
 verb("chorale-coconet")(verbs_chorale.sample)
 verb("chorale-coconet", studio=False)(verbs_chorale.evaluate)
+
+
+# -- chord model ---------------------------------------------------------------------------
+def chord_task(model: dict[str, Any], training: dict[str, Any], data: str, seed: int):
+    """A ChordTask for the Trainer (melody features and the chords all parts sound, per
+    beat, of every piece with harmony), plus the data description for the manifest."""
+    cfg = config_from_dict(ChordModelConfig, model, "model settings")
+    train_cfg = config_from_dict(ChordTraining, training, "training settings")
+    corpus = load_music(data)
+    train, val = split_pieces(corpus, holdout=HOLDOUT, seed=SPLIT_SEED)
+    train_items, val_items = (
+        encode_pieces(train, cfg.vocabulary),
+        encode_pieces(val, cfg.vocabulary),
+    )
+    if len(train_items) < 4 or not val_items:
+        raise DataError(
+            f"data '{data}': {len(train_items)} training pieces with harmony (two or more "
+            "pitch classes sounding on a beat): a chord model learns from harmonised music"
+        )
+    data_info = {
+        "source": corpus.source,
+        "fingerprint": corpus_fingerprint(train),
+        "full_fingerprint": corpus.fingerprint,
+        "n_train": len(train_items),
+        "n_holdout": len(val_items),
+        "train_beats": int(sum((labels >= 0).sum() for _, labels in train_items)),
+        "holdout": HOLDOUT,
+        "split_seed": SPLIT_SEED,
+        **skipped_record(corpus.skipped),
+    }
+    return ChordTask(cfg, train_cfg, train_items, val_items, seed), data_info
+
+
+register_kind(
+    "chord-model",
+    modality="music",
+    description="chord symbols for a melody (bidirectional GRU over beats), learnt from harmony",
+    config_cls=ChordModelConfig,
+    model_cls=ChordNet,
+    task_factory=chord_task,
+    default_run={"batch_size": 16},
+)
+verb("chord-model")(verbs_chords.chords)
+verb("chord-model", studio=False)(verbs_chords.evaluate)

@@ -162,7 +162,14 @@ def read_midi_provenance(path: str | Path) -> dict[str, Any]:
     raise InputError(f"'{path}' carries no museforge provenance (not made by museforge?)")
 
 
-def _speller(key_obj: Any) -> Callable[[int], Any]:
+def key_speller(key: Any) -> Callable[[int], Any]:
+    """:func:`speller` for a museforge Key."""
+    from music21 import key as m21key
+
+    return speller(m21key.Key(KEY_NAMES[key.tonic].replace("b", "-"), key.mode))
+
+
+def speller(key_obj: Any) -> Callable[[int], Any]:
     """MIDI number → music21 Pitch spelt for the key: its scale's own names (and a minor
     key's raised leading tone), other notes with sharps in sharp keys, flats in flat keys —
     D♯ in B major, not E♭."""
@@ -187,14 +194,28 @@ def _speller(key_obj: Any) -> Callable[[int], Any]:
     return spell
 
 
+# museforge's chord qualities as music21 (and MusicXML) chord kinds
+CHORD_KINDS = {
+    "maj": "major",
+    "min": "minor",
+    "dim": "diminished",
+    "aug": "augmented",
+    "dom7": "dominant-seventh",
+    "maj7": "major-seventh",
+    "min7": "minor-seventh",
+    "hdim7": "half-diminished-seventh",
+    "dim7": "diminished-seventh",
+}
+
+
 def _music21_score(piece: Piece, lyrics: list[str] | None):
-    from music21 import chord, instrument, key, metadata, meter, note, stream, tempo
+    from music21 import chord, harmony, instrument, key, metadata, meter, note, stream, tempo
 
     score = stream.Score()
     score.metadata = metadata.Metadata(title=piece.title or "museforge")
     num, den = piece.time_signature
     tonic = KEY_NAMES[piece.key.tonic].replace("b", "-")  # music21 spells flats with '-'
-    spell = _speller(key.Key(tonic, piece.key.mode))
+    spell = speller(key.Key(tonic, piece.key.mode))
     syllables = list(lyrics or [])
     q = piece.quantised()  # notation is written on the sixteenth grid every model uses
     for index, spec in enumerate(piece.parts):
@@ -212,6 +233,10 @@ def _music21_score(piece: Piece, lyrics: list[str] | None):
         part.insert(0, key.Key(tonic, piece.key.mode))
         if index == 0:
             part.insert(0, tempo.MetronomeMark(number=round(piece.tempo, 2)))
+            for symbol in piece.chords:  # a lead sheet's chords, above the melody
+                root = spell(60 + symbol.root).name
+                kind = CHORD_KINDS[symbol.quality]
+                part.insert(symbol.start, harmony.ChordSymbol(root=root, kind=kind))
         groups: dict[float, list] = {}
         for n in q.part_notes(index):
             groups.setdefault(n.start, []).append(n)

@@ -16,6 +16,18 @@ from museforge.errors import InputError
 MIN_PITCH, MAX_PITCH = 21, 108  # the piano's range (MIDI numbers)
 STEP = 0.25  # the grid every model uses: sixteenth notes (triplets are rounded to it)
 KEY_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+# chord quality → (intervals above the root, suffix of its symbol)
+QUALITIES: dict[str, tuple[tuple[int, ...], str]] = {
+    "maj": ((0, 4, 7), ""),
+    "min": ((0, 3, 7), "m"),
+    "dim": ((0, 3, 6), "dim"),
+    "aug": ((0, 4, 8), "+"),
+    "dom7": ((0, 4, 7, 10), "7"),
+    "maj7": ((0, 4, 7, 11), "maj7"),
+    "min7": ((0, 3, 7, 10), "m7"),
+    "hdim7": ((0, 3, 6, 10), "m7b5"),
+    "dim7": ((0, 3, 6, 9), "dim7"),
+}
 # Other spellings of the twelve tonics above.
 _FLAT_TO_SHARP = {"Db": "C#", "D#": "Eb", "Gb": "F#", "G#": "Ab", "A#": "Bb", "Cb": "B", "E#": "F"}
 
@@ -29,6 +41,21 @@ class Note:
     duration: float
     velocity: int = 80
     part: int = 0
+
+
+@dataclass(frozen=True)
+class Chord:
+    """A chord symbol over a melody: where it starts and lasts (quarter notes), its root
+    pitch class and quality (a key of :data:`QUALITIES`)."""
+
+    start: float
+    duration: float
+    root: int
+    quality: str
+
+    @property
+    def pitch_classes(self) -> frozenset[int]:
+        return frozenset((self.root + i) % 12 for i in QUALITIES[self.quality][0])
 
 
 @dataclass(frozen=True)
@@ -78,6 +105,7 @@ class Piece:
     time_signature: tuple[int, int] = (4, 4)
     key: Key = field(default_factory=Key)
     title: str = ""
+    chords: tuple[Chord, ...] = ()  # chord symbols over part 0 (a lead sheet)
 
     def __post_init__(self) -> None:
         if self.tempo <= 0:
@@ -115,7 +143,8 @@ class Piece:
         """Every note moved by ``semitones`` and the key with them."""
         notes = tuple(replace(n, pitch=n.pitch + semitones) for n in self.notes)
         key = Key((self.key.tonic + semitones) % 12, self.key.mode)
-        return replace(self, notes=notes, key=key)
+        chords = tuple(replace(c, root=(c.root + semitones) % 12) for c in self.chords)
+        return replace(self, notes=notes, key=key, chords=chords)
 
     def in_range(self) -> bool:
         return all(MIN_PITCH <= n.pitch <= MAX_PITCH for n in self.notes)
@@ -139,7 +168,12 @@ class Piece:
             for n in self.notes
             if start <= n.start < end
         )
-        return replace(self, notes=notes)
+        chords = tuple(
+            replace(c, start=c.start - start, duration=min(c.duration, end - c.start))
+            for c in self.chords
+            if start <= c.start < end
+        )
+        return replace(self, notes=notes, chords=chords)
 
     def fingerprint(self) -> str:
         """16 hex digits over the notes, meter and key (not tempo, title or instruments)."""

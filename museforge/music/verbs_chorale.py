@@ -134,7 +134,7 @@ def _check_length(piece: Piece, source: str) -> None:
         raise InputError(f"'{source}' has {piece.bars} bars; at most {MAX_BARS} are supported")
 
 
-def _stem(source: str) -> str:
+def source_stem(source: str) -> str:
     """A file's stem, or a corpus name whole (``bwv66.6``), safe as a file name."""
     path = Path(source)
     name = path.stem if path.suffix.lower() in MUSIC_SUFFIXES else path.name
@@ -173,7 +173,7 @@ def harmonise(
         octave_shift=shift,
         voice_leading=errors,
     )
-    name = f"harmonise-{_stem(melody)}-s{seed}"
+    name = f"harmonise-{source_stem(melody)}-s{seed}"
     return MusicResult(pieces=[(name, piece, prov)], data={"voice_leading": errors}, stem=name)
 
 
@@ -211,7 +211,7 @@ def infill(
         lineage={"content": {"source": chorale, "fingerprint": source.fingerprint()}},
         voice_leading=errors,
     )
-    name = f"infill-{_stem(chorale)}-b{span[0]}-{span[1]}{letters}-s{seed}"
+    name = f"infill-{source_stem(chorale)}-b{span[0]}-{span[1]}{letters}-s{seed}"
     return MusicResult(pieces=[(name, result, prov)], data={"voice_leading": errors}, stem=name)
 
 

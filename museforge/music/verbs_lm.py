@@ -13,6 +13,7 @@ from museforge.core.artifact import LoadedModel
 from museforge.core.verbs import SEED, Param
 from museforge.errors import InputError
 from museforge.music import instruments, tokens
+from museforge.music.accompany import Accompany, accompanied
 from museforge.music.evaluate import evaluate_music_lm
 from museforge.music.generate import KEY_PULL, MAX_BARS, MusicSampling, sample_tokens
 from museforge.music.lyrics import MAX_SYLLABLES, syllables_of
@@ -52,10 +53,12 @@ def sample(
     instrument: Instrument = None,
     notes: Notes = None,
     prime_file: PrimeFile = None,
+    accompany: Accompany = "",
 ) -> MusicResult:
     """``n`` pieces of ``bars`` bars; optionally in a key and meter, primed by typed
     ``notes`` (TinyNotation) or a MIDI/MusicXML file. ``key_pull``: nats against notes
-    outside the key (0: the model as trained)."""
+    outside the key (0: the model as trained). ``accompany``: chords by a key-aware rule
+    over the piece, played by a piano in that pattern."""
     settings = MusicSampling(bars, temperature, top_p, key_pull)
     parsed_key = parse_key(key) if key else None
     meter = parse_meter(time_signature)
@@ -67,6 +70,7 @@ def sample(
         piece = tokens.decode(prime + row, tempo=tempo, parts=parts)
         bars_made = (prime + row).count(tokens.BAR)
         piece = piece.window(0.0, bars_made * piece.bar_quarters)  # last notes end at the bar
+        piece = accompanied(piece, accompany)
         prov = loaded.provenance(
             "sample" if source is None else "continue_",
             modality="music",
@@ -98,6 +102,7 @@ def continue_(
     time_signature: Meter = None,
     tempo: Tempo = 100.0,
     instrument: Instrument = None,
+    accompany: Accompany = "",
 ) -> MusicResult:
     """Continue a melody (a MIDI/MusicXML file, or typed notes): the controls of sample."""
     if not prime_file and not notes:
@@ -116,6 +121,7 @@ def continue_(
         instrument=instrument,
         notes=notes,
         prime_file=prime_file,
+        accompany=accompany,
     )
 
 
@@ -130,9 +136,10 @@ def lyrics(
     time_signature: Meter = None,
     tempo: Tempo = 90.0,
     instrument: Instrument = None,
+    accompany: Accompany = "",
 ) -> MusicResult:
     """Set ``text`` (a poem line or a few) to a melody with one note per syllable, as MIDI
-    and MusicXML with lyrics."""
+    and MusicXML with lyrics; ``accompany`` adds chords and a piano playing them."""
     if loaded.model.cfg.polyphonic:
         raise InputError("set lyrics with a melody model (trained on folk tunes), not chorales")
     syllables = syllables_of(text)
@@ -146,7 +153,7 @@ def lyrics(
     # A note lasts at most two bars, so this many bars always leaves room for every syllable.
     settings = MusicSampling(2 * len(syllables) + 2, temperature, top_p, key_pull)
     [row] = sample_tokens(loaded.model, prime, 1, seed, settings, note_count=len(syllables))
-    piece = tokens.decode(prime + row, tempo=tempo, parts=parts)
+    piece = accompanied(tokens.decode(prime + row, tempo=tempo, parts=parts), accompany)
     provenance = loaded.provenance(
         "lyrics", modality="music", seed=seed, text=text, syllables=len(syllables)
     )

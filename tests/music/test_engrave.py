@@ -68,10 +68,10 @@ def test_engraving_is_off_when_asked(tmp_path, monkeypatch):
 
 
 def test_notes_are_spelt_for_the_key(tmp_path):
-    spell = render._speller(key.Key("B"))
+    spell = render.speller(key.Key("B"))
     assert [spell(m).nameWithOctave for m in (63, 66, 70)] == ["D#4", "F#4", "A#4"]
-    assert render._speller(key.Key("E-"))(61).nameWithOctave == "D-4"  # flat keys: flats
-    assert render._speller(key.Key("c#", "minor"))(72).nameWithOctave == "B#4"  # leading tone
+    assert render.speller(key.Key("E-"))(61).nameWithOctave == "D-4"  # flat keys: flats
+    assert render.speller(key.Key("c#", "minor"))(72).nameWithOctave == "B#4"  # leading tone
     leading = Piece((Note(75, 0.0, 1.0), Note(76, 1.0, 1.0)), key=Key(4, "minor"))
     written = render.write_musicxml(tmp_path / "d.musicxml", leading)  # E minor: D#, not Eb
     assert [p.name for p in converter.parse(written).pitches] == ["D#", "E"]
