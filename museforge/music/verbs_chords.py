@@ -127,9 +127,13 @@ def _as_written(pieces: list[Piece], gold: list[np.ndarray], vocabulary: str) ->
 
 
 def score_methods(
-    model: Any, pieces: list[Piece], gold: list[np.ndarray], vocabulary: str,
-    frequent: dict[str, int], rhythm: str,
-) -> dict[str, float | None]:  # fmt: skip
+    model: Any,
+    pieces: list[Piece],
+    gold: list[np.ndarray],
+    vocabulary: str,
+    frequent: dict[str, int],
+    rhythm: str,
+) -> dict[str, float | None]:
     """Exact and root accuracy per labelled beat, and the chord-tone share of strong beats,
     for the model, the key-aware rule and the most frequent chord at ``rhythm``
     (``model_exact``, ``rule_root``, ``most_frequent_chord_tones``, …)."""
@@ -177,6 +181,11 @@ def evaluate(
     if not info.get("source"):
         raise DataError(f"model '{loaded.path}' does not record its training data")
     corpus = load_music(info["source"])
+    if info.get("full_fingerprint") and corpus.fingerprint != info["full_fingerprint"]:
+        raise DataError(
+            f"data '{info['source']}' has changed since model '{loaded.path}' was trained "
+            "(fingerprint differs), so its held-out split cannot be re-made"
+        )
     train, val = split_pieces(
         corpus, holdout=info.get("holdout", HOLDOUT), seed=info.get("split_seed", SPLIT_SEED)
     )
