@@ -93,7 +93,8 @@ export function musicView(item) {
   }
   const views = el("div", { class: "music-views" });
   if (has.has("sheet")) {
-    views.append(el("img", { class: "sheet", src: `${file}?companion=sheet`, alt: `engraved score of ${stem}`, dataset: { testid: "music-sheet" } }));
+    const sheet = el("img", { class: "sheet", src: `${file}?companion=sheet`, alt: `engraved score of ${stem}`, dataset: { testid: "music-sheet" } });
+    views.append(el("a", { href: `${file}?companion=sheet`, target: "_blank", rel: "noopener", title: "open the score full size" }, sheet));
   }
   if (has.has("roll")) {
     views.append(el("img", { class: "roll", src: `${file}?companion=roll`, alt: `piano roll of ${stem}`, dataset: { testid: "music-roll" } }));
