@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from museforge.core.atomic import atomic_write_text
-from museforge.core.data import DataSet, resolve
+from museforge.core.data import DataSet, resolve, skipped_record
 from museforge.core.files import default_cache_dir as cache_root
 from museforge.core.files import list_files
 from museforge.core.media import MUSIC_SUFFIXES
@@ -142,6 +142,38 @@ def load_folk(
 ) -> MusicCorpus:
     """The built-in ``folk`` set (parsed once, then cached; see :func:`load_music`)."""
     return _load_builtin("folk", progress, cache_dir, limit)
+
+
+def training_split(manifest: dict, path: object) -> tuple[list[Piece], list[Piece]]:
+    """The (train, held-out) pieces a music model named by its ``manifest`` was trained on,
+    re-made from its recorded data, holdout and seed; DataError when the data is not
+    recorded or has changed since (``path`` names the model in the message)."""
+    info = manifest.get("data", {})
+    if not info.get("source"):
+        raise DataError(f"model '{path}' does not record its training data")
+    corpus = load_music(info["source"])
+    if info.get("full_fingerprint") and corpus.fingerprint != info["full_fingerprint"]:
+        raise DataError(
+            f"data '{info['source']}' has changed since model '{path}' was trained "
+            "(fingerprint differs), so its held-out split cannot be re-made"
+        )
+    holdout = info.get("holdout", HOLDOUT)
+    return split_pieces(corpus, holdout=holdout, seed=info.get("split_seed", SPLIT_SEED))
+
+
+def split_record(corpus: MusicCorpus, train: list[Piece], n_train: int, n_holdout: int) -> dict:
+    """What a music model's manifest records of its data and split (with the counts of
+    training and held-out items, whatever the kind counts)."""
+    return {
+        "source": corpus.source,
+        "fingerprint": corpus_fingerprint(train),
+        "full_fingerprint": corpus.fingerprint,
+        "n_train": n_train,
+        "n_holdout": n_holdout,
+        "holdout": HOLDOUT,
+        "split_seed": SPLIT_SEED,
+        **skipped_record(corpus.skipped),
+    }
 
 
 def split_pieces(

@@ -31,11 +31,11 @@ from museforge.music.corpus import (
     HOLDOUT,
     SPLIT_SEED,
     augment_transpositions,
-    corpus_fingerprint,
     load_chorales,
     load_folk,
     load_music,
     split_pieces,
+    split_record,
 )
 from museforge.music.lm import MusicLM, MusicLMConfig, MusicLMTask, encode_all
 from museforge.music.melody_vae import (
@@ -189,16 +189,9 @@ def coconet_task(model: dict[str, Any], training: dict[str, Any], data: str, see
     if train_windows[0].shape[0] == 0:
         raise DataError(f"data '{data}': no window fits the pitch range {cfg.low}..{cfg.high}")
     data_info = {
-        "source": corpus.source,
-        "fingerprint": corpus_fingerprint(train),
-        "full_fingerprint": corpus.fingerprint,
-        "n_train": len(train),
-        "n_holdout": len(val),
+        **split_record(corpus, train, len(train), len(val)),
         "train_windows": int(train_windows[0].shape[0]),
         "holdout_windows": int(val_windows[0].shape[0]),
-        "holdout": HOLDOUT,
-        "split_seed": SPLIT_SEED,
-        **skipped_record(corpus.skipped),
     }
     return CoconetTask(cfg, train_cfg, train_windows, val_windows, seed), data_info
 
@@ -236,15 +229,8 @@ def chord_task(model: dict[str, Any], training: dict[str, Any], data: str, seed:
             "pitch classes sounding on a beat): a chord model learns from harmonised music"
         )
     data_info = {
-        "source": corpus.source,
-        "fingerprint": corpus_fingerprint(train),
-        "full_fingerprint": corpus.fingerprint,
-        "n_train": len(train_items),
-        "n_holdout": len(val_items),
+        **split_record(corpus, train, len(train_items), len(val_items)),
         "train_beats": int(sum((labels >= 0).sum() for _, labels in train_items)),
-        "holdout": HOLDOUT,
-        "split_seed": SPLIT_SEED,
-        **skipped_record(corpus.skipped),
     }
     return ChordTask(cfg, train_cfg, train_items, val_items, seed), data_info
 

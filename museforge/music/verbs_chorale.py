@@ -26,7 +26,7 @@ import torch
 from museforge.core.artifact import LoadedModel
 from museforge.core.media import MUSIC_SUFFIXES
 from museforge.core.verbs import SEED, Param
-from museforge.errors import DataError, InputError
+from museforge.errors import InputError
 from museforge.music import instruments
 from museforge.music.coconet.encoding import from_classes, grid_to_piece, piece_windows
 from museforge.music.coconet.network import VOICES, CoconetConfig
@@ -34,12 +34,9 @@ from museforge.music.coconet.sampling import VetoStats, fill, harmonise_line, re
 from museforge.music.coconet.training import fixed_masks, grid_nll
 from museforge.music.corpus import (
     CHORALE_PARTS,
-    HOLDOUT,
-    SPLIT_SEED,
-    load_music,
     piece_from_music21,
     read_music_file,
-    split_pieces,
+    training_split,
 )
 from museforge.music.readers import estimate_key
 from museforge.music.result import MusicResult
@@ -265,17 +262,7 @@ def evaluate(
     changed (the mean share of the model's probability they removed per draw, and the share
     of draws where they allowed nothing, so the model's own distribution was used)."""
     model = loaded.model
-    info = loaded.manifest.get("data", {})
-    if not info.get("source"):
-        raise DataError(f"model '{loaded.path}' does not record its training data")
-    corpus = load_music(info["source"])
-    if info.get("full_fingerprint") and corpus.fingerprint != info["full_fingerprint"]:
-        raise DataError(
-            f"data '{info['source']}' has changed since model '{loaded.path}' was trained "
-            "(fingerprint differs), so its held-out split cannot be re-made"
-        )
-    holdout = info.get("holdout", HOLDOUT)
-    _, val = split_pieces(corpus, holdout=holdout, seed=info.get("split_seed", SPLIT_SEED))
+    _, val = training_split(loaded.manifest, loaded.path)
     val = [p for p in val if len(p.parts) == VOICES]
     x, pos = piece_windows(val, model.cfg)
     x = x.long()

@@ -12,7 +12,7 @@ import numpy as np
 
 from museforge.core.artifact import LoadedModel
 from museforge.core.verbs import Param
-from museforge.errors import DataError, InputError
+from museforge.errors import InputError
 from museforge.music import instruments
 from museforge.music.accompany import Accompany
 from museforge.music.accompany import accompany as add_accompaniment
@@ -28,7 +28,7 @@ from museforge.music.chords import (
     per_beat,
     rule_scores,
 )
-from museforge.music.corpus import HOLDOUT, SPLIT_SEED, load_music, split_pieces
+from museforge.music.corpus import training_split
 from museforge.music.lead_sheets import lead_sheets
 from museforge.music.render import key_speller
 from museforge.music.result import MusicResult
@@ -177,18 +177,7 @@ def evaluate(
     melody note is a tone of the chord written there."""
     model = loaded.model
     vocabulary = model.cfg.vocabulary
-    info = loaded.manifest.get("data", {})
-    if not info.get("source"):
-        raise DataError(f"model '{loaded.path}' does not record its training data")
-    corpus = load_music(info["source"])
-    if info.get("full_fingerprint") and corpus.fingerprint != info["full_fingerprint"]:
-        raise DataError(
-            f"data '{info['source']}' has changed since model '{loaded.path}' was trained "
-            "(fingerprint differs), so its held-out split cannot be re-made"
-        )
-    train, val = split_pieces(
-        corpus, holdout=info.get("holdout", HOLDOUT), seed=info.get("split_seed", SPLIT_SEED)
-    )
+    train, val = training_split(loaded.manifest, loaded.path)
     frequent = _most_frequent(train, vocabulary)
     melodies = [melody_of(p, "held-out piece") for p in val]
     gold = [chord_labels(p, vocabulary) for p in val]
