@@ -160,6 +160,26 @@ def test_studio_flow(page: Any, studio: StudioServer, shots: Path) -> None:
     print(f"studio flow took {time.monotonic() - started:.1f} s")
 
 
+def test_a_lead_sheet_from_the_create_page(page: Any, studio: StudioServer, shots: Path) -> None:
+    """Chords over a corpus chorale's soprano with a waltzing piano, made on the Create page:
+    the chords in the record, the engraved score beside the roll."""
+    models = [m["name"] for m in studio.api("/api/models") if m["kind"] == "chord-model"]
+    if not models:
+        pytest.skip("no chord-model in models/ (the bach-chords starter is not there yet)")
+    choose(page, models[0], "chords")
+    page.fill("#field-melody-corpus", "bwv66.6")
+    page.select_option("#field-rhythm", "bar")
+    page.select_option("#field-accompany", "waltz")
+    (sheet,) = create(page, "result-music", 1)
+    record = studio.api(f"/api/gallery/{sheet}")
+    assert record["provenance"]["chords"] and record["provenance"]["args"]["accompany"] == "waltz"
+    if engraving_missing() is None:
+        assert {"sheet", "pdf", "svg"} <= set(record["companions"])
+        card = page.locator(f'[data-testid=create-results] [data-id="{sheet}"]')
+        expect(card.locator("[data-testid=music-sheet]")).to_be_visible()
+    no_errors_shown(page)
+
+
 def test_play_a_generated_melody(page: Any, studio: StudioServer, shots: Path) -> None:
     """Generate a melody with a music-lm model, find its audio player and piano roll, play
     it (the audio's clock moves, no media error), and see it among the gallery's music."""
