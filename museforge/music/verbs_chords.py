@@ -89,6 +89,9 @@ def chords(
         modality="music",
         lineage={"content": {"source": melody, "fingerprint": source.fingerprint()}},
         key=piece.key.name,
+        melody_part=f"{piece.parts[0].name} (the highest of {len(source.parts)})"
+        if len(source.parts) > 1
+        else piece.parts[0].name,
         chords=symbols,
         chord_tone_share=share,
     )

@@ -198,6 +198,7 @@ def test_a_chord_model_learns_the_harmony_and_writes_a_lead_sheet(chord_model, t
     result = call_verb(loaded, "chords", melody=str(melody), rhythm="bar", accompany="block")
     [art] = result.artworks
     assert art.provenance["chords"] == ["D", "G", "A", "D"]  # I IV V I in D major
+    assert "highest" not in art.provenance["melody_part"]  # one part given: no choice made
     assert art.piece.parts[-1].name == "accompaniment"
     assert art.provenance["lineage"]["content"]["source"] == str(melody)
     evaluation = call_verb(loaded, "evaluate").data
