@@ -17,7 +17,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from museforge.core.train import optimizer_step
-from museforge.music.chords import FEATURES, chord_labels, classes, melody_features
+from museforge.music.chords import (
+    FEATURES,
+    RHYTHMS,
+    beats_per_bar,
+    chord_labels,
+    classes,
+    melody_features,
+    span_size,
+)
 from museforge.music.score import Piece
 
 
@@ -29,6 +37,9 @@ class ChordModelConfig:
     hidden: int = 96
     layers: int = 2
     dropout: float = 0.2
+    # Told the harmonic rhythm (an input), trained on one chord per span of it (the chord
+    # on the span's first harmonised beat): it learns slower harmony for half bars and bars.
+    rhythm_aware: bool = False
 
     def __post_init__(self) -> None:
         classes(self.vocabulary)  # an unknown vocabulary fails here, in one line
@@ -51,7 +62,7 @@ class ChordNet(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.n_classes = len(classes(cfg.vocabulary))
-        self.inp = nn.Linear(FEATURES, cfg.hidden)
+        self.inp = nn.Linear(FEATURES + (len(RHYTHMS) if cfg.rhythm_aware else 0), cfg.hidden)
         self.gru = nn.GRU(
             cfg.hidden,
             cfg.hidden,
@@ -68,40 +79,66 @@ class ChordNet(nn.Module):
         return self.out(self.drop(h))
 
     @torch.no_grad()
-    def log_probs(self, piece: Piece) -> np.ndarray:
-        """beats × classes log-probabilities for a melody (part 0 of ``piece``)."""
+    def log_probs(self, piece: Piece, rhythm: str = "beat") -> np.ndarray:
+        """beats × classes log-probabilities for a melody (part 0 of ``piece``), for chords
+        at ``rhythm`` (a model not told the rhythm scores every beat alike)."""
         self.eval()
-        x = torch.from_numpy(melody_features(piece))[None]
+        x = torch.from_numpy(self.inputs(melody_features(piece), RHYTHMS.index(rhythm)))[None]
         return F.log_softmax(self(x)[0], dim=-1).numpy()
 
+    def inputs(self, features: np.ndarray, rhythm: int) -> np.ndarray:
+        """The network's input: the features, and the rhythm's one-hot if it is told it."""
+        if not self.cfg.rhythm_aware:
+            return features
+        flags = np.zeros((len(features), len(RHYTHMS)), np.float32)
+        flags[:, rhythm] = 1.0
+        return np.concatenate([features, flags], axis=1)
 
-def encode_pieces(pieces: list[Piece], vocabulary: str) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(features, labels) per piece with at least one labelled beat."""
+
+Item = tuple[np.ndarray, np.ndarray, int]  # features, labels per beat, beats per bar
+
+
+def encode_pieces(pieces: list[Piece], vocabulary: str) -> list[Item]:
+    """(features, labels, beats per bar) per piece with at least one labelled beat."""
     out = []
     for piece in pieces:
         labels = chord_labels(piece, vocabulary)
         if (labels >= 0).any():
-            out.append((melody_features(piece), labels))
+            out.append((melody_features(piece), labels, beats_per_bar(piece)))
     return out
 
 
-def _batch(items: list[tuple[np.ndarray, np.ndarray]]) -> tuple[torch.Tensor, torch.Tensor]:
-    length = max(len(f) for f, _ in items)
-    x = torch.zeros(len(items), length, FEATURES)
+def span_targets(labels: np.ndarray, per_bar: int, rhythm: int) -> np.ndarray:
+    """Every beat of a span labelled with the chord of the span's first harmonised beat."""
+    size = span_size(per_bar, RHYTHMS[rhythm])
+    out = labels.copy()
+    for a in range(0, len(labels), size):
+        known = labels[a : a + size][labels[a : a + size] >= 0]
+        out[a : a + size] = known[0] if len(known) else -1
+    return out
+
+
+def _batch(
+    net: ChordNet, items: list[Item], rhythms: list[int]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    length = max(len(item[0]) for item in items)
+    width = net.inp.in_features
+    x = torch.zeros(len(items), length, width)
     y = torch.full((len(items), length), -1, dtype=torch.long)
-    for i, (f, labels) in enumerate(items):
-        x[i, : len(f)] = torch.from_numpy(f)
-        y[i, : len(labels)] = torch.from_numpy(labels)
+    for i, ((f, labels, per_bar), r) in enumerate(zip(items, rhythms, strict=True)):
+        x[i, : len(f)] = torch.from_numpy(net.inputs(f, r))
+        targets = span_targets(labels, per_bar, r) if net.cfg.rhythm_aware else labels
+        y[i, : len(labels)] = torch.from_numpy(targets)
     return x, y
 
 
 @torch.no_grad()
-def accuracy(net: ChordNet, items: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, float]:
-    """Cross-entropy and exact / root accuracy per labelled beat."""
+def accuracy(net: ChordNet, items: list[Item]) -> dict[str, float]:
+    """Cross-entropy and exact / root accuracy per labelled beat (a chord per beat)."""
     net.eval()
     table = classes(net.cfg.vocabulary)
     roots = torch.tensor([d for d, _ in table])
-    x, y = _batch(items)
+    x, y = _batch(net, items, [0] * len(items))
     logits = net(x)
     known = y >= 0
     loss = F.cross_entropy(logits[known], y[known]).item()
@@ -120,8 +157,8 @@ class ChordTask:
         self,
         cfg: ChordModelConfig,
         training: ChordTraining,
-        train: list[tuple[np.ndarray, np.ndarray]],
-        val: list[tuple[np.ndarray, np.ndarray]],
+        train: list[Item],
+        val: list[Item],
         seed: int,
     ):
         self.cfg, self.training, self.train, self.val = cfg, training, train, val
@@ -139,7 +176,9 @@ class ChordTask:
 
     def train_step(self, indices: torch.Tensor, noise: torch.Generator) -> dict[str, float]:
         self.net.train()
-        x, y = _batch([self.train[int(i)] for i in indices])
+        items = [self.train[int(i)] for i in indices]
+        rhythms = torch.randint(len(RHYTHMS), (len(items),), generator=noise).tolist()
+        x, y = _batch(self.net, items, rhythms)
         logits = self.net(x)
         loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), ignore_index=-1)
         optimizer_step(loss, self.net, self.opt, clip=1.0)

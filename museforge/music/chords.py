@@ -147,10 +147,18 @@ def spans(piece: Piece, rhythm: str) -> list[tuple[int, int]]:
     if rhythm not in RHYTHMS:
         raise InputError(f"harmonic rhythm must be one of {', '.join(RHYTHMS)}")
     n = len(beats(piece))
-    per_bar = max(1, round(piece.bar_quarters / beat_length(piece)))
-    half = per_bar // 2 if per_bar % 2 == 0 else per_bar  # 3/4 has no half bar: the bar
-    size = {"beat": 1, "half": half, "bar": per_bar}[rhythm]
+    size = span_size(beats_per_bar(piece), rhythm)
     return [(a, min(n, a + size)) for a in range(0, n, size)]
+
+
+def beats_per_bar(piece: Piece) -> int:
+    return max(1, round(piece.bar_quarters / beat_length(piece)))
+
+
+def span_size(per_bar: int, rhythm: str) -> int:
+    """Beats per chord at a harmonic rhythm (a half bar of three beats is the bar)."""
+    half = per_bar // 2 if per_bar % 2 == 0 else per_bar
+    return {"beat": 1, "half": half, "bar": per_bar}[rhythm]
 
 
 def choose(piece: Piece, log_probs: np.ndarray, vocabulary: str, rhythm: str) -> tuple[Chord, ...]:

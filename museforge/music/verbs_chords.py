@@ -59,7 +59,7 @@ def write_chords(
     """``piece`` with chord symbols from ``model`` (a ChordNet, or None for the key-aware
     rule) at ``rhythm``, and the per-beat scores they were chosen from."""
     vocabulary = vocabulary or model.cfg.vocabulary
-    scores = rule_scores(piece, vocabulary) if model is None else model.log_probs(piece)
+    scores = rule_scores(piece, vocabulary) if model is None else model.log_probs(piece, rhythm)
     return replace(piece, chords=choose(piece, scores, vocabulary, rhythm)), scores
 
 

@@ -17,7 +17,9 @@ from museforge.core.registry import call_verb
 from museforge.errors import InputError
 from museforge.music import render
 from museforge.music.accompany import LOW, PATTERNS, accompanied, accompany, voice
+from museforge.music.chord_model import span_targets
 from museforge.music.chords import (
+    RHYTHMS,
     choose,
     chord_labels,
     chord_tone_share,
@@ -100,6 +102,14 @@ def test_harmonic_rhythm_sets_how_often_chords_change() -> None:
         spans(four, "fortnight")
     features = melody_features(four)
     assert features.shape == (8, 30) and features[0, 0] == 1.0  # C sounds all through beat 1
+
+
+def test_a_rhythm_aware_model_learns_one_chord_per_span() -> None:
+    labels = np.array([-1, 3, 5, 5, 7, 7, 7, -1])
+    bar, half = RHYTHMS.index("bar"), RHYTHMS.index("half")
+    assert span_targets(labels, 4, bar).tolist() == [3, 3, 3, 3, 7, 7, 7, 7]
+    assert span_targets(labels, 4, half).tolist() == [3, 3, 5, 5, 7, 7, 7, 7]
+    assert span_targets(labels, 4, RHYTHMS.index("beat")).tolist() == labels.tolist()
 
 
 def test_an_accompaniment_plays_the_chords_in_each_pattern() -> None:
