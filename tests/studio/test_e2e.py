@@ -120,7 +120,10 @@ def choose(page: Any, model: str, verb: str) -> None:
 def create(page: Any, expect_testid: str, count: int) -> list[str]:
     """Press Create and wait for ``count`` results; their gallery ids."""
     results = page.locator(f"[data-testid=create-results] [data-testid={expect_testid}]")
+    shown = results.first.get_attribute("data-id") if results.count() else None
     by_id(page, "create-submit").click()
+    if shown is not None:  # the last run's results stay until this run's replace them
+        expect(results.first).not_to_have_attribute("data-id", shown)
     expect(by_id(page, "create-status")).to_have_text("done")
     expect(results).to_have_count(count)
     return [results.nth(i).get_attribute("data-id") for i in range(count)]
