@@ -9,6 +9,7 @@ from museforge.core.registry import call_verb
 from museforge.design.typeset import draws_letters
 from museforge.errors import MuseforgeError
 from museforge.gallery.artwork import write_result
+from museforge.image.verbs import PICTURE_KINDS
 
 # What the demo asks of each text starter, by language: a form that shows what museforge
 # can do that a plain sampler cannot.
@@ -47,7 +48,6 @@ IMAGINE_PROMPTS = {
     ),
     "emoji": ("grinning face", "猫脸"),
 }
-IMAGE_KINDS = frozenset({"image-gan", "image-vae"})
 # Design: a type model sets a word and a specimen; a model of transparent pictures (sprites)
 # makes a sheet with its atlas and a scene.
 TYPE_DEMOS = (("typeset", {"text": "museforge", "seed": 4}), ("typeset", {"seed": 4}))
@@ -106,7 +106,7 @@ def run_demo(models: Path, out_dir: Path, seed: int = 7) -> list[Path]:
                 written = write_result(result, target, upscale=scale)
                 shown += [p for p in written if p.name.endswith("-grid.png")]
             continue
-        if loaded.kind not in IMAGE_KINDS:
+        if loaded.kind not in PICTURE_KINDS:
             continue  # a model with nothing to show on its own (a text–image encoder)
         if draws_letters(loaded.manifest) or loaded.model.cfg.channels == 4:
             demos = TYPE_DEMOS if draws_letters(loaded.manifest) else SPRITE_DEMOS

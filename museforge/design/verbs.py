@@ -43,6 +43,7 @@ from museforge.design.typeset import (
 from museforge.errors import InputError
 from museforge.gallery.provenance import ATLAS_SUFFIX, parent_record
 from museforge.image.verbs import (
+    PICTURE_KINDS,
     Label,
     Truncation,
     check_label,
@@ -142,9 +143,6 @@ def _characters(loaded: LoadedModel) -> str:
             "glyphs (or a folder with one sub-folder per character) to set type"
         )
     return characters
-
-
-PICTURE_KINDS = ("image-gan", "image-vae")
 
 
 def _mark(path: Path, seed: int) -> tuple[Image.Image, dict]:

@@ -118,7 +118,7 @@ register_kind(
     task_factory=vae_task,
 )
 
-for _kind in ("image-gan", "image-vae"):
+for _kind in verbs.PICTURE_KINDS:
     for _fn in (verbs.sample, verbs.interpolate, verbs.breed, verbs.project):
         verb(_kind)(_fn)
     verb(_kind, "mutate")(verbs.mutate_along)

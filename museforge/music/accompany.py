@@ -20,7 +20,7 @@ from typing import Annotated
 
 from museforge.core.verbs import Param
 from museforge.errors import InputError
-from museforge.music.chords import beat_length, chords_by_rule
+from museforge.music.chords import beat_length, beats_per_bar, chords_by_rule
 from museforge.music.score import QUALITIES, Chord, Note, Part, Piece
 
 PATTERNS = ("block", "arpeggio", "waltz", "alberti", "strum")
@@ -75,7 +75,6 @@ def _pattern(
     voicing: tuple[int, ...],
     beat: float,
     beat_in_bar: int,
-    per_bar: int,
 ) -> list[tuple[float, float, list[int]]]:
     """(offset in the beat, length, pitches) struck in one beat of ``chord``."""
     half = beat / 2
@@ -105,16 +104,14 @@ def accompany(piece: Piece, pattern: str, program: int = 0) -> Piece:
     if not piece.chords:
         raise InputError("an accompaniment needs chords: the piece has no chord symbols")
     beat = beat_length(piece)
-    per_bar = max(1, round(piece.bar_quarters / beat))
+    per_bar = beats_per_bar(piece)
     part = len(piece.parts)
     notes = []
     for chord, voicing in zip(piece.chords, voice(piece.chords), strict=True):
         t = chord.start
         while t < chord.start + chord.duration - 1e-9:
             beat_in_bar = round(t / beat) % per_bar
-            for offset, length, pitches in _pattern(
-                pattern, chord, voicing, beat, beat_in_bar, per_bar
-            ):
+            for offset, length, pitches in _pattern(pattern, chord, voicing, beat, beat_in_bar):
                 start = t + offset
                 end = min(start + length, chord.start + chord.duration)
                 if end > start:

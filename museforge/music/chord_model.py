@@ -39,7 +39,7 @@ class ChordModelConfig:
     dropout: float = 0.2
     # Told the harmonic rhythm (an input), trained on one chord per span of it (the chord
     # on the span's first harmonised beat): it learns slower harmony for half bars and bars.
-    rhythm_aware: bool = False
+    rhythm_aware: bool = True
 
     def __post_init__(self) -> None:
         classes(self.vocabulary)  # an unknown vocabulary fails here, in one line

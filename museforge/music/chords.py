@@ -86,7 +86,7 @@ def melody_features(piece: Piece) -> np.ndarray:
     mode, and whether it is the last beat. beats × FEATURES, float32."""
     onsets = beats(piece)
     step = beat_length(piece)
-    per_bar = max(1, round(piece.bar_quarters / step))
+    per_bar = beats_per_bar(piece)
     tonic = piece.key.tonic
     out = np.zeros((len(onsets), FEATURES), np.float32)
     melody = [n for n in piece.notes if n.part == 0]
@@ -109,8 +109,9 @@ def chord_labels(piece: Piece, vocabulary: str) -> np.ndarray:
     onset, or -1 where nothing sounds: the targets a chord model learns from harmony."""
     index = {c: i for i, c in enumerate(classes(vocabulary))}
     tonic = piece.key.tonic
-    out = np.full(len(beats(piece)), -1, np.int64)
-    for i, t in enumerate(beats(piece)):
+    onsets = beats(piece)
+    out = np.full(len(onsets), -1, np.int64)
+    for i, t in enumerate(onsets):
         notes = _sounding(piece, None, t)
         if len({n.pitch % 12 for n in notes}) < 2:
             continue  # one pitch class names no chord
@@ -188,27 +189,32 @@ def per_beat(piece: Piece, chords: tuple[Chord, ...], vocabulary: str) -> np.nda
     """Class per beat of written ``chords`` (-1 where none is active)."""
     index = {c: i for i, c in enumerate(classes(vocabulary))}
     known = VOCABULARIES[vocabulary]
-    out = np.full(len(beats(piece)), -1, np.int64)
-    for i, t in enumerate(beats(piece)):
-        for c in chords:
-            if c.start <= t + 1e-9 < c.start + c.duration:
-                quality = c.quality if c.quality in known else TRIAD_OF.get(c.quality, "")
-                out[i] = index.get(((c.root - piece.key.tonic) % 12, quality), -1)
+    onsets = beats(piece)
+    out = np.full(len(onsets), -1, np.int64)
+    for i, t in enumerate(onsets):
+        c = chord_at(chords, t)
+        if c is not None:
+            quality = c.quality if c.quality in known else TRIAD_OF.get(c.quality, "")
+            out[i] = index.get(((c.root - piece.key.tonic) % 12, quality), -1)
     return out
+
+
+def chord_at(chords: tuple[Chord, ...], t: float) -> Chord | None:
+    """The chord sounding at time ``t`` (None between or outside them)."""
+    return next((c for c in chords if c.start <= t + 1e-9 < c.start + c.duration), None)
 
 
 def chord_tone_share(piece: Piece, chords: tuple[Chord, ...]) -> float | None:
     """Share of strong beats (the first of a bar and, in 4/4-like metres, its middle)
     whose sounding melody note is a tone of the chord written there."""
-    step = beat_length(piece)
-    per_bar = max(1, round(piece.bar_quarters / step))
+    per_bar = beats_per_bar(piece)
     strong = {0} | ({per_bar // 2} if per_bar >= 4 and per_bar % 2 == 0 else set())
     hits = total = 0
     for i, t in enumerate(beats(piece)):
         if i % per_bar not in strong:
             continue
         melody = _sounding(piece, 0, t)
-        chord = next((c for c in chords if c.start <= t + 1e-9 < c.start + c.duration), None)
+        chord = chord_at(chords, t)
         if not melody or chord is None:
             continue
         total += 1

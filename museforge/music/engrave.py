@@ -26,7 +26,6 @@ INSTALL_HINT = "apt install lilypond"
 ENGRAVE_ENV = "MUSEFORGE_ENGRAVE"  # "0" turns engraving off (the test suite does, for speed)
 TIMEOUT_S = 120
 RESOLUTION = 150  # PNG dots per inch
-ENGRAVINGS = SCORE_COMPANIONS  # role → suffix of the files beside the piece
 
 
 class EngraveError(Exception):
@@ -95,7 +94,8 @@ def _run(*commands: list[str], cwd: Path) -> None:
 
 def engrave(musicxml: Path, title: str, subtitle: str = "") -> dict[str, bytes]:
     """The engraving of ``musicxml`` as ``{role: file bytes}`` for the roles of
-    :data:`ENGRAVINGS`; raises EngraveError with the reason when it cannot be made."""
+    :data:`~museforge.gallery.provenance.SCORE_COMPANIONS`; raises EngraveError with the
+    reason when it cannot be made."""
     missing = engraving_missing()
     if missing is not None:
         raise EngraveError(missing)
@@ -113,7 +113,7 @@ def engrave(musicxml: Path, title: str, subtitle: str = "") -> dict[str, bytes]:
             cwd=work,
         )
         out = {}
-        for role, suffix in ENGRAVINGS.items():
+        for role, suffix in SCORE_COMPANIONS.items():
             ext = Path(suffix).suffix
             made = work / f"{'vector' if ext == '.svg' else 'paged'}.cropped{ext}"
             if not made.is_file():

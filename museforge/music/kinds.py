@@ -212,13 +212,10 @@ verb("chorale-coconet", studio=False)(verbs_chorale.evaluate)
 
 
 # -- chord model ---------------------------------------------------------------------------
-CHORD_MODEL = {"rhythm_aware": True}  # new models are told the harmonic rhythm
-
-
 def chord_task(model: dict[str, Any], training: dict[str, Any], data: str, seed: int):
     """A ChordTask for the Trainer (melody features and the chords all parts sound, per
     beat, of every piece with harmony), plus the data description for the manifest."""
-    cfg = config_from_dict(ChordModelConfig, {**CHORD_MODEL, **model}, "model settings")
+    cfg = config_from_dict(ChordModelConfig, model, "model settings")
     train_cfg = config_from_dict(ChordTraining, training, "training settings")
     corpus = load_music(data)
     train, val = split_pieces(corpus, holdout=HOLDOUT, seed=SPLIT_SEED)

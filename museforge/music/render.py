@@ -30,8 +30,8 @@ from PIL import Image, ImageDraw
 
 from museforge.core.atomic import atomic_write_with
 from museforge.errors import InputError
-from museforge.gallery.provenance import save_png, save_sidecar, sidecar_path
-from museforge.music.engrave import ENGRAVINGS, EngraveError, engrave, engraving_wanted
+from museforge.gallery.provenance import SCORE_COMPANIONS, save_png, save_sidecar, sidecar_path
+from museforge.music.engrave import EngraveError, engrave, engraving_wanted
 from museforge.music.score import KEY_NAMES, STEP, Piece
 from museforge.music.synth import SYNTH_RATE, synthesize, write_wav
 
@@ -215,7 +215,7 @@ def _music21_score(piece: Piece, lyrics: list[str] | None):
     score.metadata = metadata.Metadata(title=piece.title or "museforge")
     num, den = piece.time_signature
     tonic = KEY_NAMES[piece.key.tonic].replace("b", "-")  # music21 spells flats with '-'
-    spell = speller(key.Key(tonic, piece.key.mode))
+    spell = key_speller(piece.key)
     syllables = list(lyrics or [])
     q = piece.quantised()  # notation is written on the sixteenth grid every model uses
     for index, spec in enumerate(piece.parts):
@@ -418,7 +418,7 @@ def _engraving(
         (notify or log.warning)(f"score not engraved: {err}; the other files are written")
         return []
     out = []
-    for role, suffix in ENGRAVINGS.items():
+    for role, suffix in SCORE_COMPANIONS.items():
         path = stage / f"{name}{suffix}"
         if suffix.endswith(".png"):  # with the piece's provenance: a companion, not a picture
             with Image.open(io.BytesIO(files[role])) as sheet:

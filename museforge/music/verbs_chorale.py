@@ -81,12 +81,18 @@ def _mean_pitch(piece: Piece, part: int) -> float:
     return float(np.mean(pitches)) if pitches else -math.inf
 
 
+def highest_part(piece: Piece) -> Piece:
+    """The part of ``piece`` with the highest mean pitch, alone, as part 0 (no chords)."""
+    top = max(range(len(piece.parts)), key=lambda p: _mean_pitch(piece, p))
+    notes = tuple(replace(n, part=0) for n in piece.notes if n.part == top)
+    return replace(piece, notes=notes, parts=(piece.parts[top],), chords=())
+
+
 def soprano_line(piece: Piece, cfg: CoconetConfig, source: str) -> tuple[Piece, int]:
     """The highest part of ``piece`` as voice 0, moved by whole octaves into the soprano
     range (the shift with fewest notes outside it, then the smallest); InputError when no
     shift brings every note within :data:`FIT_SLACK` semitones of the range."""
-    top = max(range(len(piece.parts)), key=lambda p: _mean_pitch(piece, p))
-    notes = [replace(n, part=0) for n in piece.notes if n.part == top]
+    notes = highest_part(piece).notes
     low, high = RANGES["soprano"]
     fit_low, fit_high = max(low - FIT_SLACK, cfg.low), min(high + FIT_SLACK, cfg.high)
     lo, hi = min(n.pitch for n in notes), max(n.pitch for n in notes)

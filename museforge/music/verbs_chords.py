@@ -23,17 +23,22 @@ from museforge.music.chords import (
     choose,
     chord_labels,
     chord_tone_share,
+    chords_by_rule,
     classes,
     figure,
     per_beat,
-    rule_scores,
 )
 from museforge.music.corpus import training_split
 from museforge.music.lead_sheets import lead_sheets
 from museforge.music.render import key_speller
 from museforge.music.result import MusicResult
 from museforge.music.score import Chord, Piece
-from museforge.music.verbs_chorale import MUSIC_OR_CORPUS, load_source, source_stem
+from museforge.music.verbs_chorale import (
+    MUSIC_OR_CORPUS,
+    highest_part,
+    load_source,
+    source_stem,
+)
 
 MAX_BEATS = 2000  # longest melody given chords (a few seconds on a CPU)
 Rhythm = Annotated[
@@ -45,22 +50,16 @@ def melody_of(piece: Piece, source: str) -> Piece:
     """The highest part of ``piece`` alone, as part 0 (InputError when it has no notes)."""
     if not piece.notes:
         raise InputError(f"melody '{source}' has no notes")
-    top = max(
-        range(len(piece.parts)),
-        key=lambda p: np.mean([n.pitch for n in piece.notes if n.part == p] or [-1]),
-    )
-    notes = tuple(replace(n, part=0) for n in piece.notes if n.part == top)
-    return replace(piece, notes=notes, parts=(piece.parts[top],), chords=())
+    return highest_part(piece)
 
 
-def write_chords(
-    model: Any, piece: Piece, rhythm: str, vocabulary: str | None = None
-) -> tuple[Piece, np.ndarray]:
+def write_chords(model: Any, piece: Piece, rhythm: str, vocabulary: str | None = None) -> Piece:
     """``piece`` with chord symbols from ``model`` (a ChordNet, or None for the key-aware
-    rule) at ``rhythm``, and the per-beat scores they were chosen from."""
-    vocabulary = vocabulary or model.cfg.vocabulary
-    scores = rule_scores(piece, vocabulary) if model is None else model.log_probs(piece, rhythm)
-    return replace(piece, chords=choose(piece, scores, vocabulary, rhythm)), scores
+    rule) at ``rhythm``."""
+    if model is None:
+        return chords_by_rule(piece, rhythm, vocabulary or "triads")
+    scores = model.log_probs(piece, rhythm)
+    return replace(piece, chords=choose(piece, scores, vocabulary or model.cfg.vocabulary, rhythm))
 
 
 def chords(
@@ -77,7 +76,7 @@ def chords(
     piece = melody_of(source, melody)
     if len(beats(piece)) > MAX_BEATS:
         raise InputError(f"melody '{melody}' is longer than {MAX_BEATS} beats")
-    piece, _ = write_chords(loaded.model, piece, rhythm)
+    piece = write_chords(loaded.model, piece, rhythm)
     if accompany:
         piece = add_accompaniment(piece, accompany)
     piece = replace(piece, parts=instruments.assign(instrument, piece.parts))
@@ -151,7 +150,7 @@ def score_methods(
                 scores[:, frequent[piece.key.mode]] = 0.0
                 written = replace(piece, chords=choose(piece, scores, vocabulary, rhythm))
             else:
-                written, _ = write_chords(
+                written = write_chords(
                     model if method == "model" else None, piece, rhythm, vocabulary
                 )
             guess = per_beat(written, written.chords, vocabulary)
