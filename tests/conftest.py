@@ -32,10 +32,12 @@ def bar_images(n: int = 48, size: int = 16) -> tuple[torch.Tensor, torch.Tensor]
 @pytest.fixture(scope="session", autouse=True)
 def private_cache(tmp_path_factory: pytest.TempPathFactory):
     """Keep feature-net caches of the tests out of the user's ~/.cache, and leave pieces
-    unengraved (LilyPond takes seconds a piece) but in the tests of engraving."""
+    unengraved (LilyPond takes seconds a piece) and solids without a turntable GIF (seconds
+    a solid) but in the tests of those."""
     mp = pytest.MonkeyPatch()
     mp.setenv("MUSEFORGE_CACHE", str(tmp_path_factory.mktemp("cache")))
     mp.setenv("MUSEFORGE_ENGRAVE", "0")
+    mp.setenv("MUSEFORGE_TURNTABLE", "0")
     yield
     mp.undo()
 

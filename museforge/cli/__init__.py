@@ -13,7 +13,7 @@ import sys
 import typer
 from rich.markup import escape
 
-from museforge.cli import bench, catalog, design, gallery, studio, style, train
+from museforge.cli import bench, catalog, design, gallery, sculpture, studio, style, train
 from museforge.cli.app import err, new_app
 from museforge.cli.evaluate import COMMAND as EVALUATE
 from museforge.cli.evaluate import add_evaluate
@@ -24,7 +24,7 @@ from museforge.errors import MuseforgeError, SettingError
 def build_app() -> typer.Typer:
     """The whole CLI: hand-written commands, then one command per verb command path."""
     root, bench_group = new_app()
-    for module in (train, catalog, style, design, studio):
+    for module in (train, catalog, style, design, sculpture, studio):
         root.add_typer(module.commands)
     root.add_typer(gallery.gallery_app, name="gallery")
     bench_group.add_typer(bench.commands)

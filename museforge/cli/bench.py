@@ -205,3 +205,20 @@ def bench_imagine(
         eval_n=eval_n,
     )
     _report(results, format_table(results), json_path)
+
+
+@commands.command("3d")
+def bench_3d(
+    budget: BudgetOpt = "5m",
+    json_path: JsonOpt = None,
+    seed: SeedOpt = 0,
+    eval_n: Annotated[int, typer.Option(help="solids drawn for the comparison")] = 100,
+    work_dir: Annotated[Path, typer.Option(help="where trained models go")] = Path("runs/bench-3d"),
+) -> None:
+    """Train the vessel and form VAEs for equal time; score them against held-out solids
+    beside the same networks untrained and the training solids themselves."""
+    from museforge.bench.sculpture import format_table, run_3d_bench
+    from museforge.core.train import parse_duration
+
+    results = run_3d_bench(parse_duration(budget), work_dir, seed=seed, eval_n=eval_n)
+    _report(results, format_table(results), json_path)

@@ -76,7 +76,9 @@ def _print_json(data: object) -> None:
 @gallery_app.command("list")
 def list_(
     search: Annotated[str | None, typer.Option(help="words found in prompt/settings/model")] = None,
-    modality: Annotated[str | None, typer.Option(help="image, text, animation, music")] = None,
+    modality: Annotated[
+        str | None, typer.Option(help="image, text, animation, music, mesh")
+    ] = None,
     model: Annotated[str | None, typer.Option(help="model path, kind or hash prefix")] = None,
     min_stars: Annotated[int | None, typer.Option(help="at least this many stars")] = None,
     liked: Annotated[

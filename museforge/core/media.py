@@ -29,11 +29,17 @@ SCORE_SUFFIXES = frozenset({".xml", ".musicxml", ".mxl", ".abc"})  # read throug
 MUSIC_SUFFIXES = MIDI_SUFFIXES | SCORE_SUFFIXES
 TEXT_SUFFIXES = frozenset({".txt", ".md", ".text"})
 AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".ogg", ".mp3"})
+# read through trimesh (museforge.sculpture.meshfile); glTF only when self-contained
+MESH_SUFFIXES = frozenset({".stl", ".obj", ".ply", ".off", ".glb", ".gltf"})
 
 MAX_PIXELS: int = 40_000_000
 # Pillow warns above MAX_IMAGE_PIXELS and refuses twice that in Image.open; our own header
 # check rejects anything above MAX_PIXELS first, so Pillow's guard only backs it up.
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+# Meshes: the file size is checked before reading, the face count (a binary STL's header,
+# the others once parsed) before any processing. 2M faces is a 100 MB binary STL.
+MAX_MESH_BYTES: int = 200_000_000
+MAX_MESH_FACES: int = 2_000_000
 
 GREY_MODES = frozenset({"1", "L", "LA", "La", "I", "I;16", "I;16L", "I;16B", "I;16N", "F"})
 ALPHA_MODES = frozenset({"LA", "La", "PA", "RGBA", "RGBa"})

@@ -28,7 +28,9 @@ from typing import Any
 
 from museforge.errors import InputError, SettingError
 
-INPUTS = frozenset({"image", "images", "music", "text"})  # files a user picks or uploads
+INPUTS = frozenset(
+    {"image", "images", "music", "text", "mesh", "meshes"}
+)  # files a user picks or uploads
 FRONT_END = frozenset({"out_dir"})  # supplied by the front end, like on_* callbacks
 
 
@@ -37,10 +39,11 @@ class Param:
     """How one setting of a verb is offered and checked.
 
     ``min``/``max`` bound numbers; ``choices`` lists the allowed words; ``input`` marks a
-    file the user picks (``image``, ``images``, ``music``); ``corpus`` lets a music input
-    name a piece of music21's corpus; ``applies`` names the model variants (e.g. languages
-    ``("zh",)``) the setting is for; ``flag`` is the CLI's name when the setting's own name
-    reads badly there; ``positional`` makes it a CLI argument rather than an option.
+    file the user picks (``image``, ``images``, ``music``, ``mesh``, ``meshes``);
+    ``corpus`` lets a music input name a piece of music21's corpus; ``applies`` names the
+    model variants (e.g. languages ``("zh",)``) the setting is for; ``flag`` is the CLI's
+    name when the setting's own name reads badly there; ``positional`` makes it a CLI
+    argument rather than an option.
     """
 
     help: str

@@ -38,6 +38,14 @@ ATLAS_SUFFIX = ".atlas.json"
 PICTURE_COMPANIONS = {"atlas": ATLAS_SUFFIX, "svg": ".svg"}
 # a piece's engraved score beside its MIDI: role → suffix (NAME.score.pdf, …)
 SCORE_COMPANIONS = {"pdf": ".score.pdf", "sheet": ".score.png", "svg": ".score.svg"}
+# a mesh's other files beside its GLB: role → suffix (NAME.stl, …); the preview PNG records
+# "modality": "mesh" and the turntable GIF has no sidecar, so neither is an artwork itself
+MESH_COMPANIONS = {
+    "stl": ".stl",
+    "obj": ".obj",
+    "preview": ".png",
+    "turntable": ".turntable.gif",
+}
 
 
 def parent_record(path: str | Path) -> dict[str, str]:

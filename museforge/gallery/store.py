@@ -1,7 +1,7 @@
 """The gallery: artwork files under one folder, the truth, and an index kept in step.
 
 Every artwork is a file with its provenance embedded (PNG) or in a JSON sidecar (text,
-animation, music). The user's own marks — stars, like/dislike, tags — live in a second
+animation, music, mesh). The user's own marks — stars, like/dislike, tags — live in a second
 sidecar ``<file>.user.json``, so deleting the index loses nothing: :meth:`Gallery.reindex`
 rebuilds it from the files and gives the same listing.
 
@@ -29,6 +29,7 @@ from museforge.gallery.artwork import write_result
 from museforge.gallery.index import COLUMNS, Index, search_body
 from museforge.gallery.lineage import Ref, frame_of, parent_refs
 from museforge.gallery.provenance import (
+    MESH_COMPANIONS,
     PICTURE_COMPANIONS,
     SCORE_COMPANIONS,
     read_png_provenance,
@@ -45,6 +46,7 @@ MODALITIES = {
     ".midi": "music",
     ".musicxml": "music",
     ".wav": "music",
+    ".glb": "mesh",
 }
 MAX_TAG_CHARS = 40
 # Frames whose animation is in the gallery: listings show the animation in their place (a
@@ -53,14 +55,22 @@ FRAME_IDS = "SELECT r.id FROM refs r JOIN artworks a ON a.path = r.path WHERE r.
 COMPANION_SUFFIXES = (".wav", ".musicxml")  # with the piano roll: parts of a MIDI artwork
 COMPANIONS = {"audio": ".wav", "score": ".musicxml", "roll": ".png", **SCORE_COMPANIONS}
 MIDI = (".mid", ".midi")
+# Pictures whose provenance names another modality are parts of an artwork of it: a
+# piece's piano roll, a mesh's still preview.
+PARTS_OF = ("music", "mesh")
+COMPANION_TABLES = {
+    ".png": PICTURE_COMPANIONS,
+    ".glb": MESH_COMPANIONS,
+    **dict.fromkeys(MIDI, COMPANIONS),
+}
+COMPANION_ROLES = frozenset(role for table in COMPANION_TABLES.values() for role in table)
 
 
 def companions(path: Path) -> dict[str, Path]:
     """The files that belong with an artwork: a MIDI's audio, score (MusicXML), piano roll
     and engraving (PDF, PNG "sheet", SVG); a sprite sheet's atlas; a set word's SVG
-    outline."""
-    suffix = path.suffix.lower()
-    table = PICTURE_COMPANIONS if suffix == ".png" else COMPANIONS if suffix in MIDI else {}
+    outline; a mesh's STL, OBJ, still preview (PNG) and turntable (GIF)."""
+    table = COMPANION_TABLES.get(path.suffix.lower(), {})
     found = {role: path.with_suffix(ext) for role, ext in table.items()}
     return {role: p for role, p in found.items() if p.is_file()}
 
@@ -122,7 +132,8 @@ def read_artwork(path: Path) -> tuple[str, dict[str, Any], str | None] | None:
     """(modality, provenance, text) of a museforge artwork file, or None for other files.
 
     A piece of music is one artwork, its MIDI file; its piano roll, score and audio are
-    companions of it (see :func:`companions`), not artworks of their own.
+    companions of it (see :func:`companions`), not artworks of their own. So is a mesh, its
+    GLB file: its preview records "modality": "mesh" and its turntable GIF has no sidecar.
     """
     modality = MODALITIES.get(path.suffix.lower())
     if modality is None or path.suffix.lower() in COMPANION_SUFFIXES:
@@ -139,8 +150,8 @@ def read_artwork(path: Path) -> tuple[str, dict[str, Any], str | None] | None:
         return None  # overview grids, foreign files: not artworks
     if not isinstance(provenance, dict):
         return None
-    if modality == "image" and provenance.get("modality") == "music":
-        return None  # a piece's piano roll
+    if modality == "image" and provenance.get("modality") in PARTS_OF:
+        return None  # a piece's piano roll, a mesh's preview
     text = None
     if modality == "text":
         try:

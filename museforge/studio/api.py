@@ -23,11 +23,12 @@ from pydantic import BaseModel, Field
 from museforge.core.registry import get_kind
 from museforge.errors import InputError
 from museforge.gallery.recommend import evaluate_gallery_taste
-from museforge.gallery.store import companions
+from museforge.gallery.store import COMPANION_ROLES, companions
 from museforge.studio.forms import coerce_args, kind_forms
 from museforge.studio.jobs import JobQueue, sse_format
 from museforge.studio.runners import DATA_SUFFIXES, model_settings
 from museforge.studio.uploads import (
+    MAX_MESH_UPLOAD_BYTES,
     MAX_MUSIC_UPLOAD_BYTES,
     MAX_UPLOAD_BYTES,
     read_capped,
@@ -47,7 +48,15 @@ MEDIA_TYPES = {
     ".json": "application/json",
     ".svg": "image/svg+xml",
     ".pdf": "application/pdf",
+    ".glb": "model/gltf-binary",
+    ".stl": "model/stl",
+    ".obj": "model/obj",
 }
+# Files that may carry scripts (SVG, PDF): sent as downloads under a CSP that runs nothing.
+SANDBOXED = (".svg", ".pdf")
+# A mesh's files are for printers and 3D tools: downloads (the viewer fetches the GLB).
+DOWNLOADS = (*SANDBOXED, ".glb", ".stl", ".obj")
+COMPANION_PATTERN = f"^({'|'.join(sorted(COMPANION_ROLES))})$"
 THUMB_PX = 192
 MAX_EXPORT = 1000
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
@@ -278,6 +287,15 @@ async def upload_music(request: Request, file: Annotated[UploadFile, File()]) ->
     return {"id": await asyncio.to_thread(save, file.filename or "music.mid", data)}
 
 
+@router.post("/uploads/mesh")
+async def upload_mesh(request: Request, file: Annotated[UploadFile, File()]) -> dict[str, str]:
+    """An STL, OBJ, PLY, OFF or GLB file for a sculpture verb (checked: size, faces, that it
+    reads as a surface mesh)."""
+    data = await read_capped(file, MAX_MESH_UPLOAD_BYTES)
+    save = _ws(request).save_mesh_upload
+    return {"id": await asyncio.to_thread(save, file.filename or "mesh.stl", data)}
+
+
 @router.post("/datasets")
 async def upload_dataset(request: Request, file: Annotated[UploadFile, File()]) -> dict[str, Any]:
     """A zip of pictures or texts to train on; its id for the Train form."""
@@ -380,20 +398,24 @@ def gallery_detail(art_id: str, request: Request) -> dict[str, Any]:
 def gallery_file(
     art_id: str,
     request: Request,
-    companion: str | None = Query(None, pattern="^(audio|score|roll|pdf|sheet|atlas|svg)$"),
+    companion: str | None = Query(None, pattern=COMPANION_PATTERN),
 ) -> FileResponse:
     """The artwork's file, or one of its companions (music: audio, score, roll and the
     engraving's pdf, sheet (PNG) and svg; a sprite sheet: its atlas; set type: its SVG
-    outline). SVG and PDF are sent as downloads that run nothing."""
+    outline; a mesh: stl, obj, preview (PNG) and turntable (GIF)). SVG and PDF are sent as
+    downloads that run nothing; a mesh's GLB, STL and OBJ as downloads."""
     path = _ws(request).gallery.file_path(art_id)
     if companion is not None:
         found = companions(path)
         if companion not in found:
             raise InputError(f"no {companion} for artwork {art_id}")
         path = found[companion]
-    media = MEDIA_TYPES.get(path.suffix.lower(), "application/octet-stream")
-    if path.suffix.lower() in (".svg", ".pdf"):  # may carry scripts: never run from our origin
-        headers = {"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"}
+    suffix = path.suffix.lower()
+    media = MEDIA_TYPES.get(suffix, "application/octet-stream")
+    if suffix in DOWNLOADS:
+        headers = {}
+        if suffix in SANDBOXED:  # may carry scripts: never run from our origin
+            headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
         return FileResponse(path, media_type=media, headers=headers, filename=path.name)
     return FileResponse(path, media_type=media)
 
@@ -411,9 +433,11 @@ def _thumb_size(img: Image.Image) -> Image.Image:
 @router.get("/gallery/{art_id}/thumb")
 def gallery_thumb(art_id: str, request: Request) -> Response:
     """A small picture of the artwork: music shows its piano roll; an animation is a
-    small GIF that moves as the animation does."""
+    small GIF that moves as the animation does, and so is a mesh's turntable (else its
+    still preview)."""
     path = _ws(request).gallery.file_path(art_id)
-    path = companions(path).get("roll", path)
+    found = companions(path)
+    path = found.get("roll") or found.get("turntable") or found.get("preview") or path
     if path.suffix.lower() not in {".png", ".gif"}:
         raise InputError(f"artwork {art_id} is not a picture")
     buf = io.BytesIO()

@@ -1,10 +1,11 @@
 """Forms for the studio, read from the verbs' declarations (nothing to wire per kind).
 
 Each declared setting becomes a field with a type the page knows how to draw: int, float,
-text, bool, a choice, image / images or music (pictures and music chosen from the gallery
-or uploaded; the client never sends a file path). Verbs declared ``studio=False``
-(``evaluate``: long-running, its figures are on the Models page) are left out. The Train
-page's few model settings (text-to-image's encoder and architecture) are listed here too.
+text, bool, a choice, image / images, music or mesh / meshes (pictures, music and meshes
+chosen from the gallery or uploaded; the client never sends a file path). Verbs declared
+``studio=False`` (``evaluate``: long-running, its figures are on the Models page) are left
+out. The Train page's few model settings (text-to-image's encoder and architecture) are
+listed here too.
 """
 
 from __future__ import annotations
@@ -21,6 +22,11 @@ from museforge.errors import InputError
 CORPUS_PREFIX = "corpus:"
 CORPUS_NAME = re.compile(r"^bwv[0-9.]+$")  # Bach chorales in music21's corpus, nothing else
 _TYPES = {int: "int", float: "float", bool: "bool", str: "text", Path: "text"}
+# Files picked by gallery id or upload id (the runner resolves them), never by path.
+FILE_INPUTS = ("image", "images", "mesh", "meshes")
+# A mesh "made by MODEL" carries its latent in its gallery sidecar, which an upload lacks:
+# such a field offers this model's meshes only.
+MADE_BY_MODEL = "made by MODEL"
 
 
 def field_of(setting: Setting) -> dict[str, Any]:
@@ -28,6 +34,8 @@ def field_of(setting: Setting) -> dict[str, Any]:
     p = setting.param
     if p.input in ("image", "images"):
         ftype = "images" if setting.many else "image"
+    elif p.input in ("mesh", "meshes"):
+        ftype = "meshes" if setting.many else "mesh"
     elif p.input is not None:
         ftype = p.input
     elif p.choices:
@@ -53,6 +61,8 @@ def field_of(setting: Setting) -> dict[str, Any]:
         field["applies"] = list(p.applies)
     if ftype == "music":
         field["corpus"] = p.corpus
+    if ftype in ("mesh", "meshes"):
+        field["own_model"] = MADE_BY_MODEL in p.help  # then no uploads
     return field
 
 
@@ -139,7 +149,7 @@ def kind_forms() -> list[dict[str, Any]]:
 
 
 def coerce_args(kind: str, verb: str, args: dict[str, Any]) -> dict[str, Any]:
-    """Check and convert submitted values against the declaration; picture and music
+    """Check and convert submitted values against the declaration; picture, music and mesh
     fields are left as the ids the client sent (the runner resolves them). Empty values
     take the declared default. One-line errors name the setting."""
     found = studio_verb(kind, verb)
@@ -154,9 +164,9 @@ def coerce_args(kind: str, verb: str, args: dict[str, Any]) -> dict[str, Any]:
             if setting.required:
                 raise InputError(f"{verb} needs '{setting.label}'")
             continue
-        if setting.param.input in ("image", "images"):
+        if setting.param.input in FILE_INPUTS:
             values = value if isinstance(value, list) else [value]
-            refs = [picture_ref(setting, v, verb) for v in values]
+            refs = [file_ref(setting, v, verb) for v in values]
             out[name] = refs if setting.many else refs[0]
         elif setting.param.input == "music":
             out[name] = music_ref(field_of(setting), value, verb)
@@ -165,8 +175,8 @@ def coerce_args(kind: str, verb: str, args: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def picture_ref(setting: Setting, value: Any, verb: str) -> str:
-    """A picture field's value: a gallery id or an ``upload:ID``, never a path."""
+def file_ref(setting: Setting, value: Any, verb: str) -> str:
+    """A picture or mesh field's value: a gallery id or an ``upload:ID``, never a path."""
     if not isinstance(value, str) or "/" in value or "\\" in value or value.startswith("."):
         raise InputError(f"{verb}: '{setting.label}' must be a gallery id or an upload")
     return value

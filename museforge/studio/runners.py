@@ -32,17 +32,20 @@ DATA_SUFFIXES = IMAGE_SUFFIXES | TEXT_SUFFIXES | {".jsonl", ".csv"}
 
 
 def _file_args(ws: Workspace, kind: str, verb: str, args: dict[str, Any]) -> dict[str, Any]:
-    """Gallery and upload ids in picture and music settings turned into files the verb
-    can read, of the declared type (and ``corpus:bwvNN.N`` into the corpus name, where the
-    setting takes one)."""
+    """Gallery and upload ids in picture, mesh and music settings turned into files the
+    verb can read, of the declared type (and ``corpus:bwvNN.N`` into the corpus name, where
+    the setting takes one)."""
     out = dict(args)
+    pictures, meshes = ws.picture_path, ws.mesh_path
+    by_id = {"image": pictures, "images": pictures, "mesh": meshes, "meshes": meshes}
     for setting in studio_verb(kind, verb).settings:
         value = out.get(setting.name)
         if value is None or setting.param.input is None:
             continue
-        if setting.param.input in ("image", "images"):
+        resolve = by_id.get(setting.param.input)
+        if resolve is not None:
             refs = value if isinstance(value, list) else [value]
-            paths = [setting.type(ws.picture_path(str(v))) for v in refs]
+            paths = [setting.type(resolve(str(v))) for v in refs]
             out[setting.name] = paths if setting.many else paths[0]
         elif setting.param.input == "music":
             out[setting.name] = setting.type(_music_source(ws, field_of(setting), str(value)))
@@ -85,7 +88,9 @@ def run_generate(ws: Workspace, ctx: JobContext) -> dict[str, Any]:
         result.artworks = [art for art, _ in ranked]
     ctx.check()
     ids = ws.gallery.save(result, name)
-    return {"ids": ids, "model": name, "verb": verb}
+    # What the verb says of its work (solids not printable, a projection's IoU…), if anything.
+    message = getattr(result, "message", None)
+    return {"ids": ids, "model": name, "verb": verb, "message": message or None}
 
 
 def resolve_data(ws: Workspace, data: str) -> str:

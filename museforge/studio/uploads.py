@@ -1,5 +1,6 @@
 """Caps and checks for files uploaded to the studio: size, image bombs, hostile zips, music
-files that are not what they say or too big to play."""
+files that are not what they say or too big to play, meshes that cannot be read or are too
+big to work on."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from museforge.core.atomic import atomic_directory
 from museforge.core.files import is_junk
 from museforge.core.media import (
     IMAGE_FORMATS,
+    MAX_MESH_BYTES,
     MAX_PIXELS,
     MIDI_SUFFIXES,
     SCORE_SUFFIXES,
@@ -28,6 +30,9 @@ MAX_ZIP_MEMBERS = 5000
 MAX_ZIP_TOTAL = 512 * MIB
 MAX_MIDI_EVENTS = 200_000
 MAX_MUSIC_UPLOAD_BYTES = 20_000_000  # museforge.music.readers.MAX_FILE_BYTES
+# A mesh upload is held in memory and parsed whole, as a picture's is: the same cap (1.3M
+# faces of binary STL), under what the sculpture modality reads from disk (MAX_MESH_BYTES).
+MAX_MESH_UPLOAD_BYTES = min(MAX_UPLOAD_BYTES, MAX_MESH_BYTES)
 # Uploads take MIDI and MusicXML only: ABC is text music21 reads, kept to files on disk.
 MUSICXML_SUFFIXES = SCORE_SUFFIXES - {".abc"}
 MAX_ZIP_RATIO = 100  # deflate rarely beats ~10x on real images; bombs reach 1000x
@@ -36,6 +41,7 @@ _CHUNK = MIB
 
 __all__ = [
     "IMAGE_FORMATS",
+    "MAX_MESH_UPLOAD_BYTES",
     "MAX_MIDI_EVENTS",
     "MAX_MUSIC_UPLOAD_BYTES",
     "MAX_PIXELS",
@@ -43,6 +49,7 @@ __all__ = [
     "MAX_ZIP_MEMBERS",
     "MAX_ZIP_TOTAL",
     "check_image_bytes",
+    "check_mesh_upload",
     "check_midi_bytes",
     "check_music_bytes",
     "read_capped",
@@ -190,6 +197,18 @@ def check_music_bytes(name: str, data: bytes) -> str:
         except Exception as err:
             raise InputError(f"'{name}' cannot be read as music ({_one_line(err)})") from None
     return suffix
+
+
+def check_mesh_upload(name: str, data: bytes) -> str:
+    """Raise InputError naming the file unless `data` is a mesh the sculpture modality can
+    read (STL, OBJ, PLY, OFF or self-contained glTF; size and face caps); its file suffix,
+    which tells the reader its format."""
+    from museforge.sculpture.meshfile import check_mesh_bytes
+
+    if len(data) > MAX_MESH_UPLOAD_BYTES:
+        raise InputError(f"mesh '{name}' is larger than {_size(MAX_MESH_UPLOAD_BYTES)}")
+    check_mesh_bytes(name, data)  # it read the format from this suffix
+    return Path(name).suffix.lower()
 
 
 def _member_path(name: str, member: str) -> PurePosixPath:

@@ -1,7 +1,7 @@
 """The studio's places on disk and the models it may use, all chosen by the server.
 
-The client names models and pictures (model names, gallery ids, upload ids); only this
-module turns those names into paths, so no path ever comes from the browser.
+The client names models and the files it picks (model names, gallery ids, upload ids); only
+this module turns those names into paths, so no path ever comes from the browser.
 """
 
 from __future__ import annotations
@@ -16,12 +16,12 @@ from typing import Any
 
 from museforge.core.atomic import atomic_write_bytes
 from museforge.core.data import datasets
-from museforge.core.media import IMAGE_SUFFIXES, MUSIC_SUFFIXES
+from museforge.core.media import IMAGE_SUFFIXES, MESH_SUFFIXES, MUSIC_SUFFIXES
 from museforge.design.typeset import draws_letters
 from museforge.errors import InputError
 from museforge.gallery.store import Gallery, artwork_id
 from museforge.studio.forms import CORPUS_NAME, CORPUS_PREFIX
-from museforge.studio.uploads import check_image_bytes, check_music_bytes
+from museforge.studio.uploads import check_image_bytes, check_mesh_upload, check_music_bytes
 
 TRAINED = "trained/"  # prefix of the names of models trained in the studio
 # What museforge.core.atomic leaves behind when its process dies mid-write: ".STEM.XXXXXXXX.tmpSUF"
@@ -222,4 +222,25 @@ class Workspace:
         record = self.gallery.get(ref)
         if record.modality != "music":
             raise InputError(f"artwork {ref} is not music")
+        return self.gallery.root / record.path
+
+    # --- meshes the user picks -------------------------------------------------------------
+    def save_mesh_upload(self, filename: str, data: bytes) -> str:
+        """Keep an uploaded mesh (STL, OBJ, PLY, OFF or GLB; checked first); its upload id."""
+        suffix = check_mesh_upload(filename, data)
+        upload_id = secrets.token_hex(8)
+        atomic_write_bytes(self.uploads_dir / f"{upload_id}{suffix}", data)
+        return f"upload:{upload_id}"
+
+    def mesh_path(self, ref: str) -> Path:
+        """A gallery mesh artwork's id (its GLB) or an uploaded mesh's ``upload:ID`` as a
+        file the sculpture verbs can read."""
+        if ref.startswith("upload:"):
+            found = self._upload(ref, MESH_SUFFIXES)
+            if found is None:
+                raise InputError(f"no uploaded mesh '{ref}'")
+            return found
+        record = self.gallery.get(ref)
+        if record.modality != "mesh":
+            raise InputError(f"artwork {ref} is not a mesh")
         return self.gallery.root / record.path

@@ -2,7 +2,7 @@
 // a job and show what it made.
 
 import { catalog, getJSON, guarded, kindOf, postJSON, queryString, showError, showInfo, upload, watchJob } from "./api.js";
-import { $, clear, el, musicView, randomSeed, rollThumb, setOptions } from "./ui.js";
+import { $, clear, el, meshThumb, musicView, randomSeed, rollThumb, setOptions } from "./ui.js";
 import { whyPanel } from "./why.js";
 import { hasWords, vocabularyOf, wordHelp } from "./words.js";
 
@@ -56,7 +56,7 @@ async function currentForm() {
 }
 
 async function renderForm() {
-  const { form } = await currentForm();
+  const { kind, form } = await currentForm();
   const cat = await catalog();
   const model = cat.models.find((m) => m.name === $("create-model").value);
   // A model that records the words it learnt from (text-to-image) gets word help on its
@@ -70,7 +70,8 @@ async function renderForm() {
   fields = (form?.fields || []).filter(fits).map((field) => control(field, model, hasWords(vocab) ? vocab : null));
   hidden = new Set((form?.fields || []).filter((f) => !fits(f)).map((f) => f.name));
   box.append(...fields.map((c) => c.node));
-  $("create-taste-row").hidden = !fields.some((c) => c.field.name === "n");
+  // The taste model learns pictures and texts, not solids.
+  $("create-taste-row").hidden = !fields.some((c) => c.field.name === "n") || kind?.modality === "sculpture";
   $("create-taste").checked = false;
 }
 
@@ -79,6 +80,7 @@ function control(field, model, vocab = null) {
   const id = `field-${field.name}`;
   const label = field.label + (field.required ? " *" : "");
   if (field.type === "image" || field.type === "images") return pictureControl(field, label, model);
+  if (field.type === "mesh" || field.type === "meshes") return meshControl(field, label, model);
   if (field.type === "music") return musicControl(field, label);
   if (field.type === "choice") {
     const select = el("select", { id, name: field.name, title: field.help || "" });
@@ -157,11 +159,56 @@ function control(field, model, vocab = null) {
 /** Pictures from the gallery (click to choose) or uploaded from this computer. Parents
  * to breed must come from the same model (their latents are in their provenance). */
 function pictureControl(field, label, model) {
-  const many = field.type === "images";
+  return galleryPicker(field, label, {
+    modality: "image",
+    own: field.name === "parents" ? model?.sha256 : undefined,
+    face: (item) => el("img", { src: `/api/gallery/${item.id}/thumb`, alt: item.path }),
+    upload: {
+      url: "/api/uploads",
+      accept: "image/*",
+      label: "or upload ",
+      face: (f) => el("img", { src: URL.createObjectURL(f), alt: `uploaded ${f.name}` }),
+    },
+    uploaded: "your uploaded picture",
+  });
+}
+
+const MESH_FILES = ".stl,.obj,.ply,.off,.glb,.gltf,model/stl,model/obj,model/gltf-binary";
+
+/** Meshes from the gallery (click a turntable to choose) or, where the verb reads any
+ * mesh (project), an STL, OBJ, PLY, OFF or GLB file uploaded from this computer. A mesh the
+ * verb takes a latent from must be this model's, from the gallery (its latent is in its
+ * provenance there). */
+function meshControl(field, label, model) {
+  const named = (text) => el("span", { class: "card-file", text });
+  return galleryPicker(field, label, {
+    modality: "mesh",
+    own: field.own_model ? model?.sha256 : undefined,
+    face: (item) => meshThumb(item),
+    style: "mesh",
+    upload: field.own_model
+      ? null
+      : {
+          url: "/api/uploads/mesh",
+          accept: MESH_FILES,
+          label: "or upload STL / OBJ / PLY / OFF / GLB ",
+          face: (f) => named(`uploaded ${f.name}`),
+        },
+    uploaded: "your uploaded mesh",
+    none: field.own_model ? "none of this model's in the gallery yet: sample some first" : null,
+  });
+}
+
+/** Artworks of one ``modality`` from the gallery (click to choose; ``own``: one model's
+ * only) or uploaded, sent as their gallery or upload ids: one, or several for a list
+ * field. ``face(item)`` draws a gallery artwork; ``upload`` (or null: none) says where
+ * files go, what they may be and how an uploaded one is drawn. */
+function galleryPicker(field, label, { modality, own, face, style = "", upload: up, uploaded, none = null }) {
+  const many = field.type.endsWith("s"); // images, meshes
   let chosen = [];
   const strip = el("div", { class: "grid small picker", dataset: { testid: `picker-${field.name}` } });
-  const summary = el("span", { class: "hint" });
-  const file = el("input", { type: "file", accept: "image/*", multiple: many, dataset: { testid: `upload-${field.name}` } });
+  const summary = el("span", { class: "hint", dataset: { testid: `summary-${field.name}` } });
+  const file = up ? el("input", { type: "file", accept: up.accept, multiple: many, dataset: { testid: `upload-${field.name}` } }) : null;
 
   const refresh = () => {
     for (const tile of strip.children) {
@@ -169,38 +216,35 @@ function pictureControl(field, label, model) {
       tile.classList.toggle("selected", on);
       tile.firstElementChild.setAttribute("aria-pressed", String(on));
     }
-    summary.textContent = chosen.length ? `${chosen.length} chosen` : "none chosen";
+    summary.textContent = chosen.length ? `${chosen.length} chosen` : none && !strip.children.length ? none : "none chosen";
   };
   const toggle = (id) => {
     if (chosen.includes(id)) chosen = chosen.filter((c) => c !== id);
     else chosen = many ? [...chosen, id] : [id];
     refresh();
   };
-  const addTile = (id, src, alt) => {
+  const addTile = (id, body) => {
     if ([...strip.children].some((t) => t.dataset.id === id)) return;
-    // An upload remixed from an artwork's settings has no thumbnail to show: name it instead.
-    const face = src ? el("img", { src, alt }) : el("span", { class: "card-file", text: alt });
     const tile = el(
       "div",
       { class: "tile", dataset: { id, testid: "picker-item" } },
-      el("button", { type: "button", class: "tile-main", onclick: () => toggle(id) }, face),
+      el("button", { type: "button", class: `tile-main ${style}`.trim(), onclick: () => toggle(id) }, body),
     );
     strip.prepend(tile);
   };
-  file.addEventListener("change", () =>
+  file?.addEventListener("change", () =>
     guarded(async () => {
       for (const f of file.files) {
-        const { id } = await upload("/api/uploads", f);
-        addTile(id, URL.createObjectURL(f), `uploaded ${f.name}`);
+        const { id } = await upload(up.url, f);
+        addTile(id, up.face(f));
         toggle(id);
       }
       file.value = "";
     }),
   );
   guarded(async () => {
-    const own = field.name === "parents" ? model?.sha256 : undefined;
-    const { items } = await getJSON(`/api/gallery${queryString({ modality: "image", limit: 48, model: own })}`);
-    for (const item of items.reverse()) addTile(item.id, `/api/gallery/${item.id}/thumb`, item.path);
+    const { items } = await getJSON(`/api/gallery${queryString({ modality, limit: 48, model: own })}`);
+    for (const item of items.reverse()) addTile(item.id, face(item));
     refresh();
   });
   refresh();
@@ -209,7 +253,7 @@ function pictureControl(field, label, model) {
     { class: "field pictures", dataset: { field: field.name } },
     el("legend", { text: `${label} (${many ? "choose one or more" : "choose one"})` }),
     strip,
-    el("div", { class: "row" }, el("label", {}, "or upload ", file), summary),
+    el("div", { class: "row" }, file ? el("label", {}, up.label, file) : null, summary),
   );
   return {
     field,
@@ -217,10 +261,8 @@ function pictureControl(field, label, model) {
     read: () => (many ? (chosen.length ? chosen : undefined) : chosen[0]),
     write(value) {
       chosen = value === null || value === undefined ? [] : [].concat(value).map(String);
-      for (const id of chosen) {
-        if (id.startsWith("upload:")) addTile(id, null, "your uploaded picture");
-        else addTile(id, `/api/gallery/${id}/thumb`, id);
-      }
+      // An upload remixed from an artwork's settings has no thumbnail to show: name it instead.
+      for (const id of chosen) addTile(id, id.startsWith("upload:") ? el("span", { class: "card-file", text: uploaded }) : face({ id, path: id }));
       refresh();
     },
   };
@@ -365,7 +407,11 @@ function run(id, ranked) {
     $("create-submit").disabled = false;
     if (state === "done") {
       status.textContent = "done";
-      guarded(() => showResults(ids));
+      guarded(async () => {
+        // What the verb said of its work (not printable, a projection's IoU…) is in the job's result.
+        const finished = await getJSON(`/api/jobs/${encodeURIComponent(id)}`).catch(() => null);
+        await showResults(ids, finished?.result?.message);
+      });
     } else if (failed) {
       const taste = ranked && /rate at least|taste/i.test(failed);
       showError(taste ? `Cannot pick ones you would like yet: ${failed}` : failed);
@@ -376,8 +422,15 @@ function run(id, ranked) {
   });
 }
 
-async function showResults(ids) {
+/** The artworks a job made, after what the verb said of them (solids that are not
+ * printable, how much of a mesh a projection covers…), if it said anything. */
+async function showResults(ids, message) {
   const box = clear($("create-results"));
+  if (message) {
+    const note = el("p", { class: "hint", text: message, dataset: { testid: "create-message" }, attrs: { role: "status" } });
+    note.style.gridColumn = "1 / -1"; // a line across the results
+    box.append(note);
+  }
   for (const id of ids) {
     const item = await getJSON(`/api/gallery/${id}`);
     box.append(resultCard(item));
@@ -424,6 +477,7 @@ function resultCard(item) {
       provenance(item),
     );
   }
+  if (item.modality === "mesh") return meshResult(item, link);
   return el(
     "figure",
     { class: "result", dataset: { testid: "result-file", id: item.id } },
@@ -446,6 +500,57 @@ function musicNotes(item) {
   add("meter", settings.time_signature);
   add("tempo", settings.tempo);
   add("seconds", prov.seconds_of_music);
+  if (prov.taste_score !== undefined) add("taste score", prov.taste_score);
+  return notes;
+}
+
+/** A solid: its turntable, which opens its 3D view (the gallery's detail), what its
+ * provenance says of it, and its files to download (STL for printing, OBJ, GLB). */
+function meshResult(item, link) {
+  const file = `/api/gallery/${item.id}/file`;
+  const has = new Set(item.companions || []);
+  const stem = item.path.split("/").pop().replace(/\.glb$/i, "");
+  const open = el(
+    "a",
+    { class: "tile-main mesh", href: `#gallery/${item.id}`, title: "turn it in 3D", dataset: { testid: "result-mesh-open" } },
+    meshThumb(item),
+  );
+  const download = (role, ext, text) =>
+    el("a", { href: role ? `${file}?companion=${role}` : file, download: `${stem}${ext}`, text, dataset: { testid: `result-mesh-${ext.slice(1)}` } });
+  const links = el("div", { class: "row downloads" });
+  if (has.has("stl")) links.append(download("stl", ".stl", "STL (printing)"));
+  if (has.has("obj")) links.append(download("obj", ".obj", "OBJ"));
+  links.append(download(null, ".glb", "GLB"));
+  return el(
+    "figure",
+    { class: "result mesh", dataset: { testid: "result-mesh", id: item.id } },
+    open,
+    el("figcaption", {}, meshNotes(item), links, link),
+    provenance(item),
+  );
+}
+
+/** What a solid's provenance says in brief: family, size, whether it prints, and for a
+ * projection how much of the mesh it covers. */
+function meshNotes(item) {
+  const prov = item.provenance || {};
+  const check = prov.print || {};
+  const notes = el("dl", { class: "notes" });
+  const add = (term, value) => {
+    if (value === undefined || value === null || value === "") return;
+    notes.append(el("dt", { text: term }), el("dd", { text: String(value) }));
+  };
+  add("seed", item.seed ?? prov.seed);
+  add("family", prov.family);
+  if (Array.isArray(prov.size_mm)) add("size", `${prov.size_mm.map((v) => Math.round(v)).join(" × ")} mm`);
+  if (typeof prov.voxel_iou === "number") add("covers", `${Math.round(prov.voxel_iou * 100)}% of the mesh (voxel IoU)`);
+  if (check.ok !== undefined) {
+    const printer = check.printer?.name ?? prov.args?.printer;
+    const repairs = Array.isArray(check.repairs) ? check.repairs : [];
+    const problems = Array.isArray(check.problems) ? check.problems : [];
+    const verdict = check.ok ? (repairs.length ? `yes, after repair: ${repairs.join("; ")}` : "yes") : `no: ${problems.join("; ") || check.refused || "see provenance"}`;
+    add(printer ? `prints (${printer})` : "prints", verdict);
+  }
   if (prov.taste_score !== undefined) add("taste score", prov.taste_score);
   return notes;
 }

@@ -3,6 +3,7 @@
 
 import { catalog, getJSON, guarded, postForBlob, postJSON, queryString, showInfo } from "./api.js";
 import { formMarks, poemNotes, remix } from "./create.js";
+import { meshView, releaseMeshView } from "./mesh.js";
 import { $, artTile, clear, el, musicView, setOptions, shortTime } from "./ui.js";
 import { whyPanel } from "./why.js";
 
@@ -192,6 +193,7 @@ function renderDetail() {
   const a = current;
   $("detail-title").textContent = a.path.split("/").pop();
   const view = clear($("detail-view"));
+  if (a.modality !== "mesh") releaseMeshView(); // its WebGL context is not kept for nothing
   const file = `/api/gallery/${a.id}/file`;
   if (a.modality === "image" || a.modality === "animation") {
     view.append(el("img", { src: file, alt: a.path }));
@@ -209,6 +211,7 @@ function renderDetail() {
   } else if (a.modality === "text") {
     view.append(el("pre", { class: "poem-text", text: a.text || "" }), formMarks(a), poemNotes(a.provenance || {}));
   } else if (a.modality === "music") view.append(musicView(a));
+  else if (a.modality === "mesh") view.append(meshView(a)); // the same view again for the same mesh
   else if (a.path.endsWith(".wav")) view.append(el("audio", { src: file, controls: true }));
   else view.append(el("p", { text: a.path }));
   $("detail-file").href = file;

@@ -65,8 +65,17 @@ export function randomSeed() {
 
 /** A music artwork's piano roll (its thumbnail); its file name if it has none. */
 export function rollThumb(item) {
+  return thumbOrName(item, "piano roll of");
+}
+
+/** A mesh artwork's turntable (it moves) or still preview; its file name if it has neither. */
+export function meshThumb(item) {
+  return thumbOrName(item, "preview of");
+}
+
+function thumbOrName(item, what) {
   const name = item.path.split("/").pop();
-  const img = el("img", { src: `/api/gallery/${item.id}/thumb`, alt: `piano roll of ${name}`, loading: "lazy" });
+  const img = el("img", { src: `/api/gallery/${item.id}/thumb`, alt: `${what} ${name}`, loading: "lazy" });
   img.addEventListener("error", () => img.replaceWith(el("span", { class: "card-file", text: name })), { once: true });
   return img;
 }
@@ -114,7 +123,8 @@ export function musicView(item) {
   return box;
 }
 
-/** A gallery thumbnail tile (picture, poem card, piano roll or file card); ``extra`` goes inside. */
+/** A gallery thumbnail tile (picture, poem card, piano roll, mesh turntable or file card);
+ * ``extra`` goes inside. */
 export function artTile(item, { onclick, selected = false, testid = "art", extra = null } = {}) {
   const body =
     item.modality === "image" || item.modality === "animation"
@@ -123,7 +133,9 @@ export function artTile(item, { onclick, selected = false, testid = "art", extra
         ? el("pre", { class: "card-text", text: firstLines(item.text) || item.path })
         : item.modality === "music"
           ? rollThumb(item)
-          : el("span", { class: "card-file", text: item.path.split("/").pop() });
+          : item.modality === "mesh"
+            ? meshThumb(item)
+            : el("span", { class: "card-file", text: item.path.split("/").pop() });
   const button = el(
     "button",
     {

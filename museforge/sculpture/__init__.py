@@ -1,0 +1,1 @@
+"""Sculpture: reliefs, vessels and forms you can print, with checks and turntables."""
