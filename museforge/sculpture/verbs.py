@@ -266,9 +266,7 @@ def condition(
 
 def project(
     loaded: LoadedModel,
-    mesh: Annotated[
-        Path, Param("a mesh file: STL, OBJ, GLB, PLY or OFF", input="mesh", positional=True)
-    ],
+    mesh: Annotated[Path, Param("a mesh file: STL, OBJ, GLB, PLY or OFF", input="mesh")],
     family: Family = "",
     size_mm: Size = 0.0,
     printer: Printer = "fdm",
