@@ -115,13 +115,15 @@ def read_text_provenance(path: str | Path) -> dict[str, Any]:
 def read_latent_parent(
     path: str | Path, model_sha256: str, model_short: str, z_dim: int, same_model_hint: str
 ) -> tuple[dict[str, Any], Any, str]:
-    """(provenance, latent, file sha256) of a PNG made by the model ``model_sha256``, for
-    the verbs that start from a picture's latent (breed, mutate); a one-line error saying
-    why not (another model — ``same_model_hint`` says what to do —, no latent, a latent of
-    the wrong size)."""
+    """(provenance, latent, file sha256) of an artwork made by the model ``model_sha256``
+    (a PNG, or a file with a provenance sidecar such as a mesh's GLB), for the verbs that
+    start from an artwork's latent (breed, mutate); a one-line error saying why not
+    (another model — ``same_model_hint`` says what to do —, no latent, a latent of the
+    wrong size)."""
     from museforge.core.latent import decode_latent
 
-    prov = read_png_provenance(path)
+    png = Path(path).suffix.lower() == ".png"
+    prov = read_png_provenance(path) if png else read_text_provenance(path)
     made_by = prov.get("model", {}).get("sha256")
     if made_by != model_sha256:
         raise InputError(

@@ -17,14 +17,13 @@ import torch
 from museforge.core.artifact import LoadedModel
 from museforge.core.latent import (
     crossover,
-    decode_latent,
     draw_latents,
     encode_latent,
 )
 from museforge.core.seeding import stream
 from museforge.core.verbs import MUTATION, SEED, Param
 from museforge.errors import InputError
-from museforge.gallery.provenance import parent_record, read_text_provenance
+from museforge.gallery.provenance import read_latent_parent
 from museforge.sculpture.drawing import fit_to_printer, printable, solids
 from museforge.sculpture.meshfile import read_mesh
 from museforge.sculpture.printable import PRINTERS
@@ -129,19 +128,10 @@ def sample(
 
 def _parent(loaded: LoadedModel, path: Path) -> tuple[torch.Tensor, int, dict[str, str]]:
     """A mesh artwork's latent, family and lineage record (it must be this model's)."""
-    prov = read_text_provenance(path)
-    made_by = (prov.get("model") or {}).get("sha256")
-    if made_by != loaded.sha256:
-        raise InputError(
-            f"'{path}' was made by model {str(made_by)[:12]}, not by this model "
-            f"({loaded.short_hash}); {SameModel}"
-        )
-    if "latent" not in prov:
-        raise InputError(f"'{path}' records no latent")
-    z = decode_latent(prov["latent"])
-    if z.numel() != loaded.model.z_dim:
-        raise InputError(f"'{path}': its latent has {z.numel()} values, not {loaded.model.z_dim}")
-    record = parent_record(path)
+    prov, z, digest = read_latent_parent(
+        path, loaded.sha256, loaded.short_hash, loaded.model.z_dim, SameModel
+    )
+    record = {"file": Path(path).name, "sha256": digest}
     family = prov.get("family")
     model = loaded.model
     label = model.families.index(family) if family in model.families else 0
