@@ -65,6 +65,11 @@ _MAX_CHORDS = 20_000  # wall places measured exactly in all; the rest keep the v
 # or an edge sharper than 37°; not the two faces of a thick part's edge.
 _FACING = -0.8
 _WALL_SLACK = 1e-6  # mm; a wall measured at exactly the minimum passes
+# repair thickens thin walls in up to three rounds, each looking at the re-meshed result
+# for walls a little thicker than the last (x1, x1.15, x1.3 the minimum) and growing the
+# added material by a wider margin (voxels beyond half the wall, each side)
+_THICKEN_MARGINS = (0.25, 1.0, 1.75)
+_THICKEN_STEP = 0.15
 
 
 @dataclass(frozen=True)
@@ -702,7 +707,8 @@ def repair(
     the thinnest wall per voxel): marching cubes on the lightly blurred occupancy, then
     Taubin smoothing, which always gives a closed, consistent surface. Walls too thin are
     thickened there: everything within half the printer's wall (and a margin) of their
-    middle is added, so thick parts keep their shape. The re-meshed result stands where
+    middle is added, so thick parts keep their shape; the result is looked at again (up
+    to three rounds, see _THICKEN_MARGINS). The re-meshed result stands where
     the mesh stood (same lowest z). A mesh that is already fine comes back
     as it is, with no actions. Raises PrintError for a mesh larger than the build volume
     (it is never rescaled) or one that cannot be repaired.
@@ -730,24 +736,44 @@ def repair(
     occupied = _occupancy(fixed, grid)
     if not occupied.any():
         raise PrintError("the mesh cannot be printed: it encloses no solid")
-    solid = ndimage.gaussian_filter(occupied.astype(np.float32), sigma=0.5)  # no stairs
-    thin = _thin_middles(fixed, grid, occupied, printer.min_wall_mm)
-    for margin in (0.25, 0.75):  # voxels beyond half the wall, each side
-        field = solid
+    field = ndimage.gaussian_filter(occupied.astype(np.float32), sigma=0.5)  # no stairs
+    current, inside, thickened, grew = fixed, occupied, False, False
+    for attempt, margin in enumerate(_THICKEN_MARGINS):
+        # walls thinner than the printer's (a little more each round) on the mesh as it
+        # now stands: re-meshing may leave a wall the first look did not see as thin
+        limit = printer.min_wall_mm * (1 + _THICKEN_STEP * attempt)
+        thin = _thin_middles(current, grid, inside, limit)
         if thin is not None:  # 1 within half a wall (and the margin) of a thin middle
             radius = printer.min_wall_mm / 2 / grid.pitch + margin
-            field = np.maximum(solid, np.clip(radius + 0.5 - thin, 0, 1).astype(np.float32))
+            tubes = np.clip(radius + 0.5 - thin, 0, 1).astype(np.float32)
+            field, thickened = np.maximum(field, tubes), True
+        elif attempt:
+            break
         result = _surface(field, grid, smooth=True)
         report = inspect(result, printer)
         if report.self_intersections:  # smoothing folded a thin place: keep the voxel look
             result = _surface(field, grid, smooth=False)
             report = inspect(result, printer)
-        if thin is None or not _needs_thicker_walls(report):
+        if not _needs_thicker_walls(report):
             break
+        current, inside = result, _occupancy(result, grid)
+    if thickened and _needs_thicker_walls(report):
+        # a wall finer than a voxel is invisible to the middles above (coarse grids of
+        # large meshes): grow the whole surface by one voxel instead
+        grown = ndimage.binary_dilation(field > 0.5).astype(np.float32)
+        field = np.maximum(field, ndimage.gaussian_filter(grown, sigma=0.5))
+        result = _surface(field, grid, smooth=True)
+        report = inspect(result, printer)
+        if report.self_intersections:
+            result = _surface(field, grid, smooth=False)
+            report = inspect(result, printer)
+        grew = True
     result.apply_translation([0, 0, mesh.bounds[0, 2] - result.bounds[0, 2]])
     actions.append(f"re-meshed through voxels at {grid.pitch:.2g} mm")
-    if thin is not None:
+    if thickened:
         actions.append(f"thickened walls to at least {printer.min_wall_mm:g} mm")
+    if grew:
+        actions.append(f"grew the whole surface by {grid.pitch:.2g} mm")
     if not report.ok:
         raise PrintError("the mesh could not be made printable: " + "; ".join(report.problems))
     return result, report, actions
