@@ -17,6 +17,15 @@ class VerbError(MuseforgeError):
     """A verb was asked of a model kind that does not offer it."""
 
 
+class StorageError(MuseforgeError, OSError):
+    """A file could not be written: disk full, read-only folder, no permission. Also an
+    OSError (with the system's ``errno``), so callers that already handled a failed write
+    keep doing so."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""  # the message, not OSError's "[Errno …]"
+
+
 class InputError(MuseforgeError):
     """A user-supplied file or setting is invalid (bad image, bad option value...)."""
 

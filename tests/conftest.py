@@ -42,6 +42,15 @@ def private_cache(tmp_path_factory: pytest.TempPathFactory):
     mp.undo()
 
 
+@pytest.fixture(autouse=True)
+def denormals_as_the_test_found_them():
+    """The CLI flushes denormal floats to zero for the whole process (core/device.py); a
+    test that runs it in-process must not leave that on for the next one, whose float
+    maths (and hypothesis, which refuses to draw floats then) would differ by test order."""
+    yield
+    torch.set_flush_denormal(False)
+
+
 @pytest.fixture
 def quick_feature_net(monkeypatch: pytest.MonkeyPatch) -> None:
     """Train evaluation feature nets for a few steps only (the protocol's numbers are not

@@ -13,7 +13,17 @@ import sys
 import typer
 from rich.markup import escape
 
-from museforge.cli import bench, catalog, design, gallery, sculpture, studio, style, train
+from museforge.cli import (
+    bench,
+    catalog,
+    design,
+    gallery,
+    hardening,
+    sculpture,
+    studio,
+    style,
+    train,
+)
 from museforge.cli.app import err, new_app
 from museforge.cli.evaluate import COMMAND as EVALUATE
 from museforge.cli.evaluate import add_evaluate
@@ -28,6 +38,7 @@ def build_app() -> typer.Typer:
         root.add_typer(module.commands)
     root.add_typer(gallery.gallery_app, name="gallery")
     bench_group.add_typer(bench.commands)
+    bench_group.add_typer(hardening.commands)
     add_evaluate(root)
     add_verb_commands(root, skip=frozenset({EVALUATE}))
     return root

@@ -271,27 +271,16 @@ def remix(
     run: Annotated[bool, typer.Option(help="make it again now (else print the settings)")] = False,
     seed: Annotated[int | None, typer.Option(help="change the seed when running")] = None,
 ) -> None:
-    """The exact model, verb and settings behind an artwork; --run makes it again."""
-    from museforge.core.artifact import load_artifact
-    from museforge.core.registry import call_verb
+    """The exact model, verb and settings behind an artwork; --run makes it again (with
+    the very model recorded, and input files from the gallery only)."""
+    from museforge.gallery.remix import remake
 
     gallery = _open()
-    recipe = gallery.remix(art_id)
     if not run:
-        _print_json(recipe)
+        _print_json(gallery.remix(art_id))
         return
-    if not recipe["model"] or not recipe["verb"]:
-        raise InputError(f"artwork {art_id} was not made by a model verb, so it cannot be re-run")
-    loaded = load_artifact(Path(recipe["model"]))
-    args = dict(recipe["args"])
-    if seed is not None:
-        args["seed"] = seed
-    result = call_verb(loaded, recipe["verb"], **args)
-    record = gallery.get(art_id)
-    for art in result.artworks:
-        art.provenance["remix_of"] = {"id": record.id, "sha256": record.sha256}
-    folder = Path(record.path).parent.as_posix()
-    ids = gallery.save(result, folder)
+    ids = remake(gallery, art_id, seed)
+    folder = Path(gallery.get(art_id).path).parent.as_posix()
     out.print(f"wrote {len(ids)} artworks into {gallery.root / folder}/: {', '.join(ids)}")
 
 

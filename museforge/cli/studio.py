@@ -32,6 +32,9 @@ def studio(
     if not 1 <= workers <= 16:
         raise InputError(f"--workers must be 1 to 16 (got {workers})")
     with socket.socket() as probe:
+        # as uvicorn binds: a port a killed studio left in FIN-WAIT or TIME-WAIT is free to
+        # take, a port another server listens on is not
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError as err:

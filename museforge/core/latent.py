@@ -4,6 +4,7 @@ crossover, mutation, principal directions, and latents written as exact text."""
 from __future__ import annotations
 
 import base64
+import binascii
 import math
 from collections.abc import Callable
 
@@ -11,6 +12,7 @@ import numpy as np
 import torch
 
 from museforge.core.seeding import stream
+from museforge.errors import InputError
 
 
 def draw_latents(z_dim: int, seed: int, n: int, start: int = 0) -> torch.Tensor:
@@ -101,8 +103,19 @@ def encode_latent(z: torch.Tensor) -> str:
 
 
 def decode_latent(text: str) -> torch.Tensor:
-    """Inverse of :func:`encode_latent`."""
-    return torch.from_numpy(np.frombuffer(base64.b64decode(text), dtype="<f4").copy())
+    """Inverse of :func:`encode_latent`. Latents come back from files anyone can edit, so
+    anything but base64 of finite float32 values is an InputError (without a file name:
+    callers add it)."""
+    try:
+        raw = base64.b64decode(text, validate=True) if isinstance(text, str) else None
+    except (binascii.Error, ValueError):  # ValueError: characters outside ASCII
+        raw = None
+    if raw is None or len(raw) % 4:
+        raise InputError("the recorded latent is not base64 text of float32 values")
+    z = torch.from_numpy(np.frombuffer(raw, dtype="<f4").copy())
+    if not torch.isfinite(z).all():
+        raise InputError("the recorded latent holds values that are not finite numbers")
+    return z
 
 
 def sweep(amount: float, frames: int) -> list[float]:

@@ -33,6 +33,10 @@ AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".ogg", ".mp3"})
 MESH_SUFFIXES = frozenset({".stl", ".obj", ".ply", ".off", ".glb", ".gltf"})
 
 MAX_PIXELS: int = 40_000_000
+# Pillow decodes RLE-compressed BMP in Python, about 0.13 s per million pixels (several
+# times that under a fuzzer's instrumentation; a 118-byte file claimed 19M): those old 4-
+# and 8-bit pictures, rarely larger than a screen, get a smaller cap.
+MAX_RLE_PIXELS: int = 1_000_000
 # Pillow warns above MAX_IMAGE_PIXELS and refuses twice that in Image.open; our own header
 # check rejects anything above MAX_PIXELS first, so Pillow's guard only backs it up.
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
@@ -91,6 +95,9 @@ def open_image(source: str | Path | bytes) -> Iterator[Image.Image]:
         w, h = img.size
         if w * h > MAX_PIXELS:
             raise UnusableFile(f"is too large ({w}×{h} pixels, limit {MAX_PIXELS:,})")
+        if img.tile and img.tile[0][0] == "bmp_rle" and w * h > MAX_RLE_PIXELS:
+            limit = f"{w}×{h} pixels, limit {MAX_RLE_PIXELS:,} for RLE-compressed BMP"
+            raise UnusableFile(f"is too large ({limit})")
         yield img
 
 

@@ -28,8 +28,11 @@ from pathlib import Path
 from typing import Any
 
 from museforge.core.data import SKIPPED_KEPT
+from museforge.core.media import one_line
 from museforge.core.train import StepCallback, Trainer, TrainResult, TrainSettings, parse_duration
 from museforge.errors import InputError
+
+MAX_RECIPE_BYTES = 1_000_000  # a recipe is a few lines of settings
 
 
 @dataclass(frozen=True)
@@ -48,29 +51,48 @@ class Recipe:
         known = {f.name for f in fields(TrainSettings)}
         unknown = sorted(set(self.run) - known)
         if unknown:
-            raise InputError(f"unknown run settings: {', '.join(unknown)} (known: {sorted(known)})")
+            names = one_line(", ".join(unknown))
+            raise InputError(f"unknown run settings: {names} (known: {sorted(known)})")
         run = dict(self.run)
-        if isinstance(run.get("time_budget"), str):
-            run["time_budget"] = parse_duration(run["time_budget"])
-        return TrainSettings(**run)
+        try:
+            if isinstance(run.get("time_budget"), str):
+                run["time_budget"] = parse_duration(run["time_budget"])
+            return TrainSettings(**run)
+        except InputError as err:
+            raise InputError(one_line(str(err))) from None  # it may quote the recipe's text
+        # a value of the wrong type (steps = "ten") fails a comparison in the checks
+        except (TypeError, ValueError) as err:
+            raise InputError(f"run settings are not valid ({one_line(err)})") from None
 
 
 def load_recipe(path: str | Path) -> Recipe:
     """Read a recipe TOML file; every problem is reported with the file's name."""
     path = Path(path)
     if not path.is_file():
-        raise InputError(f"recipe '{path}' does not exist")
+        raise InputError(one_line(f"recipe '{path}' does not exist"))
     try:
+        size = path.stat().st_size
+        if size > MAX_RECIPE_BYTES:
+            limit = f"{size:,} bytes, limit {MAX_RECIPE_BYTES:,}"
+            raise InputError(one_line(f"recipe '{path}' is too large ({limit})"))
         doc = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise InputError(f"recipe '{path}' is not valid TOML ({err})") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as err:
+        raise InputError(one_line(f"recipe '{path}' is not valid TOML ({err})")) from None
+    except OSError as err:
+        raise InputError(one_line(f"recipe '{path}' cannot be read ({err.strerror})")) from None
     allowed = {"kind", "data", "out", "model", "training", "run"}
     unknown = sorted(set(doc) - allowed)
     if unknown:
-        raise InputError(f"recipe '{path}': unknown keys {unknown} (allowed: {sorted(allowed)})")
+        keys = f"unknown keys {unknown} (allowed: {sorted(allowed)})"
+        raise InputError(one_line(f"recipe '{path}': {keys}"))
     for key in ("kind", "data"):
         if not isinstance(doc.get(key), str):
-            raise InputError(f"recipe '{path}' needs a '{key}' string")
+            raise InputError(one_line(f"recipe '{path}' needs a '{key}' string"))
+    if not isinstance(doc.get("out", ""), str):
+        raise InputError(one_line(f"recipe '{path}': 'out' must be a string (a folder)"))
+    for table in ("model", "training", "run"):
+        if not isinstance(doc.get(table, {}), dict):
+            raise InputError(one_line(f"recipe '{path}': [{table}] must be a table of settings"))
     return Recipe(
         kind=doc["kind"],
         data=doc["data"],

@@ -24,6 +24,10 @@ from museforge.errors import DataError
 
 METADATA = ("metadata.jsonl", "metadata.csv")
 MAX_CAPTION_CHARS = 1000
+# Read whole into memory: a metadata file of 100k rows is a few MB; a caption file beside
+# a picture holds one caption (cut to MAX_CAPTION_CHARS anyway).
+MAX_METADATA_BYTES = 100_000_000
+MAX_CAPTION_FILE_BYTES = 1_000_000
 LICENCE = "the user's own"
 _HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
@@ -33,11 +37,18 @@ def language_of(text: str) -> str:
     return "zh" if _HAN.search(text) else "en"
 
 
+def _read(path: Path, limit: int) -> str:
+    """A text file (UTF-8, BOM dropped) of at most ``limit`` bytes; ValueError or OSError."""
+    if path.stat().st_size > limit:
+        raise ValueError(f"larger than {limit:,} bytes")
+    return path.read_text(encoding="utf-8-sig")
+
+
 def _rows(path: Path, problems: list[str]) -> list[tuple[int, str, str]]:
     """(line, file_name, text) of a metadata file; bad rows go to ``problems``."""
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as err:
+        text = _read(path, MAX_METADATA_BYTES)
+    except (OSError, ValueError) as err:  # UnicodeDecodeError is a ValueError
         raise DataError(f"'{path}' cannot be read as UTF-8 text ({one_line(err)})") from None
     rows: list[tuple[int, dict]] = []
     if path.suffix == ".jsonl":
@@ -48,11 +59,18 @@ def _rows(path: Path, problems: list[str]) -> list[tuple[int, str, str]]:
                 rows.append((number, json.loads(line)))
             except json.JSONDecodeError as err:
                 problems.append(f"{path.name} line {number}: not JSON ({err.msg})")
+            except RecursionError:
+                problems.append(f"{path.name} line {number}: JSON nested too deep")
     else:
         reader = csv.DictReader(text.splitlines())
-        if not reader.fieldnames or not {"file_name", "text"} <= set(reader.fieldnames):
-            raise DataError(f"'{path}' needs a header row with file_name and text")
-        rows = [(reader.line_num, row) for row in reader]
+        try:
+            if not reader.fieldnames or not {"file_name", "text"} <= set(reader.fieldnames):
+                raise DataError(f"'{path}' needs a header row with file_name and text")
+            rows = [(reader.line_num, row) for row in reader]
+        # a field over csv's limit (128 KiB), a NUL byte...: the rest cannot be trusted
+        except csv.Error as err:
+            where = f"line {reader.line_num}: " if reader.line_num else ""
+            raise DataError(f"'{path}' is not valid CSV ({where}{one_line(err)})") from None
     out = []
     for number, row in rows:
         name = row.get("file_name") if isinstance(row, dict) else None
@@ -85,8 +103,8 @@ def captions_of(root: Path, problems: list[str]) -> dict[Path, str]:
         side = (root / rel).with_suffix(".txt")
         if side.is_file():
             try:
-                text = side.read_text(encoding="utf-8").strip()
-            except (OSError, UnicodeDecodeError) as err:
+                text = _read(side, MAX_CAPTION_FILE_BYTES).strip()
+            except (OSError, ValueError) as err:  # UnicodeDecodeError is a ValueError
                 problems.append(f"{rel.with_suffix('.txt')}: not UTF-8 text ({one_line(err)})")
                 continue
             if text:
@@ -101,8 +119,10 @@ def captioned_folder(root: Path, image_size: int = 64) -> CaptionedImages:
     if not captions:
         detail = f" ({'; '.join(problems[:3])})" if problems else ""
         raise DataError(
-            f"folder '{root}' has no captions: give metadata.jsonl or metadata.csv "
-            f"(file_name, text) or a .txt beside each picture{detail}"
+            one_line(  # the problems quote file names from the metadata
+                f"folder '{root}' has no captions: give metadata.jsonl or metadata.csv "
+                f"(file_name, text) or a .txt beside each picture{detail}"
+            )
         )
     uncaptioned = [r for r in list_files(root, [], IMAGE_SUFFIXES) if r not in captions]
     if uncaptioned:

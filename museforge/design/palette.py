@@ -16,10 +16,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from museforge.core.media import read_image
+from museforge.core.media import one_line, read_image
 from museforge.errors import InputError
 
 MAX_COLOURS = 256
+MAX_PALETTE_BYTES = 1_000_000  # 256 colours with names fit in a few KB
 MAX_SCALE = 16
 HAZE = 16  # alpha (of 255) below which a generated pixel counts as transparent
 # name: (mid, light end, dark end), as in Wesnoth's data/core/team-colors.cfg
@@ -100,11 +101,15 @@ def read_palette(spec: str) -> list[tuple[int, int, int]]:
 
 def _palette_file(path: Path) -> list[tuple[int, int, int]]:
     try:
+        if path.stat().st_size > MAX_PALETTE_BYTES:
+            raise ValueError(f"larger than {MAX_PALETTE_BYTES:,} bytes")
         lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as err:
-        raise InputError(f"palette file '{path}' cannot be read ({err})") from None
-    colours = []
+    except (OSError, ValueError) as err:  # UnicodeDecodeError is a ValueError
+        raise InputError(one_line(f"palette file '{path}' cannot be read ({err})")) from None
+    colours: list[tuple[int, int, int]] = []
     for number, line in enumerate(lines, 1):
+        if len(colours) > MAX_COLOURS:  # refused now rather than after the whole file
+            raise InputError(one_line(f"palette file '{path}' has over {MAX_COLOURS} colours"))
         text = line.strip()
         if not text or (text.startswith("#") and not _HEX.match(text)) or text == "GIMP Palette":
             continue
@@ -120,8 +125,9 @@ def _palette_file(path: Path) -> list[tuple[int, int, int]]:
                     raise ValueError
                 colours.append((r, g, b))
         except (ValueError, IndexError):
+            shown = text if len(text) <= 60 else text[:60] + "…"
             raise InputError(
-                f"palette file '{path}' line {number}: '{text}' is not a colour"
+                one_line(f"palette file '{path}' line {number}: '{shown}' is not a colour")
             ) from None
     return colours
 

@@ -4,13 +4,15 @@ overview grid, the animation and the data."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from PIL import Image
 
 from museforge.core.artwork import Result
 from museforge.core.atomic import atomic_write_text, atomic_write_with
-from museforge.gallery.provenance import save_png, save_sidecar, save_text
+from museforge.gallery.provenance import save_png, save_sidecar, save_text, sidecar_path
 
 # What one frame of an animation records of itself alone: its latent, place and words
 # (a prompt walk's frame is drawn from its own mix of the two prompts; "ends": older walks).
@@ -32,6 +34,18 @@ def save_gif(path: str | Path, frames: list[Image.Image], frame_ms: int = 80) ->
             tmp, format="GIF", save_all=True, append_images=rest, duration=frame_ms, loop=0
         ),
     )
+
+
+def _sidecar_first(write: Callable[..., Path], path: Path, *args: Any) -> Path:
+    """``write(path, *args)``, which writes ``path``'s sidecar and then ``path``; when
+    ``path`` is not there after a failure (disk full), remove the sidecar: alone it is no
+    artwork."""
+    try:
+        return write(path, *args)
+    except BaseException:
+        if not path.exists():
+            sidecar_path(path).unlink(missing_ok=True)
+        raise
 
 
 def write_result(result: Result, out_dir: str | Path, upscale: int = 1) -> list[Path]:
@@ -56,7 +70,8 @@ def write_result(result: Result, out_dir: str | Path, upscale: int = 1) -> list[
         if art.image is not None:
             paths.append(save_png(out / f"{art.name}.png", art.image, provenance))
         else:
-            paths.append(save_text(out / f"{art.name}.txt", art.text or "", provenance))
+            poem = out / f"{art.name}.txt"
+            paths.append(_sidecar_first(save_text, poem, art.text or "", provenance))
 
     def big(img: Image.Image) -> Image.Image:
         if upscale == 1:
@@ -70,7 +85,7 @@ def write_result(result: Result, out_dir: str | Path, upscale: int = 1) -> list[
             first = result.artworks[0].provenance
             shared = {k: v for k, v in first.items() if k not in PER_FRAME}
             save_sidecar(gif, {**shared, "frames": len(result.frames), "file": gif.name})
-        paths.append(save_gif(gif, [big(f) for f in result.frames]))
+        paths.append(_sidecar_first(save_gif, gif, [big(f) for f in result.frames]))
     if result.data is not None:
         text = json.dumps(result.data, indent=2, sort_keys=True)
         paths.append(atomic_write_text(out / f"{result.stem}.json", text + "\n"))

@@ -8,6 +8,7 @@ another version is simply rebuilt, since the files are the truth.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from museforge.errors import StorageError
 from museforge.gallery.lineage import Ref
 
 SCHEMA_VERSION = 1
@@ -35,6 +37,10 @@ CREATE INDEX IF NOT EXISTS refs_id ON refs(id);
 CREATE INDEX IF NOT EXISTS refs_sha ON refs(sha256);
 CREATE INDEX IF NOT EXISTS refs_path ON refs(path);
 """
+# SQLite's result codes (sqlite3.Error.sqlite_errorname) by what they mean for a gallery.
+DAMAGED = ("SQLITE_NOTADB", "SQLITE_CORRUPT")
+UNWRITABLE = ("SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_PERM", "SQLITE_AUTH")
+STORAGE = ("SQLITE_FULL", "SQLITE_IOERR", "SQLITE_BUSY", "SQLITE_LOCKED", *UNWRITABLE)
 COLUMNS = (
     "id, path, sha256, modality, kind, model, model_sha256, verb, seed, created, mtime, size,"
     " stars, liked, provenance, text"
@@ -42,27 +48,91 @@ COLUMNS = (
 
 
 class Index:
-    """A thread-safe connection to one index file."""
+    """A thread-safe connection to one index file.
+
+    A gallery folder that cannot be written (read-only, not ours) gets its index in memory
+    instead (``in_memory``), rebuilt from the files, so it can still be listed and read; an
+    index file that is not a database at all is rebuilt the same way.
+    """
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(path, check_same_thread=False, timeout=30)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        version = self._db.execute("PRAGMA user_version").fetchone()[0]
-        if version != SCHEMA_VERSION:
-            for table in ("artworks", "tags", "refs"):
-                self._db.execute(f"DROP TABLE IF EXISTS {table}")
-            self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-        self._db.executescript(SCHEMA)
+        self._depth = 0  # nested transactions join the outermost one
+        self.in_memory = False
+        try:
+            if not _writable(path.parent):
+                raise PermissionError(path.parent)
+            self._db = self._open(path)
+        except OSError:
+            self._db, self.in_memory = self._open(None), True
+        except sqlite3.DatabaseError as err:
+            trouble = _trouble(err)
+            if trouble == "damaged":  # the files are the truth: start afresh
+                for extra in ("", "-wal", "-shm"):
+                    path.with_name(path.name + extra).unlink(missing_ok=True)
+                self._db = self._open(path)
+            elif trouble == "unwritable":
+                self._db, self.in_memory = self._open(None), True
+            else:
+                raise StorageError(f"cannot open the gallery index '{path}' ({err})") from None
+
+    @staticmethod
+    def _open(path: Path | None) -> sqlite3.Connection:
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        # Autocommit: transactions are begun explicitly, so that one can span many writes.
+        db = sqlite3.connect(
+            ":memory:" if path is None else path,
+            check_same_thread=False,
+            timeout=30,
+            isolation_level=None,
+        )
+        try:
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version != SCHEMA_VERSION:
+                for table in ("artworks", "tags", "refs"):
+                    db.execute(f"DROP TABLE IF EXISTS {table}")
+                db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            db.executescript(SCHEMA)
+        except BaseException:
+            db.close()
+            raise
+        return db
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """The connection, locked, inside one transaction (rolled back on error)."""
-        with self._lock, self._db:
-            yield self._db
+        """The connection, locked, inside one transaction (rolled back on error); a
+        transaction begun inside another is part of it. A write the disk refuses (full,
+        read-only, busy too long) is a StorageError naming the index file."""
+        with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield self._db
+                finally:
+                    self._depth -= 1
+                return
+            self._depth = 1
+            try:
+                self._db.execute("BEGIN IMMEDIATE")  # take the write lock now, not mid-way
+                try:
+                    yield self._db
+                    self._db.commit()
+                except BaseException:
+                    if self._db.in_transaction:
+                        self._db.rollback()
+                    raise
+            except sqlite3.OperationalError as err:
+                if _trouble(err) is None:
+                    raise
+                message = f"cannot update the gallery index '{self.path}' ({err})"
+                raise StorageError(message) from None
+            finally:
+                self._depth = 0
 
     def query(self, sql: str, params: tuple | list = ()) -> list[sqlite3.Row]:
         with self._lock:
@@ -129,6 +199,24 @@ class Index:
         for r in rows:
             out.setdefault(r["id"], []).append(r["tag"])
         return out
+
+
+def _writable(folder: Path) -> bool:
+    """Whether files can be made in ``folder`` (or in its nearest existing parent): a
+    read-only mount or another user's folder says no even before SQLite would."""
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    return os.access(folder, os.W_OK)
+
+
+def _trouble(err: sqlite3.Error) -> str | None:
+    """ "damaged", "unwritable", "storage" (full, busy...) or None (a bug) for ``err``."""
+    name = getattr(err, "sqlite_errorname", "")
+    if name.startswith(DAMAGED):
+        return "damaged"
+    if name.startswith(UNWRITABLE):
+        return "unwritable"
+    return "storage" if name.startswith(STORAGE) else None
 
 
 def search_body(provenance: dict[str, Any], text: str | None, path: str) -> str:

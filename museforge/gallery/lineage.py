@@ -44,15 +44,44 @@ def frame_of(provenance: dict[str, Any]) -> tuple[str, int] | None:
     return str(entry["file"]), index if isinstance(index, int) else 0
 
 
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _sha(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def lineage_problem(provenance: dict[str, Any]) -> str | None:
+    """What is wrong with the parent references ``provenance`` records, as museforge never
+    writes them (a list that is not one, a hash that is not text), or None."""
+    lineage = provenance.get("lineage")
+    lists = {
+        "parents": provenance.get("parents"),
+        "ends": provenance.get("ends"),
+        "lineage.styles": lineage.get("styles") if isinstance(lineage, dict) else None,
+    }
+    for name, value in lists.items():
+        if value is not None and not isinstance(value, list):
+            return f"'{name}' is not a list"
+    hashes = [p.get("sha256") for p in _list(lists["parents"]) if isinstance(p, dict)]
+    remix = provenance.get("remix_of")
+    if isinstance(remix, dict):
+        hashes.append(remix.get("sha256"))
+    if any(h is not None and not isinstance(h, str) for h in hashes):
+        return "parent's sha256 is not text"
+    return None
+
+
 def parent_refs(provenance: dict[str, Any]) -> list[Ref]:
     """Every parent that ``provenance`` records, with its role (parent, end, animation,
-    content...)."""
+    content...); entries of the wrong shape are left out (see :func:`lineage_problem`)."""
     refs: list[Ref] = []
-    for parent in provenance.get("parents") or []:
+    for parent in _list(provenance.get("parents")):
         if isinstance(parent, dict):
-            name = str(parent.get("file", ""))
-            refs.append(Ref("parent", sha256=parent.get("sha256"), file=name or None, label=name))
-    for end in provenance.get("ends") or []:
+            name = str(parent.get("file") or "")
+            refs.append(Ref("parent", _sha(parent.get("sha256")), name or None, label=name))
+    for end in _list(provenance.get("ends")):
         refs.append(Ref("end", file=str(end), label=str(end)))
     lineage = provenance.get("lineage") or {}
     if isinstance(lineage, dict):
@@ -60,7 +89,7 @@ def parent_refs(provenance: dict[str, Any]) -> list[Ref]:
             ref = _source_ref(role, lineage.get(role))
             if ref is not None:
                 refs.append(ref)
-        for entry in lineage.get("styles") or []:
+        for entry in _list(lineage.get("styles")):
             ref = _source_ref("style", entry)
             if ref is not None:
                 refs.append(ref)
@@ -69,5 +98,5 @@ def parent_refs(provenance: dict[str, Any]) -> list[Ref]:
         refs.append(Ref("animation", file=animation[0], label=animation[0]))
     remix = provenance.get("remix_of")
     if isinstance(remix, dict):
-        refs.append(Ref("remix", sha256=remix.get("sha256"), label=str(remix.get("id", ""))))
+        refs.append(Ref("remix", sha256=_sha(remix.get("sha256")), label=str(remix.get("id", ""))))
     return refs

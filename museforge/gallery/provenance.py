@@ -12,12 +12,16 @@ import json
 from pathlib import Path
 from typing import Any
 
-from PIL import Image, PngImagePlugin, UnidentifiedImageError
+from PIL import Image, PngImagePlugin
 
 from museforge.core.atomic import atomic_write_text, atomic_write_with
+from museforge.core.media import UnusableFile, one_line, open_image
 from museforge.errors import InputError
 
 PNG_KEY = "museforge"
+# A record is a few KB (a latent of 512 floats is under 3 KB of base64); a sidecar far
+# larger than this cap is not one of ours.
+MAX_SIDECAR_BYTES = 16_000_000
 
 
 def save_png(
@@ -55,24 +59,44 @@ def parent_record(path: str | Path) -> dict[str, str]:
     return {"file": path.name, "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
 
 
+def _refusal(message: str) -> InputError:
+    # file names and recorded values are anyone's text: keep the message on one line
+    return InputError(one_line(message))
+
+
+def _record(text: str, where: str) -> dict[str, Any]:
+    """The provenance record in JSON ``text``; InputError naming ``where`` otherwise."""
+    try:
+        record = json.loads(text)
+    except (ValueError, RecursionError):  # JSONDecodeError is a ValueError; deep nesting
+        raise _refusal(f"{where}: its museforge provenance is not valid JSON") from None
+    if not isinstance(record, dict):
+        raise _refusal(f"{where}: its museforge provenance is not a JSON object")
+    return record
+
+
 def read_png_provenance(path: str | Path) -> dict[str, Any]:
     """The provenance embedded in a museforge PNG, or an InputError saying why not."""
     path = Path(path)
     if not path.is_file():
-        raise InputError(f"'{path}' does not exist or is not a file")
+        raise _refusal(f"'{path}' does not exist or is not a file")
     try:
-        with Image.open(path) as img:
+        with open_image(path) as img:  # picture formats only, header checked for size
             if img.format != "PNG":
-                raise InputError(f"'{path}' is not a PNG file (it is {img.format})")
-            text = img.text.get(PNG_KEY) if hasattr(img, "text") else None
-    except (UnidentifiedImageError, OSError) as err:
-        raise InputError(f"'{path}' is not a readable image ({err})") from None
-    if text is None:
-        raise InputError(f"'{path}' carries no museforge provenance (not made by museforge?)")
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        raise InputError(f"'{path}': its museforge provenance is not valid JSON") from None
+                raise _refusal(f"'{path}' is not a PNG file (it is {img.format})")
+            # img.text decodes the whole picture: a truncated or corrupt file is refused
+            # here (the gallery relies on it), within open_image's pixel cap
+            text = img.text.get(PNG_KEY)
+    except UnusableFile as err:
+        raise _refusal(f"'{path}' is not a readable image (it {err})") from None
+    except InputError:
+        raise
+    # decoding the rest of an untrusted file raises many types; each means "unreadable"
+    except Exception as err:
+        raise _refusal(f"'{path}' is not a readable image ({one_line(err)})") from None
+    if not isinstance(text, str):
+        raise _refusal(f"'{path}' carries no museforge provenance (not made by museforge?)")
+    return _record(text, f"'{path}'")
 
 
 def sidecar_path(path: str | Path) -> Path:
@@ -84,6 +108,10 @@ def sidecar_path(path: str | Path) -> Path:
 def save_sidecar(path: str | Path, provenance: dict[str, Any]) -> Path:
     """Write the JSON provenance sidecar of ``path`` (a file that cannot embed it)."""
     text = json.dumps(provenance, indent=2, sort_keys=True, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate (valid JSON, not UTF-8): escape it all
+        text = json.dumps(provenance, indent=2, sort_keys=True)
     return atomic_write_text(sidecar_path(path), text + "\n")
 
 
@@ -102,14 +130,21 @@ def read_text_provenance(path: str | Path) -> dict[str, Any]:
     """The provenance sidecar of a museforge text file, or an InputError saying why not."""
     path = Path(path)
     if not path.is_file():
-        raise InputError(f"'{path}' does not exist or is not a file")
+        raise _refusal(f"'{path}' does not exist or is not a file")
     side = sidecar_path(path)
     if not side.is_file():
-        raise InputError(f"'{path}' has no provenance sidecar '{side.name}' (not from museforge?)")
+        raise _refusal(f"'{path}' has no provenance sidecar '{side.name}' (not from museforge?)")
     try:
-        return json.loads(side.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise InputError(f"'{side}': provenance is not valid JSON") from None
+        size = side.stat().st_size
+        if size > MAX_SIDECAR_BYTES:
+            limit = f"{size:,} bytes, limit {MAX_SIDECAR_BYTES:,}"
+            raise _refusal(f"'{side}': provenance is too large ({limit})")
+        text = side.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise _refusal(f"'{side}': provenance is not valid JSON (not UTF-8)") from None
+    except OSError as err:
+        raise _refusal(f"'{side}' cannot be read ({err.strerror or err})") from None
+    return _record(text, f"'{side}'")
 
 
 def read_latent_parent(
@@ -124,16 +159,23 @@ def read_latent_parent(
 
     png = Path(path).suffix.lower() == ".png"
     prov = read_png_provenance(path) if png else read_text_provenance(path)
-    made_by = prov.get("model", {}).get("sha256")
+    model = prov.get("model")
+    made_by = model.get("sha256") if isinstance(model, dict) else None
     if made_by != model_sha256:
-        raise InputError(
+        raise _refusal(
             f"'{path}' was made by model {str(made_by)[:12]}, not by this model "
             f"({model_short}); {same_model_hint}"
         )
     if "latent" not in prov:
-        raise InputError(f"'{path}' records no latent, so it cannot be bred")
-    z = decode_latent(prov["latent"])
+        raise _refusal(f"'{path}' records no latent, so it cannot be bred")
+    try:
+        z = decode_latent(prov["latent"])
+    except InputError as err:
+        raise _refusal(f"'{path}': {err}") from None
     if z.numel() != z_dim:
-        raise InputError(f"'{path}': its latent has {z.numel()} values, not {z_dim}")
-    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        raise _refusal(f"'{path}': its latent has {z.numel()} values, not {z_dim}")
+    try:
+        digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError as err:
+        raise _refusal(f"'{path}' cannot be read ({err.strerror or err})") from None
     return prov, z, digest

@@ -12,52 +12,58 @@ them and :meth:`Gallery.children` of the animation gives them in order.
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
 import itertools
 import json
 import os
+import threading
 import time
 import zipfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from museforge.core.artwork import Result
-from museforge.core.atomic import atomic_write_text, atomic_write_with
-from museforge.errors import InputError, MuseforgeError
+from museforge.core.atomic import (
+    READ_ONLY,
+    atomic_write_text,
+    atomic_write_with,
+    file_lock,
+    storage_error,
+)
+from museforge.errors import InputError
 from museforge.gallery.artwork import write_result
-from museforge.gallery.index import COLUMNS, Index, search_body
-from museforge.gallery.lineage import Ref, frame_of, parent_refs
+from museforge.gallery.entry import (
+    MAX_TAG_CHARS,
+    MODALITIES,
+    Entry,
+    Skip,
+    artwork_id,
+    changed_at,
+    inside,
+    marks_path,
+    read_entry,
+    read_marks,
+)
+from museforge.gallery.entry import USER_SUFFIX as USER_SUFFIX  # others import it from here
+from museforge.gallery.entry import read_artwork as read_artwork
+from museforge.gallery.index import COLUMNS, Index
+from museforge.gallery.lineage import frame_of
 from museforge.gallery.provenance import (
     MESH_COMPANIONS,
     PICTURE_COMPANIONS,
     SCORE_COMPANIONS,
-    read_png_provenance,
     sidecar_path,
 )
 
 INDEX_DIR = ".museforge"
-USER_SUFFIX = ".user.json"
-MODALITIES = {
-    ".png": "image",
-    ".txt": "text",
-    ".gif": "animation",
-    ".mid": "music",
-    ".midi": "music",
-    ".musicxml": "music",
-    ".wav": "music",
-    ".glb": "mesh",
-}
-MAX_TAG_CHARS = 40
+LOCK_FILE = "gallery.lock"
 # Frames whose animation is in the gallery: listings show the animation in their place (a
 # frame whose GIF is gone is listed again, so nothing becomes unreachable).
 FRAME_IDS = "SELECT r.id FROM refs r JOIN artworks a ON a.path = r.path WHERE r.role = 'animation'"
-COMPANION_SUFFIXES = (".wav", ".musicxml")  # with the piano roll: parts of a MIDI artwork
 COMPANIONS = {"audio": ".wav", "score": ".musicxml", "roll": ".png", **SCORE_COMPANIONS}
 MIDI = (".mid", ".midi")
-# Pictures whose provenance names another modality are parts of an artwork of it: a
-# piece's piano roll, a mesh's still preview.
-PARTS_OF = ("music", "mesh")
 COMPANION_TABLES = {
     ".png": PICTURE_COMPANIONS,
     ".glb": MESH_COMPANIONS,
@@ -78,11 +84,6 @@ def companions(path: Path) -> dict[str, Path]:
 def default_root() -> Path:
     """The gallery folder: $MUSEFORGE_GALLERY or ``gallery`` in the working directory."""
     return Path(os.environ.get("MUSEFORGE_GALLERY", "gallery"))
-
-
-def artwork_id(rel_path: str) -> str:
-    """A stable id for the file at ``rel_path`` (posix, relative to the gallery root)."""
-    return hashlib.sha256(rel_path.encode("utf-8")).hexdigest()[:16]
 
 
 @dataclass
@@ -109,56 +110,6 @@ class ArtworkRecord:
         """A JSON-ready dict without the (possibly large) provenance."""
         out = {k: v for k, v in self.__dict__.items() if k != "provenance"}
         return out
-
-
-def _mtime(path: Path) -> float:
-    """Latest change to the artwork or its marks: either means the index row is stale."""
-    user = path.with_name(path.name + USER_SUFFIX)
-    return max(path.stat().st_mtime, user.stat().st_mtime if user.is_file() else 0.0)
-
-
-def _read_user(path: Path) -> dict[str, Any]:
-    side = path.with_name(path.name + USER_SUFFIX)
-    if not side.is_file():
-        return {}
-    try:
-        data = json.loads(side.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}  # a damaged marks file loses only the marks, never the artwork
-    return data if isinstance(data, dict) else {}
-
-
-def read_artwork(path: Path) -> tuple[str, dict[str, Any], str | None] | None:
-    """(modality, provenance, text) of a museforge artwork file, or None for other files.
-
-    A piece of music is one artwork, its MIDI file; its piano roll, score and audio are
-    companions of it (see :func:`companions`), not artworks of their own. So is a mesh, its
-    GLB file: its preview records "modality": "mesh" and its turntable GIF has no sidecar.
-    """
-    modality = MODALITIES.get(path.suffix.lower())
-    if modality is None or path.suffix.lower() in COMPANION_SUFFIXES:
-        return None
-    try:
-        if modality == "image":
-            provenance = read_png_provenance(path)
-        else:
-            side = sidecar_path(path)
-            if not side.is_file():
-                return None
-            provenance = json.loads(side.read_text(encoding="utf-8"))
-    except (MuseforgeError, OSError, ValueError):
-        return None  # overview grids, foreign files: not artworks
-    if not isinstance(provenance, dict):
-        return None
-    if modality == "image" and provenance.get("modality") in PARTS_OF:
-        return None  # a piece's piano roll, a mesh's preview
-    text = None
-    if modality == "text":
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            return None
-    return modality, provenance, text
 
 
 def _tags(values: list[str]) -> list[str]:
@@ -195,22 +146,52 @@ def unique_names(result: Result, folder: Path) -> None:
 
 
 class Gallery:
-    """Artwork files under ``root`` and their SQLite index (``root/.museforge``)."""
+    """Artwork files under ``root`` and their SQLite index (``root/.museforge``).
+
+    Every change (saving, marks, sync, reindex) happens under one lock file shared by the
+    processes using the folder (the CLI while the studio runs), so two writers never pick
+    the same name nor lose each other's marks. ``skipped`` holds the files the last sync or
+    reindex could not index (gallery-relative path → why).
+    """
 
     def __init__(self, root: Path | str | None = None) -> None:
         self.root = Path(root) if root is not None else default_root()
-        self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise storage_error(self.root, err) from err
         self.index = Index(self.root / INDEX_DIR / "index.sqlite")
+        self.skipped: dict[str, str] = {}
+        self._mutex = threading.RLock()
+        self._locked = False
+        if self.index.in_memory:  # a read-only folder: listings come from the files alone
+            self.sync()
 
     def close(self) -> None:
         self.index.close()
 
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold the gallery's lock for the block: no other process or thread saves, marks,
+        syncs or reindexes meanwhile. Re-entrant. A folder that cannot hold the lock file
+        (read-only) is read unlocked, and its writes fail on their own with a clear line."""
+        with self._mutex, contextlib.ExitStack() as stack:
+            if not self._locked:
+                try:
+                    stack.enter_context(file_lock(self.root / INDEX_DIR / LOCK_FILE))
+                except OSError as err:
+                    if err.errno not in READ_ONLY:
+                        raise
+                self._locked = True
+                stack.callback(setattr, self, "_locked", False)
+            yield
+
     # --- files -> index -------------------------------------------------------------
     def _rel(self, path: Path) -> str:
-        try:
-            return path.resolve().relative_to(self.root.resolve()).as_posix()
-        except ValueError:
-            raise InputError(f"'{path}' is not inside the gallery folder '{self.root}'") from None
+        rel = inside(self.root, path)
+        if rel is None:
+            raise InputError(f"'{path}' is not inside the gallery folder '{self.root}'")
+        return rel
 
     def _files(self) -> list[Path]:
         found = []
@@ -221,79 +202,73 @@ class Gallery:
                     found.append(Path(dirpath) / name)
         return found
 
-    def add(self, path: Path | str) -> str | None:
-        """Index one artwork file under the root; its id, or None if it is not an artwork."""
-        path = Path(path)
-        rel = self._rel(path)
-        info = read_artwork(path)
-        art_id = artwork_id(rel)
-        if info is None:
-            self.index.delete([art_id])
-            return None
-        modality, prov, text = info
-        stat = path.stat()
-        data = path.read_bytes()
-        user = _read_user(path)
-        mtime = _mtime(path)
-        model = prov.get("model") if isinstance(prov.get("model"), dict) else {}
-        args = prov.get("args") if isinstance(prov.get("args"), dict) else {}
-        seed = args.get("seed", prov.get("seed"))
-        row = {
-            "id": art_id,
-            "path": rel,
-            "sha256": hashlib.sha256(data).hexdigest(),
-            "modality": modality,
-            "kind": model.get("kind") or prov.get("kind"),
-            "model": model.get("path"),
-            "model_sha256": model.get("sha256"),
-            "verb": prov.get("verb"),
-            "seed": seed if isinstance(seed, int) else None,
-            # When it was made is the file's business, not its bytes': the same call makes
-            # the same bytes, and the index keeps the time (older files carried "created").
-            "created": float(prov.get("created") or stat.st_mtime),
-            "mtime": mtime,
-            "size": stat.st_size,
-            "stars": user.get("stars") if isinstance(user.get("stars"), int) else None,
-            "liked": None if user.get("like") is None else int(bool(user.get("like"))),
-            "provenance": json.dumps(prov, sort_keys=True, ensure_ascii=False),
-            "text": text,
-            "body": search_body(prov, text, rel),
-        }
-        folder = Path(rel).parent
-        refs = []
-        for ref in parent_refs(prov):
-            refs.append((ref, self._resolve_ref(ref, folder)))
-        self.index.upsert(row, _tags(list(user.get("tags") or [])), refs)
-        return art_id
-
-    def _resolve_ref(self, ref: Ref, folder: Path) -> str | None:
-        """The gallery-relative path a reference names, when it names a place in the gallery."""
-        if ref.file:
-            return (folder / ref.file).as_posix()
-        if ref.source:
+    def _read(self, rels: list[str]) -> list[tuple[str, Entry | None]]:
+        """(id, entry) of each file; entry None for files that are not artworks and for
+        those skipped (``self.skipped`` says why: one bad file never stops the rest)."""
+        out = []
+        for rel in rels:
             try:
-                return self._rel(Path(ref.source))
-            except (InputError, OSError):
-                return None
-        return None
+                entry = read_entry(self.root, rel)
+            except Skip as skip:
+                entry, self.skipped[rel] = None, str(skip)
+            except Exception as err:  # unreadable in a way no reader foresaw: still only one file
+                entry, self.skipped[rel] = None, f"unreadable ({type(err).__name__}: {err})"
+            out.append((artwork_id(rel), entry))
+        return out
+
+    def _store(self, read: list[tuple[str, Entry | None]], gone: list[str] = ()) -> None:
+        """Write what :meth:`_read` found (and drop ids ``gone``) in one transaction."""
+        with self.index.transaction():
+            for art_id, entry in read:
+                if entry is None:
+                    self.index.delete([art_id])
+                else:
+                    self.index.upsert(*entry)
+            self.index.delete(list(gone))
+
+    def add(self, path: Path | str) -> str | None:
+        """Index one artwork file under the root; its id, or None if it is not an artwork
+        (or cannot be indexed: ``skipped`` says why)."""
+        rel = self._rel(Path(path))
+        with self.exclusive():
+            self.skipped.pop(rel, None)
+            [(art_id, entry)] = self._read([rel])
+            self._store([(art_id, entry)])
+        return None if entry is None else art_id
 
     def sync(self) -> dict[str, int]:
-        """Bring the index up to date with the files: add new or changed, drop vanished."""
-        known = self.index.stats()
-        seen, added = set(), 0
-        for path in self._files():
-            rel = path.relative_to(self.root).as_posix()
-            seen.add(rel)
-            if known.get(rel) != (_mtime(path), path.stat().st_size):
-                added += self.add(path) is not None
-        gone = [artwork_id(rel) for rel in known if rel not in seen]
-        self.index.delete(gone)
-        return {"indexed": added, "removed": len(gone)}
+        """Bring the index up to date with the files: add new or changed, drop vanished;
+        how many were indexed, removed and skipped (see ``skipped``)."""
+        with self.exclusive():
+            self.skipped = {}
+            known = self.index.stats()
+            seen, changed = set(), []
+            for path in self._files():
+                rel = path.relative_to(self.root).as_posix()
+                seen.add(rel)
+                try:
+                    now = (changed_at(path), path.stat().st_size)
+                except OSError:
+                    now = None  # gone meanwhile, or a link to nowhere: read it below
+                if known.get(rel) != now:
+                    changed.append(rel)
+            gone = [artwork_id(rel) for rel in known if rel not in seen]
+            read = self._read(changed)
+            self._store(read, gone)
+        indexed = sum(entry is not None for _, entry in read)
+        return {"indexed": indexed, "removed": len(gone), "skipped": len(self.skipped)}
 
     def reindex(self) -> int:
-        """Rebuild the index from the files alone; the number of artworks indexed."""
-        self.index.clear()
-        return sum(self.add(path) is not None for path in self._files())
+        """Rebuild the index from the files alone, in one transaction (readers see the old
+        index until the new one is whole); the number of artworks indexed."""
+        with self.exclusive():
+            self.skipped = {}
+            rels = [p.relative_to(self.root).as_posix() for p in self._files()]
+            read = self._read(rels)
+            with self.index.transaction():
+                self.index.clear()
+                self._store(read)
+        return sum(entry is not None for _, entry in read)
 
     def write(self, result: Result, folder: str, upscale: int = 1) -> list[Path]:
         """Write a verb's result under ``root/folder`` without overwriting any artwork there
@@ -308,9 +283,21 @@ class Gallery:
         return animations if result.frames and animations else [i for _, i in written]
 
     def _write(self, result: Result, folder: str, upscale: int) -> list[tuple[Path, str | None]]:
-        unique_names(result, self.root / folder)
-        paths = write_result(result, self.root / folder, upscale=upscale)
-        return [(path, self.add(path)) for path in paths]  # each file indexed once
+        out = self.root / folder
+        with self.exclusive():  # no other writer may take the names chosen here
+            unique_names(result, out)
+            try:
+                paths = write_result(result, out, upscale=upscale)
+            except BaseException:
+                # What was written before the failure is whole: index it, so the index
+                # still equals the files; the error that stopped the rest is the news.
+                with contextlib.suppress(Exception):
+                    self.sync()
+                raise
+            rels = [self._rel(path) for path in paths]
+            read = self._read(rels)
+            self._store(read)  # each file indexed once, all in one transaction
+        return [(path, None if e is None else i) for path, (i, e) in zip(paths, read, strict=True)]
 
     # --- queries --------------------------------------------------------------------
     def _record(self, row: Any, tags: list[str]) -> ArtworkRecord:
@@ -406,16 +393,25 @@ class Gallery:
         return self.root / self.get(art_id).path
 
     # --- the user's marks ------------------------------------------------------------
-    def _write_user(self, record: ArtworkRecord, **changes: Any) -> None:
-        path = self.root / record.path
-        user = {"stars": record.stars, "like": record.like, "tags": record.tags, **changes}
-        side = path.with_name(path.name + USER_SUFFIX)
-        atomic_write_text(side, json.dumps(user, sort_keys=True, ensure_ascii=False) + "\n")
-        self.index.set_user(record.id, user["stars"], user["like"], user["tags"], _mtime(path))
+    def _update_marks(
+        self, art_id: str, change: Callable[[dict[str, Any]], dict[str, Any]]
+    ) -> dict[str, Any]:
+        """Read the artwork's marks file, apply ``change`` and write it back, under the
+        lock: the file, not this process's index, holds what other processes marked."""
+        with self.exclusive():
+            record = self.get(art_id)
+            path = self.root / record.path
+            if not path.is_file():
+                raise InputError(f"artwork {art_id}'s file '{record.path}' is no longer there")
+            marks = change(read_marks(path))
+            text = json.dumps(marks, sort_keys=True, ensure_ascii=False) + "\n"
+            atomic_write_text(marks_path(path), text)
+            liked = marks["like"]
+            self.index.set_user(art_id, marks["stars"], liked, marks["tags"], changed_at(path))
+        return marks
 
     def rate(self, art_id: str, stars: int | None = None, like: bool | None = None) -> None:
         """Set stars (1–5, 0 clears) and/or like (True) / dislike (False)."""
-        record = self.get(art_id)
         changes: dict[str, Any] = {}
         if stars is not None:
             if not 0 <= stars <= 5:
@@ -423,18 +419,19 @@ class Gallery:
             changes["stars"] = stars or None
         if like is not None:
             changes["like"] = like
-        self._write_user(record, **changes)
+        self._update_marks(art_id, lambda marks: {**marks, **changes})
 
     def clear_like(self, art_id: str) -> None:
-        self._write_user(self.get(art_id), like=None)
+        self._update_marks(art_id, lambda marks: {**marks, "like": None})
 
     def tag(self, art_id: str, add: list[str] = (), remove: list[str] = ()) -> list[str]:
         """Add and remove tags (lower-cased, trimmed); the artwork's tags afterwards."""
-        record = self.get(art_id)
-        drop = set(_tags(list(remove)))
-        tags = _tags([t for t in record.tags if t not in drop] + list(add))
-        self._write_user(record, tags=tags)
-        return tags
+        drop, new = set(_tags(list(remove))), _tags(list(add))
+
+        def change(marks: dict[str, Any]) -> dict[str, Any]:
+            return {**marks, "tags": _tags([t for t in marks["tags"] if t not in drop] + new)}
+
+        return self._update_marks(art_id, change)["tags"]
 
     # --- lineage ---------------------------------------------------------------------
     def parents(self, art_id: str) -> list[dict[str, Any]]:
@@ -511,7 +508,7 @@ class Gallery:
                 for rec in records:
                     path = self.root / rec.path
                     zf.write(path, rec.path)
-                    extra = [sidecar_path(path), path.with_name(path.name + USER_SUFFIX)]
+                    extra = [sidecar_path(path), marks_path(path)]
                     for other in companions(path).values():
                         extra += [other, sidecar_path(other)]
                     for side in extra:

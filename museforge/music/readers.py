@@ -11,7 +11,9 @@ the Krumhansl–Kessler profiles; no signature: the best of all 24 keys).
 
 from __future__ import annotations
 
+import re
 import warnings
+import zipfile
 from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
@@ -25,6 +27,23 @@ from museforge.music.score import Key, Note, Part, Piece, parse_key
 MAX_FILE_BYTES = 20_000_000
 MAX_NOTES = 200_000
 MAX_SECONDS = 30 * 60
+# A compressed MusicXML file is a zip: refused when it could expand into a bomb.
+MAX_MXL_MEMBERS = 100
+MAX_MXL_BYTES = 4 * MAX_FILE_BYTES
+# music21 spends seconds to minutes on some time signatures (1000/4, 6/100) before
+# piece_from_music21 would refuse them, so meters are checked before music21 builds
+# anything: N/D with N up to MAX_BEATS (or a sum such as 2+3) and D one of
+# METER_DENOMINATORS, or none at all.
+MAX_BEATS = 32
+METER_DENOMINATORS = (1, 2, 4, 8, 16)
+# music21 re-bars an ABC bar longer than its meter under a time signature of the excess
+# (2047/4 for a note 500 bars long), with the same cost; no usable bar is this long.
+MAX_ABC_BAR_QUARTERS = 32
+_METER = re.compile(r"([0-9]{1,4}(?:\+[0-9]{1,4})*)/([0-9]{1,4})")
+_ABC_FREE_METERS = frozenset({"", "c", "c|", "none"})
+_ABC_TUNE = re.compile(r"^(?=X:)", re.MULTILINE)
+_ABC_METER = re.compile(r"M:([^\n\]]*)")
+_XML_TIME = re.compile(r"<beats>([^<]*)</beats>\s*<beat-type>([^<]*)</beat-type>")
 
 # Krumhansl–Kessler key profiles, tonic first.
 _MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
@@ -79,13 +98,123 @@ def check_limits(piece: Piece, name: Path | str) -> None:
         )
 
 
-def _read_music21(path: Path, first_only: bool) -> tuple[list[Piece], list[str]]:
-    from music21 import converter, stream
+def _meter_problem(text: str, sums: bool = True) -> str | None:
+    """Why the time signature ``text`` (``3/4``; with ``sums``, ``2+3/8``) is refused."""
+    found = _METER.fullmatch("".join(text.split()))
+    if (
+        found
+        and (sums or "+" not in text)
+        and int(found[2]) in METER_DENOMINATORS
+        and sum(int(n) for n in found[1].split("+")) <= MAX_BEATS
+    ):
+        return None
+    shown = oneline(text)[:24] or "(empty)"
+    return f"has an unusable time signature {shown}"
 
+
+def _score_text(path: Path) -> str:
+    """The XML of a MusicXML file, of every score in an .mxl zip (bombs refused)."""
+    if path.suffix.lower() != ".mxl":
+        return path.read_bytes().decode("utf-8", errors="replace")
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+            if len(infos) > MAX_MXL_MEMBERS or sum(i.file_size for i in infos) > MAX_MXL_BYTES:
+                raise InputError(f"'{path}' expands to too much for a compressed MusicXML file")
+            texts, budget = [], MAX_MXL_BYTES
+            for info in infos:
+                if info.filename.lower().endswith((".xml", ".musicxml")):
+                    with zf.open(info) as member:
+                        data = member.read(budget + 1)  # headers can understate sizes
+                    budget -= len(data)
+                    if budget < 0:
+                        raise InputError(f"'{path}' expands to too much for an .mxl file")
+                    texts.append(data.decode("utf-8", errors="replace"))
+    except InputError:
+        raise
+    except Exception as err:  # untrusted zips fail in many ways; each means "unreadable"
+        raise InputError(f"'{path}' is not a readable .mxl file ({oneline(err)})") from None
+    return "\n".join(texts)
+
+
+def _abc_problem(tune: str, header: str = "") -> str | None:
+    """Why an ABC tune (or the file's header) would stall music21, or None: a time
+    signature past the limits, or a bar far longer than any meter."""
+    # Every "M:" counts, wherever it is: music21 finds fields past a "]" too, and its
+    # tokenizer already builds a time signature for each one it finds.
+    for field in _ABC_METER.findall(header + tune):
+        if field.strip().lower() in _ABC_FREE_METERS:
+            continue
+        # music21 reads an ABC sum as digits (2+3/8 as 23/8; 9+9+9/8 as 999/8)
+        if problem := _meter_problem(field, sums=False):
+            return problem
+    from music21 import abcFormat
+
+    handler = abcFormat.ABCHandler()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            parsed = converter.parse(path, forceSource=True)
+            handler.process(header + tune)  # music21's own reading of the notes' lengths
+    except Exception:  # music21 raises many kinds; parsing the file will say why
+        return None
+    bar = 0.0
+    for token in handler.tokens:
+        if isinstance(token, abcFormat.ABCBar):
+            bar = 0.0
+        elif isinstance(token, abcFormat.ABCNote):
+            bar += float(token.quarterLength or 0)
+            if bar > MAX_ABC_BAR_QUARTERS:
+                return f"has a bar longer than {MAX_ABC_BAR_QUARTERS} quarter notes"
+    return None
+
+
+def _usable_abc(path: Path) -> tuple[str | None, list[int], list[str]]:
+    """An ABC file's tunes music21 can be trusted with (see :func:`_abc_problem`): the
+    text to parse instead of the file when some tunes were left out (else None), the kept
+    tunes' numbers (1 up) and a note per tune left out. InputError when none is left."""
+    text = path.read_bytes().decode("utf-8", errors="replace")
+    header, *tunes = _ABC_TUNE.split(text)  # the file header, then one part per X: line
+    if not tunes:  # no X: line: the whole file is one tune
+        header, tunes = "", [header]
+    if problem := _abc_problem(header):
+        raise InputError(f"'{path}' {problem}")
+    kept, notes = [], []
+    for number, tune in enumerate(tunes, 1):
+        if problem := _abc_problem(tune, header):
+            notes.append(f"{path.stem} #{number}: {problem}")
+        else:
+            kept.append(number)
+    if not kept:
+        more = f" (and {len(notes) - 1} more tunes)" if len(notes) > 1 else ""
+        raise InputError(f"'{path}' {notes[0].split(': ', 1)[1]}{more}")
+    if len(kept) == len(tunes):
+        return None, kept, []
+    return header + "".join(tunes[n - 1] for n in kept), kept, notes
+
+
+def _read_music21(path: Path, first_only: bool) -> tuple[list[Piece], list[str]]:
+    from music21 import converter, stream
+
+    source: Path | str = path
+    numbers: list[int] | None = None  # an ABC file's tune numbers (tunes may be left out)
+    problems: list[str] = []
+    try:
+        if path.suffix.lower() == ".abc":
+            text, numbers, problems = _usable_abc(path)
+            source = text if text is not None else path
+        else:
+            for beats, beat_type in _XML_TIME.findall(_score_text(path)):
+                if problem := _meter_problem(f"{beats}/{beat_type}"):
+                    raise InputError(f"'{path}' {problem}")
+    except OSError as err:
+        raise InputError(f"'{path}' cannot be read ({err.strerror})") from None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if isinstance(source, str):
+                parsed = converter.parse(source, format="abc", forceSource=True)
+            else:
+                parsed = converter.parse(source, forceSource=True)
     except Exception as err:  # music21 raises many kinds; all mean "cannot read this"
         kind = path.suffix[1:]
         raise InputError(f"'{path}' cannot be read as {kind} ({oneline(err)})") from None
@@ -93,9 +222,10 @@ def _read_music21(path: Path, first_only: bool) -> tuple[list[Piece], list[str]]
     if first_only:
         scores = scores[:1]
     pieces: list[Piece] = []
-    problems: list[str] = []
     for i, score in enumerate(scores):
-        title = path.stem if len(scores) == 1 else f"{path.stem} #{i + 1}"
+        number = numbers[i] if numbers and i < len(numbers) else i + 1
+        several = len(scores) > 1 or bool(problems)  # tunes left out are named by number
+        title = f"{path.stem} #{number}" if several else path.stem
         try:
             piece = piece_from_music21(score, title=title)
             check_limits(piece, title)
@@ -103,6 +233,10 @@ def _read_music21(path: Path, first_only: bool) -> tuple[list[Piece], list[str]]
         except InputError as err:
             reason = str(err).removeprefix(f"'{title}' ")
             problems.append(f"{title}: {reason}")
+        # music21's objects from a hostile file fail in many ways (a tempo of 0 divides
+        # by zero); each means this tune cannot be used
+        except Exception as err:
+            problems.append(f"{title}: cannot be read ({oneline(err)})")
     if not pieces:
         reason = problems[0].split(": ", 1)[1] if problems else "has no notes"
         more = f" (and {len(problems) - 1} more tunes)" if len(problems) > 1 else ""

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import trimesh
+from trimesh.path.path import Path as LinePath  # trimesh.path exports only its subclasses
 
 from museforge.core.atomic import atomic_write_bytes
 from museforge.core.media import MAX_MESH_BYTES, MAX_MESH_FACES, MESH_SUFFIXES, one_line
@@ -114,7 +115,7 @@ def _quiet_trimesh() -> Iterator[None]:
 def _describe(geometry: list[object]) -> str:
     if any(isinstance(g, trimesh.PointCloud) for g in geometry):
         return "holds only a point cloud, not a surface mesh"
-    if any(isinstance(g, trimesh.path.Path) for g in geometry):
+    if any(isinstance(g, LinePath) for g in geometry):
         return "holds only lines, not a surface mesh"
     return "is empty (it has no faces)"
 
@@ -137,6 +138,9 @@ def _bake(label: str, scene: trimesh.Scene) -> trimesh.Trimesh:
     for transform, geometry in instances:
         v = np.asarray(geometry.vertices, dtype=np.float64)
         f = np.asarray(geometry.faces, dtype=np.int64)
+        # a malformed file can leave trimesh with vertices that are not 3-D points
+        if v.ndim != 2 or v.shape[1] != 3 or f.ndim != 2 or f.shape[1] != 3:
+            raise InputError(f"{label} cannot be read as a mesh (its vertices are not 3-D points)")
         if f.min() < 0 or f.max() >= len(v):
             raise InputError(f"{label} cannot be read as a mesh (a face names a missing vertex)")
         vertices.append(trimesh.transform_points(v, transform))
@@ -192,10 +196,13 @@ def read_mesh(path: str | Path, what: str = "mesh file") -> trimesh.Trimesh:
     if file.is_dir():
         raise InputError(f"{label} is a folder, not a mesh")
     _check_suffix(label, file.name)
-    _check_size(label, file.stat().st_size)
+    size = file.stat().st_size
+    _check_size(label, size)
     try:
         with file.open("rb") as fh:
-            data = fh.read(MAX_MESH_BYTES + 1)  # a file growing after stat() stays capped
+            # read(n) allocates n bytes up front, so not MAX_MESH_BYTES for a small file;
+            # one byte more than stat() saw lets a file that grew since be caught below
+            data = fh.read(size + 1)
     except OSError as err:
         raise InputError(f"{label} cannot be opened ({one_line(err.strerror or err)})") from None
     return mesh_from_bytes(str(path), data, what)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import itertools
 import json
 import re
 import secrets
@@ -15,18 +16,39 @@ import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Query, Request, UploadFile
+from fastapi import APIRouter, File, Header, Query, Request, UploadFile
 from fastapi.responses import FileResponse, Response, StreamingResponse
 from PIL import Image, ImageSequence
 from pydantic import BaseModel, Field
 
+from museforge.core.media import UnusableFile, one_line, open_image
 from museforge.core.registry import get_kind
-from museforge.errors import InputError
+from museforge.errors import DataError, InputError
 from museforge.gallery.recommend import evaluate_gallery_taste
 from museforge.gallery.store import COMPANION_ROLES, companions
 from museforge.studio.forms import coerce_args, kind_forms
-from museforge.studio.jobs import JobQueue, sse_format
+from museforge.studio.jobs import Job, JobQueue, sse_format
 from museforge.studio.runners import DATA_SUFFIXES, model_settings
+from museforge.studio.schema import (
+    EVENT_STREAM,
+    ArtworkDetail,
+    ArtworkIds,
+    ArtworkSummary,
+    DataSetEntry,
+    DataSetUpload,
+    GalleryPage,
+    JobBody,
+    KindForm,
+    LooksLike,
+    ModelEntry,
+    Remix,
+    Tags,
+    UploadRef,
+    VerseMarks,
+    Vocabulary,
+    Why,
+    files,
+)
 from museforge.studio.uploads import (
     MAX_MESH_UPLOAD_BYTES,
     MAX_MUSIC_UPLOAD_BYTES,
@@ -36,7 +58,7 @@ from museforge.studio.uploads import (
 )
 from museforge.studio.workspace import Workspace
 
-router = APIRouter(prefix="/api")
+router = APIRouter(prefix="/api")  # its error answers are documented by app.py
 MEDIA_TYPES = {
     ".png": "image/png",
     ".gif": "image/gif",
@@ -58,9 +80,15 @@ SANDBOXED = (".svg", ".pdf")
 DOWNLOADS = (*SANDBOXED, ".glb", ".stl", ".obj")
 COMPANION_PATTERN = f"^({'|'.join(sorted(COMPANION_ROLES))})$"
 THUMB_PX = 192
+# An animation's thumbnail keeps at most this many of its frames, evenly spaced, so it moves
+# all the way round: a turntable has 18, and a GIF with thousands must not fill memory.
+MAX_THUMB_FRAMES = 120
 MAX_EXPORT = 1000
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 SSE_WAIT_S = 15.0
+# SQLite's largest integer: an event number or offset past it cannot be looked up (a 422,
+# not an OverflowError from the database).
+MAX_SQL_INT = 2**63 - 1
 
 
 def _ws(request: Request) -> Workspace:
@@ -71,29 +99,63 @@ def _jobs(request: Request) -> JobQueue:
     return request.app.state.jobs
 
 
+def _job(request: Request, job_id: str) -> Job:
+    """The job called ``job_id``; a 404 (an InputError starting "no ") if there is none."""
+    try:
+        return _jobs(request).get(job_id)
+    except InputError:
+        raise InputError(f"no job {job_id!r}") from None
+
+
+def _section(record: Any, key: str) -> dict[str, Any]:
+    """``record[key]`` where both are JSON objects, else {}: a manifest is a file anyone
+    may have edited, and a wrong shape means the value is not recorded."""
+    value = record.get(key) if isinstance(record, dict) else None
+    return value if isinstance(value, dict) else {}
+
+
+def _manifest(folder: Path) -> dict[str, Any]:
+    """A listed model's model.json (the listing already read it as JSON)."""
+    path = folder / "model.json"
+    try:
+        return json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError) as err:  # replaced or damaged since it was listed
+        raise DataError(f"{path}: not a readable model manifest ({one_line(err)})") from None
+
+
 # --- models and forms ---------------------------------------------------------------------
-@router.get("/kinds")
+# Routes that return plain dicts name their model in ``response_model``: FastAPI checks and
+# documents the answer by it, and the return annotation stays what the function returns.
+@router.get("/kinds", response_model=list[KindForm])
 def list_kinds() -> list[dict[str, Any]]:
     return kind_forms()
 
 
-@router.get("/models")
+@router.get("/models", response_model=list[ModelEntry])
 def list_models(request: Request) -> list[dict[str, Any]]:
     return _ws(request).models()
 
 
 @router.get("/models/{name:path}/vocabulary")
-def model_vocabulary(name: str, request: Request) -> dict[str, Any]:
+def model_vocabulary(name: str, request: Request) -> Vocabulary:
     """The caption words a model learnt from, per language, commonest first (text-to-image
     models record them; other models have none), and whether each list is complete."""
-    manifest = json.loads((_ws(request).model_path(name) / "model.json").read_text("utf-8"))
-    record = manifest.get("data", {}).get("vocabulary") or {}
-    words, distinct = record.get("words", {}), record.get("distinct", {})
-    complete = {lang: distinct.get(lang, len(w)) <= len(w) for lang, w in words.items()}
-    return {"model": name, "words": words, "complete": complete}
+    manifest = _manifest(_ws(request).model_path(name))
+    record = _section(_section(manifest, "data"), "vocabulary")
+    words = {
+        str(lang): [w for w in found if isinstance(w, str)]
+        for lang, found in _section(record, "words").items()
+        if isinstance(found, list)
+    }
+    distinct = _section(record, "distinct")
+    complete = {}
+    for lang, found in words.items():
+        total = distinct.get(lang)
+        complete[lang] = not isinstance(total, int) or total <= len(found)
+    return Vocabulary(model=name, words=words, complete=complete)
 
 
-@router.get("/datasets")
+@router.get("/datasets", response_model=list[DataSetEntry])
 def list_datasets() -> list[dict[str, str]]:
     """The built-in data sets, as registered by their modalities (core.data)."""
     from museforge.core.data import datasets
@@ -118,15 +180,15 @@ class VerseMarksRequest(BaseModel):
     lines: list[Annotated[str, Field(max_length=200)]] = Field(default_factory=list, max_length=100)
 
 
-@router.post("/verse/marks")
+@router.post("/verse/marks", response_model=VerseMarks)
 def verse_marks(body: VerseMarksRequest, request: Request) -> dict[str, Any]:
     """Form marks for a poem written line by line on the Write page (see
     :func:`museforge.text.annotate.verse_marks`), in the language of the model."""
     from museforge.text.annotate import verse_marks as marks
 
     folder = _ws(request).model_path(body.model, kind="text-lm")
-    manifest = json.loads((folder / "model.json").read_text("utf-8"))
-    language = manifest.get("config", {}).get("language", "en")
+    language = _section(_manifest(folder), "config").get("language")
+    language = language if isinstance(language, str) else "en"
     return {"language": language, **marks(language, body.form, body.lines, body.rhyme_book)}
 
 
@@ -140,7 +202,7 @@ class GarmentRequest(BaseModel):
 
 
 @router.post("/design/garment")
-def design_garment(body: GarmentRequest, request: Request) -> dict[str, list[str]]:
+def design_garment(body: GarmentRequest, request: Request) -> ArtworkIds:
     """A gallery picture (or an upload) printed on a garment: the preview and the
     print-ready tile, both added to the gallery; their ids."""
     from museforge.design.garments import make_garment
@@ -151,7 +213,13 @@ def design_garment(body: GarmentRequest, request: Request) -> dict[str, list[str
     made = make_garment(
         source, folder, body.garment, body.repeat, body.tile_cm, body.dpi, body.mirror
     )
-    return {"ids": [ws.gallery.add(path) for path in made[:2]]}
+    ids = []
+    for path in made[:2]:
+        art_id = ws.gallery.add(path)
+        if art_id is None:  # the gallery does not take the file as an artwork: say so
+            raise DataError(f"{path}: written, but the gallery cannot read it as an artwork")
+        ids.append(art_id)
+    return ArtworkIds(ids=ids)
 
 
 # --- jobs ----------------------------------------------------------------------------------
@@ -163,7 +231,19 @@ class GenerateRequest(BaseModel):
 
 
 @router.post("/generate")
-def generate(body: GenerateRequest, request: Request) -> dict[str, str]:
+def generate(
+    body: GenerateRequest,
+    request: Request,
+    response: Response,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            pattern=r"^[!-~]{1,200}$",
+            description="client-chosen; sent again with the same request, the same job",
+        ),
+    ] = None,
+) -> dict[str, str]:
     ws = _ws(request)
     kind = next((m["kind"] for m in ws.models() if m["name"] == body.model), None)
     if kind is None:
@@ -172,7 +252,10 @@ def generate(body: GenerateRequest, request: Request) -> dict[str, str]:
     params = {"model": body.model, "verb": body.verb, "args": args}
     if body.keep:
         params |= {"keep": body.keep, "modality": get_kind(kind).modality}
-    return {"job": _jobs(request).submit("generate", params)}
+    job_id, new = _jobs(request).submit_keyed("generate", params, idempotency_key)
+    if not new:
+        response.headers["Idempotent-Replayed"] = "true"
+    return {"job": job_id}
 
 
 class TrainRequest(BaseModel):
@@ -187,9 +270,28 @@ class TrainRequest(BaseModel):
 
 
 @router.post("/train")
-def train(body: TrainRequest, request: Request) -> dict[str, str]:
+def train(
+    body: TrainRequest,
+    request: Request,
+    response: Response,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            pattern=r"^[!-~]{1,200}$",
+            description="client-chosen; sent again with the same request, the same job",
+        ),
+    ] = None,
+) -> dict[str, str]:
     from museforge.core.train import parse_duration
 
+    params = body.model_dump()
+    # A repeat of an accepted request gets its job before the checks below: by now its
+    # model may exist, which would refuse the name.
+    earlier = idempotency_key and _jobs(request).keyed("train", params, idempotency_key)
+    if earlier:
+        response.headers["Idempotent-Replayed"] = "true"
+        return {"job": earlier}
     if not _NAME.match(body.name):
         raise InputError("model name: lower-case letters, digits and '-', at most 40")
     spec = get_kind(body.kind)
@@ -199,42 +301,51 @@ def train(body: TrainRequest, request: Request) -> dict[str, str]:
     model_settings(_ws(request), body.kind, body.settings)  # the job resolves them again
     if (_ws(request).trained_dir / body.name / "model.json").exists():
         raise InputError(f"a trained model called '{body.name}' exists; choose another name")
-    return {"job": _jobs(request).submit("train", body.model_dump())}
+    job_id, new = _jobs(request).submit_keyed("train", params, idempotency_key)
+    if not new:  # the same request raced in meanwhile
+        response.headers["Idempotent-Replayed"] = "true"
+    return {"job": job_id}
 
 
 def _job_json(job: Any) -> dict[str, Any]:
     return dict(job.__dict__)
 
 
-@router.get("/jobs")
+@router.get("/jobs", response_model=list[JobBody])
 def list_jobs(request: Request, limit: int = Query(50, ge=1, le=500)) -> list[dict[str, Any]]:
     return [_job_json(j) for j in _jobs(request).list(limit)]
 
 
-@router.get("/jobs/{job_id}")
+@router.get("/jobs/{job_id}", response_model=JobBody)
 def get_job(job_id: str, request: Request) -> dict[str, Any]:
-    return _job_json(_jobs(request).get(job_id))
+    return _job_json(_job(request, job_id))
 
 
-@router.post("/jobs/{job_id}/cancel")
+@router.post("/jobs/{job_id}/cancel", response_model=JobBody)
 def cancel_job(job_id: str, request: Request) -> dict[str, Any]:
+    _job(request, job_id)  # an unknown id is a 404, not a refusal
     _jobs(request).cancel(job_id)
     return _job_json(_jobs(request).get(job_id))
 
 
-@router.post("/jobs/{job_id}/resume")
+@router.post("/jobs/{job_id}/resume", response_model=JobBody)
 def resume_job(job_id: str, request: Request) -> dict[str, Any]:
+    _job(request, job_id)
     _jobs(request).resume(job_id)
     return _job_json(_jobs(request).get(job_id))
 
 
-@router.get("/jobs/{job_id}/events")
-async def job_events(job_id: str, request: Request, after: int = Query(0, ge=0)):
+@router.get("/jobs/{job_id}/events", response_class=Response, responses=EVENT_STREAM)
+async def job_events(
+    job_id: str, request: Request, after: int = Query(0, ge=0, le=MAX_SQL_INT)
+) -> StreamingResponse:
     """Server-sent events; a reconnecting page resumes after its Last-Event-ID."""
     queue = _jobs(request)
-    queue.get(job_id)  # unknown id: 400 before the stream starts
+    _job(request, job_id)  # unknown id: 404 before the stream starts
     last = request.headers.get("last-event-id", "")
-    after = max(after, int(last)) if last.isdigit() else after
+    # Only an id a stream could have sent: "²" is a digit to isdigit() but not to int().
+    if last.isascii() and last.isdigit() and len(last) < len(str(MAX_SQL_INT)):
+        after = max(after, int(last))
     finished = {"done", "failed", "cancelled", "interrupted"}
 
     async def stream():
@@ -249,8 +360,13 @@ async def job_events(job_id: str, request: Request, after: int = Query(0, ge=0))
                 seq = event.seq
                 yield sse_format(event)
                 # End with the job: an open stream would hold a thread, and the server's
-                # shutdown, for up to SSE_WAIT_S. A resumed job is followed with a new stream.
-                if event.type == "state" and event.data.get("state") in finished:
+                # shutdown, for up to SSE_WAIT_S. A job interrupted by a restart is queued
+                # again at once: it is followed on; one resumed by hand, with a new stream.
+                if (
+                    event.type == "state"
+                    and event.data.get("state") in finished
+                    and queue.get(job_id).state in finished
+                ):
                     return
             if not events:
                 yield ": keep-alive\n\n"
@@ -259,10 +375,14 @@ async def job_events(job_id: str, request: Request, after: int = Query(0, ge=0))
     return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)
 
 
-@router.get("/jobs/{job_id}/preview")
+@router.get(
+    "/jobs/{job_id}/preview",
+    response_class=Response,
+    responses=files("The latest preview picture", "image/png"),
+)
 def job_preview(job_id: str, request: Request) -> FileResponse:
     """The latest preview picture of a training job (chosen by the server)."""
-    job = _jobs(request).get(job_id)
+    job = _job(request, job_id)
     if job.kind != "train":
         raise InputError(f"job {job_id} is not a training job")
     folder = _ws(request).trained_dir / str(job.params["name"]) / "previews"
@@ -274,40 +394,40 @@ def job_preview(job_id: str, request: Request) -> FileResponse:
 
 # --- uploads -------------------------------------------------------------------------------
 @router.post("/uploads")
-async def upload_picture(request: Request, file: Annotated[UploadFile, File()]) -> dict[str, str]:
+async def upload_picture(request: Request, file: Annotated[UploadFile, File()]) -> UploadRef:
     data = await read_capped(file, MAX_UPLOAD_BYTES)
-    return {"id": _ws(request).save_upload(file.filename or "picture", data)}
+    return UploadRef(id=_ws(request).save_upload(file.filename or "picture", data))
 
 
 @router.post("/uploads/music")
-async def upload_music(request: Request, file: Annotated[UploadFile, File()]) -> dict[str, str]:
+async def upload_music(request: Request, file: Annotated[UploadFile, File()]) -> UploadRef:
     """A MIDI or MusicXML file for a music verb (checked: size, header, events, notes)."""
     data = await read_capped(file, MAX_MUSIC_UPLOAD_BYTES)
     save = _ws(request).save_music_upload
-    return {"id": await asyncio.to_thread(save, file.filename or "music.mid", data)}
+    return UploadRef(id=await asyncio.to_thread(save, file.filename or "music.mid", data))
 
 
 @router.post("/uploads/mesh")
-async def upload_mesh(request: Request, file: Annotated[UploadFile, File()]) -> dict[str, str]:
+async def upload_mesh(request: Request, file: Annotated[UploadFile, File()]) -> UploadRef:
     """An STL, OBJ, PLY, OFF or GLB file for a sculpture verb (checked: size, faces, that it
     reads as a surface mesh)."""
     data = await read_capped(file, MAX_MESH_UPLOAD_BYTES)
     save = _ws(request).save_mesh_upload
-    return {"id": await asyncio.to_thread(save, file.filename or "mesh.stl", data)}
+    return UploadRef(id=await asyncio.to_thread(save, file.filename or "mesh.stl", data))
 
 
 @router.post("/datasets")
-async def upload_dataset(request: Request, file: Annotated[UploadFile, File()]) -> dict[str, Any]:
+async def upload_dataset(request: Request, file: Annotated[UploadFile, File()]) -> DataSetUpload:
     """A zip of pictures or texts to train on; its id for the Train form."""
     data = await read_capped(file, MAX_UPLOAD_BYTES)
     dataset_id = secrets.token_hex(8)
     dest = _ws(request).uploads_dir / "datasets" / dataset_id
-    files = safe_extract_zip(file.filename or "upload.zip", data, dest, DATA_SUFFIXES)
-    return {"id": f"dataset:{dataset_id}", "files": len(files)}
+    kept = safe_extract_zip(file.filename or "upload.zip", data, dest, DATA_SUFFIXES)
+    return DataSetUpload(id=f"dataset:{dataset_id}", files=len(kept))
 
 
 # --- gallery -------------------------------------------------------------------------------
-@router.get("/gallery")
+@router.get("/gallery", response_model=GalleryPage, response_model_exclude_unset=True)
 def gallery_list(
     request: Request,
     q: str | None = None,
@@ -322,7 +442,7 @@ def gallery_list(
     meaning: bool = False,
     encoder: str | None = None,
     limit: int = Query(60, ge=1, le=500),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_SQL_INT),
 ) -> dict[str, Any]:
     """Artworks newest first; an animation's frames only with ``frames`` (else its GIF
     stands for them). With ``meaning``, the pictures among them ranked by how well they fit
@@ -368,7 +488,7 @@ def gallery_sync(request: Request) -> dict[str, int]:
     return _ws(request).gallery.sync()
 
 
-@router.get("/gallery/{art_id}")
+@router.get("/gallery/{art_id}", response_model=ArtworkDetail)
 def gallery_detail(art_id: str, request: Request) -> dict[str, Any]:
     gallery = _ws(request).gallery
     record = gallery.get(art_id)
@@ -394,7 +514,11 @@ def gallery_detail(art_id: str, request: Request) -> dict[str, Any]:
     }
 
 
-@router.get("/gallery/{art_id}/file")
+@router.get(
+    "/gallery/{art_id}/file",
+    response_class=Response,
+    responses=files("The file", *MEDIA_TYPES.values(), "application/octet-stream"),
+)
 def gallery_file(
     art_id: str,
     request: Request,
@@ -430,7 +554,11 @@ def _thumb_size(img: Image.Image) -> Image.Image:
     return img
 
 
-@router.get("/gallery/{art_id}/thumb")
+@router.get(
+    "/gallery/{art_id}/thumb",
+    response_class=Response,
+    responses=files("A small picture", "image/png", "image/gif"),
+)
 def gallery_thumb(art_id: str, request: Request) -> Response:
     """A small picture of the artwork: music shows its piano roll; an animation is a
     small GIF that moves as the animation does, and so is a mesh's turntable (else its
@@ -441,9 +569,19 @@ def gallery_thumb(art_id: str, request: Request) -> Response:
     if path.suffix.lower() not in {".png", ".gif"}:
         raise InputError(f"artwork {art_id} is not a picture")
     buf = io.BytesIO()
-    with Image.open(path) as img:
-        frames = [_thumb_size(frame) for frame in ImageSequence.Iterator(img)]
-        frame_ms = img.info.get("duration", 80)
+    # A gallery file may come from anywhere: the checked opener (formats, pixel limit), and
+    # a file that breaks while decoding is a one-line error, not a server error.
+    try:
+        with open_image(path) as img:
+            step = -(-getattr(img, "n_frames", 1) // MAX_THUMB_FRAMES)  # ceiling
+            sequence = itertools.islice(ImageSequence.Iterator(img), 0, None, step)
+            frames = [_thumb_size(frame) for frame in sequence]
+            frame_ms = img.info.get("duration", 80) * step
+    except UnusableFile as err:
+        raise InputError(f"{path.name} (artwork {art_id}) {err}") from None
+    except Exception as err:
+        why = one_line(err)
+        raise InputError(f"{path.name} (artwork {art_id}) cannot be decoded ({why})") from None
     if len(frames) == 1:
         frames[0].save(buf, format="PNG")
         return Response(buf.getvalue(), media_type="image/png")
@@ -452,7 +590,7 @@ def gallery_thumb(art_id: str, request: Request) -> Response:
     return Response(buf.getvalue(), media_type="image/gif")
 
 
-@router.get("/gallery/{art_id}/looks-like")
+@router.get("/gallery/{art_id}/looks-like", response_model=LooksLike)
 def gallery_looks_like(
     art_id: str,
     request: Request,
@@ -471,7 +609,7 @@ def gallery_looks_like(
     return {"id": art_id, "encoder": embedder.name, "labels": labels}
 
 
-@router.get("/gallery/{art_id}/why")
+@router.get("/gallery/{art_id}/why", response_model=Why)
 def gallery_why(
     art_id: str, request: Request, lang: str = Query("en", pattern="^[a-z]{2}$")
 ) -> dict[str, Any]:
@@ -503,7 +641,7 @@ class RateRequest(BaseModel):
     clear_like: bool = False
 
 
-@router.post("/gallery/{art_id}/rate")
+@router.post("/gallery/{art_id}/rate", response_model=ArtworkSummary)
 def gallery_rate(art_id: str, body: RateRequest, request: Request) -> dict[str, Any]:
     gallery = _ws(request).gallery
     if body.clear_like:
@@ -518,28 +656,34 @@ class TagRequest(BaseModel):
 
 
 @router.post("/gallery/{art_id}/tags")
-def gallery_tags(art_id: str, body: TagRequest, request: Request) -> dict[str, Any]:
-    return {"tags": _ws(request).gallery.tag(art_id, add=body.add, remove=body.remove)}
+def gallery_tags(art_id: str, body: TagRequest, request: Request) -> Tags:
+    return Tags(tags=_ws(request).gallery.tag(art_id, add=body.add, remove=body.remove))
 
 
 @router.get("/gallery/{art_id}/remix")
-def gallery_remix(art_id: str, request: Request) -> dict[str, Any]:
+def gallery_remix(art_id: str, request: Request) -> Remix:
     """The model, verb and settings to re-open in the Create form: the one record of the
     call, with its input files named as the studio names them (gallery ids, uploads)."""
     ws = _ws(request)
     recipe = ws.gallery.remix(art_id)
-    name = ws.model_name(recipe["model"])
+    # The model's place comes from the artwork's provenance, which anyone may have written.
+    model = recipe["model"]
+    name = ws.model_name(model) if isinstance(model, str) else None
     if name is None:
         raise InputError(f"artwork {art_id} was not made by a model this studio has")
     args = ws.refs_for_inputs(recipe["kind"], recipe["verb"], recipe["args"])
-    return {"id": art_id, "model": name, "verb": recipe["verb"], "args": args}
+    return Remix(id=art_id, model=name, verb=recipe["verb"], args=args)
 
 
 class ExportRequest(BaseModel):
     ids: list[str] = Field(min_length=1, max_length=MAX_EXPORT)
 
 
-@router.post("/gallery/export")
+@router.post(
+    "/gallery/export",
+    response_class=Response,
+    responses=files("A zip of the artworks with a manifest", "application/zip"),
+)
 def gallery_export(body: ExportRequest, request: Request) -> Response:
     with tempfile.TemporaryDirectory() as tmp:
         path = _ws(request).gallery.export_zip(body.ids, Path(tmp) / "export.zip")

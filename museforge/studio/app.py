@@ -6,10 +6,11 @@ uvicorn on 127.0.0.1 and prints the address with its per-launch token.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -21,7 +22,14 @@ from museforge.errors import InputError, MuseforgeError, SettingError
 from museforge.studio.api import router
 from museforge.studio.jobs import JobQueue
 from museforge.studio.runners import run_generate, run_train
-from museforge.studio.security import SecurityPolicy, install_security, new_token
+from museforge.studio.schema import document_errors
+from museforge.studio.security import (
+    SecurityPolicy,
+    document_token,
+    install_security,
+    new_token,
+    refusals,
+)
 from museforge.studio.workspace import Workspace
 
 STATIC = Path(__file__).parent / "static"
@@ -47,6 +55,23 @@ def _validation_message(err: RequestValidationError) -> str:
     first = err.errors()[0] if err.errors() else {}
     where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("body", "query"))
     return f"invalid request: {where or 'body'}: {first.get('msg', 'malformed')}"
+
+
+def _complete_openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    """``app.openapi`` with every operation's error answers and the token it needs: the
+    handlers below and the security middleware act for all routes, which do not declare
+    them."""
+    plain = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = plain()
+            document_errors(schema, refusals)
+            document_token(schema)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    return openapi
 
 
 def create_app(config: StudioConfig) -> FastAPI:
@@ -94,6 +119,7 @@ def create_app(config: StudioConfig) -> FastAPI:
         return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
 
     install_security(app, SecurityPolicy(config.host, config.port, config.token))
+    app.openapi = _complete_openapi(app)  # type: ignore[method-assign]
     return app
 
 

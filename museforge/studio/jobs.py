@@ -1,11 +1,18 @@
 """Persistent job queue: jobs and their events in SQLite, run by worker threads, streamed as SSE.
 
 One server process owns a database file. Jobs left 'running' by a process that died become
-'interrupted' when the next queue starts, and can be resumed with ``{"resume": True}``.
+'interrupted' when the next queue starts and are queued again at once with
+``{"resume": True}`` (a runner continues from what its earlier attempt left: outputs already
+written, a checkpoint), unless the job has been cut short ``max_auto_resumes`` times since a
+user last resumed it; then it waits, 'interrupted', for an explicit resume.
+
+A submission may carry a client-chosen idempotency key: the same key with the same request
+gives the same job, so a client that lost the answer (a killed server) can send it again.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -24,6 +31,10 @@ from museforge.errors import InputError, MuseforgeError
 log = logging.getLogger(__name__)
 
 RESUMABLE = frozenset({"interrupted", "failed", "cancelled"})
+# A job that dies with its server this often in a row may be what kills it (memory): it then
+# waits for the user instead of taking the server down at every start.
+MAX_AUTO_RESUMES = 3
+MAX_KEY_CHARS = 200
 _MAX_ERROR = 200
 # Workers and SSE waiters also poll, so rows written by another connection are seen promptly.
 _POLL_S = 0.5
@@ -33,7 +44,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     id TEXT PRIMARY KEY, kind TEXT NOT NULL, params TEXT NOT NULL, state TEXT NOT NULL,
     created REAL NOT NULL, started REAL, finished REAL, progress REAL NOT NULL DEFAULT 0,
     message TEXT NOT NULL DEFAULT '', result TEXT, error TEXT,
-    attempt INTEGER NOT NULL DEFAULT 0
+    attempt INTEGER NOT NULL DEFAULT 0, idem_key TEXT, request_sha TEXT,
+    interruptions INTEGER NOT NULL DEFAULT 0, checkpoint TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (state, created);
 CREATE TABLE IF NOT EXISTS events (
@@ -41,6 +53,13 @@ CREATE TABLE IF NOT EXISTS events (
     time REAL NOT NULL, PRIMARY KEY (job_id, seq)
 );
 """
+# Columns added since the first release, for databases made before them.
+_ADDED = {
+    "idem_key": "TEXT",
+    "request_sha": "TEXT",
+    "interruptions": "INTEGER NOT NULL DEFAULT 0",
+    "checkpoint": "TEXT",
+}
 
 
 class JobCancelled(Exception):
@@ -99,13 +118,37 @@ def _one_line(text: str) -> str:
     return line if len(line) <= _MAX_ERROR else line[: _MAX_ERROR - 1] + "…"
 
 
-class JobContext:
-    """What a runner gets besides its job: progress reporting and cancellation."""
+def _check_key(key: str) -> str:
+    """An idempotency key as sent; InputError unless it is 1–200 visible ASCII characters."""
+    if not (0 < len(key) <= MAX_KEY_CHARS and all("!" <= c <= "~" for c in key)):
+        raise InputError(f"Idempotency-Key must be 1 to {MAX_KEY_CHARS} visible ASCII characters")
+    return key
 
-    def __init__(self, queue: JobQueue, job: Job, attempt: int, flag: threading.Event):
+
+def _request_sha(kind: str, params: dict) -> str:
+    """What a repeated key must match: the kind and parameters, independent of key order."""
+    text = json.dumps([kind, params], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class JobContext:
+    """What a runner gets besides its job: progress reporting, cancellation, and what an
+    earlier attempt of the job saved."""
+
+    def __init__(
+        self,
+        queue: JobQueue,
+        job: Job,
+        attempt: int,
+        flag: threading.Event,
+        checkpoint: dict | None = None,
+    ):
         self.job_id = job.id
         self.params = job.params
-        self._queue, self._attempt, self._flag = queue, attempt, flag
+        self.attempt = attempt  # 1 on the first run, counting automatic and explicit resumes
+        # What an earlier attempt saved with ``save_checkpoint`` ({} on the first run).
+        self.checkpoint: dict = dict(checkpoint or {})
+        self._queue, self._flag = queue, flag
 
     @property
     def cancelled(self) -> bool:
@@ -123,20 +166,39 @@ class JobContext:
             raise ValueError(f"progress fraction must be finite, got {fraction}")
         fraction = min(1.0, max(0.0, float(fraction)))
         payload = {"fraction": fraction, "message": message, **data}
-        self._queue._record(self.job_id, self._attempt, "progress", payload, (fraction, message))
+        self._queue._record(self.job_id, self.attempt, "progress", payload, (fraction, message))
 
     def log(self, message: str) -> None:
         """Persist a 'log' event."""
-        self._queue._record(self.job_id, self._attempt, "log", {"message": message}, None)
+        self._queue._record(self.job_id, self.attempt, "log", {"message": message}, None)
+
+    def save_checkpoint(self, data: dict) -> None:
+        """Persist ``data`` (JSON) for a later attempt of this job, which finds it in
+        ``checkpoint``; JobCancelled if the job is no longer this attempt's."""
+        text = json.dumps(data)
+        with self._queue._write():
+            if not self._queue._owned(self.job_id, self.attempt):
+                raise JobCancelled(f"job {self.job_id} is no longer running here")
+            self._queue._db.execute(
+                "UPDATE jobs SET checkpoint = ? WHERE id = ?", (text, self.job_id)
+            )
+        self.checkpoint = dict(data)
 
 
 class JobQueue:
     """Jobs persisted in SQLite (WAL) and run in creation order by ``workers`` daemon threads."""
 
-    def __init__(self, db_path: Path, runners: dict[str, Runner], workers: int = 1):
+    def __init__(
+        self,
+        db_path: Path,
+        runners: dict[str, Runner],
+        workers: int = 1,
+        max_auto_resumes: int = MAX_AUTO_RESUMES,
+    ):
         if workers < 1:
             raise InputError(f"workers must be at least 1, got {workers}")
         self._runners, self._workers = dict(runners), workers
+        self._max_auto_resumes = max_auto_resumes
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
         self._flags: dict[str, threading.Event] = {}  # cancel flags of the jobs run here
@@ -150,14 +212,29 @@ class JobQueue:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Add the columns a database made by an older version lacks."""
+        with self._write():
+            have = {row["name"] for row in self._db.execute("PRAGMA table_info(jobs)")}
+            for name, declaration in _ADDED.items():
+                if name not in have:
+                    self._db.execute(f"ALTER TABLE jobs ADD COLUMN {name} {declaration}")
+            # NULL keys (no key sent) never collide: SQLite's unique indexes let NULLs repeat.
+            self._db.execute("CREATE UNIQUE INDEX IF NOT EXISTS jobs_by_key ON jobs (idem_key)")
 
     def start(self) -> None:
-        """Mark jobs left 'running' by an earlier process 'interrupted', then start workers."""
+        """Mark jobs left 'running' by an earlier process 'interrupted' and queue them again
+        (up to ``max_auto_resumes`` times in a row), then start the workers."""
         if self._threads:
             return
         with self._write():
-            for row in self._db.execute("SELECT id FROM jobs WHERE state = 'running'").fetchall():
-                self._set(row["id"], "interrupted", finished=time.time())
+            rows = self._db.execute(
+                "SELECT id, params, interruptions FROM jobs WHERE state = 'running'"
+            ).fetchall()
+            for row in rows:
+                self._interrupted(row["id"], json.loads(row["params"]), row["interruptions"] + 1)
         self._stopping.clear()
         for i in range(self._workers):
             thread = threading.Thread(target=self._work, name=f"museforge-job-{i}", daemon=True)
@@ -183,8 +260,15 @@ class JobQueue:
         with self._cond:
             self._db.close()
 
-    def submit(self, kind: str, params: dict) -> str:
-        """Queue a job of ``kind``; return its id. InputError for an unknown kind or bad params."""
+    def submit(self, kind: str, params: dict, key: str | None = None) -> str:
+        """Queue a job of ``kind``; return its id. With an idempotency ``key`` already used
+        for the same request, the id of that earlier job instead (see :meth:`submit_keyed`).
+        InputError for an unknown kind or bad params."""
+        return self.submit_keyed(kind, params, key)[0]
+
+    def submit_keyed(self, kind: str, params: dict, key: str | None) -> tuple[str, bool]:
+        """(job id, whether it is new). A ``key`` sent before with the same kind and params
+        gives the earlier job, whatever its state; with another request, an InputError."""
         if kind not in self._runners:
             known = ", ".join(sorted(self._runners)) or "none"
             raise InputError(f"unknown job kind {kind!r}; known kinds: {known}")
@@ -194,14 +278,25 @@ class JobQueue:
             params_json = json.dumps(params)
         except (TypeError, ValueError) as err:
             raise InputError(f"job parameters are not JSON-serialisable: {err}") from None
+        sha = None if key is None else _request_sha(kind, params)
         job_id = secrets.token_hex(8)
-        with self._write():
+        with self._write():  # one transaction: two requests with one key make one job
+            earlier = None if key is None else self._keyed(_check_key(key), sha)
+            if earlier is not None:
+                return earlier, False
             self._db.execute(
-                "INSERT INTO jobs (id, kind, params, state, created) VALUES (?, ?, ?, ?, ?)",
-                (job_id, kind, params_json, "queued", time.time()),
+                "INSERT INTO jobs (id, kind, params, state, created, idem_key, request_sha) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (job_id, kind, params_json, "queued", time.time(), key, sha),
             )
             self._append(job_id, "state", {"state": "queued"})
-        return job_id
+        return job_id, True
+
+    def keyed(self, kind: str, params: dict, key: str) -> str | None:
+        """The job submitted earlier with ``key`` for this same request, or None if the key
+        is new; InputError if it was used for another request."""
+        with self._cond:
+            return self._keyed(_check_key(key), _request_sha(kind, params))
 
     def get(self, job_id: str) -> Job:
         """Return the job; InputError if there is none with that id."""
@@ -249,7 +344,10 @@ class JobQueue:
             if job.kind not in self._runners:
                 raise InputError(f"no runner for job kind {job.kind!r}")
             params = json.dumps({**job.params, "resume": True})
-            self._set(job_id, "queued", params=params, started=None, finished=None, error=None)
+            self._set(
+                job_id, "queued", params=params, started=None, finished=None, error=None,
+                interruptions=0,  # the user says try again: automatic resumes start afresh
+            )  # fmt: skip
         return job_id
 
     def events(self, job_id: str, after_seq: int = 0) -> list[Event]:
@@ -306,6 +404,31 @@ class JobQueue:
         self._db.execute(f"UPDATE jobs SET {assignments} WHERE id = ?", (*columns.values(), job_id))
         self._append(job_id, "state", {"state": state})
 
+    def _keyed(self, key: str, sha: str) -> str | None:
+        row = self._db.execute(
+            "SELECT id, request_sha FROM jobs WHERE idem_key = ?", (key,)
+        ).fetchone()
+        if row is None:
+            return None
+        if row["request_sha"] != sha:
+            raise InputError(
+                f"Idempotency-Key '{key}' was already used for another request (job {row['id']})"
+            )
+        return row["id"]
+
+    def _interrupted(self, job_id: str, params: dict, times: int) -> None:
+        """Record that the job's process died while running it (the ``times``-th time since
+        a user resumed it) and queue it again unless that happened too often."""
+        self._set(job_id, "interrupted", finished=time.time(), interruptions=times)
+        if times > self._max_auto_resumes:
+            if self._max_auto_resumes:
+                message = f"interrupted {times} times in a row: resume it to retry"
+                self._append(job_id, "log", {"message": message})
+            return
+        self._append(job_id, "log", {"message": "resumed after the server restarted"})
+        params_json = json.dumps({**params, "resume": True})
+        self._set(job_id, "queued", params=params_json, started=None, finished=None, error=None)
+
     def _owned(self, job_id: str, attempt: int) -> bool:
         """Whether this attempt still runs the job (not interrupted or cancelled elsewhere)."""
         row = self._db.execute(
@@ -354,8 +477,13 @@ class JobQueue:
             except Exception:  # e.g. a full disk: keep the worker alive for the next job
                 log.exception("job worker failed while finishing job %s", claimed[0].id)
 
+    def _saved(self, job_id: str) -> dict:
+        with self._cond:
+            row = self._db.execute("SELECT checkpoint FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return json.loads(row["checkpoint"]) if row and row["checkpoint"] else {}
+
     def _run(self, job: Job, attempt: int) -> None:
-        ctx = JobContext(self, job, attempt, self._flags[job.id])
+        ctx = JobContext(self, job, attempt, self._flags[job.id], self._saved(job.id))
         result: dict | None = None
         error: str | None = None
         try:

@@ -2,10 +2,17 @@
 
 Runners take the job's parameters (model names, gallery ids, upload ids — never paths),
 report progress through the job context, and return a small JSON-ready result.
+
+Both may run again after the server died under them. A generate job names its files after
+itself and puts them in place one by one from a staging folder, so a re-run keeps the files
+already in place and adds the rest (the verb's outputs are reproducible from the recorded
+seed): nothing is written twice or half. A training job continues from its checkpoint.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -14,6 +21,8 @@ from museforge.core.media import IMAGE_SUFFIXES, TEXT_SUFFIXES
 from museforge.core.recipe import Recipe, train_from_recipe
 from museforge.core.train import TrainingInterrupted
 from museforge.errors import InputError, SettingError
+from museforge.gallery.artwork import write_result
+from museforge.gallery.store import MODALITIES, Gallery, read_artwork
 from museforge.studio.forms import (
     CORPUS_NAME,
     CORPUS_PREFIX,
@@ -22,7 +31,7 @@ from museforge.studio.forms import (
     train_fields,
 )
 from museforge.studio.jobs import JobCancelled, JobContext
-from museforge.studio.workspace import TRAINED, Workspace
+from museforge.studio.workspace import TRAINED, Workspace, staging_dir
 
 PROGRESS_EVERY_S = 0.5
 CHECKPOINT_EVERY_S = 10.0  # a killed server loses at most this much training
@@ -63,34 +72,91 @@ def _music_source(ws: Workspace, field: dict[str, Any], ref: str) -> str:
 
 def run_generate(ws: Workspace, ctx: JobContext) -> dict[str, Any]:
     """Run one verb of one model; save its artworks in the gallery (optionally only the
-    ones the taste model likes best)."""
-    from museforge.core.artifact import load_artifact
+    ones the taste model likes best), each file once even if the job runs again."""
     from museforge.core.registry import call_verb
 
     params = ctx.params
     name, verb, args = params["model"], params["verb"], dict(params.get("args") or {})
     ctx.progress(0.05, f"loading {name}")
-    loaded = load_artifact(ws.model_path(name))
+    loaded = ws.load_model(name)
     files = _file_args(ws, loaded.kind, verb, args)
     ctx.check()
     ctx.progress(0.2, f"{verb}…")
     result = call_verb(loaded, verb, **files)
     keep = params.get("keep")
     if keep:
+        result.artworks = _kept(ws, ctx, result.artworks, int(keep))
+    ctx.check()
+    name_after_job(result, ctx.job_id)
+    ids = publish(ws.gallery, result, name, ctx.job_id)
+    # What the verb says of its work (solids not printable, a projection's IoU…), if anything.
+    message = getattr(result, "message", None)
+    return {"ids": ids, "model": name, "verb": verb, "message": message or None}
+
+
+def _kept(ws: Workspace, ctx: JobContext, artworks: list[Any], keep: int) -> list[Any]:
+    """The ``keep`` artworks the taste model likes best, with their scores. The choice is
+    saved in the job: a re-run, ranking against a gallery that has changed meanwhile, must
+    not pick others beside the ones already written."""
+    chosen = ctx.checkpoint.get("kept")
+    if chosen is None:
         from museforge.gallery.recommend import rank_artworks, train_taste
 
         ctx.progress(0.7, "ranking by your taste")
         embedder = ws.taste_embedder()
-        taste = train_taste(ws.gallery, params.get("modality") or "image", embedder)
-        ranked = rank_artworks(taste, result.artworks, embedder)[: int(keep)]
-        for art, score in ranked:
-            art.provenance["taste_score"] = round(score, 4)
-        result.artworks = [art for art, _ in ranked]
-    ctx.check()
-    ids = ws.gallery.save(result, name)
-    # What the verb says of its work (solids not printable, a projection's IoU…), if anything.
-    message = getattr(result, "message", None)
-    return {"ids": ids, "model": name, "verb": verb, "message": message or None}
+        taste = train_taste(ws.gallery, ctx.params.get("modality") or "image", embedder)
+        ranked = rank_artworks(taste, artworks, embedder)[:keep]
+        chosen = [[art.name, round(score, 4)] for art, score in ranked]
+        ctx.save_checkpoint({**ctx.checkpoint, "kept": chosen})
+    by_name = {art.name: art for art in artworks}
+    out = []
+    for art_name, score in chosen:
+        if art_name in by_name:
+            by_name[art_name].provenance["taste_score"] = score
+            out.append(by_name[art_name])
+    return out
+
+
+def name_after_job(result: Any, job_id: str) -> None:
+    """Prefix every name of ``result`` (its artworks', its stem) with the job's id: the job's
+    files then differ from every other job's and are the same on each run of it.
+    References between the result's own files (an interpolation's ends) follow."""
+    renamed = {}
+    for art in result.artworks:
+        renamed[f"{art.name}.png"] = f"{job_id}-{art.name}.png"
+        art.name = f"{job_id}-{art.name}"
+    for art in result.artworks:
+        if "ends" in art.provenance:
+            art.provenance["ends"] = [renamed.get(e, e) for e in art.provenance["ends"]]
+    result.stem = f"{job_id}-{result.stem}"
+
+
+def publish(gallery: Gallery, result: Any, folder: str, job_id: str) -> list[str]:
+    """Write ``result`` into ``gallery/folder`` through a staging folder and index it; the
+    ids as :meth:`Gallery.save` gives them (an animation stands for its frames).
+
+    Files are moved into place one by one, each artwork after the files it needs (its
+    sidecar, companions), so a file in place is whole and complete. One already in place —
+    put there by an earlier run of the same job — is kept, not written again."""
+    staging = staging_dir(gallery) / job_id
+    shutil.rmtree(staging, ignore_errors=True)  # what a killed earlier run left
+    target = gallery.root / folder
+    try:
+        written = [Path(p).name for p in write_result(result, staging)]
+        staged = sorted(p for p in staging.iterdir() if p.is_file())
+        staged.sort(key=lambda p: read_artwork(p) is not None)  # stable: artworks last
+        target.mkdir(parents=True, exist_ok=True)
+        for path in staged:
+            if (target / path.name).exists():
+                path.unlink()
+            else:
+                os.replace(path, target / path.name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    indexed = [(target / n, gallery.add(target / n)) for n in written]
+    ids = [(p, i) for p, i in indexed if i is not None]
+    animations = [i for p, i in ids if MODALITIES.get(p.suffix.lower()) == "animation"]
+    return animations if result.frames and animations else [i for _, i in ids]
 
 
 def resolve_data(ws: Workspace, data: str) -> str:

@@ -12,6 +12,7 @@ import ipaddress
 import secrets
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 from fastapi import FastAPI
 from starlette.datastructures import Headers, MutableHeaders
@@ -82,6 +83,34 @@ class SecurityPolicy:
 def new_token() -> str:
     """A fresh random token for one server run."""
     return secrets.token_urlsafe(24)
+
+
+def document_token(schema: dict[str, Any]) -> None:
+    """Declare the launch token in an OpenAPI ``schema`` (in place): an API key in the
+    ``X-Museforge-Token`` header, which every operation but a read needs."""
+    schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
+    schemes["launchToken"] = {
+        "type": "apiKey",
+        "in": "header",
+        "name": TOKEN_HEADER,
+        "description": "The per-launch token the studio prints with its address",
+    }
+    for operations in schema["paths"].values():
+        for method, operation in operations.items():
+            if method.upper() not in SAFE_METHODS:
+                operation["security"] = [{"launchToken": []}]
+
+
+def refusals(method: str) -> dict[int, str]:
+    """The statuses :class:`SecurityMiddleware` may refuse a ``method`` request with, and
+    why (for the API schema); each comes with a JSON ``{"error": ...}`` body."""
+    found = {
+        400: "The Host header is not the studio's address",
+        403: "A cross-origin or cross-site request",
+    }
+    if method.upper() not in SAFE_METHODS:
+        found[401] = "The studio's launch token is missing or wrong"
+    return found
 
 
 def _error(status: int, message: str) -> JSONResponse:

@@ -67,7 +67,7 @@ def _one_line(err: object) -> str:
 
 async def read_capped(upload: UploadFile, limit: int = MAX_UPLOAD_BYTES) -> bytes:
     """The whole upload as bytes, read in chunks; InputError once it passes `limit` bytes."""
-    name = upload.filename or "file"
+    name = _one_line(upload.filename or "file")  # a client's name may hold line breaks
     too_big = InputError(f"upload '{name}' is larger than {_size(limit)}")
     if upload.size is not None and upload.size > limit:
         raise too_big
@@ -145,6 +145,7 @@ def check_midi_bytes(name: str, data: bytes) -> None:
     most MAX_MIDI_EVENTS events (counted before anything is built)."""
     import mido
 
+    name = _one_line(name)  # a client's name may hold line breaks
     if not data.startswith(b"MThd"):
         raise InputError(f"'{name}' is not a MIDI file (no MThd header)")
     try:
@@ -175,6 +176,7 @@ def check_music_bytes(name: str, data: bytes) -> str:
     museforge's music reader accepts (notes, length and event caps); its file suffix."""
     from museforge.music.corpus import read_music_file
 
+    name = _one_line(name)  # a client's name may hold line breaks
     suffix = PurePosixPath(name.replace("\\", "/")).suffix.lower()
     if len(data) > MAX_MUSIC_UPLOAD_BYTES:
         raise InputError(f"music file '{name}' is larger than {_size(MAX_MUSIC_UPLOAD_BYTES)}")
@@ -205,6 +207,7 @@ def check_mesh_upload(name: str, data: bytes) -> str:
     which tells the reader its format."""
     from museforge.sculpture.meshfile import check_mesh_bytes
 
+    name = _one_line(name)  # a client's name may hold line breaks
     if len(data) > MAX_MESH_UPLOAD_BYTES:
         raise InputError(f"mesh '{name}' is larger than {_size(MAX_MESH_UPLOAD_BYTES)}")
     check_mesh_bytes(name, data)  # it read the format from this suffix
@@ -213,6 +216,8 @@ def check_mesh_upload(name: str, data: bytes) -> str:
 
 def _member_path(name: str, member: str) -> PurePosixPath:
     """The relative path a member may be written to; InputError if it could escape."""
+    if not member:
+        raise InputError(f"zip '{name}' has a member with no name")
     posix = member.replace("\\", "/")  # Windows tools sometimes write backslashes
     windows = PureWindowsPath(member)
     if "\0" in member or posix.startswith("/") or windows.drive or windows.root:
@@ -261,6 +266,7 @@ def safe_extract_zip(
     Returns the extracted files' paths under `dest`, sorted.
     """
     suffixes = {s.lower() for s in allowed_suffixes}
+    name = _one_line(name)  # a client's name may hold line breaks
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
     except Exception as err:  # untrusted bytes: any failure means unreadable

@@ -10,16 +10,19 @@ import json
 import os
 import re
 import secrets
-from dataclasses import dataclass
+import shutil
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from museforge.core.artifact import MANIFEST_FILE, WEIGHTS_FILE, LoadedModel, load_artifact
 from museforge.core.atomic import atomic_write_bytes
 from museforge.core.data import datasets
 from museforge.core.media import IMAGE_SUFFIXES, MESH_SUFFIXES, MUSIC_SUFFIXES
 from museforge.design.typeset import draws_letters
-from museforge.errors import InputError
-from museforge.gallery.store import Gallery, artwork_id
+from museforge.errors import ArtifactError, InputError
+from museforge.gallery.store import INDEX_DIR, Gallery, artwork_id
 from museforge.studio.forms import CORPUS_NAME, CORPUS_PREFIX
 from museforge.studio.uploads import check_image_bytes, check_mesh_upload, check_music_bytes
 
@@ -51,6 +54,42 @@ def model_licence(manifest: dict[str, Any]) -> str:
     return found.licence if found else ""
 
 
+def model_identity(folder: Path) -> tuple[tuple[int, ...], ...]:
+    """What changes whenever a model folder's files are replaced, even by a copy that keeps
+    their times: each file's device, inode, size and change times. An OSError if a file is
+    missing."""
+    out = []
+    for name in (MANIFEST_FILE, WEIGHTS_FILE):
+        st = (folder / name).stat()
+        out.append((st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
+    return tuple(out)
+
+
+def load_fresh(folder: Path) -> LoadedModel:
+    """The model in ``folder`` as its files are now: a folder replaced or removed while it
+    is read gives a one-line ArtifactError (the weights' hash ties them to the manifest)."""
+    try:
+        return load_artifact(folder)
+    except OSError as err:
+        reason = err.strerror or str(err)
+        raise ArtifactError(f"model '{folder}' changed while it was read ({reason})") from None
+
+
+def _well_formed(manifest: Any) -> bool:
+    """Whether a manifest has the shape the Models page reads (a kind, and objects where
+    objects belong); a folder someone else's tool wrote otherwise is not offered."""
+    return (
+        isinstance(manifest, dict)
+        and isinstance(manifest.get("kind"), str)
+        and all(isinstance(manifest.get(k, {}), dict) for k in ("data", "weights", "metrics"))
+    )
+
+
+def staging_dir(gallery: Gallery) -> Path:
+    """Where generate jobs stage their outputs before moving them into the gallery."""
+    return gallery.root / INDEX_DIR / "staging"
+
+
 @dataclass
 class Workspace:
     """Starter models (read-only), the gallery, and the studio's own folders."""
@@ -59,6 +98,9 @@ class Workspace:
     models_dir: Path
     trained_dir: Path
     uploads_dir: Path
+    # Encoders loaded once, each with the identity of its files: a replaced model reloads.
+    _embedders: dict[Path, tuple[Any, Any]] = field(default_factory=dict, repr=False)
+    _embedders_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
     def at(cls, gallery_root: Path, models_dir: Path) -> Workspace:
@@ -68,14 +110,23 @@ class Workspace:
 
     def remove_stale_temp_files(self) -> int:
         """Delete the temporary files of atomic writes cut short (a killed server) from the
-        gallery's artwork folders; how many. Run at startup, before any job writes."""
+        gallery's artwork folders, and jobs' staged outputs; how many. Run at startup,
+        before any job writes; under the gallery's lock, so a CLI saving meanwhile keeps
+        its own temporary files."""
         removed = 0
-        for dirpath, dirnames, filenames in os.walk(self.gallery.root):
-            dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-            for name in filenames:
-                if _ATOMIC_TMP.match(name):
-                    (Path(dirpath) / name).unlink(missing_ok=True)
-                    removed += 1
+        with self.gallery.exclusive():
+            # generate jobs stage their outputs here (studio/runners.py); a job run again
+            # after a kill writes them afresh, so whatever is left is stale
+            staging = staging_dir(self.gallery)
+            if staging.is_dir():
+                removed += sum(1 for p in staging.rglob("*") if p.is_file())
+                shutil.rmtree(staging, ignore_errors=True)
+            for dirpath, dirnames, filenames in os.walk(self.gallery.root):
+                dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+                for name in filenames:
+                    if _ATOMIC_TMP.match(name):
+                        (Path(dirpath) / name).unlink(missing_ok=True)
+                        removed += 1
         return removed
 
     # --- models -------------------------------------------------------------------------
@@ -88,6 +139,8 @@ class Workspace:
                     data = json.loads(manifest.read_text(encoding="utf-8"))
                 except (OSError, ValueError):
                     continue  # a half-trained or damaged folder is not offered
+                if not _well_formed(data):
+                    continue
                 entry = {
                     "name": prefix + manifest.parent.name,
                     "kind": data.get("kind"),
@@ -117,13 +170,35 @@ class Workspace:
                 return folder
         raise InputError(f"no model called '{name}' (see the Models page)")
 
+    def load_model(self, name: str, kind: str | None = None) -> LoadedModel:
+        """The model called ``name`` (see :meth:`model_path`) loaded from its files as they
+        are now, never a copy from before its folder was replaced."""
+        return load_fresh(self.model_path(name, kind))
+
     def embedder(self, encoder: str | None = None) -> Any:
         """The text–image encoder the studio model ``encoder`` names, else the best
-        starter; an InputError when there is none."""
-        from museforge.crossmodal.embedder import default_encoder, encoder_embedder
+        starter; an InputError when there is none. Loaded once, and again whenever its
+        folder's files change."""
+        from museforge.crossmodal.embedder import EncoderEmbedder, default_encoder
 
         folder = self.model_path(encoder) if encoder else default_encoder(self.models_dir)
-        return encoder_embedder(folder)
+        folder = folder.resolve()
+        with self._embedders_lock:
+            try:
+                before = model_identity(folder)
+            except OSError:
+                before = None  # being replaced or removed: the loader says so in one line
+            cached = self._embedders.get(folder)
+            if cached is not None and before is not None and cached[0] == before:
+                return cached[1]
+            found = EncoderEmbedder(load_fresh(folder))
+            try:
+                unchanged = before is not None and model_identity(folder) == before
+            except OSError:
+                unchanged = False
+            if unchanged:  # not replaced while it loaded: safe to keep
+                self._embedders[folder] = (before, found)
+            return found
 
     def taste_embedder(self) -> Any | None:
         """The starter encoder whose picture vectors the taste model adds to its own

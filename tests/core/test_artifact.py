@@ -127,3 +127,47 @@ def test_atomic_directory_replaces_only_on_success(tmp_path):
         raise ValueError
     assert sorted(p.name for p in target.iterdir()) == ["a.txt"]
     assert [p.name for p in tmp_path.iterdir()] == ["run"]
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda m: m.update(weights=5), "'weights' is not a JSON object"),
+        (lambda m: m.update(data="mnist"), "'data' is not a JSON object"),
+        (lambda m: m.update(kind=["image-gan"]), "'kind' is not a string"),
+        (lambda m: m["config"].update(z_dim=-3), "config does not build a 'image-gan' model"),
+        (lambda m: m["config"].update(g_width="wide"), "config does not build"),
+        # a model of ~10^12 parameters: refused on the meta device, before any allocation
+        (lambda m: m["config"].update(g_width=10**6), "weights do not fit"),
+    ],
+)
+def test_hostile_manifests_are_one_line_artifact_errors(saved, change, message):
+    path, _ = saved
+    manifest = json.loads((path / "model.json").read_text())
+    change(manifest)
+    (path / "model.json").write_text(json.dumps(manifest))
+    with pytest.raises(ArtifactError, match=message) as info:
+        load_artifact(path)
+    assert "\n" not in str(info.value)
+
+
+def test_oversized_manifest_is_refused_before_reading(saved, monkeypatch):
+    from museforge.core import artifact
+
+    path, _ = saved
+    monkeypatch.setattr(artifact, "MAX_MANIFEST_BYTES", 100)
+    with pytest.raises(
+        ArtifactError, match=r"model.json is too large \(\d[\d,]* bytes, limit 100\)"
+    ):
+        load_artifact(path)
+
+
+def test_reading_allocates_what_the_file_holds_not_the_cap(saved, monkeypatch):
+    from museforge.core import artifact
+
+    path, model = saved
+    # read(cap) would ask for 4 EiB up front (the bytes object is allocated before reading)
+    monkeypatch.setattr(artifact, "MAX_WEIGHTS_BYTES", 2**62)
+    loaded = load_artifact(path)
+    key = "generator.up.project.weight"
+    assert torch.equal(loaded.model.state_dict()[key], model.state_dict()[key])

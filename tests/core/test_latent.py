@@ -56,3 +56,21 @@ def test_truncation_and_labels():
 def test_latent_text_round_trip_is_exact():
     z = torch.randn(64)
     assert torch.equal(decode_latent(encode_latent(z)), z)
+
+
+def test_recorded_latents_that_are_not_float32_base64_are_input_errors():
+    import pytest
+
+    from museforge.errors import InputError
+
+    for bad in (
+        "not base64!",
+        "AAAAAAA=",
+        7,
+        None,
+        "é",
+        encode_latent(torch.tensor([float("nan")])),
+    ):
+        with pytest.raises(InputError):
+            decode_latent(bad)
+    assert decode_latent(encode_latent(torch.zeros(0))).numel() == 0

@@ -81,3 +81,15 @@ def test_sources_resolve_through_the_registry(tmp_path):
 
 def test_language_is_told_by_the_script():
     assert (language_of("春风又绿江南岸"), language_of("spring wind")) == ("zh", "en")
+
+
+def test_csv_fields_past_the_csv_limit_and_oversized_captions_are_one_line_errors(tmp_path):
+    picture(tmp_path / "a.png")
+    long = "x" * 200_000  # csv refuses fields over 128 KiB; that must not escape as csv.Error
+    (tmp_path / "metadata.csv").write_text(f"file_name,text\na.png,{long}\n")
+    with pytest.raises(DataError, match=r"metadata.csv' is not valid CSV \(line \d+: field"):
+        captioned_folder(tmp_path, image_size=16)
+    (tmp_path / "metadata.csv").unlink()
+    (tmp_path / "a.txt").write_text("y" * 1_000_001)  # a caption file far past any caption
+    with pytest.raises(DataError, match=r"has no captions.*a.txt: not UTF-8 text \(larger"):
+        captioned_folder(tmp_path, image_size=16)

@@ -102,3 +102,14 @@ def test_clear_haze_drops_only_faint_alpha() -> None:
     assert np.asarray(clear_haze(picture))[0, :, 3].tolist() == [0, 0, 200]
     grey = Image.new("L", (2, 2), 7)
     assert clear_haze(grey) is grey
+
+
+def test_palette_files_are_refused_early_when_too_long(tmp_path: Path) -> None:
+    many = tmp_path / "many.hex"
+    many.write_text("#a0a0a0\n" * 300 + "not a colour\n")  # refused before the bad line
+    with pytest.raises(InputError, match=r"many.hex' has over 256 colours$"):
+        read_palette(str(many))
+    huge = tmp_path / "huge.gpl"
+    huge.write_text("GIMP Palette\n" + "#" * 1_100_000)
+    with pytest.raises(InputError, match=r"huge.gpl' cannot be read \(larger than"):
+        read_palette(str(huge))

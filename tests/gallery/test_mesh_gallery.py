@@ -148,7 +148,7 @@ def test_sync_drops_a_mesh_whose_glb_is_deleted(gallery):
     gallery.sync()
     assert gallery.count() == 1
     (gallery.root / "sculpture" / "bust.glb").unlink()
-    assert gallery.sync() == {"indexed": 0, "removed": 1}
+    assert gallery.sync() == {"indexed": 0, "removed": 1, "skipped": 0}
     assert gallery.list() == []  # its preview and turntable stay out: parts of a mesh
 
 

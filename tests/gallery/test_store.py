@@ -114,7 +114,11 @@ def test_save_indexes_the_artworks_but_not_the_overview_grid(gallery):
     assert (gallery.root / "run" / "batch-grid.png").is_file()
     assert len(ids) == 2
     assert sorted(r.path for r in gallery.list()) == ["run/one.png", "run/two.png"]
-    assert gallery.sync() == {"indexed": 0, "removed": 0}  # the grid is not an artwork
+    assert gallery.sync() == {
+        "indexed": 0,
+        "removed": 0,
+        "skipped": 0,
+    }  # the grid is not an artwork
 
 
 def test_filters_by_modality_and_model(gallery, filled):
@@ -237,7 +241,7 @@ def test_reindex_after_deleting_the_index_gives_the_same_listing(gallery, filled
     drop_index(fresh)
     synced = Gallery(gallery.root)
     try:
-        assert synced.sync() == {"indexed": 8, "removed": 0}
+        assert synced.sync() == {"indexed": 8, "removed": 0, "skipped": 0}
         assert listing(synced) == before
     finally:
         synced.close()
@@ -254,11 +258,11 @@ def test_sync_follows_files_written_changed_and_deleted_by_hand(gallery, filled)
     (root / "readme.md").write_text("# hi\n")
     (root / "hand" / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(64))
     (root / "hand" / "empty.png").write_bytes(b"")
-    assert gallery.sync() == {"indexed": 1, "removed": 0}
+    assert gallery.sync() == {"indexed": 1, "removed": 0, "skipped": 0}
     hand = artwork_id("hand/hand.png")
     assert [r.id for r in gallery.list(limit=1)] == [hand]
     assert gallery.count() == 6
-    assert gallery.sync() == {"indexed": 0, "removed": 0}  # nothing changed
+    assert gallery.sync() == {"indexed": 0, "removed": 0, "skipped": 0}  # nothing changed
 
     # Marks edited by hand (or by another program) are noticed.
     side = root / "hand" / "hand.png.user.json"
@@ -277,7 +281,7 @@ def test_sync_follows_files_written_changed_and_deleted_by_hand(gallery, filled)
     # A deleted file leaves the index; the rest stays.
     (root / "hand" / "hand.png").unlink()
     (root / "gan" / "fox.png").unlink()
-    assert gallery.sync() == {"indexed": 0, "removed": 2}
+    assert gallery.sync() == {"indexed": 0, "removed": 2, "skipped": 0}
     for gone in (hand, filled["fox"]):
         with pytest.raises(InputError):
             gallery.get(gone)
@@ -482,7 +486,7 @@ def test_frames_whose_animation_is_gone_are_listed_again(gallery):
     path = gallery.file_path(gif_id)
     path.unlink()
     path.with_name(path.name + ".json").unlink()
-    assert gallery.sync() == {"indexed": 0, "removed": 1}
+    assert gallery.sync() == {"indexed": 0, "removed": 1, "skipped": 0}
     assert sorted(r.path for r in gallery.list()) == [
         "vae/walk-a.png",
         "vae/walk-b.png",
@@ -512,8 +516,10 @@ def test_reindex_gives_the_same_animation_and_frames(gallery, filled):
 
 def test_save_indexes_each_file_once(gallery, monkeypatch):
     calls = []
-    real = gallery.add
-    monkeypatch.setattr(gallery, "add", lambda path: calls.append(Path(path).name) or real(path))
+    real = gallery.index.upsert
+    monkeypatch.setattr(
+        gallery.index, "upsert", lambda row, *rest: calls.append(row["path"]) or real(row, *rest)
+    )
     ids = save(gallery, "once", image_art("a", 1, model=GAN), image_art("b", 2, model=GAN))
     assert len(ids) == 2
-    assert sorted(calls) == ["a.png", "b.png"]
+    assert sorted(calls) == ["once/a.png", "once/b.png"]

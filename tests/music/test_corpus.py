@@ -306,3 +306,25 @@ def test_choir_parts_are_picked_from_a_score_with_instruments_only_when_unambigu
     assert [p.partName for p in _vocal_parts(horns)] == ["Soprano", "Alto", "Tenor\rViola", "Bass"]
     assert _vocal_parts(score("Soprano 1", "Soprano 2", "Alto", "Tenor", "Bass")) is None
     assert _vocal_parts(score("Oboe", "Alto", "Tenor", "Bass")) is None
+
+
+def test_time_signatures_music21_would_stall_on_are_refused_first(tmp_path):
+    tune = "X:{n}\nT:t{n}\nM:{meter}\nL:1/8\nK:D\nA|dfa afd|e2c A2G|FAd gec|d3 d2:|\n\n"
+    abc = tmp_path / "set.abc"
+    abc.write_text("".join(tune.format(n=n, meter=m) for n, m in ((1, "1000/4"), (2, "6/8"))))
+    pieces, notes = readers.read_pieces(abc)  # music21 took ~2 minutes over 1000/4
+    assert [p.title for p in pieces] == ["set #2"] and pieces[0].time_signature == (6, 8)
+    assert notes == ["set #1: has an unusable time signature 1000/4"]
+    abc.write_text(tune.format(n=1, meter="9+9+9/8"))  # music21 reads it as 999/8
+    with pytest.raises(InputError, match=r"set.abc' has an unusable time signature 9\+9\+9/8$"):
+        readers.read_pieces(abc)
+    xml = tmp_path / "score.musicxml"
+    xml.write_text(
+        '<score-partwise version="4.0"><part-list><score-part id="P1"/></part-list>'
+        '<part id="P1"><measure number="1"><attributes><divisions>1</divisions>'
+        "<time><beats>6</beats><beat-type>100</beat-type></time></attributes>"
+        "<note><pitch><step>C</step><octave>4</octave></pitch><duration>1</duration></note>"
+        "</measure></part></score-partwise>"
+    )
+    with pytest.raises(InputError, match=r"score.musicxml' has an unusable time signature 6/100"):
+        readers.read_pieces(xml)

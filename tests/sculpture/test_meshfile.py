@@ -115,6 +115,27 @@ def test_size_is_checked_before_reading(tmp_path: Path, monkeypatch: pytest.Monk
         read_mesh(path)
 
 
+def test_reading_allocates_what_the_file_holds_not_the_cap(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "box.stl"
+    path.write_bytes(trimesh.creation.box().export(file_type="stl"))
+    # read(cap) would ask for 4 EiB up front (the bytes object is allocated before reading)
+    monkeypatch.setattr(meshfile, "MAX_MESH_BYTES", 2**62)
+    assert len(read_mesh(path).faces) == 12
+
+
+def test_mangled_files_found_by_fuzzing_are_one_line_errors() -> None:
+    for name, data, reason in [
+        ("no-faces.off", b"OFF\n3 0 0\n0 0 0\n1 0 0\n0 1 0\n", "is empty"),  # was AttributeError
+        # 2-D vertices broke trimesh.transform_points (a ValueError)
+        ("flat.obj", b"v 0 0\nv 1 0\nv 0 1\nf 1 2 3\n", r".*vertices are not 3-D points"),
+    ]:
+        with pytest.raises(InputError, match=f"'{name}' {reason}") as info:
+            mesh_from_bytes(name, data)
+        assert "\n" not in str(info.value)
+
+
 @pytest.mark.parametrize(
     ("name", "data", "reason"),
     [

@@ -1,4 +1,5 @@
-"""Job queue: states, events, cancellation, restart after a crash, concurrency, SSE."""
+"""Job queue: states, events, cancellation, restart after a crash (automatic resume),
+idempotency keys, checkpoints, concurrency, SSE."""
 
 from __future__ import annotations
 
@@ -8,11 +9,20 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from museforge.errors import InputError
-from museforge.studio.jobs import Event, Job, JobContext, JobQueue, sse_format
+from museforge.studio.jobs import (
+    MAX_AUTO_RESUMES,
+    Event,
+    Job,
+    JobCancelled,
+    JobContext,
+    JobQueue,
+    sse_format,
+)
 
 
 def add(job: Job, ctx: JobContext) -> dict:
@@ -130,7 +140,9 @@ def test_cancel_finished_job_raises(queue: JobQueue) -> None:
         queue.resume(job_id)
 
 
-def test_crashed_server_leaves_job_interrupted_and_resume_finishes_it(tmp_path: Path) -> None:
+def test_crashed_server_without_auto_resume_leaves_job_interrupted_and_resume_finishes_it(
+    tmp_path: Path,
+) -> None:
     db = tmp_path / "jobs.sqlite"
     release, seen = threading.Event(), []
 
@@ -147,7 +159,7 @@ def test_crashed_server_leaves_job_interrupted_and_resume_finishes_it(tmp_path: 
     wait_state(first, job_id, {"running"})
 
     # The first "server" dies without stopping; a new one opens the same file.
-    second = JobQueue(db, {"work": blocking})
+    second = JobQueue(db, {"work": blocking}, max_auto_resumes=0)
     second.start()
     job = second.get(job_id)
     assert job.state == "interrupted"
@@ -175,10 +187,192 @@ def test_running_row_written_directly_becomes_interrupted(tmp_path: Path) -> Non
     q.close()
     with sqlite3.connect(db) as conn:
         conn.execute("UPDATE jobs SET state = 'running' WHERE id = ?", (job_id,))
-    q = JobQueue(db, RUNNERS)
+    q = JobQueue(db, RUNNERS, max_auto_resumes=0)
     q.start()
     assert q.get(job_id).state == "interrupted"
     q.close()
+
+
+def _crash_while_running(db: Path, job_id: str) -> None:
+    """What a server killed mid-job leaves: the job's row still 'running'."""
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE jobs SET state = 'running' WHERE id = ?", (job_id,))
+
+
+def test_job_cut_short_by_a_crash_is_resumed_automatically(tmp_path: Path) -> None:
+    db = tmp_path / "jobs.sqlite"
+    q = JobQueue(db, RUNNERS)  # not started: the job stays queued until the "crash"
+    job_id = q.submit("add", {"a": 2, "b": 2})
+    q.close()
+    _crash_while_running(db, job_id)
+    q = JobQueue(db, RUNNERS)
+    q.start()
+    job = wait_state(q, job_id, {"done", "failed", "interrupted"})
+    assert job.state == "done" and job.result == {"sum": 4}
+    assert job.params == {"a": 2, "b": 2, "resume": True}
+    states = [e.data["state"] for e in q.events(job_id) if e.type == "state"]
+    assert states == ["queued", "interrupted", "queued", "running", "done"]
+    assert "resumed after the server restarted" in [
+        e.data["message"] for e in q.events(job_id) if e.type == "log"
+    ]
+    q.close()
+
+
+def test_automatic_resume_gives_up_after_repeated_crashes_until_resumed_by_hand(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "jobs.sqlite"
+    release = threading.Event()
+
+    def hang(job: Job, ctx: JobContext) -> dict:
+        release.wait(10)
+        return {"attempt": ctx.attempt}
+
+    queues = [JobQueue(db, {"hang": hang})]
+    queues[0].start()
+    job_id = queues[0].submit("hang", {})
+    wait_state(queues[0], job_id, {"running"})
+    # Each new "server" opens the file while the last one's worker still holds the job, as
+    # if that server had been killed mid-job: the job is resumed MAX_AUTO_RESUMES times.
+    for crash in range(1, MAX_AUTO_RESUMES + 2):
+        queues.append(JobQueue(db, {"hang": hang}))
+        queues[-1].start()
+        if crash <= MAX_AUTO_RESUMES:
+            wait_state(queues[-1], job_id, {"running"})
+        else:
+            assert queues[-1].get(job_id).state == "interrupted"
+    last = queues[-1]
+    time.sleep(0.2)
+    assert last.get(job_id).state == "interrupted"  # it waits for the user
+    assert "resume it to retry" in last.events(job_id)[-1].data["message"]
+    last.resume(job_id)
+    wait_state(last, job_id, {"running"})
+    release.set()  # every stale attempt wakes too; only the last one's result counts
+    job = wait_state(last, job_id, {"done"})
+    assert job.result == {"attempt": MAX_AUTO_RESUMES + 2}
+    for q in queues:
+        q.close()
+
+
+def test_an_idempotency_key_gives_the_same_job_for_the_same_request(tmp_path: Path) -> None:
+    q = JobQueue(tmp_path / "jobs.sqlite", RUNNERS)  # not started: the jobs stay queued
+    first = q.submit("add", {"a": 1, "b": 2}, key="client-7:job-1")
+    assert q.submit_keyed("add", {"b": 2, "a": 1}, "client-7:job-1") == (first, False)
+    assert q.keyed("add", {"a": 1, "b": 2}, "client-7:job-1") == first
+    assert q.keyed("add", {"a": 1, "b": 2}, "client-7:job-2") is None
+    other, new = q.submit_keyed("add", {"a": 1, "b": 2}, "client-7:job-2")
+    assert new and other != first
+    assert q.submit("add", {"a": 1, "b": 2}) != q.submit("add", {"a": 1, "b": 2})  # no key
+    assert len(q.list()) == 4
+    with pytest.raises(InputError, match="already used for another request"):
+        q.submit("add", {"a": 1, "b": 3}, key="client-7:job-1")
+    with pytest.raises(InputError, match="already used for another request"):
+        q.submit("bad", {"a": 1, "b": 2}, key="client-7:job-1")
+    for bad in ("", "has space", "é", "x" * 201):
+        with pytest.raises(InputError, match="Idempotency-Key"):
+            q.submit("add", {}, key=bad)
+    assert len(q.list()) == 4
+    q.close()
+
+
+def test_one_key_from_many_threads_at_once_makes_one_job(tmp_path: Path) -> None:
+    q = JobQueue(tmp_path / "jobs.sqlite", RUNNERS)
+    barrier = threading.Barrier(8)
+    got: list[tuple[str, bool]] = []
+
+    def send() -> None:
+        barrier.wait()
+        got.append(q.submit_keyed("add", {"a": 1, "b": 1}, "same"))
+
+    threads = [threading.Thread(target=send) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len({job_id for job_id, _ in got}) == 1
+    assert sorted(new for _, new in got) == [False] * 7 + [True]
+    assert len(q.list()) == 1
+    q.close()
+
+
+def test_a_key_outlives_a_crash_and_the_resume_it_causes(tmp_path: Path) -> None:
+    db = tmp_path / "jobs.sqlite"
+    q = JobQueue(db, RUNNERS)
+    job_id = q.submit("add", {"a": 5, "b": 5}, key="k1")
+    q.close()
+    _crash_while_running(db, job_id)
+    q = JobQueue(db, RUNNERS)
+    q.start()
+    assert wait_state(q, job_id, {"done"}).params["resume"] is True
+    # The client that lost the answer sends the same request again: the same, finished job.
+    assert q.submit_keyed("add", {"a": 5, "b": 5}, "k1") == (job_id, False)
+    assert len(q.list()) == 1
+    q.close()
+
+
+OLD_SCHEMA = """
+CREATE TABLE jobs (
+    id TEXT PRIMARY KEY, kind TEXT NOT NULL, params TEXT NOT NULL, state TEXT NOT NULL,
+    created REAL NOT NULL, started REAL, finished REAL, progress REAL NOT NULL DEFAULT 0,
+    message TEXT NOT NULL DEFAULT '', result TEXT, error TEXT,
+    attempt INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE events (
+    job_id TEXT NOT NULL, seq INTEGER NOT NULL, type TEXT NOT NULL, data TEXT NOT NULL,
+    time REAL NOT NULL, PRIMARY KEY (job_id, seq)
+);
+INSERT INTO jobs (id, kind, params, state, created) VALUES ('old', 'add', '{"a":1,"b":1}',
+    'running', 1.0);
+"""
+
+
+def test_a_database_from_before_keys_is_upgraded_in_place(tmp_path: Path) -> None:
+    db = tmp_path / "jobs.sqlite"
+    with sqlite3.connect(db) as conn:
+        conn.executescript(OLD_SCHEMA)
+    q = JobQueue(db, RUNNERS)
+    q.start()
+    assert wait_state(q, "old", {"done"}).result == {"sum": 2}
+    job_id = q.submit("add", {"a": 0, "b": 0}, key="after-upgrade")
+    assert q.submit("add", {"a": 0, "b": 0}, key="after-upgrade") == job_id
+    q.close()
+    JobQueue(db, RUNNERS).close()  # opening it again changes nothing
+
+
+def test_a_checkpoint_reaches_the_next_attempt_and_a_stale_one_cannot_write(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "jobs.sqlite"
+    release = threading.Event()
+    seen: list[dict] = []
+    refused: list[bool] = []
+
+    def steps(job: Job, ctx: JobContext) -> dict:
+        seen.append(dict(ctx.checkpoint))
+        if ctx.attempt == 1:
+            ctx.save_checkpoint({"done": [0, 1]})
+            release.wait(5)
+            try:
+                ctx.save_checkpoint({"done": ["stale"]})
+            except JobCancelled:
+                refused.append(True)
+        return {"from": ctx.checkpoint.get("done", [])}
+
+    first = JobQueue(db, {"steps": steps})
+    first.start()
+    job_id = first.submit("steps", {})
+    deadline = time.monotonic() + 5
+    while not first._saved(job_id) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    second = JobQueue(db, {"steps": steps})  # the first server "died"
+    second.start()
+    assert wait_state(second, job_id, {"done"}).result == {"from": [0, 1]}
+    release.set()
+    first.stop(timeout=2)
+    assert seen == [{}, {"done": [0, 1]}] and refused == [True]
+    assert second._saved(job_id) == {"done": [0, 1]}
+    first.close()
+    second.close()
 
 
 def test_events_after_seq_returns_only_later_ones(queue: JobQueue) -> None:
@@ -261,3 +455,58 @@ def test_sse_format_parses() -> None:
     fields = dict(line.split(": ", 1) for line in text.strip("\n").split("\n"))
     assert fields["id"] == "7" and fields["event"] == "progress"
     assert json.loads(fields["data"]) == event.data
+
+
+# --- the routes that take an Idempotency-Key -------------------------------------------------
+MODELS = Path(__file__).resolve().parents[2] / "models"
+TOKEN = "jobs-token-0123456789abcdef"
+
+
+@pytest.fixture
+def idle_client(tmp_path: Path) -> Iterator[Any]:
+    """The studio's API with its job workers not started (no lifespan): jobs stay queued."""
+    from fastapi.testclient import TestClient
+
+    from museforge.studio.app import StudioConfig, create_app
+
+    config = StudioConfig(tmp_path / "gallery", MODELS, port=8765, token=TOKEN)
+    client = TestClient(create_app(config), base_url="http://127.0.0.1:8765")
+    client.headers["X-Museforge-Token"] = TOKEN
+    yield client
+    client.app.state.jobs.close()
+
+
+def test_generate_with_a_repeated_key_answers_the_same_job(idle_client: Any) -> None:
+    body = {"model": "mnist-vae", "verb": "sample", "args": {"n": 1, "seed": 4}}
+    first = idle_client.post("/api/generate", json=body, headers={"Idempotency-Key": "a-1"})
+    again = idle_client.post("/api/generate", json=body, headers={"Idempotency-Key": "a-1"})
+    assert first.status_code == again.status_code == 200
+    assert first.json() == again.json()
+    assert "Idempotent-Replayed" not in first.headers
+    assert again.headers["Idempotent-Replayed"] == "true"
+    other = idle_client.post("/api/generate", json=body, headers={"Idempotency-Key": "a-2"})
+    unkeyed = idle_client.post("/api/generate", json=body)
+    assert len({first.json()["job"], other.json()["job"], unkeyed.json()["job"]}) == 3
+    changed = {**body, "args": {"n": 1, "seed": 5}}
+    refused = idle_client.post("/api/generate", json=changed, headers={"Idempotency-Key": "a-1"})
+    assert refused.status_code == 400 and "another request" in refused.json()["error"]
+    bad = idle_client.post("/api/generate", json=body, headers={"Idempotency-Key": "two words"})
+    assert bad.status_code == 422
+    assert len(idle_client.app.state.jobs.list()) == 3
+
+
+def test_train_with_a_repeated_key_answers_its_job_even_once_the_model_exists(
+    idle_client: Any,
+) -> None:
+    body = {"kind": "image-vae", "data": "digits", "name": "keyed", "steps": 5}
+    key = {"Idempotency-Key": "train-1"}
+    job = idle_client.post("/api/train", json=body, headers=key).json()["job"]
+    # The job "ran": its model is there, so the name is taken for any other request.
+    made = idle_client.app.state.workspace.trained_dir / "keyed" / "model.json"
+    made.parent.mkdir(parents=True)
+    made.write_text("{}")
+    again = idle_client.post("/api/train", json=body, headers=key)
+    assert again.status_code == 200 and again.json() == {"job": job}
+    assert again.headers["Idempotent-Replayed"] == "true"
+    taken = idle_client.post("/api/train", json=body, headers={"Idempotency-Key": "train-2"})
+    assert taken.status_code == 400 and "exists" in taken.json()["error"]

@@ -1,10 +1,11 @@
-"""A ``museforge studio`` killed with SIGKILL in the middle of a training job restarts with
-the gallery index consistent and the job resumable.
+"""A ``museforge studio`` killed with SIGKILL in the middle of a training job and a
+generate job restarts with the gallery index consistent and both jobs resumed.
 
 The real server runs as a subprocess on a temporary gallery; it makes and rates artworks,
 trains until a checkpoint exists, writes more artworks, and is then killed without warning.
 The restarted server lists the same artworks (the same as a fresh reindex of the files),
-reports the training job 'interrupted', resumes it from its checkpoint and cancels it.
+records the training job 'interrupted' and resumes it by itself from its checkpoint (then
+the test cancels it), and finishes the generate job with each of its pictures written once.
 Run with ``-s`` to see the measured figures.
 """
 
@@ -64,6 +65,10 @@ def _wait(studio: StudioServer, job_id: str, until: Any, what: str) -> dict:
             pytest.fail(f"job {job_id} ended {job['state']} before {what}: {job}")
         time.sleep(0.1)
     pytest.fail(f"job {job_id} did not reach {what} within {JOB_TIMEOUT_S} s: {job}")
+
+
+def _state_is(state: str) -> Any:
+    return lambda e: e["type"] == "state" and e["data"]["state"] == state
 
 
 def _listing(studio: StudioServer) -> dict[str, Any]:
@@ -130,6 +135,7 @@ def test_sigkill_during_training_keeps_gallery_and_job(
         time.sleep(0.005)
     studio.kill(signal.SIGKILL)
     killed_at = time.monotonic()
+    in_place = sum(p.name.startswith(more) for p in folder.iterdir())  # of its 17 files
 
     # Nothing half-written is visible in the gallery's own folders: every file there is
     # whole (a write cut short leaves at most a hidden temporary file beside it).
@@ -145,19 +151,29 @@ def test_sigkill_during_training_keeps_gallery_and_job(
     checkpoint_step = int(state["step"])
     assert checkpoint_step > 0
 
-    # Restart on the same gallery.
+    # Restart on the same gallery: both jobs are queued again at once.
     restart_s = studio.start()
     down_s = time.monotonic() - killed_at
     assert not _temp_files(root), "the restarted studio left temporary files of cut writes"
-    assert studio.api(f"/api/jobs/{train}")["state"] == "interrupted"
-    assert studio.api(f"/api/jobs/{more}")["state"] in {"interrupted", "done"}
-    history = list(_events(studio, train))
+    assert studio.api(f"/api/jobs/{train}")["state"] in {"queued", "running"}
+    history = list(_events(studio, train, until=_state_is("interrupted")))
     assert history[-1]["type"] == "state" and history[-1]["data"]["state"] == "interrupted"
     steps = [e["data"]["step"] for e in history if e["type"] == "progress" and "step" in e["data"]]
     assert steps, "the training job reported no steps before the kill"
     killed_step = steps[-1]
     # Progress is reported every 0.5 s, so the checkpoint may be a few steps past the last
     # report: the resumed job must go on from the checkpoint, whichever is later.
+
+    # The generate job cut short finishes: its 16 pictures, each written once (the files
+    # its killed run had put in place kept, the rest added), named after the job.
+    finished = _wait(studio, more, lambda j: j["state"] == "done", "done")
+    ids = finished["result"]["ids"]
+    assert len(set(ids)) == 16
+    pictures = sorted(p.name for p in folder.iterdir() if p.name.startswith(more))
+    assert len(pictures) == 17 and sum(p.endswith("-grid.png") for p in pictures) == 1
+    indexes = [read_artwork(folder / n)[1]["index"] for n in pictures if "-grid" not in n]
+    assert sorted(indexes) == list(range(16))
+    assert not [p for p in folder.iterdir() if "-v2" in p.name]
 
     # The artworks that existed are all there with their marks; pictures the killed job
     # wrote completely are listed too.
@@ -178,16 +194,11 @@ def test_sigkill_during_training_keeps_gallery_and_job(
     assert set(rebuilt) == set(after)
     assert {i: r.stars for i, r in rebuilt.items()} == {i: a["stars"] for i, a in after.items()}
 
-    # Resume: the job continues from its checkpoint, not from step 0.
+    # Resumed by the restart: the job continues from its checkpoint, not from step 0.
     last_seq = history[-1]["seq"]
-    resumed = studio.api(f"/api/jobs/{train}/resume", {})
-    assert resumed["state"] in {"queued", "running"}
-    progress = next(
-        e
-        for e in _events(studio, train, after=last_seq, until=lambda e: e["type"] == "progress")
-        if e["type"] == "progress"
-    )
-    resumed_step = progress["data"]["step"]
+    later = list(_events(studio, train, after=last_seq, until=lambda e: e["type"] == "progress"))
+    assert [e["data"]["state"] for e in later if e["type"] == "state"][:2] == ["queued", "running"]
+    resumed_step = later[-1]["data"]["step"]
     assert resumed_step == checkpoint_step + 1, (checkpoint_step, resumed_step)
 
     studio.api(f"/api/jobs/{train}/cancel", {})
@@ -202,7 +213,7 @@ def test_sigkill_during_training_keeps_gallery_and_job(
     print(
         f"killed at step {killed_step} (checkpoint at step {checkpoint_step}); "
         f"restarted in {restart_s:.1f} s ({down_s:.1f} s after the kill); "
-        f"resumed at step {resumed_step}; {len(after) - len(before)} artworks of the killed "
-        f"job kept, {len(cut_short)} cut-short temporary files swept; "
+        f"resumed at step {resumed_step}; the generate job had {in_place} of 17 files in "
+        f"place and finished; {len(cut_short)} cut-short temporary files swept; "
         f"whole test {time.monotonic() - began:.1f} s"
     )

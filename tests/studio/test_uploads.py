@@ -209,3 +209,25 @@ def test_a_captioned_set_keeps_its_captions_file(tmp_path):
     )
     paths = safe_extract_zip("upload.zip", data, tmp_path / "set", DATA_SUFFIXES)
     assert sorted(p.name for p in paths) == ["cat.png", "metadata.jsonl"]
+
+
+def test_upload_names_with_line_breaks_give_one_line_errors(tmp_path):
+    name = "evil\nname\u2028.zip"  # a client chooses the name; it is echoed in the error
+    checks = [
+        lambda: safe_extract_zip(name, b"not a zip", tmp_path / "d", {".png"}),
+        lambda: uploads.check_music_bytes(name.replace(".zip", ".mid"), b"MThd junk"),
+        lambda: uploads.check_mesh_upload(name.replace(".zip", ".stl"), b"junk"),
+        lambda: check_image_bytes(name.replace(".zip", ".png"), b"junk"),
+    ]
+    for check in checks:
+        with pytest.raises(InputError) as info:
+            check()
+        assert len(str(info.value).splitlines()) == 1 and "evil name" in str(info.value)
+
+
+def test_a_zip_member_without_a_name_is_refused(tmp_path):
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as zf:
+        zf.writestr(zipfile.ZipInfo(""), b"x")  # was an IndexError in ZipInfo.is_dir
+    with pytest.raises(InputError, match=r"zip 'u.zip' has a member with no name"):
+        safe_extract_zip("u.zip", out.getvalue(), tmp_path / "d", {".png"})
