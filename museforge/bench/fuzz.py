@@ -23,7 +23,7 @@ from museforge.bench.fuzz_targets import NOT_FUZZED, TARGETS
 from museforge.bench.fuzz_worker import atheris_available, folders, signature
 from museforge.errors import InputError
 
-RSS_LIMIT_MB = 2048  # a worker with every parser loaded uses ~400 MB
+RSS_LIMIT_MB = 4096  # a worker with every parser loaded uses ~400 MB; one peaked at 2.4 GB in CI
 MAX_RUNS = 8  # worker starts per parser: the first, then restarts after crashes
 START_GRACE_S = 180  # time a worker may take to start (instrumenting music21 takes ~20 s)
 KINDS = {"crash": "crashes", "timeout": "hangs", "oom": "ooms"}
