@@ -223,6 +223,17 @@ def design_garment(body: GarmentRequest, request: Request) -> ArtworkIds:
 
 
 # --- jobs ----------------------------------------------------------------------------------
+# A client-chosen key: the same request sent again with it gets the same job (studio/jobs.py)
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        pattern=r"^[!-~]{1,200}$",
+        description="client-chosen; sent again with the same request, the same job",
+    ),
+]
+
+
 class GenerateRequest(BaseModel):
     model: str
     verb: str
@@ -235,14 +246,7 @@ def generate(
     body: GenerateRequest,
     request: Request,
     response: Response,
-    idempotency_key: Annotated[
-        str | None,
-        Header(
-            alias="Idempotency-Key",
-            pattern=r"^[!-~]{1,200}$",
-            description="client-chosen; sent again with the same request, the same job",
-        ),
-    ] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> dict[str, str]:
     ws = _ws(request)
     kind = next((m["kind"] for m in ws.models() if m["name"] == body.model), None)
@@ -274,14 +278,7 @@ def train(
     body: TrainRequest,
     request: Request,
     response: Response,
-    idempotency_key: Annotated[
-        str | None,
-        Header(
-            alias="Idempotency-Key",
-            pattern=r"^[!-~]{1,200}$",
-            description="client-chosen; sent again with the same request, the same job",
-        ),
-    ] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> dict[str, str]:
     from museforge.core.train import parse_duration
 
