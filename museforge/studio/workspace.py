@@ -225,9 +225,7 @@ class Workspace:
         suffix = Path(filename).suffix.lower()
         if suffix not in IMAGE_SUFFIXES:
             suffix = ".png"
-        upload_id = secrets.token_hex(8)
-        atomic_write_bytes(self.uploads_dir / f"{upload_id}{suffix}", data)
-        return f"upload:{upload_id}"
+        return self._keep(data, suffix)
 
     def picture_path(self, ref: str) -> Path:
         """A gallery id or an ``upload:ID`` as a file the verbs can read; ``model:NAME`` as
@@ -240,6 +238,27 @@ class Workspace:
                 raise InputError(f"no uploaded picture '{ref}'")
             return found
         return self.gallery.file_path(ref)
+
+    def _keep(self, data: bytes, suffix: str) -> str:
+        """Write checked upload bytes under a new upload id; the ``upload:ID`` ref."""
+        upload_id = secrets.token_hex(8)
+        atomic_write_bytes(self.uploads_dir / f"{upload_id}{suffix}", data)
+        return f"upload:{upload_id}"
+
+    def _artwork_file(
+        self, ref: str, suffixes: frozenset[str], modality: str, missing: str, wrong: str
+    ) -> Path:
+        """An uploaded file's ``upload:ID`` or a gallery artwork's id of ``modality`` as a
+        file; InputError ``missing`` / ``wrong`` (formatted with ``ref``) otherwise."""
+        if ref.startswith("upload:"):
+            found = self._upload(ref, suffixes)
+            if found is None:
+                raise InputError(missing.format(ref=ref))
+            return found
+        record = self.gallery.get(ref)
+        if record.modality != modality:
+            raise InputError(wrong.format(ref=ref))
+        return self.gallery.root / record.path
 
     def _upload(self, ref: str, suffixes: frozenset[str]) -> Path | None:
         upload_id = ref.removeprefix("upload:")
@@ -282,40 +301,28 @@ class Workspace:
     def save_music_upload(self, filename: str, data: bytes) -> str:
         """Keep an uploaded MIDI or MusicXML file (checked first); its upload id."""
         suffix = check_music_bytes(filename, data)
-        upload_id = secrets.token_hex(8)
-        atomic_write_bytes(self.uploads_dir / f"{upload_id}{suffix}", data)
-        return f"upload:{upload_id}"
+        return self._keep(data, suffix)
 
     def music_path(self, ref: str) -> Path:
         """A gallery music artwork's id or an uploaded music file's ``upload:ID`` as a file
         the music verbs can read."""
-        if ref.startswith("upload:"):
-            found = self._upload(ref, MUSIC_SUFFIXES)
-            if found is None:
-                raise InputError(f"no uploaded music file '{ref}'")
-            return found
-        record = self.gallery.get(ref)
-        if record.modality != "music":
-            raise InputError(f"artwork {ref} is not music")
-        return self.gallery.root / record.path
+        return self._artwork_file(
+            ref,
+            MUSIC_SUFFIXES,
+            "music",
+            "no uploaded music file '{ref}'",
+            "artwork {ref} is not music",
+        )
 
     # --- meshes the user picks -------------------------------------------------------------
     def save_mesh_upload(self, filename: str, data: bytes) -> str:
         """Keep an uploaded mesh (STL, OBJ, PLY, OFF or GLB; checked first); its upload id."""
         suffix = check_mesh_upload(filename, data)
-        upload_id = secrets.token_hex(8)
-        atomic_write_bytes(self.uploads_dir / f"{upload_id}{suffix}", data)
-        return f"upload:{upload_id}"
+        return self._keep(data, suffix)
 
     def mesh_path(self, ref: str) -> Path:
         """A gallery mesh artwork's id (its GLB) or an uploaded mesh's ``upload:ID`` as a
         file the sculpture verbs can read."""
-        if ref.startswith("upload:"):
-            found = self._upload(ref, MESH_SUFFIXES)
-            if found is None:
-                raise InputError(f"no uploaded mesh '{ref}'")
-            return found
-        record = self.gallery.get(ref)
-        if record.modality != "mesh":
-            raise InputError(f"artwork {ref} is not a mesh")
-        return self.gallery.root / record.path
+        return self._artwork_file(
+            ref, MESH_SUFFIXES, "mesh", "no uploaded mesh '{ref}'", "artwork {ref} is not a mesh"
+        )
