@@ -19,7 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from museforge.errors import InputError, MuseforgeError, SettingError
-from museforge.studio.api import router
+from museforge.studio import api, api_gallery, api_jobs
 from museforge.studio.jobs import JobQueue
 from museforge.studio.runners import run_generate, run_train
 from museforge.studio.schema import document_errors
@@ -33,6 +33,8 @@ from museforge.studio.security import (
 from museforge.studio.workspace import Workspace
 
 STATIC = Path(__file__).parent / "static"
+# The API's routes, all under /api.
+ROUTERS = (api.router, api_jobs.router, api_gallery.router)
 
 
 @dataclass(frozen=True)
@@ -111,7 +113,8 @@ def create_app(config: StudioConfig) -> FastAPI:
     async def _http_error(request: Request, err: HTTPException) -> JSONResponse:
         return _error(err.status_code, str(err.detail))
 
-    app.include_router(router)
+    for router in ROUTERS:
+        app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/", include_in_schema=False)

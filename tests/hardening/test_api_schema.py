@@ -29,8 +29,8 @@ from schemathesis import GenerationMode
 from schemathesis.python.asgi import ASGIClient
 
 from museforge.core.artwork import Artwork, Result
-from museforge.studio import api
-from museforge.studio.app import StudioConfig, create_app
+from museforge.studio import api_gallery
+from museforge.studio.app import ROUTERS, StudioConfig, create_app
 
 MODELS = Path(__file__).resolve().parents[2] / "models"
 BASE = "http://127.0.0.1:8765"  # the Host the studio's security middleware expects
@@ -50,7 +50,8 @@ SETTINGS = settings(
 # Every route under /api, as (method, path template) the way the schema names them.
 ROUTES = sorted(
     (method, route.path_format)
-    for route in api.router.routes
+    for router in ROUTERS
+    for route in router.routes
     if isinstance(route, APIRoute)
     for method in route.methods
 )
@@ -378,7 +379,7 @@ def test_a_long_animation_thumbnail_keeps_evenly_spaced_frames(
     buf = io.BytesIO()
     frames[0].save(buf, format="GIF", save_all=True, append_images=frames[1:], duration=50)
     art = _gif_artwork(studio.app, "long.gif", buf.getvalue())
-    monkeypatch.setattr(api, "MAX_THUMB_FRAMES", 4)
+    monkeypatch.setattr(api_gallery, "MAX_THUMB_FRAMES", 4)
     r = studio.client.get(f"/api/gallery/{art}/thumb")
     assert r.status_code == 200 and r.headers["content-type"] == "image/gif"
     with Image.open(io.BytesIO(r.content)) as thumb:

@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from museforge.studio import api
+from museforge.studio import api, api_gallery
 from museforge.studio.app import StudioConfig, create_app
 from museforge.studio.runners import train_recipe
 
@@ -134,7 +134,7 @@ def test_an_interpolation_is_one_animated_item_with_its_frames(client):
         Image.open(client.app.state.workspace.gallery.file_path(walk)) as full,
     ):
         assert small.n_frames == full.n_frames == 6  # there and back
-        assert max(small.size) <= api.THUMB_PX
+        assert max(small.size) <= api_gallery.THUMB_PX
     assert client.get(f"/api/gallery/{stills[0]['id']}/thumb").headers["content-type"] == (
         "image/png"
     )
@@ -391,7 +391,7 @@ def test_music_artworks_serve_their_companions_and_roll_thumbnail(client):
     assert audio.headers["content-type"] == "audio/wav" and audio.content[:4] == b"RIFF"
     thumb = client.get(f"/api/gallery/{art}/thumb")
     assert thumb.headers["content-type"] == "image/png"
-    assert max(Image.open(io.BytesIO(thumb.content)).size) <= api.THUMB_PX
+    assert max(Image.open(io.BytesIO(thumb.content)).size) <= api_gallery.THUMB_PX
     # A music field takes the artwork's id (or an upload), never a path; coconet also
     # takes a Bach chorale of music21's corpus by name, and nothing else.
     args = coerce_args("chorale-coconet", "harmonise", {"melody": art})

@@ -13,7 +13,7 @@ from PIL import Image
 
 from museforge.core.artwork import Artwork, Result
 from museforge.sculpture.meshfile import mesh_from_bytes
-from museforge.studio import api
+from museforge.studio import api_gallery
 from museforge.studio.app import STATIC
 from tests.gallery.test_mesh_gallery import ROLES, write_mesh
 from tests.studio.test_api import _client
@@ -85,11 +85,11 @@ def test_the_thumbnail_is_the_turntable_else_the_preview(client, mesh):
     thumb = client.get(f"/api/gallery/{art}/thumb")
     assert thumb.headers["content-type"] == "image/gif"
     moving = Image.open(io.BytesIO(thumb.content))
-    assert moving.n_frames == 3 and max(moving.size) <= api.THUMB_PX
+    assert moving.n_frames == 3 and max(moving.size) <= api_gallery.THUMB_PX
     glb.with_name("bust.turntable.gif").unlink()
     still = client.get(f"/api/gallery/{art}/thumb")
     assert still.headers["content-type"] == "image/png"
-    assert Image.open(io.BytesIO(still.content)).size[0] <= api.THUMB_PX
+    assert Image.open(io.BytesIO(still.content)).size[0] <= api_gallery.THUMB_PX
     glb.with_name("bust.png").unlink()
     bare = client.get(f"/api/gallery/{art}/thumb")
     assert bare.status_code == 400 and "not a picture" in bare.json()["error"]
