@@ -2,6 +2,7 @@
 nothing instead of the words, and all are scored by one protocol."""
 
 import json
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -68,9 +69,8 @@ def test_class_codes_follow_the_colour_and_shape_pair(small_world):
     _, shapes = small_world
 
     class Model:
-        text = torch.nn.Module()
+        cfg = SimpleNamespace(sentence_dim=16)
 
-    Model.text.out = torch.nn.Linear(4, 16)
     codes = bench.ClassCodes(Model(), shapes, seed=0)
     vecs = codes(shapes, "en")
     attrs = shapes.attributes
