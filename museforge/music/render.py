@@ -153,7 +153,7 @@ def read_midi_provenance(path: str | Path) -> dict[str, Any]:
             if msg.type == "text" and msg.text.startswith(PROVENANCE_PREFIX):
                 try:
                     data = json.loads(msg.text[len(PROVENANCE_PREFIX) :])
-                except json.JSONDecodeError:
+                except (ValueError, RecursionError):  # bad JSON; nesting too deep
                     raise InputError(
                         f"'{path}': its museforge provenance is not valid JSON"
                     ) from None

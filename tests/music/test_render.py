@@ -119,6 +119,12 @@ def test_midi_provenance_errors_name_the_file(tmp_path):
     plain = render.write_midi(tmp_path / "plain.mid", duet(), None)
     with pytest.raises(InputError, match=r"plain\.mid.*no museforge provenance"):
         render.read_midi_provenance(plain)
+    deep = mido.MidiFile()  # provenance nested deeper than Python's JSON reader recurses
+    text = render.PROVENANCE_PREFIX + "[" * 100_000
+    deep.tracks.append(mido.MidiTrack([mido.MetaMessage("text", text=text)]))
+    deep.save(tmp_path / "deep.mid")
+    with pytest.raises(InputError, match=r"deep\.mid.*not valid JSON"):
+        render.read_midi_provenance(tmp_path / "deep.mid")
 
 
 def test_unplayable_pitch_is_refused_and_nothing_is_written(tmp_path):
