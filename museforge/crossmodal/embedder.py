@@ -108,15 +108,20 @@ class EncoderEmbedder:
 
 
 @lru_cache(maxsize=4)
-def _cached(path: Path, manifest_mtime: int) -> EncoderEmbedder:
+def _cached(path: Path, stamp: tuple[int, ...]) -> EncoderEmbedder:
     return EncoderEmbedder(load_artifact(path))
 
 
 def encoder_embedder(path: str | Path) -> EncoderEmbedder:
     """The embedder of the encoder at ``path``, loaded once per process (and again when
-    its manifest changes), so the studio's searches do not reload it."""
+    its manifest or weights change: their times, sizes and inodes), so the studio's
+    searches do not reload it."""
     path = Path(path).resolve()
     manifest = path / "model.json"
     if not manifest.is_file():
         load_artifact(path)  # raises the artifact loader's own one-line error
-    return _cached(path, manifest.stat().st_mtime_ns)
+    stamp = []
+    for file in (manifest, path / "model.safetensors"):
+        st = file.stat() if file.exists() else None
+        stamp += [st.st_mtime_ns, st.st_size, st.st_ino] if st else [0, 0, 0]
+    return _cached(path, tuple(stamp))

@@ -5,6 +5,7 @@ shapes starter — a search that finds the right picture."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -104,7 +105,12 @@ def test_vectors_labels_and_the_loaded_encoder_kept(tmp_path):
     with pytest.raises(InputError, match="not 'fr'"):
         first.labels("fr")
     tiny_encoder(tmp_path / "models")  # written again: other weights, other embedder
-    assert emb.encoder_embedder(path) is not first
+    second = emb.encoder_embedder(path)
+    assert second is not first
+    manifest = (path / "model.json").stat()
+    tiny_encoder(tmp_path / "models")  # again, its manifest's time then set back as it was
+    os.utime(path / "model.json", ns=(manifest.st_atime_ns, manifest.st_mtime_ns))
+    assert emb.encoder_embedder(path) is not second  # the weights file is another one
 
 
 @pytest.fixture(scope="module")
