@@ -1,6 +1,11 @@
 """User-facing errors: each carries a one-line message the CLI and studio show as is."""
 
 
+def one_line(err: object) -> str:
+    """An error's message (or any text) on one line (its type's name if it has none)."""
+    return " ".join(str(err).split()) or type(err).__name__
+
+
 class MuseforgeError(Exception):
     """Base class; ``str(err)`` is a complete, one-line message for the user."""
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from museforge.errors import InputError
+from museforge.errors import InputError, one_line  # one_line: also imported from here
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff"})
 # Pillow's names for the formats of IMAGE_SUFFIXES; others (EPS runs Ghostscript, for one)
@@ -55,11 +55,6 @@ _FORMAT_NAMES = {"WEBP": "WebP"}
 class UnusableFile(Exception):
     """A file that cannot be used; ``str(err)`` completes a sentence about it on one line:
     ``is too large (…)``, ``cannot be decoded (…)``."""
-
-
-def one_line(err: object) -> str:
-    """An error's message on one line (its type's name if it has no message)."""
-    return " ".join(str(err).split()) or type(err).__name__
 
 
 def _names(formats: Sequence[str]) -> str:

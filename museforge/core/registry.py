@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from museforge.core.verbs import VerbSpec, declared_settings
-from museforge.errors import ArtifactError, InputError, VerbError
+from museforge.errors import ArtifactError, InputError, VerbError, one_line
 
 ENTRY_POINT_GROUP = "museforge.kinds"
 # The verb vocabulary every kind draws from, each with what it means for any kind.
@@ -238,12 +238,13 @@ def config_from_dict(cls: type, values: dict[str, Any], source: str) -> Any:
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - known)
     if unknown:
-        raise ArtifactError(f"{source}: unknown {cls.__name__} settings: {', '.join(unknown)}")
+        names = one_line(", ".join(unknown))
+        raise ArtifactError(f"{source}: unknown {cls.__name__} settings: {names}")
     fixed = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
     try:
         return cls(**fixed)
     except (TypeError, ValueError) as err:
-        raise ArtifactError(f"{source}: invalid {cls.__name__} ({err})") from None
+        raise ArtifactError(f"{source}: invalid {cls.__name__} ({one_line(err)})") from None
 
 
 def build_model(kind: str, config: dict[str, Any], source: str = "config") -> torch.nn.Module:

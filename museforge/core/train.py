@@ -26,7 +26,7 @@ from museforge.core.artifact import save_artifact
 from museforge.core.atomic import atomic_write_bytes, atomic_write_text, atomic_write_with
 from museforge.core.outlook import KEY, outlook, read_distances
 from museforge.core.seeding import stream
-from museforge.errors import InputError, MuseforgeError
+from museforge.errors import InputError, MuseforgeError, one_line
 
 CHECKPOINT_FILE = "checkpoint.pt"
 METRICS_FILE = "metrics.jsonl"
@@ -102,7 +102,7 @@ def parse_duration(text: str) -> float:
     """Seconds in ``"90"``, ``"90s"``, ``"5m"`` or ``"1.5h"``."""
     match = _DURATION.match(str(text))
     if not match:
-        raise InputError(f"cannot read duration '{text}' (use e.g. 90s, 5m or 1h)")
+        raise InputError(f"cannot read duration '{one_line(text)}' (use e.g. 90s, 5m or 1h)")
     scale = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hr": 3600}[match[2] or "s"]
     return float(match[1]) * scale
 

@@ -60,6 +60,9 @@ def test_build_model_rejects_unknown_settings(temp_kind):
     assert isinstance(registry.build_model("test-kind", {"width": 3}), Net)
     with pytest.raises(ArtifactError, match="unknown Cfg settings: depth"):
         registry.build_model("test-kind", {"depth": 3})
+    with pytest.raises(ArtifactError) as caught:  # a key from an edited manifest
+        registry.build_model("test-kind", {"dep\nth": 3})
+    assert str(caught.value) == "config: unknown Cfg settings: dep th"
     with pytest.raises(ArtifactError, match="unknown model kind"):
         registry.get_kind("nope")
 

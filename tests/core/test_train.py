@@ -32,6 +32,9 @@ def test_parse_duration():
     assert parse_duration("1.5h") == 5400
     with pytest.raises(InputError, match="five minutes"):
         parse_duration("five minutes")
+    with pytest.raises(InputError) as caught:  # text from a form or recipe, newlines and all
+        parse_duration("5\nminutes\r\n")
+    assert str(caught.value) == "cannot read duration '5 minutes' (use e.g. 90s, 5m or 1h)"
 
 
 def test_settings_need_a_budget():
