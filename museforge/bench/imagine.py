@@ -78,7 +78,7 @@ class ClassCodes:
     any captioned picture."""
 
     def __init__(self, model: Any, data: CaptionedImages, seed: int):
-        self.dim = model.cfg.sentence_dim
+        self.dim = model.text.out.out_features
         self.model = model
         self.shapes = data.attributes is not None
         self.kmeans = None
@@ -112,7 +112,7 @@ def _condition(task: Any, condition: str, seed: int) -> Codes:
     if condition == "words":
         return lambda data, lang: task.model.sentences([c[lang] for c in data.captions])
     if condition == "none":
-        table = torch.zeros(len(task.data), task.model.cfg.sentence_dim)
+        table = torch.zeros(len(task.data), task.model.text.out.out_features)
         task.sentences = {lang: table for lang in task.sentences}
         return lambda data, lang: torch.zeros(len(data.captions), table.shape[1])
     codes = ClassCodes(task.model, task.data, seed)
@@ -134,8 +134,6 @@ def _train(
 ) -> tuple[Any, Codes]:
     arch, condition = CONTENDERS[contender]
     settings, batch = ARCHES[arch]
-    if condition != "words" and arch != "gan":  # codes are no words: nothing to read
-        settings = {**settings, "text_reader": 0}
     recipe = Recipe(
         kind="text-to-image",
         data=data,

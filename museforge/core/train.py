@@ -285,11 +285,8 @@ class Trainer:
             "steps_done": self.step,
             "train_seconds": round(self.elapsed, 2),
         }
-        # A task may have more to say of its data once trained (what its tuned parts read).
-        record = getattr(self.task, "data_record", dict)()
-        data_info = {**self.data_info, **record}
         save_artifact(
-            self.out_dir, self.task.kind, config, state, recipe, data_info, {"train": metrics}
+            self.out_dir, self.task.kind, config, state, recipe, self.data_info, {"train": metrics}
         )
 
     # -- the loop ------------------------------------------------------------------------

@@ -103,23 +103,12 @@ class TextEncoder(nn.Module):
         self.norm = nn.LayerNorm(cfg.text_width)
         self.out = nn.Linear(cfg.text_width, cfg.embed_dim)
 
-    def states(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Each character's normalised state (B×L×text_width) and the pad mask (B×L), the
-        columns that are pads in every caption left out."""
-        used = int((ids != 0).sum(1).max().clamp_min(1))
-        ids = ids[:, :used]
-        pad = ids == 0
-        h = self.body(self.embed(ids) + self.pos[:used], src_key_padding_mask=pad)
-        return self.norm(h), pad
-
-    def pool(self, states: torch.Tensor, pad: torch.Tensor) -> torch.Tensor:
-        """The unit sentence vector: the mean state over the caption, projected."""
-        keep = (~pad).unsqueeze(-1).to(states.dtype)
-        mean = (states * keep).sum(1) / keep.sum(1).clamp_min(1)
-        return F.normalize(self.out(mean), dim=-1)
-
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        return self.pool(*self.states(ids))
+        pad = ids == 0
+        h = self.body(self.embed(ids) + self.pos[: ids.shape[1]], src_key_padding_mask=pad)
+        keep = (~pad).unsqueeze(-1).to(h.dtype)
+        mean = (self.norm(h) * keep).sum(1) / keep.sum(1).clamp_min(1)
+        return F.normalize(self.out(mean), dim=-1)
 
 
 class ImageEncoder(nn.Module):

@@ -11,10 +11,6 @@ budget (its own cosine schedule), then, frozen, it encodes every picture once an
 learns those latents for the rest. The phase follows from the share of the budget done, so
 a resumed run picks up where it stopped. An autoencoder trained before (another latent
 flow's) skips the first phase.
-
-Where the model has a word reader (``text_reader``), it learns with the flow and is
-averaged with it; the sentences are then read from the frozen tower's states at each step
-instead of from a table made once.
 """
 
 from __future__ import annotations
@@ -25,36 +21,18 @@ from dataclasses import dataclass
 
 import torch
 from PIL import Image
-from torch import nn
 
 from museforge.core.grid import make_grid
-from museforge.core.latent import draw_latents
 from museforge.core.train import optimizer_step
 from museforge.crossmodal.autoencoder import PictureAutoencoder, reconstruction_loss
 from museforge.crossmodal.captioned import CaptionedImages
 from museforge.crossmodal.encoder import TextImageEncoder
 from museforge.crossmodal.flow import flow_loss
-from museforge.crossmodal.imagine import (
-    ImagineConfig,
-    TextToImage,
-    sentence_vectors,
-    sentences_from_states,
-)
-from museforge.crossmodal.imagine_task import (
-    PREVIEW_PROMPTS,
-    neutral_record,
-    pick_languages,
-    pick_sentences,
-    preview_captions,
-    preview_inputs,
-    sentence_table,
-)
+from museforge.crossmodal.imagine import ImagineConfig, TextToImage
+from museforge.crossmodal.imagine_task import pick_sentences, preview_inputs, sentence_table
 from museforge.nn.gan import EMAGenerator
 
 WARMUP_STEPS = 100
-# A reading flow keeps its captions' tower states (half precision) when they take at most
-# this much memory: reading them again costs as much as a flow step.
-STATE_CACHE_BYTES = 512 * 2**20
 
 
 @dataclass(frozen=True)
@@ -98,19 +76,9 @@ class FlowTask:
         torch.manual_seed(seed)
         self.model = TextToImage(cfg)
         self.model.text.load_state_dict(encoder.text.state_dict())
+        self.sentences = sentence_table(self.model, data)
         self.languages = [tuple(sorted(c)) for c in data.captions]
-        self.reads = bool(cfg.text_reader)
-        net: nn.Module = self.model.flow
-        if self.reads:  # the flow and its word reader learn, and are averaged, as one
-            net = nn.ModuleDict({"flow": net, "reader": self.model.reader})
-            self.ids = {
-                lang: self.model.tokens.encode([c.get(lang, "") for c in data.captions])
-                for lang in sorted({lang for c in data.captions for lang in c})
-            }
-            self._states = self._tower_states()
-        else:
-            self.sentences = sentence_table(self.model, data)
-        self.trained = net
+        net = self.model.flow
         self.ema = EMAGenerator(net, training.ema_decay)
         self.opt = torch.optim.AdamW(net.parameters(), training.lr, weight_decay=0.0)
         self.autoencoder = self.model.autoencoder if cfg.latent else None
@@ -122,7 +90,7 @@ class FlowTask:
             self.ae_opt = torch.optim.Adam(self.autoencoder.parameters(), training.autoencoder_lr)
             self._share = training.autoencoder_share
         self.num_examples = len(data)
-        self._preview = self._preview_inputs()
+        self._preview = preview_inputs(self)
         self._fraction = 0.0
         self._latents: torch.Tensor | None = None
 
@@ -163,67 +131,8 @@ class FlowTask:
             self._latents = self.autoencoder.fit_scale(self.data.images)
         return self._latents[indices]
 
-    def _flow_and_reader(self, averaged: bool) -> tuple[nn.Module, nn.Module | None]:
-        """The flow network and its word reader (None without one): those being trained,
-        or their running averages."""
-        net = self.ema.model if averaged else self.trained
-        if self.reads:
-            return net["flow"], net["reader"]
-        return net, None
-
-    @torch.no_grad()
-    def _tower_states(self) -> dict[str, tuple[torch.Tensor, torch.Tensor]] | None:
-        """Language -> the frozen tower's states of every caption (half precision) and
-        their pad masks, if they fit :data:`STATE_CACHE_BYTES`; else None."""
-        text = self.model.text.eval()
-        width = text.norm.normalized_shape[0]
-        used = {lang: int((ids != 0).sum(1).max()) for lang, ids in self.ids.items()}
-        if sum(len(self.ids[k]) * n * width * 2 for k, n in used.items()) > STATE_CACHE_BYTES:
-            return None
-        cache = {}
-        for lang, ids in self.ids.items():
-            ids = ids[:, : used[lang]]
-            states = torch.zeros(len(ids), used[lang], width, dtype=torch.float16)
-            for i in range(0, len(ids), 512):
-                part, _ = text.states(ids[i : i + 512])
-                states[i : i + len(part), : part.shape[1]] = part.half()
-            cache[lang] = (states, ids == 0)
-        return cache
-
-    def _read(
-        self, rows: list[tuple[str, int]], reader: nn.Module, cached: bool = True
-    ) -> torch.Tensor:
-        """The sentences of the captions at (language, row), as ``reader`` reads them: from
-        the kept tower states (training), or exactly from the words (``cached`` off)."""
-        text = self.model.text.eval()
-        if self._states is None or not cached:
-            ids = torch.stack([self.ids[lang][i] for lang, i in rows])
-            return sentence_vectors(text, reader, ids)
-        states = [self._states[lang][0][i] for lang, i in rows]
-        pads = [self._states[lang][1][i] for lang, i in rows]
-        length = max(len(p) for p in pads)
-        batch = torch.zeros(len(rows), length, states[0].shape[1])
-        pad = torch.ones(len(rows), length, dtype=torch.bool)
-        for j, (st, pd) in enumerate(zip(states, pads, strict=True)):
-            batch[j, : len(st)] = st.float()
-            pad[j, : len(pd)] = pd
-        used = int((~pad).sum(1).max())
-        return sentences_from_states(text, reader, batch[:, :used], pad[:, :used])
-
-    def _preview_inputs(self) -> tuple[torch.Tensor, torch.Tensor]:
-        if not self.reads:
-            return preview_inputs(self)
-        z = draw_latents(self.model.z_dim, self.seed, PREVIEW_PROMPTS)
-        rows = len(preview_captions(self.data))
-        return z.repeat(rows, 1), torch.empty(0)  # the words are read at each preview
-
     def _sentences(self, indices: torch.Tensor, noise: torch.Generator) -> torch.Tensor:
-        if self.reads:
-            langs = pick_languages(self, indices, noise)
-            rows = list(zip(langs, indices.tolist(), strict=True))
-            words = self._read(rows, self.model.reader.train())
-        else:
-            words = pick_sentences(self, indices, noise)
+        words = pick_sentences(self, indices, noise)
         keep = torch.rand(len(words), generator=noise) >= self.training.drop_caption
         return words * keep[:, None]
 
@@ -233,9 +142,9 @@ class FlowTask:
             loss = reconstruction_loss(ae, self.data.images[indices], noise)
             optimizer_step(loss, ae, self.ae_opt, clip=self.training.grad_clip)  # type: ignore[arg-type]
             return {"reconstruction": loss.item()}
-        net = self.trained.train()
-        words = self._sentences(indices, noise)
-        loss = flow_loss(self.model.flow, self._targets(indices), words, noise)
+        net = self.model.flow
+        net.train()
+        loss = flow_loss(net, self._targets(indices), self._sentences(indices, noise), noise)
         optimizer_step(loss, net, self.opt, clip=self.training.grad_clip)
         self.ema.update(net)
         return {"loss": loss.item()}
@@ -248,36 +157,12 @@ class FlowTask:
             pictures = self.data.images[: len(z) // 2]
             rebuilt = self.autoencoder.eval().decode(self.autoencoder.encode(pictures))  # type: ignore[union-attr]
             return make_grid(torch.cat([pictures, rebuilt.clamp(-1, 1)]), nrow=int(len(z) ** 0.5))
-        flow, reader = self._flow_and_reader(averaged=True)
-        if reader is not None:  # the prompts as the averaged reader now reads them
-            read = self._read(preview_captions(self.data), reader.eval(), cached=False)
-            words = read.repeat_interleave(PREVIEW_PROMPTS, dim=0)
-        pictures = self.model.draw_flow(flow.eval(), z, words, self.cfg.guidance)
+        pictures = self.model.draw_flow(self.ema.model.eval(), z, words, self.cfg.guidance)
         return make_grid(pictures, nrow=int(len(z) ** 0.5))
 
     def export(self) -> tuple[ImagineConfig, dict[str, torch.Tensor]]:
         if self.autoencoder is not None and self._latents is None:
             self.autoencoder.fit_scale(self.data.images)  # stopped before the flow began
         model = copy.deepcopy(self.model)
-        flow, reader = self._flow_and_reader(averaged=True)
-        model.flow.load_state_dict(flow.state_dict())
-        if reader is not None:
-            model.reader.load_state_dict(reader.state_dict())
+        model.flow.load_state_dict(self.ema.model.state_dict())
         return self.cfg, model.state_dict()
-
-    @torch.no_grad()
-    def data_record(self) -> dict[str, str]:
-        """The neutral sentence of the trained model, for its manifest."""
-        _, reader = self._flow_and_reader(averaged=True)
-        if reader is None:
-            return neutral_record(self.sentences)
-        table = {}
-        for lang, ids in self.ids.items():
-            rows = [(lang, i) for i in range(len(ids))]
-            read = [
-                self._read(rows[i : i + 512], reader.eval(), cached=False)
-                for i in range(0, len(rows), 512)
-            ]
-            has = torch.tensor([lang in c for c in self.data.captions])
-            table[lang] = torch.cat(read) * has[:, None]
-        return neutral_record(table)

@@ -23,12 +23,10 @@ from torch.nn.utils.parametrizations import spectral_norm
 from museforge.crossmodal.autoencoder import FACTOR, PictureAutoencoder
 from museforge.crossmodal.encoder import CaptionTokens, EncoderConfig, TextEncoder
 from museforge.crossmodal.flow import FlowNet, sample_flow
-from museforge.crossmodal.reader import WordReader
 from museforge.nn.blocks import plan_resolutions
 
 ARCHS = ("latent-flow", "flow", "gan")
 TRAIN_ARCH = "latent-flow"  # chosen by measurement: docs/crossmodal.md
-TRAIN_READER = 4  # queries of a new flow's word reader: docs/crossmodal.md
 
 
 @dataclass(frozen=True)
@@ -39,9 +37,7 @@ class ImagineConfig:
     halves the grid down to 4×4; drawn in ``sample_steps`` Heun steps with classifier-free
     ``guidance``) in the latent grid (``latent_channels`` numbers per cell) of an
     autoencoder (``autoencoder_width``) trained first; "flow": the same flow in pixels;
-    "gan": DF-GAN (``z_dim``, ``g_width``, ``d_width``). A flow with ``text_reader``
-    queries also reads the words itself (:mod:`museforge.crossmodal.reader`); 0 (models
-    trained before) hears the encoder's sentence vector alone."""
+    "gan": DF-GAN (``z_dim``, ``g_width``, ``d_width``)."""
 
     encoder: dict
     image_size: int = 64
@@ -55,7 +51,6 @@ class ImagineConfig:
     guidance: float = 2.0
     latent_channels: int = 8
     autoencoder_width: int = 64
-    text_reader: int = 0  # an artifact's default; new flows are trained with TRAIN_READER
 
     def __post_init__(self) -> None:
         base, _ = plan_resolutions(self.image_size)
@@ -75,16 +70,6 @@ class ImagineConfig:
             raise ValueError(
                 f"autoencoder_width must be a multiple of 8 (got {self.autoencoder_width})"
             )
-        if not 0 <= self.text_reader <= 16:
-            raise ValueError(f"text_reader must be 0..16 queries (got {self.text_reader})")
-        if self.text_reader and not self.is_flow:
-            raise ValueError("text_reader needs a flow (arch latent-flow or flow), not the GAN")
-
-    @property
-    def sentence_dim(self) -> int:
-        """Numbers in a sentence vector: the encoder's, and the reader's beside it."""
-        embed = self.encoder_config.embed_dim
-        return 2 * embed if self.text_reader else embed
 
     @property
     def is_flow(self) -> bool:
@@ -214,9 +199,7 @@ class TextToImage(nn.Module):
             channels, side, _ = cfg.flow_shape
             if cfg.latent:
                 self.autoencoder = PictureAutoencoder(channels, cfg.autoencoder_width)
-            self.flow = FlowNet(side, cfg.flow_width, cfg.sentence_dim, cfg.flow_depth, channels)
-            if cfg.text_reader:
-                self.reader = WordReader(enc.text_width, cfg.text_reader, enc.embed_dim)
+            self.flow = FlowNet(side, cfg.flow_width, enc.embed_dim, cfg.flow_depth, channels)
         else:
             self.generator = Generator(cfg, enc.embed_dim)
             self.critic = Critic(cfg, enc.embed_dim)
@@ -233,8 +216,8 @@ class TextToImage(nn.Module):
         """The sentence vectors of ``prompts``, scaled from unit length to √dim so that
         their entries weigh as much as the noise's beside them."""
         self.text.eval()
-        reader = self.reader.eval() if self.cfg.text_reader else None
-        return sentence_vectors(self.text, reader, self.tokens.encode(prompts, strict))
+        vecs = self.text(self.tokens.encode(prompts, strict))
+        return vecs * vecs.shape[1] ** 0.5
 
     def generate(
         self,
@@ -268,25 +251,3 @@ class TextToImage(nn.Module):
         steps = self.cfg.sample_steps
         drawn = sample_flow(net, noise, sentence, steps, guidance, against, clamp=not latent)
         return self.autoencoder.decode(drawn).clamp(-1, 1) if latent else drawn
-
-
-def sentence_vectors(
-    text: TextEncoder, reader: WordReader | None, ids: torch.Tensor
-) -> torch.Tensor:
-    """Caption ids -> sentence vectors of length √dim: the frozen tower's, and beside it
-    what ``reader`` (where there is one; trained with the flow) gathers from its states."""
-    with torch.no_grad():
-        states, pad = text.states(ids)
-    return sentences_from_states(text, reader, states, pad)
-
-
-def sentences_from_states(
-    text: TextEncoder, reader: WordReader | None, states: torch.Tensor, pad: torch.Tensor
-) -> torch.Tensor:
-    """:func:`sentence_vectors` from the tower's states (B×L×width) and pad mask, computed
-    before (a flow's training keeps those of its captions)."""
-    with torch.no_grad():
-        vecs = text.pool(states, pad) * text.out.out_features**0.5
-    if reader is None:
-        return vecs
-    return torch.cat([vecs, reader(states, pad)], dim=1)

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from museforge.core.grid import make_grid
-from museforge.core.latent import draw_latents, encode_latent
+from museforge.core.latent import draw_latents
 from museforge.core.train import optimizer_step
 from museforge.crossmodal.captioned import CaptionedImages
 from museforge.crossmodal.encoder import TextImageEncoder
@@ -69,50 +69,31 @@ def sentence_table(model: TextToImage, data: CaptionedImages) -> dict[str, torch
     return table
 
 
-def neutral_record(table: dict[str, torch.Tensor]) -> dict[str, str]:
-    """The manifest's neutral sentence (where guidance and "more" start from): the mean of
-    every training caption's in ``table`` (lang -> N×D, zero rows where a picture has no
-    caption in that language)."""
-    rows = torch.cat(list(table.values()))
-    return {"mean_sentence": encode_latent(rows[rows.any(1)].mean(0))}
-
-
-def pick_languages(task, indices: torch.Tensor, noise: torch.Generator) -> list[str]:
-    """One of each picture's caption languages, drawn at random (so "grinning face" and
-    its Chinese name both steer the picture)."""
-    picked = []
+def pick_sentences(task, indices: torch.Tensor, noise: torch.Generator) -> torch.Tensor:
+    """Each picture's sentence in one of its caption languages, drawn at random, from the
+    task's table (so "grinning face" and its Chinese name both steer the picture)."""
+    rows = []
     for i in indices.tolist():
         langs = task.languages[i]
-        picked.append(langs[int(torch.randint(len(langs), (1,), generator=noise))])
-    return picked
+        lang = langs[int(torch.randint(len(langs), (1,), generator=noise))]
+        rows.append(task.sentences[lang][i])
+    return torch.stack(rows)
 
 
-def pick_sentences(task, indices: torch.Tensor, noise: torch.Generator) -> torch.Tensor:
-    """Each picture's sentence in one of its caption languages, from the task's table."""
-    langs = pick_languages(task, indices, noise)
-    return torch.stack(
-        [task.sentences[lang][i] for lang, i in zip(langs, indices.tolist(), strict=True)]
-    )
-
-
-def preview_captions(data: CaptionedImages) -> list[tuple[str, int]]:
-    """(language, row) of up to eight distinct captions of ``data``: a preview's prompts."""
+def preview_inputs(task) -> tuple[torch.Tensor, torch.Tensor]:
+    """Eight distinct captions of ``task.data``, each with the same eight latents: a preview
+    grid's rows are prompts."""
     seen: dict[str, int] = {}
-    for i, caption in enumerate(data.captions):
+    for i, caption in enumerate(task.data.captions):
         text = caption.get("en") or next(iter(caption.values()))
         seen.setdefault(text, i)
         if len(seen) == PREVIEW_PROMPTS:
             break
-    return [(next(iter(sorted(data.captions[i]))), i) for i in seen.values()]
-
-
-def preview_inputs(task) -> tuple[torch.Tensor, torch.Tensor]:
-    """The preview captions' sentences, each with the same eight latents: a preview grid's
-    rows are prompts."""
-    chosen = preview_captions(task.data)
-    words = torch.stack([task.sentences[lang][i] for lang, i in chosen])
+    rows = list(seen.values())
+    lang = [next(iter(sorted(task.data.captions[i]))) for i in rows]
+    words = torch.stack([task.sentences[lg][i] for lg, i in zip(lang, rows, strict=True)])
     z = draw_latents(task.model.z_dim, task.seed, PREVIEW_PROMPTS)
-    return z.repeat(len(chosen), 1), words.repeat_interleave(PREVIEW_PROMPTS, dim=0)
+    return z.repeat(len(rows), 1), words.repeat_interleave(PREVIEW_PROMPTS, dim=0)
 
 
 class ImagineTask:
@@ -151,9 +132,6 @@ class ImagineTask:
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"g": self.opt_g, "d": self.opt_d}
-
-    def data_record(self) -> dict[str, str]:
-        return neutral_record(self.sentences)
 
     def _sentences(self, indices: torch.Tensor, noise: torch.Generator) -> torch.Tensor:
         return pick_sentences(self, indices, noise)

@@ -6,8 +6,11 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from museforge.core.artifact import load_artifact
 from museforge.core.data import skipped_record
+from museforge.core.latent import encode_latent
 from museforge.core.registry import config_from_dict, register_kind, verb
 from museforge.crossmodal import data, verbs_encoder, verbs_imagine, verbs_pictures
 from museforge.crossmodal.captioned import CaptionedImages
@@ -20,7 +23,7 @@ from museforge.crossmodal.encoder_task import (
     split,
 )
 from museforge.crossmodal.flow_task import FlowTask, FlowTraining
-from museforge.crossmodal.imagine import TRAIN_ARCH, TRAIN_READER, ImagineConfig, TextToImage
+from museforge.crossmodal.imagine import TRAIN_ARCH, ImagineConfig, TextToImage
 from museforge.crossmodal.imagine_task import ImagineTask, ImagineTraining
 from museforge.crossmodal.vocabulary import caption_vocabulary
 from museforge.errors import InputError
@@ -81,8 +84,6 @@ def imagine_task(model: dict[str, Any], training: dict[str, Any], source: str, s
     enc_cfg = encoder.model.cfg
     settings["encoder"] = dataclasses.asdict(enc_cfg)
     settings.setdefault("arch", TRAIN_ARCH)
-    if settings["arch"] != "gan":
-        settings.setdefault("text_reader", TRAIN_READER)
     settings.setdefault("image_size", enc_cfg.image_size)
     cfg = config_from_dict(ImagineConfig, settings, "model settings")
     flow = cfg.is_flow
@@ -100,8 +101,10 @@ def imagine_task(model: dict[str, Any], training: dict[str, Any], source: str, s
         task = ImagineTask(cfg, train_cfg, train, encoder.model, seed)
     if reused:
         info["autoencoder"] = {"path": str(reused.path), "sha256": reused.sha256}
-    # The task adds the neutral sentence (the mean of every training caption's) when the
-    # model is saved: a flow's word reader learns how to read them.
+    # The neutral sentence: the mean of every training caption's, which the task holds
+    # (lang -> N×D, zero rows where a picture has no caption in that language).
+    rows = torch.cat(list(task.sentences.values()))
+    info["mean_sentence"] = encode_latent(rows[rows.any(1)].mean(0))
     return task, info
 
 

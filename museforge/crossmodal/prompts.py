@@ -70,7 +70,7 @@ def prompt_sentence(
     text = " ".join(prompt.split())
     model = loaded.model
     if not text and model.cfg.is_flow:  # it learnt an unconditional field too
-        return torch.zeros(model.cfg.sentence_dim), [f"no {what}: drawn without words"]
+        return torch.zeros(model.text.out.out_features), [f"no {what}: drawn without words"]
     if not text:
         raise InputError(empty)
     room = model.tokens.context - 1

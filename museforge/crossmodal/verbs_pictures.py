@@ -97,7 +97,7 @@ def read_parent(loaded: LoadedModel, path: Path) -> Parent:
 
 def _sentence_of(loaded: LoadedModel, prov: dict[str, Any], path: Path) -> torch.Tensor:
     """The recorded sentence vector, else the one its recorded prompt(s) give."""
-    dim = loaded.model.cfg.sentence_dim
+    dim = loaded.model.cfg.encoder_config.embed_dim
     if "sentence" in prov:
         s = decode_latent(prov["sentence"])
         if s.numel() != dim:

@@ -2,7 +2,6 @@
 nothing instead of the words, and all are scored by one protocol."""
 
 import json
-from types import SimpleNamespace
 
 import pytest
 import torch
@@ -69,8 +68,9 @@ def test_class_codes_follow_the_colour_and_shape_pair(small_world):
     _, shapes = small_world
 
     class Model:
-        cfg = SimpleNamespace(sentence_dim=16)
+        text = torch.nn.Module()
 
+    Model.text.out = torch.nn.Linear(4, 16)
     codes = bench.ClassCodes(Model(), shapes, seed=0)
     vecs = codes(shapes, "en")
     attrs = shapes.attributes

@@ -7,15 +7,13 @@ import pytest
 import torch
 
 from museforge.core.artifact import load_artifact
-from museforge.core.latent import decode_latent
 from museforge.core.recipe import Recipe, train_from_recipe
 from museforge.core.registry import call_verb
-from museforge.crossmodal import data, flow_task
+from museforge.crossmodal import data
 from museforge.crossmodal.encoder_task import split
 from museforge.crossmodal.flow import FlowNet, flow_loss, sample_flow
 from museforge.crossmodal.flow_task import FlowTask, FlowTraining
 from museforge.crossmodal.imagine import ImagineConfig, TextToImage
-from museforge.crossmodal.reader import WordReader
 
 
 def test_the_network_keeps_the_picture_shape_and_checks_its_size():
@@ -54,8 +52,7 @@ def test_the_velocity_field_is_learnt_and_guidance_one_is_plain_conditioning():
     assert (dist.argmin(1) == torch.arange(4)).float().mean() >= 0.75
 
 
-@pytest.mark.parametrize("reader", [0, 2])
-def test_a_flow_training_step_moves_the_network_and_exports_the_average(shapes, encoder, reader):
+def test_a_flow_training_step_moves_the_network_and_exports_the_average(shapes, encoder):
     loaded = load_artifact(encoder)
     cfg = ImagineConfig(
         encoder=dataclasses.asdict(loaded.model.cfg),
@@ -63,7 +60,6 @@ def test_a_flow_training_step_moves_the_network_and_exports_the_average(shapes, 
         arch="flow",
         flow_width=8,
         sample_steps=2,
-        text_reader=reader,
     )
     train, _ = split(shapes)
     task = FlowTask(cfg, FlowTraining(), train, loaded.model, seed=0)
@@ -77,56 +73,14 @@ def test_a_flow_training_step_moves_the_network_and_exports_the_average(shapes, 
     assert all(torch.equal(before[k], after[k]) for k in before if k.startswith("text."))
     trained = task.model.flow
     assert task.preview().width > 4 * 16
-    assert task.model.flow is trained  # the preview drew with the average, untouched
+    assert task.model.flow is trained and task.model.flow is not task.ema.model  # untouched
     task.train_step(torch.arange(16), noise)
-    if reader:  # the word reader learns with the flow (once the zero-initialised layers do)
-        assert not torch.equal(before["reader.queries"], task.model.reader.queries)
-    average = task.ema.model["flow"] if reader else task.ema.model
-    assert not torch.equal(trained.inp.weight, average.inp.weight)
+    assert not torch.equal(trained.inp.weight, task.ema.model.inp.weight)
     config, state = task.export()
     model = TextToImage(config)
     model.load_state_dict(state)
-    assert torch.equal(state["flow.inp.weight"], average.inp.weight)
+    assert torch.equal(state["flow.inp.weight"], task.ema.model.inp.weight)
     assert model.z_dim == 3 * 16 * 16
-    # The manifest's neutral sentence: the mean of the training captions' as exported.
-    langs = sorted({lang for c in train.captions for lang in c})
-    vecs = [model.sentences([c[lang] for c in train.captions if lang in c]) for lang in langs]
-    mean = decode_latent(task.data_record()["mean_sentence"])
-    assert mean.shape == (cfg.sentence_dim,)
-    assert torch.allclose(mean, torch.cat(vecs).mean(0), atol=1e-4)
-
-
-def test_a_reading_flow_keeps_its_captions_tower_states_when_they_fit(shapes, encoder, monkeypatch):
-    loaded = load_artifact(encoder)
-    cfg = ImagineConfig(
-        encoder=dataclasses.asdict(loaded.model.cfg), image_size=16, arch="flow", text_reader=2
-    )
-    train, _ = split(shapes)
-    task = FlowTask(cfg, FlowTraining(), train, loaded.model, seed=0)
-    rows = [("en", 3), ("zh", 0), ("en", 7)]
-    kept = task._read(rows, task.model.reader, cached=True)
-    exact = task._read(rows, task.model.reader, cached=False)
-    assert task._states is not None and kept.shape == (3, cfg.sentence_dim)
-    assert torch.allclose(kept, exact, atol=2e-2) and not torch.equal(kept[0], kept[2])
-    monkeypatch.setattr(flow_task, "STATE_CACHE_BYTES", 0)  # too many captions to keep
-    assert FlowTask(cfg, FlowTraining(), train, loaded.model, seed=0)._states is None
-
-
-def test_the_word_reader_gives_a_second_sentence_of_the_same_length():
-    torch.manual_seed(0)
-    reader = WordReader(width=16, queries=3, dim=8)
-    states = torch.randn(2, 5, 16)
-    pad = torch.tensor([[False] * 5, [False, False, True, True, True]])
-    out = reader(states, pad)
-    assert out.shape == (2, 8) and torch.allclose(out.norm(dim=1), torch.full((2,), 8**0.5))
-    # Pads are not read: what stands there does not change the second caption's vector.
-    changed = states.clone()
-    changed[1, 2:] = 100.0
-    assert torch.allclose(reader(changed, pad)[1], out[1], atol=1e-5)
-    changed[1, 1] = 100.0  # but the words are
-    assert not torch.allclose(reader(changed, pad)[1], out[1], atol=1e-3)
-    with pytest.raises(ValueError, match="needs a flow"):
-        ImagineConfig(encoder={}, image_size=16, arch="gan", text_reader=2)
 
 
 def test_the_kind_trains_a_flow_that_imagines_reproducibly(shapes, encoder, tmp_path, monkeypatch):
