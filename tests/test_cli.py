@@ -205,3 +205,9 @@ def test_evaluate_table_shows_nested_numbers_one_level_deep():
         ("veto.draws", 3),
         ("veto.removed_mass", 0.1),
     ]
+
+
+def test_a_short_studio_token_from_the_environment_is_one_line(monkeypatch, capsys, tmp_path):
+    monkeypatch.setenv("MUSEFORGE_STUDIO_TOKEN", "tok123")
+    code, _, err = run(monkeypatch, capsys, "studio", "--port", "0", "--gallery", tmp_path)
+    assert_one_line_error(code, err, "MUSEFORGE_STUDIO_TOKEN", "at least 16", "got 6")

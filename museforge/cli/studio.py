@@ -27,7 +27,7 @@ def studio(
     import socket
 
     from museforge.studio.app import StudioConfig, serve
-    from museforge.studio.security import new_token
+    from museforge.studio.security import MIN_TOKEN_CHARS, new_token
 
     if not 1 <= workers <= 16:
         raise InputError(f"--workers must be 1 to 16 (got {workers})")
@@ -41,6 +41,11 @@ def studio(
             raise InputError(f"cannot listen on {host}:{port} ({err.strerror})") from None
     # A fixed token from the environment lets scripts and tests drive a studio they start.
     token = os.environ.get("MUSEFORGE_STUDIO_TOKEN") or new_token()
+    if len(token) < MIN_TOKEN_CHARS:  # would let a guess through: refused, said in one line
+        raise InputError(
+            f"MUSEFORGE_STUDIO_TOKEN must be at least {MIN_TOKEN_CHARS} characters "
+            f"(got {len(token)}); leave it unset for a fresh random one"
+        )
     config = StudioConfig(
         gallery or gallery_root(), models_dir(), host, port, workers=workers, token=token
     )

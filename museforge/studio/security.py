@@ -51,6 +51,9 @@ def _authority(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
+MIN_TOKEN_CHARS = 16
+
+
 @dataclass(frozen=True)
 class SecurityPolicy:
     """Where the studio listens and the token its page must send with every change."""
@@ -60,8 +63,10 @@ class SecurityPolicy:
     token: str
 
     def __post_init__(self) -> None:
-        if len(self.token) < 16:  # an empty or short token would let anyone through
-            raise ValueError("the studio token must be at least 16 characters; use new_token()")
+        if len(self.token) < MIN_TOKEN_CHARS:  # an empty or short token lets anyone through
+            raise ValueError(
+                f"the studio token must be at least {MIN_TOKEN_CHARS} characters; use new_token()"
+            )
 
     @cached_property
     def allowed_hosts(self) -> frozenset[str]:
