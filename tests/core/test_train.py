@@ -1,8 +1,11 @@
 import json
+import time
+import types
 
 import pytest
 import torch
 
+from museforge.core import train
 from museforge.core.train import (
     EpochSampler,
     Trainer,
@@ -103,7 +106,22 @@ def test_existing_run_needs_resume_and_resume_needs_a_checkpoint(bars, tmp_path)
         )
 
 
-def test_time_budget_stops_training_and_previews_are_written(bars, tmp_path):
+@pytest.fixture
+def slow_clock(monkeypatch):
+    """The trainer's clock advances 0.05 s each time it is read: a time budget then buys the
+    same steps however busy the machine is."""
+    now = [0.0]
+
+    def monotonic() -> float:
+        now[0] += 0.05
+        return now[0]
+
+    clock = types.SimpleNamespace(**{k: getattr(time, k) for k in dir(time) if k[0] != "_"})
+    clock.monotonic = monotonic
+    monkeypatch.setattr(train, "time", clock)
+
+
+def test_time_budget_stops_training_and_previews_are_written(bars, tmp_path, slow_clock):
     result = Trainer(
         gan_task(bars), settings(time_budget=1.0, preview_every=3), tmp_path, progress=False
     ).fit()
@@ -124,7 +142,7 @@ def test_previews_log_the_distance_to_the_data_and_the_run_says_its_outlook(bars
     assert result.outlook is not None and "distance to the training pictures" in result.outlook
 
 
-def test_a_time_budget_previews_at_each_tenth_of_it(bars, tmp_path):
+def test_a_time_budget_previews_at_each_tenth_of_it(bars, tmp_path, slow_clock):
     Trainer(
         gan_task(bars), settings(time_budget=1.0, preview_every=10_000), tmp_path, progress=False
     ).fit()
