@@ -10,6 +10,7 @@ from PIL import Image
 
 from museforge.core.grid import to_pil
 from museforge.core.recipe import Recipe, train_from_recipe
+from museforge.gallery.store import Gallery
 from museforge.image.data import ImageDataset
 
 TINY_GAN = {"image_size": 16, "z_dim": 8, "g_width": 8, "d_width": 8}
@@ -116,3 +117,11 @@ def write_png(path: Path, pixels: torch.Tensor) -> Path:
 
 def solid(size: int = 16, value: float = 1.0) -> Image.Image:
     return Image.new("L", (size, size), int((value + 1) * 127.5))
+
+
+@pytest.fixture
+def gallery(tmp_path):
+    """An empty gallery under tmp_path, closed afterwards (modules may define their own)."""
+    g = Gallery(tmp_path / "gallery")
+    yield g
+    g.close()

@@ -196,7 +196,15 @@ def generate(
     params = {"model": body.model, "verb": body.verb, "args": args}
     if body.keep:
         params |= {"keep": body.keep, "modality": get_kind(kind).modality}
-    job_id, new = job_queue(request).submit_keyed("generate", params, idempotency_key)
+    return _submit(request, response, "generate", params, idempotency_key)
+
+
+def _submit(
+    request: Request, response: Response, kind: str, params: dict[str, Any], key: str | None
+) -> dict[str, str]:
+    """Queue a job; a request repeated with its Idempotency-Key (or racing in meanwhile)
+    gets the first one's job, marked Idempotent-Replayed."""
+    job_id, new = job_queue(request).submit_keyed(kind, params, key)
     if not new:
         response.headers["Idempotent-Replayed"] = "true"
     return {"job": job_id}
@@ -238,10 +246,7 @@ def train(
     model_settings(workspace(request), body.kind, body.settings)  # the job resolves them again
     if (workspace(request).trained_dir / body.name / "model.json").exists():
         raise InputError(f"a trained model called '{body.name}' exists; choose another name")
-    job_id, new = job_queue(request).submit_keyed("train", params, idempotency_key)
-    if not new:  # the same request raced in meanwhile
-        response.headers["Idempotent-Replayed"] = "true"
-    return {"job": job_id}
+    return _submit(request, response, "train", params, idempotency_key)
 
 
 # --- uploads -------------------------------------------------------------------------------

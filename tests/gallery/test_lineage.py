@@ -4,18 +4,9 @@ from __future__ import annotations
 
 import hashlib
 
-import pytest
-
 from museforge.gallery.lineage import Ref, frame_of, parent_refs
 from museforge.gallery.store import Gallery
 from tests.gallery.test_store import drop_index, image_art, save
-
-
-@pytest.fixture
-def gallery(tmp_path):
-    g = Gallery(tmp_path / "gallery")
-    yield g
-    g.close()
 
 
 def sha(gallery: Gallery, art_id: str) -> str:

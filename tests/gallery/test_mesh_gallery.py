@@ -39,13 +39,6 @@ def write_mesh(folder: Path, name: str = "bust", seed: int = 7) -> Path:
     return glb
 
 
-@pytest.fixture
-def gallery(tmp_path):
-    g = Gallery(tmp_path / "gallery")
-    yield g
-    g.close()
-
-
 def test_a_mesh_is_one_artwork_with_its_companions(gallery):
     glb = write_mesh(gallery.root / "sculpture")
     save(gallery, "pictures", image_art("fox", 3, created=1000.0))

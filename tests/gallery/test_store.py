@@ -59,13 +59,6 @@ def drop_index(gallery: Gallery) -> None:
 
 
 @pytest.fixture
-def gallery(tmp_path):
-    g = Gallery(tmp_path / "gallery")
-    yield g
-    g.close()
-
-
-@pytest.fixture
 def filled(gallery):
     """Five artworks of three models and two modalities, made at known times."""
     ids = {}

@@ -41,23 +41,21 @@ def assert_index_equals_files(gallery: Gallery) -> None:
     gallery.reindex()
     assert listing(gallery) == before
     drop_index(gallery)
-    fresh = Gallery(gallery.root)
+    assert fresh_listing(gallery.root) == before
+
+
+def fresh_listing(root: Path) -> list[tuple]:
+    """What a gallery opened anew on ``root`` lists once it has synced with the files."""
+    fresh = Gallery(root)
     try:
         fresh.sync()
-        assert listing(fresh) == before
+        return listing(fresh)
     finally:
         fresh.close()
 
 
 def hidden_files(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.rglob(".*") if ".museforge" not in p.parts)
-
-
-@pytest.fixture
-def gallery(tmp_path):
-    g = Gallery(tmp_path / "gallery")
-    yield g
-    g.close()
 
 
 def tiny_vae(folder: Path, seed: int) -> Path:
@@ -303,12 +301,7 @@ def test_a_damaged_index_file_is_rebuilt_from_the_files(gallery):
     expected = listing(gallery)
     drop_index(gallery)
     (gallery.root / ".museforge" / "index.sqlite").write_bytes(b"not a database at all" * 100)
-    again = Gallery(gallery.root)
-    try:
-        again.sync()
-        assert listing(again) == expected
-    finally:
-        again.close()
+    assert fresh_listing(gallery.root) == expected
 
 
 def test_a_reindex_is_one_transaction_readers_see_the_old_index(gallery, monkeypatch):
