@@ -19,8 +19,8 @@ import torch
 from museforge.bench import machine_info
 from museforge.core.artifact import LoadedModel
 from museforge.errors import InputError
-from museforge.nn.features import feature_net
 from museforge.style.images import load_rgb, resize_long_side, resize_to
+from museforge.style.learned import style_feature_net
 from museforge.style.losses import content_loss, feature_stats, style_loss
 from museforge.style.metrics import ssim
 from museforge.style.optimise import OptimiseSettings
@@ -33,7 +33,7 @@ TARGETS = {"fast_speedup": 100.0, "fast_512_s": 1.0, "optimisation_512_s": 60.0}
 
 def quality(picture: torch.Tensor, content: torch.Tensor, style: torch.Tensor) -> dict[str, float]:
     """Content loss, style loss (random features) and luminance SSIM of ``picture``."""
-    net = feature_net("random")
+    net = style_feature_net("random")
     content = resize_to(content, *picture.shape[-2:])
     style = resize_long_side(style, max(picture.shape[-2:]))
     with torch.no_grad():
@@ -73,7 +73,7 @@ def run_style_bench(
         raise InputError(f"model '{loaded.path}' does not record its style picture")
     original, style = load_rgb(content), load_rgb(style_source)
     settings = OptimiseSettings(steps=steps)
-    net = feature_net("random")
+    net = style_feature_net("random")
     rows: dict[str, Any] = {}
     for size in sizes:
         picture = resize_long_side(original, size)

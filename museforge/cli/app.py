@@ -3,18 +3,17 @@ it once, and writing a verb's result into the gallery or a folder of the user's.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
+from museforge.core.files import models_dir
 from museforge.errors import ArtifactError, InputError
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
-REPO_MODELS = Path(__file__).resolve().parents[2] / "models"
 
 SeedOpt = Annotated[int, typer.Option("--seed", help="random seed: same seed, same output")]
 ModelArg = Annotated[str, typer.Argument(help="model directory or starter model name")]
@@ -40,11 +39,6 @@ def new_app() -> tuple[typer.Typer, typer.Typer]:
         configure_threads()
 
     return root, bench
-
-
-def models_dir() -> Path:
-    """Where starter models live: $MUSEFORGE_MODELS or the repository's models/."""
-    return Path(os.environ.get("MUSEFORGE_MODELS", REPO_MODELS))
 
 
 def resolve_model(name: str) -> Path:

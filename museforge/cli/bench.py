@@ -142,6 +142,55 @@ def bench_music(
 
 @commands.command("style")
 def bench_style(
+    content: Annotated[
+        list[str] | None, typer.Option("--content", help="content pictures [default: four photos]")
+    ] = None,
+    style: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--style", help="style pictures [default: strokes, a held-out portrait, voronoi, waves]"
+        ),
+    ] = None,
+    size: Annotated[int, typer.Option(help="long side of the results")] = 256,
+    any_model: Annotated[
+        str, typer.Option("--any-model", help="any-style network to include")
+    ] = "style-any",
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="folder for the grid and the held-out styles")
+    ] = Path("bench-results/style"),
+    json_path: JsonOpt = None,
+) -> None:
+    """Does the style come across? Contents × styles, each method scored against the issue's
+    targets (colour and texture distance to the style, SSIM to the content, speed)."""
+    from museforge.bench.style_panel import (
+        CONTENTS,
+        STYLES,
+        any_style,
+        format_table,
+        optimisation,
+        run_style_panel,
+    )
+
+    loaded = load_model(any_model)
+    methods = {
+        "optimisation, random features, no palette (before)": optimisation("random", "none"),
+        "optimisation, learned features + palette (default)": optimisation("learned", "histogram"),
+        f"any-style network {any_model}": any_style(loaded),
+    }
+    results = run_style_panel(
+        methods,
+        out_dir,
+        tuple(content or CONTENTS),
+        tuple(style or STYLES),
+        size,
+        any_model=loaded,
+        grid_method="optimisation, learned features + palette (default)",
+    )
+    _report(results, format_table(results), json_path)
+
+
+@commands.command("style-fast")
+def bench_style_fast(
     model: Annotated[str, typer.Option(help="style network to compare")] = "style-voronoi",
     content: Annotated[str, typer.Option(help="content picture")] = "chelsea",
     size: Annotated[
@@ -150,7 +199,7 @@ def bench_style(
     steps: Annotated[int | None, typer.Option(help="optimiser steps at each size")] = None,
     json_path: JsonOpt = None,
 ) -> None:
-    """Optimisation against the fast network: seconds, losses and SSIM at each size."""
+    """Optimisation against a one-style fast network: seconds, losses and SSIM at each size."""
     from museforge.bench.style import SIZES, format_table, run_style_bench
     from museforge.style.optimise import OptimiseSettings
 

@@ -23,7 +23,11 @@ SizeOpt = Annotated[int, typer.Option(help="long side of the result in pixels")]
 StepsOpt = Annotated[int, typer.Option(help="optimiser steps at each size (coarse to fine)")]
 ScaleOpt = Annotated[float, typer.Option(help="style picture's size relative to the result")]
 FeaturesOpt = Annotated[
-    str, typer.Option(help="feature network: random, random:WIDTH or vgg19:FILE.safetensors")
+    str,
+    typer.Option(
+        help="feature network: learned (models/style-features), learned:PATH, random, "
+        "random:WIDTH or vgg19:FILE.safetensors"
+    ),
 ]
 QuietOpt = Annotated[bool, typer.Option(help="no progress bar")]
 
@@ -106,6 +110,10 @@ def style(
     preserve_colour: Annotated[
         bool, typer.Option(help="keep the content's colours (transfer on luminance only)")
     ] = False,
+    palette: Annotated[
+        str,
+        typer.Option(help="how the style's colours reach the content: histogram, moments, none"),
+    ] = "histogram",
     mask: Annotated[
         str | None, typer.Option(help="picture whose white (or opaque) part gets the style")
     ] = None,
@@ -133,6 +141,7 @@ def style(
             settings=settings,
             style_scale=style_scale,
             preserve_colour=preserve_colour,
+            palette=palette,
             mask=mask,
             init=init,
             seed=seed,

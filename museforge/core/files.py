@@ -36,6 +36,14 @@ def list_files(
     return sorted(found, key=lambda p: p.parts)
 
 
+REPO_MODELS = Path(__file__).resolve().parents[2] / "models"
+
+
+def models_dir() -> Path:
+    """Where starter models live: $MUSEFORGE_MODELS or the repository's models/."""
+    return Path(os.environ.get("MUSEFORGE_MODELS", REPO_MODELS))
+
+
 def default_cache_dir() -> Path:
     """Where derived data is kept between runs: ``$MUSEFORGE_CACHE`` or ``~/.cache/museforge``."""
     return Path(os.environ.get("MUSEFORGE_CACHE") or Path.home() / ".cache" / "museforge")

@@ -64,18 +64,24 @@ class FeatureNet(nn.Module):
         self.padding_mode = "reflect"
         self.requires_grad_(False)
         self.eval()
-        wanted = set(content_layers) | set(style_layers)
-        self._last_block = max(int(n.split("_")[0][4:]) for n in wanted if n != PIXELS)
+        self._last_block = _last_block(set(content_layers) | set(style_layers))
 
     def set_tileable(self, tileable: bool) -> None:
         """Circular padding makes the features see the image as a torus (seamless tiles)."""
         self.padding_mode = "circular" if tileable else "reflect"
 
-    def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Activations by tap name (``relu{block}_{conv}``, ``pixels``) for N×3×H×W in [0, 1]."""
+    def forward(
+        self, images: torch.Tensor, only: tuple[str, ...] | None = None
+    ) -> dict[str, torch.Tensor]:
+        """Activations by tap name (``relu{block}_{conv}``, ``pixels``) for N×3×H×W in [0, 1]:
+        of the content and style taps, or of the layers ``only`` names (computing no more
+        of the network than they need)."""
         x = (images - self.mean) / self.std
-        wanted = set(self.content_layers) | set(self.style_layers)
+        wanted = set(only) if only is not None else set(self.content_layers + self.style_layers)
+        last = self._last_block if only is None else _last_block(wanted)
         taps: dict[str, torch.Tensor] = {PIXELS: images} if PIXELS in wanted else {}
+        if not last:
+            return taps
         for b, convs in enumerate(self.blocks, start=1):
             if b > 1:
                 x = _pool(x, self.padding_mode)
@@ -85,9 +91,14 @@ class FeatureNet(nn.Module):
                 name = f"relu{b}_{c}"
                 if name in wanted:
                     taps[name] = x
-            if b >= self._last_block:
+            if b >= last:
                 break
         return taps
+
+
+def _last_block(layers: set[str]) -> int:
+    """The deepest block (1-based) that the tap names ``relu{block}_{conv}`` reach."""
+    return max((int(n.split("_")[0][4:]) for n in layers if n != PIXELS), default=0)
 
 
 def _pool(x: torch.Tensor, padding_mode: str) -> torch.Tensor:
@@ -99,7 +110,8 @@ def _pool(x: torch.Tensor, padding_mode: str) -> torch.Tensor:
     return F.avg_pool2d(x, 2)
 
 
-def _convs(channels: list[int], blocks: tuple[int, ...]) -> list[list[nn.Conv2d]]:
+def conv_stack(channels: list[int], blocks: tuple[int, ...]) -> list[list[nn.Conv2d]]:
+    """Unpadded 3×3 convolutions from RGB through ``channels``, grouped in ``blocks``."""
     out, c_in, i = [], 3, 0
     for n in blocks:
         block = []
@@ -111,15 +123,22 @@ def _convs(channels: list[int], blocks: tuple[int, ...]) -> list[list[nn.Conv2d]
     return out
 
 
+SMALL_BLOCKS = (2, 2, 2, 1)  # convolutions per scale of the small networks
+SMALL_STYLE_LAYERS = (PIXELS, "relu1_1", "relu2_1", "relu3_1", "relu4_1")
+
+
+def small_channels(width: int) -> list[int]:
+    """Channels of the small networks' seven convolutions: w, w, 2w, 2w, 4w, 4w, 8w."""
+    return [width, width, 2 * width, 2 * width, 4 * width, 4 * width, 8 * width]
+
+
 def random_feature_net(width: int = 16, seed: int = RANDOM_NET_SEED) -> FeatureNet:
     """The default network: four scales of random 3×3 convolutions (widths w, 2w, 4w, 8w).
 
     Weights are He-normal with zero bias, drawn from ``seed`` on the CPU, so every run and
     every machine gets the same network. Inputs are only centred (no ImageNet statistics).
     """
-    blocks = (2, 2, 2, 1)
-    channels = [width, width, 2 * width, 2 * width, 4 * width, 4 * width, 8 * width]
-    convs = _convs(channels, blocks)
+    convs = conv_stack(small_channels(width), SMALL_BLOCKS)
     gen = torch.Generator().manual_seed(seed)
     for block in convs:
         for conv in block:
@@ -127,8 +146,9 @@ def random_feature_net(width: int = 16, seed: int = RANDOM_NET_SEED) -> FeatureN
             weight = torch.randn(conv.weight.shape, generator=gen) * (2.0 / fan_in) ** 0.5
             conv.weight.data.copy_(weight)
             conv.bias.data.zero_()
-    style = (PIXELS, "relu1_1", "relu2_1", "relu3_1", "relu4_1")
-    return FeatureNet(convs, ("relu3_2",), style, (0.5, 0.5, 0.5), (0.25, 0.25, 0.25), "random")
+    return FeatureNet(
+        convs, ("relu3_2",), SMALL_STYLE_LAYERS, (0.5, 0.5, 0.5), (0.25, 0.25, 0.25), "random"
+    )
 
 
 def vgg19_feature_net(state: dict[str, torch.Tensor] | None = None, source: str = "") -> FeatureNet:
@@ -137,7 +157,7 @@ def vgg19_feature_net(state: dict[str, torch.Tensor] | None = None, source: str 
     ``state`` holds ``features.N.weight`` / ``features.N.bias`` for N in VGG19_CONVS; extra
     keys (the classifier) are ignored. A missing key or a wrong shape is an InputError.
     """
-    convs = _convs(list(VGG19_CHANNELS), _VGG_BLOCKS)
+    convs = conv_stack(list(VGG19_CHANNELS), _VGG_BLOCKS)
     flat = [conv for block in convs for conv in block]
     if state is not None:
         where = f"VGG-19 weights '{source}'" if source else "VGG-19 weights"

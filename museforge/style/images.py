@@ -89,6 +89,7 @@ _SKIMAGE_TEXTURES: dict[str, str] = {
     "gravel": "texture: gravel, grey",
 }
 PHOTO_SET: tuple[str, ...] = tuple(_SKIMAGE_PHOTOS)
+TEXTURE_SET: tuple[str, ...] = tuple(_SKIMAGE_TEXTURES)
 
 # NTSC YIQ from RGB; the inverse is computed, not rounded, so the pair round-trips exactly.
 _RGB_TO_YIQ = torch.tensor(

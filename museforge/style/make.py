@@ -15,8 +15,8 @@ from typing import Any
 from museforge.core.artifact import library_versions
 from museforge.core.artwork import Artwork
 from museforge.errors import InputError
-from museforge.nn.features import feature_net
 from museforge.style.images import fingerprint, load_mask, load_rgb, resize_long_side, to_pil
+from museforge.style.learned import style_feature_net
 from museforge.style.optimise import MAX_SIZE, OptimiseSettings, StepHook
 from museforge.style.texture import synthesise
 from museforge.style.transfer import stylise
@@ -42,6 +42,7 @@ def style_artwork(
     settings: OptimiseSettings | None = None,
     style_scale: float = 1.0,
     preserve_colour: bool = False,
+    palette: str = "histogram",
     mask: str | None = None,
     init: str = "content",
     seed: int = 0,
@@ -57,7 +58,7 @@ def style_artwork(
         raise InputError(f"weights: {len(weights)} values for {len(styles)} style pictures")
     content_img = load_rgb(content, max_side=MAX_INPUT_SIDE)
     style_imgs = [load_rgb(s, max_side=MAX_INPUT_SIDE) for s in styles]
-    net = feature_net(features)
+    net = style_feature_net(features)
     mask_img = None
     if mask is not None:
         shaped = resize_long_side(content_img, size)
@@ -72,6 +73,7 @@ def style_artwork(
         settings=settings,
         style_scale=style_scale,
         preserve_colour=preserve_colour,
+        palette=palette,
         mask=mask_img,
         init=init,
         seed=seed,
@@ -95,6 +97,7 @@ def style_artwork(
             "size": size,
             "style_scale": style_scale,
             "preserve_colour": preserve_colour,
+            "palette": palette,
             "init": init,
             **dataclasses.asdict(settings),
         },
@@ -122,7 +125,7 @@ def texture_artwork(
     style_img = load_rgb(style, max_side=MAX_INPUT_SIDE)
     start = time.monotonic()
     result = synthesise(
-        feature_net(features),
+        style_feature_net(features),
         style_img,
         size,
         tileable=tileable,

@@ -165,3 +165,39 @@ def _plaid(size: int, rng: np.random.Generator) -> np.ndarray:
     within = (np.arange(size) % thread_px + 0.5) / thread_px
     shade = 0.88 + 0.12 * np.sin(np.pi * within)
     return (cloth * np.where(over, shade[None, :], shade[:, None])[..., None]).astype(np.float32)
+
+
+@_pattern("strokes", "painterly brush strokes: short curved dabs of a few colours on a deep ground")
+def _strokes(size: int, rng: np.random.Generator) -> np.ndarray:
+    ground = np.array([0.05, 0.07, 0.16], dtype=np.float32) * rng.uniform(0.6, 1.4)
+    paints = _vivid(rng, 5) * rng.uniform(0.7, 1.0, (5, 1)).astype(np.float32)
+    canvas = np.empty((size, size, 3), dtype=np.float32)
+    canvas[:] = ground
+    # A slowly turning direction field: neighbouring strokes lean the same way, as a
+    # painter's hand moves.
+    flow_freq, flow_phase = rng.uniform(1.0, 2.5), rng.uniform(0, 2 * np.pi)
+    for _ in range(300):
+        cy, cx = rng.random(), rng.random()
+        angle = np.sin(2 * np.pi * flow_freq * (cx + 0.6 * cy) + flow_phase) * 1.2
+        length, width = rng.uniform(0.04, 0.11), rng.uniform(0.008, 0.02)
+        bend, phase = rng.uniform(-8, 8), rng.uniform(0, 6)
+        paint = paints[rng.integers(len(paints))]
+        # Only the stroke's own neighbourhood is drawn (a box round its reach).
+        reach = length + width + abs(bend) * length**2
+        top, bottom = max(0, int((cy - reach) * size)), min(size, int((cy + reach) * size) + 1)
+        left, right = max(0, int((cx - reach) * size)), min(size, int((cx + reach) * size) + 1)
+        if top >= bottom or left >= right:
+            continue
+        dy = ((np.arange(top, bottom, dtype=np.float32) + 0.5) / size - cy)[:, None]
+        dx = ((np.arange(left, right, dtype=np.float32) + 0.5) / size - cx)[None, :]
+        along = dx * np.cos(angle) + dy * np.sin(angle)
+        across = -dx * np.sin(angle) + dy * np.cos(angle) - bend * along**2
+        inside = np.clip(1 - (along / length) ** 2, 0, 1) * np.clip(1 - (across / width) ** 2, 0, 1)
+        mask = np.clip(inside * 3, 0, 1)[..., None]
+        # Bristle marks along the stroke, and paint thinning towards its tail.
+        bristles = 0.8 + 0.2 * np.sin(across / width * 9 + phase)[..., None]
+        thin = np.clip(0.6 + 0.4 * (along / length), 0.3, 1.0)[..., None]
+        cover = mask * thin
+        box = canvas[top:bottom, left:right]
+        canvas[top:bottom, left:right] = box * (1 - cover) + paint * bristles * cover
+    return np.clip(canvas, 0, 1).astype(np.float32)

@@ -17,9 +17,9 @@ from torch import nn
 
 from museforge.core.train import optimizer_step
 from museforge.errors import InputError
-from museforge.nn.features import feature_net
 from museforge.style.fastnet import StyleNet, StyleNetConfig
 from museforge.style.images import resize_long_side, resize_to, to_pil
+from museforge.style.learned import style_feature_net
 from museforge.style.losses import Stats, content_loss, feature_stats, style_loss, tv_loss
 
 # The sampler draws example indices; each content photo stands for this many examples at
@@ -116,7 +116,7 @@ class StyleNetTask:
         torch.manual_seed(seed)
         self.net = StyleNet(cfg)
         self.opt = torch.optim.Adam(self.net.parameters(), lr=training.lr)
-        self.features = feature_net(training.features)
+        self.features = style_feature_net(training.features)
         taps = (*self.features.content_layers, *self.features.style_layers)
         unknown = [name for name in training.detail_layers if name not in taps]
         if unknown:

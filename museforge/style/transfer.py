@@ -1,7 +1,11 @@
 """Style transfer by optimisation: one content picture, one or more style pictures blended.
 
-Options: colour preservation (transfer on luminance only, Gatys et al. 2016), a mask that
-limits the style to a region, the style's scale, and a start from the content or noise.
+Colour is handled on purpose: by default the content is first recoloured with the styles'
+palette (:func:`museforge.style.colour.match_palette`), and that recoloured picture is both
+the start and the content target, so the optimisation spends itself on marks, not on
+dragging colours; or the content's own colours are kept (transfer on luminance only,
+Gatys et al. 2016). Also: a mask that limits the style to a region, the style's scale, and
+a start from the content or noise.
 """
 
 from __future__ import annotations
@@ -11,11 +15,28 @@ import torch
 from museforge.core.seeding import stream
 from museforge.errors import InputError
 from museforge.nn.features import FeatureNet
+from museforge.style.colour import match_palette
 from museforge.style.images import luminance, resize_long_side, resize_to, rgb_to_yiq, yiq_to_rgb
 from museforge.style.optimise import MAX_SIZE, OptimiseSettings, StepHook, Targets, make_targets
 from museforge.style.optimise import optimise as run_optimise
 
 INITS = ("content", "noise")
+PALETTES = ("histogram", "moments", "none")  # how the styles' palette reaches the content
+PALETTE_PIXELS = 65_536  # pixels drawn from the blended styles to describe their palette
+
+
+def blended_palette(styles: list[torch.Tensor], weights: list[float]) -> torch.Tensor:
+    """A 1×3×1×N strip of pixels drawn from the style pictures in proportion to their
+    weights (seeded): the palette of the blend."""
+    total = sum(weights)
+    gen = stream(0, "style-palette")
+    parts = []
+    for style, weight in zip(styles, weights, strict=True):
+        count = round(PALETTE_PIXELS * weight / total)
+        if count:
+            flat = style.reshape(3, -1)
+            parts.append(flat[:, torch.randint(flat.shape[1], (count,), generator=gen)])
+    return torch.cat(parts, dim=1)[None, :, None, :]
 
 
 def _grey(x: torch.Tensor) -> torch.Tensor:
@@ -39,6 +60,7 @@ def stylise(
     settings: OptimiseSettings | None = None,
     style_scale: float = 1.0,
     preserve_colour: bool = False,
+    palette: str = "histogram",
     mask: torch.Tensor | None = None,
     init: str = "content",
     seed: int = 0,
@@ -47,8 +69,10 @@ def stylise(
     """The content picture (1×3×H×W in [0, 1]) redrawn in the blended styles.
 
     ``size`` is the long side of the result; a style picture is scaled so that its long
-    side is ``style_scale`` × ``size``. ``mask`` (1×1×h×w, 1 = style) keeps the content
-    unchanged outside the region. Returns 1×3×H'×W' in [0, 1].
+    side is ``style_scale`` × ``size``. ``palette`` says how the styles' colours reach the
+    content first (``histogram``, ``moments`` or ``none``; ignored when ``preserve_colour``).
+    ``mask`` (1×1×h×w, 1 = style) keeps the content unchanged outside the region. Returns
+    1×3×H'×W' in [0, 1].
     """
     settings = settings or OptimiseSettings()
     weights = list(style_weights or [1.0] * len(styles))
@@ -62,6 +86,8 @@ def stylise(
         raise InputError(f"size must be 16..{MAX_SIZE} pixels (got {size})")
     if not 0.05 <= style_scale <= 8:
         raise InputError(f"style scale must be 0.05..8 (got {style_scale})")
+    if palette not in PALETTES:
+        raise InputError(f"palette must be one of {', '.join(PALETTES)} (got '{palette}')")
     if init not in INITS:
         raise InputError(f"init must be one of {', '.join(INITS)} (got '{init}')")
     content = resize_long_side(content, size)
@@ -69,6 +95,9 @@ def stylise(
     if preserve_colour:
         styles = [_match_luminance(s, content) for s in styles]
         work = _grey(content)
+    elif palette != "none":
+        region = None if mask is None else resize_to(mask, height, width)
+        work = match_palette(content, blended_palette(styles, weights), palette, mask=region)
     else:
         work = content
     style_side = max(16, round(size * style_scale))

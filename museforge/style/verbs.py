@@ -19,8 +19,10 @@ from museforge.style.images import (
     to_pil,
     yiq_to_rgb,
 )
+from museforge.style.moving import is_animation
 
 MIN_SIDE, MAX_SIDE = 16, 2048
+MAX_ANIMATION_SIDE = 512  # frames are stylised at most this large unless a size is given
 
 
 def _keep_colour(styled: torch.Tensor, original: torch.Tensor) -> torch.Tensor:
@@ -70,3 +72,132 @@ def stylise(
     provenance = model.provenance("stylise", lineage=lineage)
     stem = f"stylise-{Path(image).stem}"
     return Result([Artwork(name=stem, image=to_pil(styled), provenance=provenance)], stem=stem)
+
+
+def _style_weights(text: str | None, count: int) -> list[float]:
+    """Weights of ``count`` style pictures from "0.7,0.3" (None: equal)."""
+    if text is None:
+        return [1.0] * count
+    try:
+        weights = [float(part) for part in text.split(",")]
+    except ValueError:
+        raise InputError(f"weights '{text}' must be numbers separated by commas") from None
+    if len(weights) != count or any(w < 0 for w in weights) or sum(weights) <= 0:
+        raise InputError(f"give one non-negative weight per style picture ({count}), not all zero")
+    return weights
+
+
+def stylise_any(
+    model: LoadedModel,
+    image: Annotated[
+        str,
+        Param("picture to stylise: a file or a built-in name", input="image", positional=True),
+    ],
+    style: Annotated[
+        list[str], Param("style pictures: files or built-in names (several mix)", input="images")
+    ],
+    weights: Annotated[str | None, Param("blend of the styles, e.g. 0.7,0.3")] = None,
+    size: Annotated[
+        int | None,
+        Param("long side of the result [default: the picture's]", min=MIN_SIDE, max=MAX_SIDE),
+    ] = None,
+    style_scale: Annotated[
+        float, Param("style picture's size relative to the result", min=0.05, max=8)
+    ] = 1.0,
+    preserve_colour: Annotated[bool, Param("keep the picture's colours")] = False,
+    strength: Annotated[float, Param("0..1: how much of the style", min=0, max=1)] = 1.0,
+) -> Result:
+    """Stylise a picture — or every frame of an animated GIF, without flicker — in any style
+    at interactive speed (style-any): no training per style; several style pictures mix by
+    ``weights``; ``strength`` mixes the style's features with the picture's own."""
+    if not style:
+        raise InputError("give at least one style picture (--style)")
+    mix = _style_weights(weights, len(style))
+    pictures = [load_rgb(s) for s in style]
+    net = model.model
+    styles_lineage = [
+        {"source": s, "fingerprint": fingerprint(p), "weight": w}
+        for s, p, w in zip(style, pictures, mix, strict=True)
+    ]
+    stem = f"stylise-{Path(image).stem}-in-{'+'.join(Path(s).stem for s in style)}"
+    if is_animation(image):
+        return _stylise_animation(
+            model,
+            image,
+            pictures,
+            mix,
+            size,
+            style_scale,
+            preserve_colour,
+            strength,
+            stem,
+            styles_lineage,
+        )
+    original = load_rgb(image)
+    long_side = max(original.shape[-2:])
+    target = size if size is not None else min(long_side, MAX_SIDE)
+    content = original if target == long_side else resize_long_side(original, target)
+    if min(content.shape[-2:]) < MIN_SIDE:
+        raise InputError(
+            f"'{image}' is too narrow: its short side would be under {MIN_SIDE} pixels"
+        )
+    with torch.inference_mode():
+        stats = _style_stats(net, pictures, mix, max(content.shape[-2:]), style_scale)
+        styled = net(content, stats, strength=strength)
+        if preserve_colour:
+            styled = _keep_colour(styled, content)
+    lineage = {
+        "content": {"source": image, "fingerprint": fingerprint(original)},
+        "styles": styles_lineage,
+    }
+    provenance = model.provenance("stylise", lineage=lineage)
+    return Result([Artwork(name=stem, image=to_pil(styled), provenance=provenance)], stem=stem)
+
+
+def _style_stats(net, pictures: list[torch.Tensor], mix: list[float], side: int, scale: float):
+    """The mixed statistics of the style pictures, each scaled to ``scale`` × ``side``."""
+    from museforge.style.anystyle import mix_stats
+
+    style_side = max(MIN_SIDE, round(side * scale))
+    stats = [net.style_stats(resize_long_side(p, style_side)) for p in pictures]
+    return mix_stats(stats, mix)
+
+
+def _stylise_animation(
+    model: LoadedModel,
+    image: str,
+    pictures: list[torch.Tensor],
+    mix: list[float],
+    size: int | None,
+    style_scale: float,
+    preserve_colour: bool,
+    strength: float,
+    stem: str,
+    styles_lineage: list[dict[str, Any]],
+) -> Result:
+    """Every frame of an animation in the style, normalised over the whole clip."""
+    from museforge.style.moving import flicker, read_frames, stylise_frames
+
+    frames, _ = read_frames(image, size or MAX_ANIMATION_SIDE)
+    if min(frames[0].shape[-2:]) < MIN_SIDE:
+        raise InputError(f"'{image}' is too narrow: its short side is under {MIN_SIDE} pixels")
+    net = model.model
+    with torch.inference_mode():
+        stats = _style_stats(net, pictures, mix, max(frames[0].shape[-2:]), style_scale)
+        styled = stylise_frames(net, frames, stats, strength=strength)
+        if preserve_colour:
+            styled = [_keep_colour(s, f) for s, f in zip(styled, frames, strict=True)]
+    shimmer = flicker(frames, styled)
+    lineage = {"content": {"source": image, "frames": len(frames)}, "styles": styles_lineage}
+    provenance = model.provenance("stylise", lineage=lineage)
+    provenance["flicker"] = round(shimmer, 3)
+    pictures_out = [to_pil(s) for s in styled]
+    arts = [
+        Artwork(name=f"{stem}-{i:03d}", image=p, provenance={**provenance, "frame": i})
+        for i, p in enumerate(pictures_out)
+    ]
+    message = (
+        f"{len(frames)} frames; they change {shimmer:.2f}× as much from one to the next "
+        "as the original's"
+    )
+    return Result(arts, frames=pictures_out, stem=stem, message=message)

@@ -82,4 +82,33 @@ def test_bad_style_inputs_are_one_line_errors_and_write_nothing(monkeypatch, cap
 
 def test_style_fast_refuses_a_model_of_another_kind(monkeypatch, capsys):
     code, _, err = run(monkeypatch, capsys, "style-fast", "mnist-gan", "chelsea")
-    assert_one_line_error(code, err, "is for style-net models")
+    assert_one_line_error(code, err, "style-net models")
+
+
+def test_style_fast_with_an_any_style_model_takes_any_style(
+    monkeypatch, capsys, tmp_path, learned_features
+):
+    from museforge.core.artifact import save_artifact
+    from museforge.nn.features import random_feature_net
+    from museforge.style.anystyle import AnyStyleConfig, AnyStyleNet
+
+    cfg = AnyStyleConfig(width=4, decoder_width=4)
+    net = AnyStyleNet(cfg)
+    net.encoder.load_state_dict(random_feature_net(4).state_dict())
+    model = save_artifact(tmp_path / "any", "style-any", cfg, net.state_dict())
+    out_dir = tmp_path / "out"
+    args = ("style-fast", model, "chelsea", "--style", "pattern-dots", "--style", "brick")
+    code, _, err = run(
+        monkeypatch, capsys, *args, "--weights", "0.8,0.2", "--size", "48", "--out", out_dir
+    )
+    assert code == 0, err
+    [written] = list(out_dir.glob("*.png"))
+    with Image.open(written) as img:
+        assert img.size == (48, 32)
+    lineage = read_png_provenance(written)["lineage"]
+    assert [s["source"] for s in lineage["styles"]] == ["pattern-dots", "brick"]
+    assert [s["weight"] for s in lineage["styles"]] == [0.8, 0.2]
+    code, _, err = run(monkeypatch, capsys, *args, "--weights", "1", "--out", out_dir)
+    assert_one_line_error(code, err, "one non-negative weight per style picture (2)")
+    code, _, err = run(monkeypatch, capsys, "style-fast", model, "chelsea", "--out", out_dir)
+    assert_one_line_error(code, err, "style")

@@ -53,3 +53,11 @@ def test_bad_size_is_refused(size: object) -> None:
 def test_negative_seed_is_refused() -> None:
     with pytest.raises(InputError, match="seed"):
         make_pattern("dots", seed=-1)
+
+
+def test_strokes_lie_on_a_deep_ground() -> None:
+    a = make_pattern("strokes", size=128, seed=1).astype(np.float32) / 255
+    luma = a @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    ground, paint = np.quantile(luma, 0.1), np.quantile(luma, 0.9)
+    assert ground < 0.15  # the deep ground shows between strokes
+    assert paint > 2.5 * ground  # and the paint stands out against it

@@ -135,3 +135,25 @@ def test_textures_differ_by_seed_and_repeat_by_seed(net):
     a = synthesise(net, style, 32, seed=1, settings=FAST)
     assert torch.equal(a, synthesise(net, style, 32, seed=1, settings=FAST))
     assert not torch.equal(a, synthesise(net, style, 32, seed=2, settings=FAST))
+
+
+def test_the_styles_palette_comes_first_unless_colours_are_kept(net):
+    from museforge.style.scores import colour_distance
+
+    content, style = photo(), stripes()
+    kept = stylise(net, content, [style], size=40, settings=FAST, palette="none")
+    moved = stylise(net, content, [style], size=40, settings=FAST)  # histogram by default
+    assert colour_distance(moved, style) < 0.6 * colour_distance(kept, style)
+    with pytest.raises(InputError, match="palette"):
+        stylise(net, content, [style], size=40, settings=FAST, palette="sepia")
+
+
+def test_a_blend_draws_its_palette_from_each_style_by_weight():
+    from museforge.style.transfer import PALETTE_PIXELS, blended_palette
+
+    red, blue = torch.zeros(1, 3, 8, 8), torch.zeros(1, 3, 8, 8)
+    red[:, 0], blue[:, 2] = 1, 1
+    strip = blended_palette([red, blue], [3.0, 1.0])
+    assert strip.shape == (1, 3, 1, PALETTE_PIXELS)
+    assert abs(float(strip[0, 0].mean()) - 0.75) < 0.01
+    assert abs(float(strip[0, 2].mean()) - 0.25) < 0.01
