@@ -31,9 +31,15 @@ FAST_REPEATS = 5
 TARGETS = {"fast_speedup": 100.0, "fast_512_s": 1.0, "optimisation_512_s": 60.0}
 
 
-def quality(picture: torch.Tensor, content: torch.Tensor, style: torch.Tensor) -> dict[str, float]:
-    """Content loss, style loss (random features) and luminance SSIM of ``picture``."""
-    net = style_feature_net("random")
+def quality(
+    picture: torch.Tensor,
+    content: torch.Tensor,
+    style: torch.Tensor,
+    net: torch.nn.Module | None = None,
+) -> dict[str, float]:
+    """Content loss, style loss (under ``net``, default the random features) and luminance
+    SSIM of ``picture``."""
+    net = net or style_feature_net("random")
     content = resize_to(content, *picture.shape[-2:])
     style = resize_long_side(style, max(picture.shape[-2:]))
     with torch.no_grad():

@@ -23,15 +23,16 @@ from typing import Any
 import torch
 
 from museforge.bench import machine_info
+from museforge.bench.style import quality
 from museforge.core.artifact import LoadedModel
 from museforge.errors import InputError
 from museforge.nn.features import random_feature_net
 from museforge.style.feature_data import held_out_portraits
-from museforge.style.images import load_rgb, resize_long_side, resize_to, to_pil
+from museforge.style.images import load_rgb, resize_long_side, to_pil
 from museforge.style.learned import style_feature_net
-from museforge.style.losses import content_loss, feature_stats, style_loss
 from museforge.style.scores import style_scores
 from museforge.style.transfer import stylise
+from museforge.style.verbs import any_style_picture
 
 CONTENTS = ("chelsea", "astronaut", "coffee", "motorcycle")
 STYLES = ("pattern-strokes", "portrait-drakes-1", "pattern-voronoi", "pattern-waves")
@@ -41,21 +42,6 @@ SPEED_REPEATS = 3
 PORTRAIT_SIDE = 400  # the portraits' own size
 
 Method = Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor]
-
-
-def _judge_scores(
-    judge: torch.nn.Module, picture: torch.Tensor, content: torch.Tensor, style: torch.Tensor
-) -> dict[str, float]:
-    content = resize_to(content, *picture.shape[-2:])
-    style = resize_long_side(style, max(picture.shape[-2:]))
-    with torch.no_grad():
-        feats, c_feats, s_feats = judge(picture), judge(content), judge(style)
-        targets = {name: feature_stats(s_feats[name]) for name in judge.style_layers}
-        c_targets = {name: c_feats[name] for name in judge.content_layers}
-        return {
-            "judge_content_loss": float(content_loss(feats, c_targets)),
-            "judge_style_loss": float(style_loss(feats, targets)),
-        }
 
 
 def optimisation(features: str, palette: str) -> Method:
@@ -68,14 +54,12 @@ def optimisation(features: str, palette: str) -> Method:
     return run
 
 
-def any_style(loaded: LoadedModel) -> Method:
-    """One pass of an any-style network (``style-fast`` with a style-any model)."""
+def any_style(loaded: LoadedModel, palette: str = "histogram") -> Method:
+    """One pass of an any-style network, as ``style-fast`` with a style-any model does it."""
 
     def run(content: torch.Tensor, style: torch.Tensor, size: int) -> torch.Tensor:
         picture = resize_long_side(content, size)
-        with torch.inference_mode():
-            stats = loaded.model.style_stats(resize_long_side(style, size))
-            return loaded.model(picture, stats)
+        return any_style_picture(loaded.model, picture, [style], [1.0], palette=palette)
 
     return run
 
@@ -137,6 +121,7 @@ def run_style_panel(
                 result = method(content, style, size).clamp(0, 1)
                 seconds = time.perf_counter() - start
                 scores = style_scores(result, picture, style)
+                judge_quality = quality(result, picture, style, judge)
                 rows.append(
                     {
                         "content": content_name,
@@ -144,7 +129,7 @@ def run_style_panel(
                         "method": method_name,
                         "seconds": seconds,
                         **scores,
-                        **_judge_scores(judge, result, picture, style),
+                        **{f"judge_{k}": v for k, v in judge_quality.items() if k != "ssim"},
                     }
                 )
                 if method_name == grid_method:

@@ -119,7 +119,7 @@ def style(
     ] = None,
     init: Annotated[str, typer.Option(help="start from the content or from noise")] = "content",
     seed: SeedOpt = 0,
-    features: FeaturesOpt = "random",
+    features: FeaturesOpt = "learned",
     quiet: QuietOpt = False,
 ) -> None:
     """Redraw a picture in the style of others (optimisation; built-ins: `museforge data`)."""

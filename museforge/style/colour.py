@@ -21,7 +21,7 @@ import torch
 
 from museforge.core.seeding import stream
 from museforge.errors import InputError
-from museforge.style.images import resize_to
+from museforge.style.images import check_picture, resize_to
 
 MODES = ("moments", "histogram")
 # Statistics come from at most this many pixels (a seeded sample, so the same pictures
@@ -33,18 +33,6 @@ MAX_PIXELS = 262_144
 # and its result is grey.
 EPS = 1e-5
 SEED = 0
-
-
-def _check_picture(x: object, what: str) -> None:
-    if (
-        not isinstance(x, torch.Tensor)
-        or x.ndim != 4
-        or x.shape[1] != 3
-        or not x.is_floating_point()
-        or x.numel() == 0
-    ):
-        got = f"{x.dtype} {tuple(x.shape)}" if isinstance(x, torch.Tensor) else type(x).__name__
-        raise InputError(f"{what} must be an N×3×H×W float picture, got {got}")
 
 
 def _mask_weights(mask: object, content: torch.Tensor) -> torch.Tensor | None:
@@ -186,8 +174,8 @@ def match_palette(
     changes nothing). Returns a new tensor of the content's shape and dtype, clamped to
     [0, 1] where recoloured. Raises InputError for an unknown mode or wrong shapes.
     """
-    _check_picture(content, "content")
-    _check_picture(style, "style")
+    check_picture(content, "content")
+    check_picture(style, "style")
     if mode not in MODES:
         raise InputError(f"palette mode must be one of {', '.join(MODES)}, got {mode!r}")
     device = content.device

@@ -110,6 +110,19 @@ def _check_images(x: torch.Tensor, what: str) -> None:
         raise ValueError(f"{what} needs a float N×C×H×W tensor, got {x.dtype} {tuple(x.shape)}")
 
 
+def check_picture(x: object, what: str) -> None:
+    """A one-line InputError unless ``x`` is an N×3×H×W float picture."""
+    if (
+        not isinstance(x, torch.Tensor)
+        or x.ndim != 4
+        or x.shape[1] != 3
+        or not x.is_floating_point()
+        or x.numel() == 0
+    ):
+        got = f"{x.dtype} {tuple(x.shape)}" if isinstance(x, torch.Tensor) else type(x).__name__
+        raise InputError(f"{what} must be an N×3×H×W float picture, got {got}")
+
+
 def resize_to(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
     """N×C×H×W in [0, 1] resized to exactly height×width (a new tensor).
 

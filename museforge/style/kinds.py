@@ -63,25 +63,25 @@ verb("style-net", command="style-fast")(verbs.stylise)
 FEATURE_DATA = "style-pictures"
 
 
-def _style_pictures_only(data: str, what: str) -> None:
-    if data != FEATURE_DATA:
-        raise InputError(f"{what} train on '{FEATURE_DATA}' (got '{data}')")
+def _on_style_pictures(task_cls: type, config_cls: type, training_cls: type, what: str):
+    """A task factory for a kind that trains on the ``style-pictures`` set."""
 
+    def factory(model: dict[str, Any], training: dict[str, Any], data: str, seed: int):
+        if data != FEATURE_DATA:
+            raise InputError(f"{what} train on '{FEATURE_DATA}' (got '{data}')")
+        cfg = config_from_dict(config_cls, model, "model settings")
+        train_cfg = config_from_dict(training_cls, training, "training settings")
+        pictures = style_pictures(train_cfg.picture_size)
+        data_info = {
+            "source": data,
+            "fingerprint": pictures.fingerprint,
+            "n_images": len(pictures),
+            "classes": list(pictures.classes),
+            "licences": pictures.sources,
+        }
+        return task_cls(cfg, train_cfg, pictures, seed), data_info
 
-def features_task(model: dict[str, Any], training: dict[str, Any], data: str, seed: int):
-    """A FeatureTask for the Trainer on the ``style-pictures`` set, and its description."""
-    _style_pictures_only(data, "learned style features")
-    cfg = config_from_dict(LearnedFeaturesConfig, model, "model settings")
-    train_cfg = config_from_dict(FeatureTraining, training, "training settings")
-    pictures = style_pictures(train_cfg.picture_size)
-    data_info = {
-        "source": data,
-        "fingerprint": pictures.fingerprint,
-        "n_images": len(pictures),
-        "classes": list(pictures.classes),
-        "licences": pictures.sources,
-    }
-    return FeatureTask(cfg, train_cfg, pictures, seed), data_info
+    return factory
 
 
 register_dataset(
@@ -101,24 +101,11 @@ register_kind(
     "portraits, photos): the feature network behind style losses (--features learned)",
     config_cls=LearnedFeaturesConfig,
     model_cls=LearnedFeatureNet,
-    task_factory=features_task,
+    task_factory=_on_style_pictures(
+        FeatureTask, LearnedFeaturesConfig, FeatureTraining, "learned style features"
+    ),
     default_run={"batch_size": 64},
 )
-
-
-def any_style_task(model: dict[str, Any], training: dict[str, Any], data: str, seed: int):
-    """An AnyStyleTask for the Trainer on ``style-pictures``, and its description."""
-    _style_pictures_only(data, "any-style networks")
-    cfg = config_from_dict(AnyStyleConfig, model, "model settings")
-    train_cfg = config_from_dict(AnyStyleTraining, training, "training settings")
-    pictures = style_pictures(train_cfg.picture_size)
-    data_info = {
-        "source": data,
-        "fingerprint": pictures.fingerprint,
-        "n_images": len(pictures),
-        "licences": pictures.sources,
-    }
-    return AnyStyleTask(cfg, train_cfg, pictures, seed), data_info
 
 
 register_kind(
@@ -128,7 +115,9 @@ register_kind(
     "no training per style, styles mixed, in a fraction of a second",
     config_cls=AnyStyleConfig,
     model_cls=AnyStyleNet,
-    task_factory=any_style_task,
+    task_factory=_on_style_pictures(
+        AnyStyleTask, AnyStyleConfig, AnyStyleTraining, "any-style networks"
+    ),
     default_run={"batch_size": 8},
 )
 verb("style-any", "stylise", command="style-fast")(verbs.stylise_any)

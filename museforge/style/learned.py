@@ -74,6 +74,7 @@ def load_learned(path: str | Path) -> FeatureNet:
         raise InputError(f"'{path}' is a {kind} model, not learned style features ({KIND})")
     net = loaded.model
     net.name = f"learned:{path.name}"
+    net.sha256 = loaded.sha256  # recorded with every output, so it can be made again
     return net
 
 

@@ -46,7 +46,7 @@ def style_artwork(
     mask: str | None = None,
     init: str = "content",
     seed: int = 0,
-    features: str = "random",
+    features: str = "learned",
     on_step: StepHook | None = None,
 ) -> Artwork:
     """The content picture redrawn in the styles, as an Artwork with full provenance."""
@@ -92,6 +92,7 @@ def style_artwork(
         "verb": "style",
         "method": "optimisation",
         "features": features,
+        "features_sha256": getattr(net, "sha256", None),
         "seed": seed,
         "settings": {
             "size": size,

@@ -23,7 +23,7 @@ from skimage.color import rgb2lab
 from skimage.feature import local_binary_pattern
 
 from museforge.errors import InputError
-from museforge.style.images import luminance, resize_long_side, resize_to
+from museforge.style.images import check_picture, luminance, resize_long_side, resize_to
 from museforge.style.metrics import ssim
 
 QUANTILES = 256
@@ -31,18 +31,6 @@ LBP_POINTS = 8
 LBP_RADII = (1, 2, 4)
 LBP_BINS = LBP_POINTS + 2  # "uniform": codes 0..P for the uniform patterns, P + 1 for the rest
 MIN_SIDE = 2 * max(LBP_RADII) + 1
-
-
-def _check_picture(x: object, what: str) -> None:
-    if (
-        not isinstance(x, torch.Tensor)
-        or x.ndim != 4
-        or x.shape[1] != 3
-        or not x.is_floating_point()
-        or x.numel() == 0
-    ):
-        got = f"{x.dtype} {tuple(x.shape)}" if isinstance(x, torch.Tensor) else type(x).__name__
-        raise InputError(f"{what} must be an N×3×H×W float picture, got {got}")
 
 
 def _lab_quantiles(x: torch.Tensor) -> np.ndarray:
@@ -90,8 +78,8 @@ def colour_distance(a: torch.Tensor, b: torch.Tensor) -> float:
     """Distance between the colour distributions of two N×3×H×W pictures in [0, 1] (sizes
     may differ): the mean over L*, a*, b* of the Wasserstein-1 distance between their values,
     in Lab units. 0 for identical pictures, symmetric."""
-    _check_picture(a, "colour_distance's first picture")
-    _check_picture(b, "colour_distance's second picture")
+    check_picture(a, "colour_distance's first picture")
+    check_picture(b, "colour_distance's second picture")
     return _wasserstein(_lab_quantiles(a), _lab_quantiles(b))
 
 
@@ -100,8 +88,8 @@ def texture_distance(a: torch.Tensor, b: torch.Tensor) -> float:
     (sizes may differ; the caller chooses the scale): the mean over radii 1, 2, 4 of the
     chi-square distance between histograms of uniform local binary patterns of the
     luminance. In [0, 1]; 0 for identical pictures, symmetric."""
-    _check_picture(a, "texture_distance's first picture")
-    _check_picture(b, "texture_distance's second picture")
+    check_picture(a, "texture_distance's first picture")
+    check_picture(b, "texture_distance's second picture")
     return _chi_square(_lbp_histograms(a), _lbp_histograms(b))
 
 
@@ -122,9 +110,9 @@ def style_scores(
     ``colour_content`` and ``texture_content``. A ratio is NaN where its denominator is 0
     (content with the style's palette or texture already: no ratio means anything there).
     """
-    _check_picture(result, "result")
-    _check_picture(content, "content")
-    _check_picture(style, "style")
+    check_picture(result, "result")
+    check_picture(content, "content")
+    check_picture(style, "style")
     h, w = result.shape[-2:]
     style = resize_long_side(style.detach(), max(h, w))
     if content.shape[-2:] != (h, w):

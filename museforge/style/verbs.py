@@ -11,6 +11,7 @@ from museforge.core.artifact import LoadedModel
 from museforge.core.artwork import Artwork, Result
 from museforge.core.verbs import Param
 from museforge.errors import InputError
+from museforge.style.colour import match_palette
 from museforge.style.images import (
     fingerprint,
     load_rgb,
@@ -20,9 +21,24 @@ from museforge.style.images import (
     yiq_to_rgb,
 )
 from museforge.style.moving import is_animation
+from museforge.style.transfer import PALETTES, blended_palette
 
 MIN_SIDE, MAX_SIDE = 16, 2048
 MAX_ANIMATION_SIDE = 512  # frames are stylised at most this large unless a size is given
+
+
+def _content_at(image: str, size: int | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The picture as read, and resized to ``size`` on its long side (default: its own,
+    at most MAX_SIDE); a one-line error when it would be too narrow."""
+    original = load_rgb(image)
+    long_side = max(original.shape[-2:])
+    target = size if size is not None else min(long_side, MAX_SIDE)
+    content = original if target == long_side else resize_long_side(original, target)
+    if min(content.shape[-2:]) < MIN_SIDE:
+        raise InputError(
+            f"'{image}' is too narrow: its short side would be under {MIN_SIDE} pixels"
+        )
+    return original, content
 
 
 def _keep_colour(styled: torch.Tensor, original: torch.Tensor) -> torch.Tensor:
@@ -51,14 +67,7 @@ def stylise(
     ``preserve_colour`` keeps the picture's colours and takes only the styled luminance;
     ``strength`` blends the styled result with the picture (1: fully styled).
     """
-    original = load_rgb(image)
-    long_side = max(original.shape[-2:])
-    target = size if size is not None else min(long_side, MAX_SIDE)
-    content = original if target == long_side else resize_long_side(original, target)
-    if min(content.shape[-2:]) < MIN_SIDE:
-        raise InputError(
-            f"'{image}' is too narrow: its short side would be under {MIN_SIDE} pixels"
-        )
+    original, content = _content_at(image, size)
     with torch.inference_mode():
         styled = model.model(content)
         if preserve_colour:
@@ -105,11 +114,14 @@ def stylise_any(
         float, Param("style picture's size relative to the result", min=0.05, max=8)
     ] = 1.0,
     preserve_colour: Annotated[bool, Param("keep the picture's colours")] = False,
+    palette: Annotated[str, Param("finish on the styles' palette", choices=PALETTES)] = "histogram",
     strength: Annotated[float, Param("0..1: how much of the style", min=0, max=1)] = 1.0,
 ) -> Result:
     """Stylise a picture — or every frame of an animated GIF, without flicker — in any style
     at interactive speed (style-any): no training per style; several style pictures mix by
-    ``weights``; ``strength`` mixes the style's features with the picture's own."""
+    ``weights``; ``strength`` mixes the style's features with the picture's own;
+    ``palette`` recolours a still picture to the styles' colours at the end (frames of an
+    animation are left as drawn, so that they do not flicker)."""
     if not style:
         raise InputError("give at least one style picture (--style)")
     mix = _style_weights(weights, len(style))
@@ -133,25 +145,39 @@ def stylise_any(
             stem,
             styles_lineage,
         )
-    original = load_rgb(image)
-    long_side = max(original.shape[-2:])
-    target = size if size is not None else min(long_side, MAX_SIDE)
-    content = original if target == long_side else resize_long_side(original, target)
-    if min(content.shape[-2:]) < MIN_SIDE:
-        raise InputError(
-            f"'{image}' is too narrow: its short side would be under {MIN_SIDE} pixels"
-        )
-    with torch.inference_mode():
-        stats = _style_stats(net, pictures, mix, max(content.shape[-2:]), style_scale)
-        styled = net(content, stats, strength=strength)
-        if preserve_colour:
-            styled = _keep_colour(styled, content)
+    original, content = _content_at(image, size)
+    styled = any_style_picture(
+        net, content, pictures, mix, style_scale, strength, preserve_colour, palette
+    )
     lineage = {
         "content": {"source": image, "fingerprint": fingerprint(original)},
         "styles": styles_lineage,
     }
     provenance = model.provenance("stylise", lineage=lineage)
     return Result([Artwork(name=stem, image=to_pil(styled), provenance=provenance)], stem=stem)
+
+
+@torch.inference_mode()
+def any_style_picture(
+    net,
+    content: torch.Tensor,
+    pictures: list[torch.Tensor],
+    mix: list[float],
+    style_scale: float = 1.0,
+    strength: float = 1.0,
+    preserve_colour: bool = False,
+    palette: str = "histogram",
+) -> torch.Tensor:
+    """``content`` drawn by an any-style network in the mixed styles, finished on their
+    palette (or with the content's colours kept)."""
+    stats = _style_stats(net, pictures, mix, max(content.shape[-2:]), style_scale)
+    styled = net(content, stats, strength=strength)
+    if preserve_colour:
+        return _keep_colour(styled, content)
+    if palette != "none":
+        matched = match_palette(styled, blended_palette(pictures, mix), palette)
+        styled = strength * matched + (1 - strength) * styled
+    return styled
 
 
 def _style_stats(net, pictures: list[torch.Tensor], mix: list[float], side: int, scale: float):
