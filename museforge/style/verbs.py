@@ -117,11 +117,12 @@ def stylise_any(
     palette: Annotated[str, Param("finish on the styles' palette", choices=PALETTES)] = "histogram",
     strength: Annotated[float, Param("0..1: how much of the style", min=0, max=1)] = 1.0,
 ) -> Result:
-    """Stylise a picture — or every frame of an animated GIF, without flicker — in any style
-    at interactive speed (style-any): no training per style; several style pictures mix by
-    ``weights``; ``strength`` mixes the style's features with the picture's own;
-    ``palette`` recolours a still picture to the styles' colours at the end (frames of an
-    animation are left as drawn, so that they do not flicker)."""
+    """Stylise a picture — or every frame of an animated GIF, normalised over the whole clip
+    (its flicker is reported) — in any style at interactive speed (style-any): no training
+    per style; several style pictures mix by ``weights``; ``strength`` mixes the style's
+    features with the picture's own; ``palette`` recolours a still picture to the styles'
+    colours at the end (frames of an animation are left as drawn: recolouring each would
+    add flicker)."""
     if not style:
         raise InputError("give at least one style picture (--style)")
     mix = _style_weights(weights, len(style))
@@ -201,7 +202,8 @@ def _stylise_animation(
     stem: str,
     styles_lineage: list[dict[str, Any]],
 ) -> Result:
-    """Every frame of an animation in the style, normalised over the whole clip."""
+    """Every frame of an animation in the style, normalised over the whole clip; the
+    message says how much the frames change against the original's (flicker)."""
     from museforge.style.moving import flicker, read_frames, stylise_frames
 
     frames, _ = read_frames(image, size or MAX_ANIMATION_SIDE)
