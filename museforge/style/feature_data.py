@@ -54,7 +54,7 @@ class StylePictures:
 
 
 def _to_uint8(x: torch.Tensor) -> torch.Tensor:
-    """[-1, 1] or [0, 1] float pictures (the range is said) to uint8."""
+    """Float pictures in [0, 1] to uint8."""
     return x.clamp(0, 1).mul(255).round().to(torch.uint8)
 
 

@@ -1,7 +1,7 @@
 """Style features learned here: the small feature network's shape, trained on real art.
 
 The random network (:func:`museforge.nn.features.random_feature_net`) has never seen a
-picture, so its statistics hold noise as much as marks. This one has the same seven 3×3
+picture. This one has the same seven 3×3
 convolutions, average pools and taps, but its weights were trained (by
 :mod:`museforge.style.feature_task`) to tell clip art, emoji, Wesnoth's sprites and painted
 portraits and the built-in photos apart by the mean and spread of their last layer — the
