@@ -112,8 +112,8 @@ def run_style_panel(
     style_pictures = _styles(styles, out_dir / "styles")
     rows: list[dict[str, Any]] = []
     grid: dict[tuple[str, str], torch.Tensor] = {}
-    for content_name in contents:
-        content = load_rgb(content_name)
+    content_pictures = {name: load_rgb(name) for name in contents}
+    for content_name, content in content_pictures.items():
         picture = resize_long_side(content, size)
         for style_name, style in style_pictures.items():
             for method_name, method in methods.items():
@@ -146,11 +146,11 @@ def run_style_panel(
         "machine": machine_info(),
     }
     if any_model is not None:
-        speed_content = resize_long_side(load_rgb(contents[0]), 512)
+        speed_content = resize_long_side(content_pictures[contents[0]], 512)
         results["any_512_s"] = _time_any(any_model, speed_content, style_pictures[styles[0]])
         results["any_model"] = {"path": str(any_model.path), "sha256": any_model.sha256}
     if grid:
-        results["grid"] = str(_write_grid(grid, contents, tuple(style_pictures), out_dir, size))
+        results["grid"] = str(_write_grid(grid, content_pictures, style_pictures, out_dir, size))
     return results
 
 
@@ -178,8 +178,8 @@ def _summary(rows: list[dict[str, Any]]) -> dict[str, float]:
 
 def _write_grid(
     grid: dict[tuple[str, str], torch.Tensor],
-    contents: tuple[str, ...],
-    styles: tuple[str, ...],
+    contents: dict[str, torch.Tensor],
+    styles: dict[str, torch.Tensor],
     out_dir: Path,
     size: int,
 ) -> Path:
@@ -192,23 +192,15 @@ def _write_grid(
         return torch.nn.functional.pad(x, (0, pad_w, 0, pad_h), value=1.0)
 
     blank = torch.ones(1, 3, cell, cell)
-    header = [blank] + [fit(load_style) for load_style in _grid_styles(styles, out_dir)]
+    header = [blank] + [fit(style) for style in styles.values()]
     lines = [torch.cat(header, dim=-1)]
-    for c in contents:
-        row = [fit(load_rgb(c))] + [fit(grid[(c, s)]) for s in styles]
+    for c, picture in contents.items():
+        row = [fit(picture)] + [fit(grid[(c, s)]) for s in styles]
         lines.append(torch.cat(row, dim=-1))
     path = out_dir / "style-grid.png"
     out_dir.mkdir(parents=True, exist_ok=True)
     to_pil(torch.cat(lines, dim=-2)).save(path)
     return path
-
-
-def _grid_styles(styles: tuple[str, ...], out_dir: Path) -> list[torch.Tensor]:
-    found = []
-    for s in styles:
-        written = out_dir / "styles" / f"{s}.png"
-        found.append(load_rgb(str(written)) if written.is_file() else load_rgb(s))
-    return found
 
 
 def format_table(results: dict[str, Any]) -> str:

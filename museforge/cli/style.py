@@ -15,6 +15,7 @@ import typer
 from museforge.cli.app import SeedOpt, err, gallery_root, index_outputs, out
 from museforge.errors import InputError
 from museforge.style.optimise import OptimiseSettings, StepHook
+from museforge.style.transfer import parse_weights
 
 commands = typer.Typer()
 
@@ -80,15 +81,6 @@ def _write(artwork, target: Path) -> Path:
     return path
 
 
-def _weights(text: str | None) -> list[float] | None:
-    if text is None:
-        return None
-    try:
-        return [float(part) for part in text.split(",")]
-    except ValueError:
-        raise InputError(f"--weights '{text}' must be numbers separated by commas") from None
-
-
 @commands.command()
 def style(
     content: Annotated[str, typer.Argument(help="content picture: a file or a built-in name")],
@@ -136,7 +128,7 @@ def style(
         artwork = style_artwork(
             content,
             styles,
-            _weights(weights),
+            parse_weights(weights, "--weights"),
             size=size,
             settings=settings,
             style_scale=style_scale,

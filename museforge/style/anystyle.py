@@ -114,6 +114,29 @@ class AnyStyleNet(nn.Module):
         """A style picture's statistics at the mixing layer (computed once per style)."""
         return channel_stats(self.encode(style))
 
+    def pad(self, pictures: torch.Tensor) -> torch.Tensor:
+        """Pictures padded (right and bottom) to sides the encoder halves evenly."""
+        h, w = pictures.shape[-2:]
+        pad_h, pad_w = -h % self.multiple, -w % self.multiple
+        if not (pad_h or pad_w):
+            return pictures
+        mode = "reflect" if min(h, w) > self.multiple else "replicate"
+        return F.pad(pictures, (0, pad_w, 0, pad_h), mode=mode)
+
+    def draw(
+        self,
+        features: torch.Tensor,
+        style: Stats,
+        strength: float = 1.0,
+        content_stats: Stats | None = None,
+    ) -> torch.Tensor:
+        """The picture that the mixing layer's ``features`` describe, in the style;
+        ``content_stats`` normalises the features instead of their own statistics."""
+        mixed = adain(features, style, content_stats)
+        if strength != 1.0:
+            mixed = strength * mixed + (1 - strength) * features
+        return self.decoder(mixed)
+
     def forward(
         self,
         content: torch.Tensor,
@@ -121,15 +144,7 @@ class AnyStyleNet(nn.Module):
         strength: float = 1.0,
         content_stats: Stats | None = None,
     ) -> torch.Tensor:
-        """The content (N×3×H×W in [0, 1], any size) drawn with the style statistics;
-        ``content_stats`` normalises the content's features instead of their own."""
+        """The content (N×3×H×W in [0, 1], any size) drawn with the style statistics."""
         h, w = content.shape[-2:]
-        pad_h, pad_w = -h % self.multiple, -w % self.multiple
-        if pad_h or pad_w:
-            mode = "reflect" if min(h, w) > self.multiple else "replicate"
-            content = F.pad(content, (0, pad_w, 0, pad_h), mode=mode)
-        features = self.encode(content)
-        mixed = adain(features, style, content_stats)
-        if strength != 1.0:
-            mixed = strength * mixed + (1 - strength) * features
-        return self.decoder(mixed)[..., :h, :w]
+        features = self.encode(self.pad(content))
+        return self.draw(features, style, strength, content_stats)[..., :h, :w]

@@ -20,7 +20,7 @@ from PIL import Image, ImageSequence
 
 from museforge.core.media import UnusableFile, open_image
 from museforge.errors import InputError, one_line
-from museforge.style.anystyle import EPS, AnyStyleNet, Stats
+from museforge.style.anystyle import AnyStyleNet, Stats, channel_stats
 
 MAX_FRAMES = 300
 DEFAULT_FRAME_MS = 80
@@ -62,21 +62,6 @@ def read_frames(path: str | Path, max_side: int) -> tuple[list[torch.Tensor], li
     return frames, durations
 
 
-def clip_stats(net: AnyStyleNet, frames: list[torch.Tensor]) -> Stats:
-    """Channel means and spreads of the mixing layer's features over every frame."""
-    total = total_sq = None
-    count = 0
-    for frame in frames:
-        flat = net.encode(frame).flatten(2)
-        s, sq = flat.sum(2), flat.pow(2).sum(2)
-        total = s if total is None else total + s
-        total_sq = sq if total_sq is None else total_sq + sq
-        count += flat.shape[2]
-    mean = total / count
-    var = (total_sq / count - mean.pow(2)).clamp_min(0)
-    return mean[..., None, None], (var + EPS).sqrt()[..., None, None]
-
-
 def stylise_frames(
     net: AnyStyleNet,
     frames: list[torch.Tensor],
@@ -84,10 +69,13 @@ def stylise_frames(
     strength: float = 1.0,
     steady: bool = True,
 ) -> list[torch.Tensor]:
-    """Every frame in the style; ``steady`` normalises by the clip's statistics (no
-    flicker), otherwise each frame by its own (plain AdaIN)."""
-    content = clip_stats(net, frames) if steady else None
-    return [net(frame, style, strength=strength, content_stats=content) for frame in frames]
+    """Every frame (all of one size) in the style; ``steady`` normalises each frame's
+    features by the statistics of the whole clip's, otherwise by its own (plain AdaIN).
+    Each frame is encoded once."""
+    h, w = frames[0].shape[-2:]
+    features = [net.encode(net.pad(frame)) for frame in frames]
+    clip = channel_stats(torch.cat(features, dim=-1)) if steady else None
+    return [net.draw(f, style, strength, clip)[..., :h, :w] for f in features]
 
 
 def flicker(original: list[torch.Tensor], styled: list[torch.Tensor]) -> float:

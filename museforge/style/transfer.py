@@ -25,6 +25,25 @@ PALETTES = ("histogram", "moments", "none")  # how the styles' palette reaches t
 PALETTE_PIXELS = 65_536  # pixels drawn from the blended styles to describe their palette
 
 
+def parse_weights(text: str | None, name: str = "weights") -> list[float] | None:
+    """Blend weights from "0.7,0.3" (None stays None); ``name`` is how the user gave them."""
+    if text is None:
+        return None
+    try:
+        return [float(part) for part in text.split(",")]
+    except ValueError:
+        raise InputError(f"{name} '{text}' must be numbers separated by commas") from None
+
+
+def check_weights(weights: list[float] | None, count: int) -> list[float]:
+    """The weights of ``count`` style pictures (None: equal), or a one-line error unless
+    there is one non-negative weight per picture and they are not all zero."""
+    weights = list(weights or [1.0] * count)
+    if len(weights) != count or any(w < 0 for w in weights) or sum(weights) <= 0:
+        raise InputError(f"give one non-negative weight per style picture ({count}), not all zero")
+    return weights
+
+
 def blended_palette(styles: list[torch.Tensor], weights: list[float]) -> torch.Tensor:
     """A 1×3×1×N strip of pixels drawn from the style pictures in proportion to their
     weights (seeded): the palette of the blend."""
@@ -75,13 +94,9 @@ def stylise(
     1×3×H'×W' in [0, 1].
     """
     settings = settings or OptimiseSettings()
-    weights = list(style_weights or [1.0] * len(styles))
     if not styles:
         raise InputError("give at least one style picture")
-    if len(weights) != len(styles) or any(w < 0 for w in weights) or sum(weights) <= 0:
-        raise InputError(
-            f"give one non-negative weight per style picture ({len(styles)}), not all zero"
-        )
+    weights = check_weights(style_weights, len(styles))
     if not 16 <= size <= MAX_SIZE:
         raise InputError(f"size must be 16..{MAX_SIZE} pixels (got {size})")
     if not 0.05 <= style_scale <= 8:

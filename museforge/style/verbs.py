@@ -21,7 +21,7 @@ from museforge.style.images import (
     yiq_to_rgb,
 )
 from museforge.style.moving import is_animation
-from museforge.style.transfer import PALETTES, blended_palette
+from museforge.style.transfer import PALETTES, blended_palette, check_weights, parse_weights
 
 MIN_SIDE, MAX_SIDE = 16, 2048
 MAX_ANIMATION_SIDE = 512  # frames are stylised at most this large unless a size is given
@@ -83,19 +83,6 @@ def stylise(
     return Result([Artwork(name=stem, image=to_pil(styled), provenance=provenance)], stem=stem)
 
 
-def _style_weights(text: str | None, count: int) -> list[float]:
-    """Weights of ``count`` style pictures from "0.7,0.3" (None: equal)."""
-    if text is None:
-        return [1.0] * count
-    try:
-        weights = [float(part) for part in text.split(",")]
-    except ValueError:
-        raise InputError(f"weights '{text}' must be numbers separated by commas") from None
-    if len(weights) != count or any(w < 0 for w in weights) or sum(weights) <= 0:
-        raise InputError(f"give one non-negative weight per style picture ({count}), not all zero")
-    return weights
-
-
 def stylise_any(
     model: LoadedModel,
     image: Annotated[
@@ -125,7 +112,7 @@ def stylise_any(
     add flicker)."""
     if not style:
         raise InputError("give at least one style picture (--style)")
-    mix = _style_weights(weights, len(style))
+    mix = check_weights(parse_weights(weights), len(style))
     pictures = [load_rgb(s) for s in style]
     net = model.model
     styles_lineage = [
