@@ -124,6 +124,29 @@ class FlowNet(nn.Module):
         return self.out(h)
 
 
+@torch.no_grad()
+def whiten_words(net: FlowNet, sentences: torch.Tensor, floor: float = 1e-3) -> None:
+    """Fold a whitening of ``sentences`` (N×D, the training captions' vectors) into the
+    first layer that reads them, so that every direction the captions vary in reaches the
+    network with the same spread: words the encoder set close together ("star", "square")
+    steer the picture as strongly as those it set far apart. Directions whose variance is
+    below ``floor`` × the largest are scaled as if they had that variance; rows of zeros
+    (no caption in a language) are left out, and nothing changes when nothing varies."""
+    sentences = sentences[sentences.abs().sum(1) > 0]
+    if len(sentences) < 2:
+        return
+    mean = sentences.mean(0)
+    values, vectors = torch.linalg.eigh(torch.cov((sentences - mean).T.double()))
+    if float(values.max()) <= 1e-12:
+        return
+    values = values.clamp(min=float(values.max()) * floor)
+    whiten = (vectors / values.sqrt()) @ vectors.T  # symmetric: stays near the original axes
+    layer = net.words[0]
+    weight = layer.weight.double() @ whiten
+    layer.bias.copy_((layer.bias.double() - weight @ mean.double()).float())
+    layer.weight.copy_(weight.float())
+
+
 def flow_loss(net: FlowNet, pictures: torch.Tensor, sentence: torch.Tensor, gen: torch.Generator):
     """Mean squared error of the predicted velocity on random points of straight paths;
     times drawn from a logit-normal (most weight mid-way, as SD3 found best)."""

@@ -27,7 +27,7 @@ from museforge.core.train import optimizer_step
 from museforge.crossmodal.autoencoder import PictureAutoencoder, reconstruction_loss
 from museforge.crossmodal.captioned import CaptionedImages
 from museforge.crossmodal.encoder import TextImageEncoder
-from museforge.crossmodal.flow import flow_loss
+from museforge.crossmodal.flow import flow_loss, whiten_words
 from museforge.crossmodal.imagine import ImagineConfig, TextToImage
 from museforge.crossmodal.imagine_task import pick_sentences, preview_inputs, sentence_table
 from museforge.nn.gan import EMAGenerator
@@ -43,7 +43,7 @@ class FlowTraining:
     ema_decay: float = 0.999
     drop_caption: float = 0.1  # captions replaced by "no words": the unconditional field
     grad_clip: float = 1.0
-    autoencoder_share: float = 0.5  # of the budget, for a flow in latents
+    autoencoder_share: float = 0.35  # of the budget, for a flow in latents
     autoencoder_lr: float = 2e-3
 
     def __post_init__(self) -> None:
@@ -143,6 +143,9 @@ class FlowTask:
             optimizer_step(loss, ae, self.ae_opt, clip=self.training.grad_clip)  # type: ignore[arg-type]
             return {"reconstruction": loss.item()}
         net = self.model.flow
+        if int(self.ema.steps) == 0:  # the flow's first step: its conditions are final now
+            whiten_words(net, torch.cat(list(self.sentences.values())))
+            self.ema.model.load_state_dict(net.state_dict())
         net.train()
         loss = flow_loss(net, self._targets(indices), self._sentences(indices, noise), noise)
         optimizer_step(loss, net, self.opt, clip=self.training.grad_clip)

@@ -50,7 +50,7 @@ class ImagineConfig:
     sample_steps: int = 12
     guidance: float = 2.0
     latent_channels: int = 8
-    autoencoder_width: int = 64
+    autoencoder_width: int = 32
 
     def __post_init__(self) -> None:
         base, _ = plan_resolutions(self.image_size)

@@ -14,7 +14,7 @@ from museforge.errors import DataError
 from museforge.nn.lm_training import SequenceLMTraining
 from museforge.text import verbs
 from museforge.text.corpus import load_text_corpus, split_corpus
-from museforge.text.lm import TextLM, TextLMConfig, build_vocab, lossy_ids
+from museforge.text.lm import TextLM, TextLMConfig, build_vocab, lossy_ids, novel_estimate
 from museforge.text.plan import plan_training, time_steps
 from museforge.text.task import CLASSIC_CHAR_GPT, TextLMTask
 
@@ -106,6 +106,13 @@ def text_task(
         )
         model, training = plan.model, plan.training
         notices.append(plan.describe())
+        if base is None and "novel_share" not in model:
+            share, novel = novel_estimate(vocab, train_ids)
+            model = {**model, "novel_share": share, "novel": novel}
+            notices.append(
+                f"{share:.1%} of the probability kept for characters the training text never "
+                "showed (its share of characters seen once)"
+            )
     if len(train_text) < model.get("context", 128) + 2:
         raise DataError(
             f"data '{data}': {len(train_text)} training characters is too little for a "

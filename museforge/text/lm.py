@@ -6,6 +6,8 @@ marker) is part of the config, so an artifact alone can encode prompts and decod
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import torch
@@ -24,9 +26,17 @@ class TextLMConfig(SequenceArch):
     vocab: tuple[str, ...]
     language: str = "en"  # zh | en: which poetic forms apply
     context: int = 128  # characters the transformer sees (training window for both)
+    # Probability kept for characters the training text never showed (``novel``, and the
+    # unknown marker), shared equally among them; the rest is the network's (Good–Turing).
+    novel_share: float = 0.0
+    novel: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if not 0.0 <= self.novel_share < 1.0:
+            raise ValueError(f"novel_share must be in [0, 1) (got {self.novel_share})")
+        if not set(self.novel) <= set(self.vocab):
+            raise ValueError("novel characters must be in the vocabulary")
         if len(set(self.vocab)) != len(self.vocab) or any(len(c) != 1 for c in self.vocab):
             raise ValueError("vocab must be distinct single characters")
         if END not in self.vocab or UNK not in self.vocab:
@@ -38,6 +48,22 @@ class TextLMConfig(SequenceArch):
 def build_vocab(text: str) -> tuple[str, ...]:
     """The sorted characters of ``text`` plus the end and unknown markers."""
     return tuple(sorted(set(text) | {END, UNK}))
+
+
+MAX_NOVEL_SHARE = 0.5
+
+
+def novel_estimate(vocab: Iterable[str], train_ids: torch.Tensor) -> tuple[float, tuple[str, ...]]:
+    """Good–Turing: the chance that the next character is one the training text never
+    showed is about the share of its characters that occur there exactly once. Returns that
+    share (at most ``MAX_NOVEL_SHARE``) and the vocabulary's unseen characters (the
+    unknown marker stands for any character outside the vocabulary)."""
+    vocab = tuple(vocab)
+    counts = torch.bincount(train_ids, minlength=len(vocab))
+    once = int((counts == 1).sum())
+    share = min(MAX_NOVEL_SHARE, once / max(train_ids.numel(), 1))
+    unseen = (c for c, n in zip(vocab, counts.tolist(), strict=True) if n == 0 and c != UNK)
+    return share, tuple(unseen)
 
 
 def lossy_ids(index: dict[str, int], text: str) -> torch.Tensor:
@@ -54,6 +80,11 @@ class TextLM(TiedLM):
         self.cfg = cfg
         self.net = sequence_net_for(cfg, len(cfg.vocab))
         self.index = {c: i for i, c in enumerate(cfg.vocab)}
+        novel = torch.full((len(cfg.vocab),), -math.inf)
+        ids = [self.index[c] for c in {*cfg.novel, UNK}]
+        if cfg.novel_share > 0:
+            novel[ids] = math.log(cfg.novel_share / len(ids))
+        self.register_buffer("novel_logprob", novel, persistent=False)
 
     @property
     def vocab(self) -> tuple[str, ...]:
@@ -90,7 +121,15 @@ class TextLM(TiedLM):
         return "".join(self.cfg.vocab[int(i)] for i in ids)
 
     def forward(self, idx: torch.Tensor) -> torch.Tensor:
-        return self.net(idx)
+        """Next-character logits; out of training, with ``novel_share`` of the probability
+        given to the characters training never showed (log-probabilities then). Training
+        leaves it out: for the characters it sees it only shifts the loss by a constant."""
+        logits = self.net(idx)
+        share = self.cfg.novel_share
+        if share == 0 or self.training:
+            return logits
+        seen = torch.log_softmax(logits.float(), dim=-1) + math.log1p(-share)
+        return torch.logaddexp(seen, self.novel_logprob)
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())

@@ -11,7 +11,7 @@ from museforge.core.recipe import Recipe, train_from_recipe
 from museforge.core.registry import call_verb
 from museforge.crossmodal import data
 from museforge.crossmodal.encoder_task import split
-from museforge.crossmodal.flow import FlowNet, flow_loss, sample_flow
+from museforge.crossmodal.flow import FlowNet, flow_loss, sample_flow, whiten_words
 from museforge.crossmodal.flow_task import FlowTask, FlowTraining
 from museforge.crossmodal.imagine import ImagineConfig, TextToImage
 
@@ -22,6 +22,26 @@ def test_the_network_keeps_the_picture_shape_and_checks_its_size():
     assert out.shape == (2, 3, 16, 16)
     with pytest.raises(ValueError, match="does not halve"):
         FlowNet(20, 8, text_dim=4, levels=4)
+
+
+def test_whitening_spreads_close_sentences_apart_and_keeps_the_layer_affine():
+    torch.manual_seed(0)
+    net = FlowNet(8, 8, text_dim=4, levels=2)
+    # Two captions the encoder set almost together, one far away, and no words.
+    base = torch.tensor([[1.0, 0.0, 0.0, 0.0], [1.0, 0.02, 0.0, 0.0], [0.0, 0.0, 3.0, 0.0]])
+    sentences = torch.cat([base.repeat(20, 1), torch.zeros(5, 4)])
+    layer = net.words[0]
+    before = layer(base)
+    whiten_words(net, sentences)
+    after = layer(base)
+    near = (after[0] - after[1]).norm() / (after[0] - after[2]).norm()
+    assert near > 10 * (before[0] - before[1]).norm() / (before[0] - before[2]).norm()
+    # Still one affine map: the midpoint of two sentences goes to the midpoint.
+    middle = layer((base[0:1] + base[2:3]) / 2)
+    assert torch.allclose(middle, (after[0:1] + after[2:3]) / 2, atol=1e-5)
+    weight = layer.weight.clone()
+    whiten_words(net, torch.zeros(6, 4))  # nothing varies: left as it is
+    assert torch.equal(layer.weight, weight)
 
 
 def test_the_velocity_field_is_learnt_and_guidance_one_is_plain_conditioning():

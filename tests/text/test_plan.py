@@ -65,8 +65,9 @@ def test_the_text_task_follows_the_plan_and_says_so():
     from museforge.text.kinds import text_task
 
     task, info = text_task({}, {}, "songs-poems", 0, run={"steps": 40})
-    (notice,) = info["notices"]
+    notice, novel = info["notices"]
     assert notice.startswith("chose from the data and budget: about 40 steps")
+    assert "never showed" in novel and task.cfg.novel_share >= 0
     assert task.cfg.n_embd == rule.N_EMBD and task.cfg.context == rule.CONTEXT
     assert task.training.schedule == "cosine" and task.run_defaults == {"batch_size": 32}
     timed, _ = text_task({}, {}, "songs-poems", 0, run={"time_budget": "2s"})

@@ -11,7 +11,7 @@ from museforge.core.artifact import load_artifact
 from museforge.core.recipe import Recipe, train_from_recipe
 from museforge.nn.lm_training import SequenceLMTraining, nll_per_token, window_starts
 from museforge.text.corpus import END
-from museforge.text.lm import TextLM, TextLMConfig, build_vocab
+from museforge.text.lm import UNK, TextLM, TextLMConfig, build_vocab, novel_estimate
 from museforge.text.task import TextLMTask
 from tests.text.conftest import TINY_TEXT
 
@@ -156,3 +156,43 @@ def test_large_corpora_get_data_aware_model_and_batch(tmp_path, training, run, n
     manifest = json.loads((tmp_path / "model.json").read_text(encoding="utf-8"))
     assert manifest["config"]["n_embd"] == n_embd
     assert manifest["recipe"]["settings"]["batch_size"] == batch
+
+
+def test_novel_characters_get_the_share_of_characters_seen_once():
+    vocab = build_vocab("abcde")
+    index = {c: i for i, c in enumerate(vocab)}
+    train = torch.tensor([index[c] for c in "aaaabbbc"])  # c once in 8; d and e never
+    share, novel = novel_estimate(vocab, train)
+    assert share == pytest.approx(1 / 8)
+    assert set(novel) == {"d", "e", END}  # the unknown marker is always novel, not listed
+    torch.manual_seed(0)
+    cfg = TextLMConfig(vocab=vocab, **TINY_TEXT, dropout=0.0, novel_share=share, novel=novel)
+    model = TextLM(cfg).eval()
+    probs = model(train[None, :4]).exp()[0]
+    assert torch.allclose(probs.sum(-1), torch.ones(4), atol=1e-5)
+    net = torch.softmax(model.net(train[None, :4])[0], -1)
+    novel_ids = [index[c] for c in ("d", "e", END, UNK)]  # the share, split between them
+    seen_ids = [index[c] for c in "abc"]
+    assert torch.allclose(probs[:, novel_ids], (1 - share) * net[:, novel_ids] + share / 4)
+    assert torch.allclose(probs[:, seen_ids], (1 - share) * net[:, seen_ids])
+    assert torch.equal(model.train()(train[None, :4]), model.net(train[None, :4]))
+    with pytest.raises(ValueError, match="novel characters"):
+        TextLMConfig(vocab=vocab, novel_share=0.1, novel=("z",))
+
+
+def test_a_trained_model_keeps_a_share_for_unseen_characters_and_the_classic_none(tmp_path):
+    rare = "".join(chr(0x4E00 + i) for i in range(200))  # each once
+    src = tmp_path / "rare.txt"
+    src.write_text(("天地人和。" * 40 + rare + "\n") * 2, encoding="utf-8")
+    shares = {}
+    for name, training in (("ours", {}), ("classic", {"preset": "classic-char-gpt"})):
+        out = tmp_path / name
+        model = {} if training else {**TINY_TEXT, "context": 16}
+        recipe = Recipe("text-lm", f"file:{src}", str(out), model, training, {"steps": 2})
+        train_from_recipe(recipe, progress=False)
+        loaded = load_artifact(out)
+        shares[name] = loaded.model.cfg.novel_share
+        notices = " ".join(loaded.manifest["data"]["notices"])
+        assert ("never showed" in notices) == (name == "ours")
+    assert 0 < shares["ours"] <= 0.5
+    assert shares["classic"] == 0
