@@ -21,6 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from museforge.nn.linalg import psd_power
+
 
 def time_features(t: torch.Tensor, dim: int) -> torch.Tensor:
     """Sinusoidal features of times in [0, 1] (B -> B×dim)."""
@@ -136,11 +138,11 @@ def whiten_words(net: FlowNet, sentences: torch.Tensor, floor: float = 1e-3) -> 
     if len(sentences) < 2:
         return
     mean = sentences.mean(0)
-    values, vectors = torch.linalg.eigh(torch.cov((sentences - mean).T.double()))
-    if float(values.max()) <= 1e-12:
+    cov = torch.cov((sentences - mean).T.double())
+    largest = float(torch.linalg.eigvalsh(cov)[-1])
+    if largest <= 1e-12:
         return
-    values = values.clamp(min=float(values.max()) * floor)
-    whiten = (vectors / values.sqrt()) @ vectors.T  # symmetric: stays near the original axes
+    whiten = psd_power(cov, -0.5, largest * floor)  # symmetric: stays near the original axes
     layer = net.words[0]
     weight = layer.weight.double() @ whiten
     layer.bias.copy_((layer.bias.double() - weight @ mean.double()).float())

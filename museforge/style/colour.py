@@ -21,6 +21,7 @@ import torch
 
 from museforge.core.seeding import stream
 from museforge.errors import InputError
+from museforge.nn.linalg import psd_power
 from museforge.style.images import check_picture, resize_to
 
 MODES = ("moments", "histogram")
@@ -73,17 +74,10 @@ def _moments(px: torch.Tensor, weights: torch.Tensor) -> tuple[torch.Tensor, tor
     return mean, (centred * weights[:, None]).T @ centred
 
 
-def _power(matrix: torch.Tensor, p: float, floor: float = 0.0) -> torch.Tensor:
-    """A symmetric positive semi-definite matrix to the power p, its eigenvalues first
-    raised to at least `floor`."""
-    vals, vecs = torch.linalg.eigh((matrix + matrix.T) / 2)
-    return (vecs * vals.clamp_min(floor).pow(p)) @ vecs.T
-
-
 def _monge_kantorovich(cov_c: torch.Tensor, cov_s: torch.Tensor) -> torch.Tensor:
     """A = Σc^-½ (Σc^½ Σs Σc^½)^½ Σc^-½, the symmetric map with A Σc A = Σs (Pitié & Kokaram)."""
-    half, inv_half = _power(cov_c, 0.5, EPS), _power(cov_c, -0.5, EPS)
-    return inv_half @ _power(half @ cov_s @ half, 0.5) @ inv_half
+    half, inv_half = psd_power(cov_c, 0.5, EPS), psd_power(cov_c, -0.5, EPS)
+    return inv_half @ psd_power(half @ cov_s @ half, 0.5) @ inv_half
 
 
 def _interp(x: torch.Tensor, xp: torch.Tensor, fp: torch.Tensor) -> torch.Tensor:
