@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,28 +96,41 @@ def window_starts(n: int, context: int) -> list[int]:
 
 
 @torch.no_grad()
-def nll_per_token(model: Any, ids: torch.Tensor, batch: int = 64) -> float:
-    """Mean negative log-likelihood (nats) of every token of ``ids`` after the first.
+def token_values(
+    score: Callable[[torch.Tensor], torch.Tensor], ids: torch.Tensor, context: int, batch: int = 64
+) -> torch.Tensor:
+    """``score`` of every token of ``ids`` after the first, in order, each once.
 
-    Windows of the model's context are scored independently; where the last window overlaps
-    the one before, the overlapping tokens are scored once.
-    """
-    model.eval()
-    context = model.cfg.context
+    ``score`` maps windows ``(B, context + 1)`` of ids to a value per target ``(B,
+    context)``; windows are scored independently, and where the last window overlaps the
+    one before, the overlapping tokens are taken from the first."""
     starts = window_starts(ids.numel(), context)
-    total, count, covered = 0.0, 0, 0
+    values, covered = [], 0
     for b in range(0, len(starts), batch):
         part = torch.stack([ids[s : s + context + 1] for s in starts[b : b + batch]])
-        logits = model(part[:, :-1])
-        losses = F.cross_entropy(
-            logits.reshape(-1, logits.shape[-1]), part[:, 1:].reshape(-1), reduction="none"
-        ).view(part.shape[0], -1)
-        for row, start in zip(losses, starts[b : b + batch], strict=True):
-            first_new = max(covered - start - 1, 0)  # targets already scored
-            total += float(row[first_new:].sum())
-            count += row.numel() - first_new
-            covered = start + row.numel() + 1
-    return total / max(count, 1)
+        for row, start in zip(score(part), starts[b : b + batch], strict=True):
+            values.append(row[max(covered - start - 1, 0) :])  # skip targets already scored
+            covered = start + row.shape[0] + 1
+    return torch.cat(values)
+
+
+def target_logprobs(logprobs: torch.Tensor, part: torch.Tensor) -> torch.Tensor:
+    """Of next-token log-probabilities ``(B, T, V)`` for windows ``part`` ``(B, T + 1)``:
+    those of the tokens that came ``(B, T)``."""
+    return logprobs.gather(-1, part[:, 1:, None])[..., 0]
+
+
+def nll_per_token(model: Any, ids: torch.Tensor, batch: int = 64) -> float:
+    """Mean negative log-likelihood (nats) of every token of ``ids`` after the first
+    (windows of the model's context, see :func:`token_values`)."""
+    model.eval()
+
+    def score(part: torch.Tensor) -> torch.Tensor:
+        return -target_logprobs(torch.log_softmax(model(part[:, :-1]).float(), dim=-1), part)
+
+    return (
+        float(token_values(score, ids, model.cfg.context, batch).mean()) if ids.numel() > 1 else 0.0
+    )
 
 
 class SequenceLMTask:
@@ -195,9 +209,13 @@ class SequenceLMTask:
         optimizer_step(loss, self.model, self.opt, clip=self.training.grad_clip)
         return {"loss": loss.item(), "bpc": loss.item() / LN2}
 
+    def validation_loss(self) -> float:
+        """Mean loss (nats per token) of the current weights on the held-out ids."""
+        return nll_per_token(self.model, self.val_ids)
+
     def validate(self) -> dict[str, float]:
         """Validation loss of the current weights; remembers the best weights."""
-        loss = nll_per_token(self.model, self.val_ids)
+        loss = self.validation_loss()
         t, best = self.training, self.best
         improved = best.offer(self.model, loss)
         stalled = not improved and int(best.stale) >= t.decay_patience

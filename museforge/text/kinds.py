@@ -19,6 +19,7 @@ from museforge.text.plan import plan_training, time_steps
 from museforge.text.task import CLASSIC_CHAR_GPT, TextLMTask
 
 HOLDOUT, SPLIT_SEED = 0.1, 0
+NGRAM_ORDER = 8  # contexts of up to 7 characters (docs/text.md, "The n-gram")
 PRESETS = {"classic-char-gpt": CLASSIC_CHAR_GPT}
 
 
@@ -113,6 +114,15 @@ def text_task(
                 f"{share:.1%} of the probability kept for characters the training text never "
                 "showed (its share of characters seen once)"
             )
+        if base is None:
+            model = {"ngram_order": NGRAM_ORDER, **model}
+    if model.get("ngram_order"):
+        model = {**model, "ngram_chars": train_ids.numel()}
+        notices.append(
+            f"a {model['ngram_order']}-gram of the training text is mixed with the network "
+            f"(weight fitted on the held-out text); the model keeps those {len(train_text):,} "
+            "characters to count from"
+        )
     if len(train_text) < model.get("context", 128) + 2:
         raise DataError(
             f"data '{data}': {len(train_text)} training characters is too little for a "
@@ -138,9 +148,15 @@ def text_task(
     }
     task = TextLMTask(cfg, train_cfg, train_ids, lossy_ids(index, val_text), seed)
     if base is not None:
-        task.model.load_state_dict(base.model.state_dict())
-        task.best.model.load_state_dict(base.model.state_dict())
+        # The network's weights; the n-gram (of the base's text, or of this one's) is not.
+        state = task.model.state_dict()
+        state |= {k: v for k, v in base.model.state_dict().items() if not k.startswith("ngram_")}
+        task.model.load_state_dict(state)
+        task.best.model.load_state_dict(state)
         data_info["init"] = {"model": str(init), "sha256": base.sha256}
+    if cfg.ngram_order:
+        task.model.set_ngram_text(train_ids)
+        task.best.model.set_ngram_text(train_ids)
     task.run_defaults = {"batch_size": preset[2]} if preset else plan.run
     return task, data_info
 

@@ -32,6 +32,9 @@ def test_bench_trains_both_contenders_and_reports(tiny_contenders, tmp_path):
         assert 0 < row["val_bpc"] < 20
         assert row["chars_per_s_1"] > 0 and row["chars_per_s_16"] > 0
         assert 0 <= row["verbatim_line_share"] <= 1
+    ours, classic = rows["ours-transformer"], rows["classic-char-gpt"]
+    assert classic["network_val_bpc"] == classic["val_bpc"]  # the preset has no n-gram
+    assert ours["val_bpc"] <= ours["network_val_bpc"] + 1e-6  # the fitted mixture is no worse
     ratio = rows["ours-transformer"]["val_bpc"] / rows["classic-char-gpt"]["val_bpc"]
     assert entry["bpc_ratio"] == ratio
     table = bench.format_table(results)

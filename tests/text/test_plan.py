@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 from museforge.text import plan as rule
 from museforge.text.plan import expected_steps, plan_training
@@ -65,9 +66,12 @@ def test_the_text_task_follows_the_plan_and_says_so():
     from museforge.text.kinds import text_task
 
     task, info = text_task({}, {}, "songs-poems", 0, run={"steps": 40})
-    notice, novel = info["notices"]
+    notice, novel, ngram = info["notices"]
     assert notice.startswith("chose from the data and budget: about 40 steps")
     assert "never showed" in novel and task.cfg.novel_share >= 0
+    assert "8-gram" in ngram and task.cfg.ngram_order == 8
+    assert task.cfg.ngram_chars == info["train_chars"] == task.model.ngram_ids.numel()
+    assert torch.equal(task.model.ngram_ids.long(), task.train_ids)
     assert task.cfg.n_embd == rule.N_EMBD and task.cfg.context == rule.CONTEXT
     assert task.training.schedule == "cosine" and task.run_defaults == {"batch_size": 32}
     timed, _ = text_task({}, {}, "songs-poems", 0, run={"time_budget": "2s"})
@@ -86,8 +90,11 @@ def test_init_fine_tunes_from_a_model_of_the_same_family(zh_model_path, en_model
     base = load_artifact(zh_model_path)
     task, info = text_task({}, {"init": str(zh_model_path)}, "song100", 0, run={"steps": 5})
     assert task.cfg.vocab == base.model.cfg.vocab and task.cfg.n_embd == base.model.cfg.n_embd
-    for name, tensor in base.model.state_dict().items():
+    network = {k: v for k, v in base.model.state_dict().items() if not k.startswith("ngram_")}
+    assert base.model.cfg.ngram_order and network  # the base counts its own text
+    for name, tensor in network.items():
         assert torch.equal(task.model.state_dict()[name], tensor)
+    assert task.cfg.ngram_order == 0  # the fine-tune does not take the base's text
     assert task.training.lr == FINE_TUNE_LR
     assert info["notices"][0].startswith(f"fine-tuning from {zh_model_path}")
     assert info["init"]["sha256"] == base.sha256
