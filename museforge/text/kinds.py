@@ -103,7 +103,12 @@ def text_task(
     train_ids = lossy_ids(index, train_text)
     if preset is None:
         plan = plan_training(
-            len(train_text), run or {}, model, training, _seconds_per_step(tuple(vocab), train_ids)
+            len(train_text),
+            run or {},
+            model,
+            training,
+            _seconds_per_step(tuple(vocab), train_ids),
+            vocab_size=len(vocab),
         )
         model, training = plan.model, plan.training
         notices.append(plan.describe())

@@ -13,7 +13,8 @@ starter model learns from (docs/text.md, "How the defaults were chosen"):
 * **Regularisation from repetition**: the run's expected passes over the training text
   (steps × batch × context ÷ characters; for a time budget the steps come from timing a few
   steps of the planned model on this machine) set dropout and input dropout (characters
-  hidden from the input): none for a corpus seen a few times, more the more it repeats.
+  hidden from the input): none for a corpus seen a few times, more the more it repeats,
+  and more again for a small text with under 30 occurrences per distinct character.
 * **Validation** about ten times per run, and at least every few passes on a small corpus,
   so the best weights are kept before a small corpus is learnt by heart.
 
@@ -41,6 +42,11 @@ EVALUATIONS = 10  # validations per run
 MIN_EVAL_EVERY = 10  # steps
 # (passes at least, dropout, input dropout): the last row whose bound the run reaches.
 REGULARISATION = ((0.0, 0.0, 0.0), (10.0, 0.1, 0.0), (45.0, 0.1, 0.2))
+# ... and from 45 passes over a text with few occurrences per character (a small text in
+# a script of thousands of characters), more of both: its rare characters' embeddings
+# are learnt by heart first.
+SPARSE_CHARS_PER_TYPE = 30
+SPARSE_REGULARISATION = (45.0, 0.2, 0.3)
 MAX_PASSES = 100.0  # past this many passes a run stops helping: anneal by then
 PROBE_STEPS = 4
 
@@ -83,9 +89,11 @@ def plan_training(
     model: dict[str, Any],
     training: dict[str, Any],
     seconds_per_step: Callable[[dict[str, Any], int], float],
+    vocab_size: int = 0,
 ) -> Plan:
-    """Settings for ``n_chars`` training characters under the user's ``run`` table; the
-    user's own ``model`` and ``training`` settings are kept as given.
+    """Settings for ``n_chars`` training characters (of ``vocab_size`` distinct ones; 0 =
+    unknown) under the user's ``run`` table; the user's own ``model`` and ``training``
+    settings are kept as given.
     ``seconds_per_step(model_settings, batch)`` times a step of a model on this machine."""
     context = max(8, min(model.get("context", CONTEXT), n_chars // 8))
     chosen_model = {"n_layer": 4, "n_head": 4, "n_embd": N_EMBD, "context": context}
@@ -96,7 +104,10 @@ def plan_training(
     useful = max(1, int(MAX_PASSES / passes_per_step))
     steps = min(planned, useful)
     passes = steps * passes_per_step
-    dropout, hidden = next((d, i) for p, d, i in reversed(REGULARISATION) if passes >= p)
+    rows = REGULARISATION
+    if vocab_size and n_chars / vocab_size < SPARSE_CHARS_PER_TYPE:
+        rows = (*rows, SPARSE_REGULARISATION)
+    dropout, hidden = next((d, i) for p, d, i in reversed(rows) if passes >= p)
     every = max(MIN_EVAL_EVERY, min(steps // EVALUATIONS, int(5 / passes_per_step)))
     chosen_training = {
         "schedule": "cosine",

@@ -28,6 +28,14 @@ def test_passes_over_the_text_set_the_regularisation():
     assert mid.model["dropout"] == 0.1 and mid.training["input_dropout"] == 0.0
     small = plan_training(30_000, {"steps": 1000}, {}, {}, fixed(0.1))  # ~68 passes
     assert small.training["input_dropout"] > 0 and small.model["dropout"] > 0
+    # A small text in a script of thousands of characters, read as often: more of both.
+    sparse = plan_training(30_000, {"steps": 1000}, {}, {}, fixed(0.1), vocab_size=3000)
+    assert sparse.model["dropout"] > small.model["dropout"]
+    assert sparse.training["input_dropout"] > small.training["input_dropout"]
+    latin = plan_training(30_000, {"steps": 1000}, {}, {}, fixed(0.1), vocab_size=80)
+    assert latin.model == small.model and latin.training == small.training
+    sparse_mid = plan_training(100_000, {"steps": 1000}, {}, {}, fixed(0.1), vocab_size=5000)
+    assert sparse_mid.model == mid.model  # ~20 passes: repetition decides first
     for p in (big, mid, small):
         assert p.training["schedule"] == "cosine" and p.run == {"batch_size": 32}
         assert 10 <= p.training["eval_every"] <= 100
