@@ -124,7 +124,8 @@ def text_task(
     if model.get("ngram_order"):
         model = {**model, "ngram_chars": train_ids.numel()}
         notices.append(
-            f"a {model['ngram_order']}-gram of the training text is mixed with the network "
+            f"an n-gram of up to {model['ngram_order']} characters of the training text is mixed "
+            "with the network "
             f"(weight fitted on the held-out text); the model keeps those {len(train_text):,} "
             "characters to count from"
         )

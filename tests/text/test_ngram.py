@@ -136,7 +136,7 @@ def test_a_trained_artifact_keeps_its_text_and_weight(tmp_path):
     model = loaded.model
     assert model.cfg.ngram_order == 8 and 0 < float(model.ngram_weight) < 1
     assert model.ngram_ids.numel() == loaded.manifest["data"]["train_chars"]
-    assert any("8-gram" in n for n in loaded.manifest["data"]["notices"])
+    assert any("n-gram of up to 8 characters" in n for n in loaded.manifest["data"]["notices"])
 
 
 def test_the_n_gram_can_be_turned_off(tmp_path):

@@ -77,7 +77,7 @@ def test_the_text_task_follows_the_plan_and_says_so():
     notice, novel, ngram = info["notices"]
     assert notice.startswith("chose from the data and budget: about 40 steps")
     assert "never showed" in novel and task.cfg.novel_share >= 0
-    assert "8-gram" in ngram and task.cfg.ngram_order == 8
+    assert "n-gram of up to 8 characters" in ngram and task.cfg.ngram_order == 8
     assert task.cfg.ngram_chars == info["train_chars"] == task.model.ngram_ids.numel()
     assert torch.equal(task.model.ngram_ids.long(), task.train_ids)
     assert task.cfg.n_embd == rule.N_EMBD and task.cfg.context == rule.CONTEXT
