@@ -104,9 +104,9 @@ def stylise_any(
     palette: Annotated[str, Param("finish on the styles' palette", choices=PALETTES)] = "histogram",
     strength: Annotated[float, Param("0..1: how much of the style", min=0, max=1)] = 1.0,
 ) -> Result:
-    """Stylise a picture — or every frame of an animated GIF, normalised over the whole clip
-    (its flicker is reported) — in any style at interactive speed (style-any): no training
-    per style; several style pictures mix by ``weights``; ``strength`` mixes the style's
+    """Stylise a picture — or every frame of an animated GIF or a video, steadied over the
+    whole clip (its flicker is reported) — in any style at interactive speed (style-any):
+    no training per style; several style pictures mix by ``weights``; ``strength`` mixes the style's
     features with the picture's own; ``palette`` recolours a still picture to the styles'
     colours at the end (frames of an animation are left as drawn: recolouring each would
     add flicker)."""
@@ -212,7 +212,7 @@ def _stylise_animation(
         for i, p in enumerate(pictures_out)
     ]
     message = (
-        f"{len(frames)} frames; they change {shimmer:.2f}× as much from one to the next "
-        "as the original's"
+        f"{len(frames)} frames; followed along the motion, they change {shimmer:.2f}× as much "
+        "from one to the next as the original's"
     )
     return Result(arts, frames=pictures_out, stem=stem, message=message)
