@@ -31,6 +31,7 @@ class Result:
     # An animation, written as GIF; the artworks are then its stills (its frames in the
     # gallery), in the order of the walk.
     frames: list[Image.Image] | None = None
+    frame_ms: int = 80  # how long the animation shows each frame
     data: dict[str, Any] | None = None
     stem: str = "output"
     message: str | None = None  # one line for the user (e.g. how close a projection got)

@@ -85,7 +85,8 @@ def write_result(result: Result, out_dir: str | Path, upscale: int = 1) -> list[
             first = result.artworks[0].provenance
             shared = {k: v for k, v in first.items() if k not in PER_FRAME}
             save_sidecar(gif, {**shared, "frames": len(result.frames), "file": gif.name})
-        paths.append(_sidecar_first(save_gif, gif, [big(f) for f in result.frames]))
+        frames = [big(f) for f in result.frames]
+        paths.append(_sidecar_first(save_gif, gif, frames, result.frame_ms))
     if result.data is not None:
         text = json.dumps(result.data, indent=2, sort_keys=True)
         paths.append(atomic_write_text(out / f"{result.stem}.json", text + "\n"))

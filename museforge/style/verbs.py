@@ -193,7 +193,7 @@ def _stylise_animation(
     message says how much the frames change against the original's (flicker)."""
     from museforge.style.moving import flicker, read_frames, stylise_frames
 
-    frames, _ = read_frames(image, size or MAX_ANIMATION_SIDE)
+    frames, durations = read_frames(image, size or MAX_ANIMATION_SIDE)
     if min(frames[0].shape[-2:]) < MIN_SIDE:
         raise InputError(f"'{image}' is too narrow: its short side is under {MIN_SIDE} pixels")
     net = model.model
@@ -215,4 +215,5 @@ def _stylise_animation(
         f"{len(frames)} frames; followed along the motion, they change {shimmer:.2f}× as much "
         "from one to the next as the original's"
     )
-    return Result(arts, frames=pictures_out, stem=stem, message=message)
+    frame_ms = sorted(durations)[len(durations) // 2]  # the clip's pace (GIF: one for all)
+    return Result(arts, frames=pictures_out, frame_ms=frame_ms, stem=stem, message=message)

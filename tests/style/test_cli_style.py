@@ -2,7 +2,7 @@
 
 import json
 
-from PIL import Image
+from PIL import Image, ImageSequence
 
 from museforge.gallery.provenance import read_png_provenance
 from tests.test_cli import assert_one_line_error, run
@@ -112,3 +112,37 @@ def test_style_fast_with_an_any_style_model_takes_any_style(
     assert_one_line_error(code, err, "one non-negative weight per style picture (2)")
     code, _, err = run(monkeypatch, capsys, "style-fast", model, "chelsea", "--out", out_dir)
     assert_one_line_error(code, err, "style")
+
+
+def test_style_fast_stylises_a_video_at_its_own_pace(monkeypatch, capsys, tmp_path):
+    import av
+
+    from museforge.core.artifact import save_artifact
+    from museforge.nn.features import random_feature_net
+    from museforge.style.anystyle import AnyStyleConfig, AnyStyleNet
+
+    cfg = AnyStyleConfig(width=4, decoder_width=4)
+    net = AnyStyleNet(cfg)
+    net.encoder.load_state_dict(random_feature_net(4).state_dict())
+    model = save_artifact(tmp_path / "any", "style-any", cfg, net.state_dict())
+    clip = tmp_path / "clip.mp4"
+    with av.open(str(clip), "w") as container:
+        stream = container.add_stream("mpeg4", rate=20)  # 50 ms a frame
+        stream.width, stream.height, stream.pix_fmt = 48, 32, "yuv420p"
+        for i in range(4):
+            picture = Image.new("RGB", (48, 32), (60 * i, 120, 90))
+            for packet in stream.encode(av.VideoFrame.from_image(picture)):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    out_dir = tmp_path / "out"
+    code, out, err = run(
+        monkeypatch, capsys, "style-fast", model, clip, "--style", "brick", "--out", out_dir
+    )
+    assert code == 0, err
+    assert "4 frames; followed along the motion" in out
+    [gif] = list(out_dir.glob("*.gif"))
+    with Image.open(gif) as img:  # Pillow merges identical frames, adding their durations
+        shown = [frame.info["duration"] for frame in ImageSequence.Iterator(img)]
+    assert sum(shown) == 4 * 50 and min(shown) >= 50
+    assert len(list(out_dir.glob("*.png"))) == 4
