@@ -128,9 +128,9 @@ def nll_per_token(model: Any, ids: torch.Tensor, batch: int = 64) -> float:
     def score(part: torch.Tensor) -> torch.Tensor:
         return -target_logprobs(torch.log_softmax(model(part[:, :-1]).float(), dim=-1), part)
 
-    return (
-        float(token_values(score, ids, model.cfg.context, batch).mean()) if ids.numel() > 1 else 0.0
-    )
+    if ids.numel() < 2:
+        return 0.0  # no token after the first
+    return float(token_values(score, ids, model.cfg.context, batch).mean())
 
 
 class SequenceLMTask:

@@ -168,18 +168,24 @@ def motion(
     return torch.stack((gx, gy), dim=-1)[None]
 
 
+def _moved(grid: torch.Tensor, *pictures: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """``pictures`` (each 1×C×H×W) moved along ``grid`` (see :func:`motion`), and where the
+    grid stays inside the frame (1×H×W)."""
+    moved = F.grid_sample(
+        torch.cat(pictures), grid.expand(len(pictures), -1, -1, -1), align_corners=True
+    )
+    return (*moved.split(1), (grid.abs() <= 1).all(dim=-1))
+
+
 def carry_along(frames: list[torch.Tensor], drawn: list[torch.Tensor]) -> list[torch.Tensor]:
     """The stylised ``drawn`` frames made steady: each keeps ``CARRY`` of the previous
     result, moved along the original frames' motion, where the moved previous original
     matches this one (a pixel that appeared, or that the flow got wrong, is drawn anew)."""
     out = [drawn[0]]
     for before, after, styled in zip(frames, frames[1:], drawn[1:], strict=False):
-        grid = motion(before, after)
-        moved = F.grid_sample(before, grid, mode="bilinear", align_corners=True)
-        carried = F.grid_sample(out[-1], grid, mode="bilinear", align_corners=True)
-        inside = (grid.abs() <= 1).all(dim=-1)[:, None]
+        moved, carried, inside = _moved(motion(before, after), before, out[-1])
         error = (after - moved).abs().mean(dim=1, keepdim=True)
-        keep = CARRY * torch.exp(-((error / MATCH) ** 2)) * inside
+        keep = CARRY * torch.exp(-((error / MATCH) ** 2)) * inside[:, None]
         out.append(keep * carried + (1 - keep) * styled)
     return out
 
@@ -196,17 +202,12 @@ def flicker(original: list[torch.Tensor], styled: list[torch.Tensor]) -> float:
     drawn = moved = 0.0
     for t in range(1, len(original)):
         grid = motion(original[t - 1], original[t], "tvl1", side=FLICKER_SIDE)
-        before = F.grid_sample(
-            torch.cat((original[t - 1], styled[t - 1])),
-            grid.expand(2, -1, -1, -1),
-            mode="bilinear",
-            align_corners=True,
-        )
-        change = (original[t] - before[:1]).abs().mean(dim=1)
-        explained = (grid.abs() <= 1).all(dim=-1) & (change < MATCH)
+        before, styled_before, inside = _moved(grid, original[t - 1], styled[t - 1])
+        change = (original[t] - before).abs().mean(dim=1)
+        explained = inside & (change < MATCH)
         if not bool(explained.any()):
             continue
         moved += float(change[explained].mean())
-        drawn += float((styled[t] - before[1:]).abs().mean(dim=1)[explained].mean())
+        drawn += float((styled[t] - styled_before).abs().mean(dim=1)[explained].mean())
     pairs = len(original) - 1
     return (drawn / pairs + STILL) / (moved / pairs + STILL)

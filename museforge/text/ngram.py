@@ -114,10 +114,6 @@ class CharNgram:
     def probs(self, contexts: torch.Tensor) -> torch.Tensor:
         """Next-character probabilities ``(Q, V)`` after ``contexts`` ``(Q, order - 1)``:
         ids nearest character first, -1 where the text has no character that far back."""
-        return self.lookup(contexts)[0]
-
-    def lookup(self, contexts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """:meth:`probs`, and how many characters of each context training saw ``(Q,)``."""
         chars = contexts.detach().cpu().numpy()
         q, V = chars.shape[0], self.vocab_size
         context = np.zeros(q, dtype=np.int64)
@@ -133,8 +129,7 @@ class CharNgram:
                 break
             context = np.where(found, pos, -1)
             rows[:, k - 1] = np.where(found, pos + self.first[k], -1)
-        depth = (rows >= 0).sum(axis=1) if self.order > 1 else np.zeros(q, dtype=np.int64)
-        return torch.from_numpy(self._add(self.unigram[None], rows)), torch.from_numpy(depth)
+        return torch.from_numpy(self._add(self.unigram[None], rows))
 
 
 def contexts_of(idx: torch.Tensor, length: int) -> torch.Tensor:
