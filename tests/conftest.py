@@ -15,6 +15,8 @@ from museforge.image.data import ImageDataset
 
 TINY_GAN = {"image_size": 16, "z_dim": 8, "g_width": 8, "d_width": 8}
 TINY_VAE = {"image_size": 16, "z_dim": 4, "width": 8}
+TINY_FLOW = {"image_size": 16, "width": 16, "autoencoder_width": 8, "sample_steps": 3}
+TINY = {"image-gan": TINY_GAN, "image-vae": TINY_VAE, "image-flow": TINY_FLOW}
 
 
 def bar_images(n: int = 48, size: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
@@ -80,7 +82,7 @@ def bars_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def train_tiny(kind: str, folder: Path, out: Path, steps: int = 20, **model) -> Path:
-    base = TINY_GAN if kind == "image-gan" else TINY_VAE
+    base = TINY[kind]
     recipe = Recipe(
         kind=kind,
         data=f"folder:{folder}",

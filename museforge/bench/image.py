@@ -31,6 +31,7 @@ DATA_SETS = ("mnist5k", "shapes-folder")
 CLASS_SHARE_TARGET = 0.8
 FOLDER_PICTURES = 2000
 CONTENDERS: dict[str, tuple[str, dict[str, Any]]] = {
+    "ours-flow": ("image-flow", {}),
     "ours-gan": ("image-gan", {}),
     "ours-vae": ("image-vae", {}),
     "dcgan-classic": ("image-gan", {"preset": "classic-dcgan"}),
@@ -38,10 +39,15 @@ CONTENDERS: dict[str, tuple[str, dict[str, Any]]] = {
 
 
 def sampling_rate(model: Any, n: int = 5000, seed: int = 0) -> float:
-    """Images per second for ``n`` samples (after one warm-up batch), inference mode."""
+    """Images per second for ``n`` samples (after one warm-up batch), inference mode; a
+    model that takes over a second for the warm-up batch is timed on it alone."""
     z = draw_latents(model.z_dim, seed, n)
     labels = draw_labels(model.num_classes, seed, n)
+    start = time.perf_counter()
     generate_images(model, z[:256], None if labels is None else labels[:256])
+    warm = time.perf_counter() - start
+    if warm > 1.0:
+        return 256 / warm
     start = time.perf_counter()
     generate_images(model, z, labels)
     return n / (time.perf_counter() - start)
@@ -139,8 +145,10 @@ def run_image_bench(
         "gan_fid_below_vae": gan["fid"] < vae["fid"],
         "gan_sampling_at_least_5000_per_s": gan["sample_images_per_s"] >= 5000,
     }
-    if (worst := _worst_class(gan)) is not None:
-        results["targets"]["gan_every_class_recognisable"] = worst[1] >= CLASS_SHARE_TARGET
+    for name, m in models.items():
+        if (worst := _worst_class(m)) is not None:
+            key = f"{name.removeprefix('ours-')}_every_class_recognisable"
+            results["targets"][key] = worst[1] >= CLASS_SHARE_TARGET
     return results
 
 

@@ -251,8 +251,9 @@ class Trainer:
             target = self.out_dir / "previews" / f"step-{self.step:08d}.png"
             atomic_write_with(target, image.save)
         measure = getattr(self.task, "distance_to_data", None)
-        if measure is not None:
-            self._log({"step": self.step, "time": round(self.elapsed, 3), KEY: measure()})
+        value = None if measure is None else measure()  # None: nothing to measure yet
+        if value is not None:
+            self._log({"step": self.step, "time": round(self.elapsed, 3), KEY: value})
 
     def _preview_due(self) -> bool:
         """Every ``preview_every`` steps, and under a time budget at each tenth of it, so

@@ -20,10 +20,10 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from museforge.crossmodal.autoencoder import FACTOR, PictureAutoencoder
 from museforge.crossmodal.encoder import CaptionTokens, EncoderConfig, TextEncoder
-from museforge.crossmodal.flow import FlowNet, sample_flow
+from museforge.nn.autoencoder import FACTOR, PictureAutoencoder
 from museforge.nn.blocks import plan_resolutions
+from museforge.nn.flow import FlowNet, sample_flow
 
 ARCHS = ("latent-flow", "flow", "gan")
 TRAIN_ARCH = "latent-flow"  # chosen by measurement: docs/crossmodal.md

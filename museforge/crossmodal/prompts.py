@@ -8,7 +8,7 @@ seen sentences:
 - guidance for the GAN (``imagine --guidance G --negative N``): ``s = s_n + G·(s_p − s_n)``,
   pushing away from the negative prompt's sentence (or, without one, from the neutral
   sentence). A GAN has no unconditional mode to extrapolate from as a flow or diffusion
-  model has (the flow is guided by its velocities instead: museforge.crossmodal.flow);
+  model has (the flow is guided by its velocities instead: museforge.nn.flow);
   this is the GAN's honest equivalent in sentence space, on the same scale: G = 1 is the
   prompt itself, bit for bit.
 - "more X" (``more``): ``s + a·(s_X − s_0)``, the direction from the neutral sentence to

@@ -20,10 +20,12 @@ PICTURES = 256
 class DistanceProbe:
     """Fixed latents (labels cycling through the classes) and a fixed sample of the data."""
 
-    def __init__(self, data: ImageDataset, z_dim: int, num_classes: int, seed: int):
-        pick = torch.randperm(len(data), generator=stream(seed, "distance-sample"))[:PICTURES]
+    def __init__(
+        self, data: ImageDataset, z_dim: int, num_classes: int, seed: int, n: int = PICTURES
+    ):
+        pick = torch.randperm(len(data), generator=stream(seed, "distance-sample"))[:n]
         self.real = data.images[pick]
-        self.z, self.labels = preview_inputs(z_dim, num_classes, seed, n=PICTURES)
+        self.z, self.labels = preview_inputs(z_dim, num_classes, seed, n=n)
         self.seed = seed
 
     def __call__(self, draw) -> float:

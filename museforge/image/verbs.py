@@ -47,7 +47,8 @@ from museforge.image.data import load_image_dataset, load_image_file, split_data
 
 BATCH = 256
 
-PICTURE_KINDS = ("image-gan", "image-vae")  # the kinds that draw pictures from latents
+# the kinds that draw pictures from latents
+PICTURE_KINDS = ("image-gan", "image-vae", "image-flow")
 Label = Annotated[int | None, Param("class for conditional models")]
 Truncation = Annotated[float, Param("≤1: more typical, less varied", max=1.0)]
 

@@ -6,9 +6,9 @@ from museforge.bench.image import format_table, run_image_bench
 from museforge.errors import InputError
 
 
-def test_bench_trains_three_contenders_and_reports(tmp_path, quick_feature_net):
+def test_bench_trains_four_contenders_and_reports(tmp_path, quick_feature_net):
     results = run_image_bench(1.0, tmp_path, eval_n=200, progress=False)
-    assert set(results["models"]) == {"ours-gan", "ours-vae", "dcgan-classic"}
+    assert set(results["models"]) == {"ours-flow", "ours-gan", "ours-vae", "dcgan-classic"}
     for name, m in results["models"].items():
         assert m["steps"] > 0 and m["train_seconds"] >= 1.0, name
         assert m["sample_images_per_s"] > 0 and m["fid"] >= 0 and 0 <= m["precision"] <= 1
@@ -43,7 +43,8 @@ def test_bench_on_a_folder_of_shapes_scores_the_classes_asked_for(
         assert 0 <= classes["asked_share"] <= 1 and 0 <= classes["real_accuracy"] <= 1
     manifest = json.loads((tmp_path / "ours-gan" / "model.json").read_text())
     assert manifest["config"]["num_classes"] == 4  # the sub-folders, used by default
-    assert "gan_every_class_recognisable" in results["targets"]
+    targets = results["targets"]
+    assert "gan_every_class_recognisable" in targets and "flow_every_class_recognisable" in targets
     table = format_table(results)
     assert "worst class" in table and "trained apart" in table
 

@@ -9,11 +9,11 @@ from museforge.core.artifact import load_artifact
 from museforge.core.recipe import Recipe, train_from_recipe
 from museforge.core.registry import call_verb
 from museforge.crossmodal import data
-from museforge.crossmodal.autoencoder import PictureAutoencoder, laplacian_l1, reconstruction_loss
 from museforge.crossmodal.encoder_task import split
 from museforge.crossmodal.flow_task import FlowTask, FlowTraining
 from museforge.crossmodal.imagine import ImagineConfig, TextToImage
 from museforge.errors import InputError
+from museforge.nn.autoencoder import PictureAutoencoder, laplacian_l1, reconstruction_loss
 
 
 def test_pictures_go_to_a_quarter_side_grid_and_back():

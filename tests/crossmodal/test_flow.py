@@ -11,9 +11,9 @@ from museforge.core.recipe import Recipe, train_from_recipe
 from museforge.core.registry import call_verb
 from museforge.crossmodal import data
 from museforge.crossmodal.encoder_task import split
-from museforge.crossmodal.flow import FlowNet, flow_loss, sample_flow, whiten_words
 from museforge.crossmodal.flow_task import FlowTask, FlowTraining
 from museforge.crossmodal.imagine import ImagineConfig, TextToImage
+from museforge.nn.flow import FlowNet, flow_loss, sample_flow, whiten_words
 
 
 def test_the_network_keeps_the_picture_shape_and_checks_its_size():

@@ -5,7 +5,7 @@
 import { catalog, getJSON, guarded, postJSON, showError, showInfo, watchJob } from "./api.js";
 import { $, clear, el, setOptions } from "./ui.js";
 
-const PICTURE_KINDS = new Set(["image-gan", "image-vae"]);
+const PICTURE_KINDS = new Set(["image-gan", "image-vae", "image-flow"]);
 let job = null;
 
 export async function init() {

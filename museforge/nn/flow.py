@@ -74,7 +74,7 @@ class FlowNet(nn.Module):
     input carries each pixel's coordinates, so words about places can be followed.
 
     The "picture" is ``channels`` × ``image_size``²: RGB pixels, or an autoencoder's latent
-    grid (:mod:`museforge.crossmodal.autoencoder`)."""
+    grid (:mod:`museforge.nn.autoencoder`)."""
 
     def __init__(
         self, image_size: int, width: int, text_dim: int, levels: int = 3, channels: int = 3

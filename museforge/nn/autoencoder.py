@@ -41,17 +41,18 @@ class _Block(nn.Module):
 
 
 class PictureAutoencoder(nn.Module):
-    """Pictures in [-1, 1] (B×3×S×S) <-> latents (B×``channels``×S/4×S/4), scaled to about
-    unit spread over the training pictures (``shift``, ``scale``: set by :meth:`fit_scale`).
+    """Pictures in [-1, 1] (B×``image_channels``×S×S: grey, RGB or RGBA) <-> latents
+    (B×``channels``×S/4×S/4), scaled to about unit spread over the training pictures
+    (``shift``, ``scale``: set by :meth:`fit_scale`).
 
     The first halving is a space-to-depth rearrangement (no pixel is lost and the
     convolutions run on a quarter of the positions), the second a strided convolution."""
 
-    def __init__(self, channels: int, width: int = 64):
+    def __init__(self, channels: int, width: int = 64, image_channels: int = 3):
         super().__init__()
         self.encoder = nn.Sequential(
             nn.PixelUnshuffle(2),
-            nn.Conv2d(12, width, 3, 1, 1),
+            nn.Conv2d(4 * image_channels, width, 3, 1, 1),
             _Block(width),
             nn.Conv2d(width, width, 4, 2, 1),
             _Block(width),
@@ -67,7 +68,7 @@ class PictureAutoencoder(nn.Module):
             _Block(width),
             nn.GroupNorm(8, width),
             nn.SiLU(),
-            nn.Conv2d(width, 12, 3, 1, 1),
+            nn.Conv2d(width, 4 * image_channels, 3, 1, 1),
             nn.PixelShuffle(2),
         )
         self.register_buffer("shift", torch.zeros(()))

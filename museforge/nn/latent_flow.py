@@ -1,0 +1,133 @@
+"""Training a flow in an autoencoder's latent grid: two phases of one run, shared by every
+kind that draws with a latent flow (text-to-image, image-flow).
+
+The autoencoder learns reconstruction for the first ``autoencoder_share`` of the budget
+(its own cosine schedule); then, frozen, it encodes every picture once, the latents are
+scaled to unit spread, and the flow learns them for the rest (a short warm-up, then cosine
+annealing to a tenth). The phase follows from the share of the budget done, so a resumed
+run picks up where it stopped. An autoencoder trained before skips the first phase, and
+without one the flow learns the pictures themselves. What gets drawn with is an
+exponential moving average of the flow.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+
+from museforge.core.train import optimizer_step
+from museforge.nn.autoencoder import PictureAutoencoder, reconstruction_loss
+from museforge.nn.flow import FlowNet, flow_loss
+from museforge.nn.gan import EMAGenerator
+
+WARMUP_STEPS = 100
+
+
+def _half_cosine(x: float) -> float:
+    return 0.5 * (1 + math.cos(math.pi * min(max(x, 0.0), 1.0)))
+
+
+class LatentFlowPhases:
+    """The optimisers, schedules and steps of a (latent) flow's training run.
+
+    ``pictures`` are the training pictures in [-1, 1]; ``autoencoder`` is None for a flow
+    in pixels; ``trained`` says it needs no first phase."""
+
+    def __init__(
+        self,
+        flow: FlowNet,
+        autoencoder: PictureAutoencoder | None,
+        pictures: torch.Tensor,
+        *,
+        lr: float,
+        autoencoder_lr: float,
+        autoencoder_share: float,
+        ema_decay: float,
+        grad_clip: float,
+        trained: bool = False,
+    ):
+        self.flow, self.autoencoder, self.pictures = flow, autoencoder, pictures
+        self.lr, self.autoencoder_lr, self.grad_clip = lr, autoencoder_lr, grad_clip
+        self.ema = EMAGenerator(flow, ema_decay)
+        self.opt = torch.optim.AdamW(flow.parameters(), lr, weight_decay=0.0)
+        self.ae_opt = None
+        self.share = 0.0  # of the budget spent on the autoencoder
+        if autoencoder is not None and not trained:
+            self.ae_opt = torch.optim.Adam(autoencoder.parameters(), autoencoder_lr)
+            self.share = autoencoder_share
+        self.fraction = 0.0
+        self._latents: torch.Tensor | None = None
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        if self.ae_opt is None:
+            return {"flow": self.opt}
+        return {"flow": self.opt, "autoencoder": self.ae_opt}
+
+    @property
+    def autoencoding(self) -> bool:
+        """Whether the run is still in its first phase."""
+        return self.fraction < self.share
+
+    def set_progress(self, fraction: float) -> None:
+        """Each phase's learning rate for ``fraction`` of the budget done."""
+        self.fraction = fraction = min(fraction, 1.0)
+        if self.autoencoding:
+            scale = 0.05 + 0.95 * _half_cosine(fraction / self.share)
+            for group in self.ae_opt.param_groups:  # type: ignore[union-attr]
+                group["lr"] = self.autoencoder_lr * scale
+            return
+        local = (fraction - self.share) / (1 - self.share)
+        warm = min(1.0, (int(self.ema.steps) + 1) / WARMUP_STEPS)
+        scale = warm * (0.1 + 0.9 * _half_cosine(local))
+        for group in self.opt.param_groups:
+            group["lr"] = self.lr * scale
+
+    def targets(self, indices: torch.Tensor) -> torch.Tensor:
+        """What the flow learns to draw: the pictures, or their latents (all encoded once
+        by the trained autoencoder, which is then frozen)."""
+        if self.autoencoder is None:
+            return self.pictures[indices]
+        if self._latents is None:
+            self.autoencoder.requires_grad_(False)
+            self._latents = self.autoencoder.fit_scale(self.pictures)
+        return self._latents[indices]
+
+    def step(
+        self,
+        indices: torch.Tensor,
+        conditions: Callable[[], torch.Tensor],
+        noise: torch.Generator,
+        on_first_flow_step: Callable[[], None] | None = None,
+    ) -> dict[str, float]:
+        """One step of whichever phase the run is in; ``conditions`` gives the batch's
+        conditions (called only in the flow's phase); ``on_first_flow_step`` runs before
+        the flow's first step (its conditions are final then), and the average restarts
+        from the flow as it then is."""
+        if self.autoencoding:
+            ae = self.autoencoder.train()  # type: ignore[union-attr]
+            loss = reconstruction_loss(ae, self.pictures[indices], noise)
+            optimizer_step(loss, ae, self.ae_opt, clip=self.grad_clip)  # type: ignore[arg-type]
+            return {"reconstruction": loss.item()}
+        if int(self.ema.steps) == 0:
+            if on_first_flow_step is not None:
+                on_first_flow_step()
+            self.ema.model.load_state_dict(self.flow.state_dict())
+        self.flow.train()
+        loss = flow_loss(self.flow, self.targets(indices), conditions(), noise)
+        optimizer_step(loss, self.flow, self.opt, clip=self.grad_clip)
+        self.ema.update(self.flow)
+        return {"loss": loss.item()}
+
+    @torch.no_grad()
+    def reconstructions(self, n: int) -> torch.Tensor:
+        """The first ``n`` training pictures beside the autoencoder's rebuilding of them."""
+        pictures = self.pictures[:n]
+        rebuilt = self.autoencoder.eval().decode(self.autoencoder.encode(pictures))  # type: ignore[union-attr]
+        return torch.cat([pictures, rebuilt.clamp(-1, 1)])
+
+    def finish(self) -> None:
+        """Before export: a run stopped in its first phase still gets its latent scale."""
+        if self.autoencoder is not None and self._latents is None:
+            self.autoencoder.fit_scale(self.pictures)
