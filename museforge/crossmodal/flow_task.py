@@ -12,7 +12,6 @@ flow's) skips the first phase.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 
 import torch
@@ -25,7 +24,7 @@ from museforge.crossmodal.imagine import ImagineConfig, TextToImage
 from museforge.crossmodal.imagine_task import pick_sentences, preview_inputs, sentence_table
 from museforge.nn.autoencoder import PictureAutoencoder
 from museforge.nn.flow import whiten_words
-from museforge.nn.latent_flow import LatentFlowPhases
+from museforge.nn.latent_flow import LatentFlowPhases, LatentFlowTask, dropped
 
 
 @dataclass(frozen=True)
@@ -50,7 +49,7 @@ class FlowTraining:
             raise ValueError(f"ema_decay must be 0..1 (got {self.ema_decay})")
 
 
-class FlowTask:
+class FlowTask(LatentFlowTask):
     """Trains the flow network of a :class:`TextToImage` model (``arch`` "flow" or
     "latent-flow")."""
 
@@ -75,33 +74,13 @@ class FlowTask:
         if own is not None and autoencoder is not None:  # trained already
             own.load_state_dict(autoencoder.state_dict())
         self.phases = LatentFlowPhases(
-            self.model.flow,
-            own,
-            data.images,
-            lr=training.lr,
-            autoencoder_lr=training.autoencoder_lr,
-            autoencoder_share=training.autoencoder_share,
-            ema_decay=training.ema_decay,
-            grad_clip=training.grad_clip,
-            trained=autoencoder is not None,
+            self.model.flow, own, data.images, training, trained=autoencoder is not None
         )
-        self.ema = self.phases.ema
         self.num_examples = len(data)
         self._preview = preview_inputs(self)
 
-    def modules(self) -> dict[str, torch.nn.Module]:
-        return {"model": self.model, "ema": self.ema}
-
-    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        return self.phases.optimizers()
-
-    def set_progress(self, fraction: float) -> None:
-        self.phases.set_progress(fraction)
-
     def _sentences(self, indices: torch.Tensor, noise: torch.Generator) -> torch.Tensor:
-        words = pick_sentences(self, indices, noise)
-        keep = torch.rand(len(words), generator=noise) >= self.training.drop_caption
-        return words * keep[:, None]
+        return dropped(pick_sentences(self, indices, noise), self.training.drop_caption, noise)
 
     def train_step(self, indices: torch.Tensor, noise: torch.Generator) -> dict[str, float]:
         def whiten() -> None:  # the flow's first step: its conditions are final now
@@ -117,9 +96,3 @@ class FlowTask:
             return make_grid(self.phases.reconstructions(len(z) // 2), nrow=int(len(z) ** 0.5))
         pictures = self.model.draw_flow(self.ema.model.eval(), z, words, self.cfg.guidance)
         return make_grid(pictures, nrow=int(len(z) ** 0.5))
-
-    def export(self) -> tuple[ImagineConfig, dict[str, torch.Tensor]]:
-        self.phases.finish()
-        model = copy.deepcopy(self.model)
-        model.flow.load_state_dict(self.ema.model.state_dict())
-        return self.cfg, model.state_dict()

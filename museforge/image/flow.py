@@ -16,7 +16,6 @@ for the GAN and the VAE.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 
 import torch
@@ -30,7 +29,7 @@ from museforge.image.data import ImageDataset
 from museforge.image.progress import DistanceProbe
 from museforge.nn.autoencoder import FACTOR, PictureAutoencoder
 from museforge.nn.flow import FlowNet, sample_flow, whiten_words
-from museforge.nn.latent_flow import LatentFlowPhases
+from museforge.nn.latent_flow import LatentFlowPhases, LatentFlowTask, dropped
 
 PROBE = 128  # pictures drawn to measure the distance to the data at each preview
 
@@ -152,7 +151,7 @@ class FlowImage(nn.Module):
         return self.draw(self.flow, z, labels)
 
 
-class FlowImageTask:
+class FlowImageTask(LatentFlowTask):
     """Trains a :class:`FlowImage` on an :class:`ImageDataset` for the shared Trainer."""
 
     kind = "image-flow"
@@ -174,32 +173,16 @@ class FlowImageTask:
             self.model.flow,
             self.model.autoencoder,
             data.images,
-            lr=training.lr,
-            autoencoder_lr=training.autoencoder_lr,
-            autoencoder_share=training.autoencoder_share,
-            ema_decay=training.ema_decay,
-            grad_clip=training.grad_clip,
+            training,
             trained=autoencoder is not None,
         )
-        self.ema = self.phases.ema
         self.num_examples = len(data)
         self._preview_z, self._preview_y = preview_inputs(self.model.z_dim, cfg.num_classes, seed)
         self._probe = DistanceProbe(data, self.model.z_dim, cfg.num_classes, seed, PROBE)
 
-    def modules(self) -> dict[str, nn.Module]:
-        return {"model": self.model, "ema": self.ema}
-
-    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        return self.phases.optimizers()
-
-    def set_progress(self, fraction: float) -> None:
-        self.phases.set_progress(fraction)
-
     def _conditions(self, indices: torch.Tensor, noise: torch.Generator) -> torch.Tensor:
         labels = self.data.labels[indices] if self.cfg.num_classes else None
-        cond = self.model.conditions(labels, len(indices))
-        keep = torch.rand(len(indices), generator=noise) >= self.training.drop_label
-        return cond * keep[:, None]
+        return dropped(self.model.conditions(labels, len(indices)), self.training.drop_label, noise)
 
     def _whiten(self) -> None:
         """Every class code reaches the flow with the same spread, however rare the class."""
@@ -232,9 +215,3 @@ class FlowImageTask:
         if self.phases.autoencoding:
             return make_grid(self.phases.reconstructions(32), nrow=8)
         return make_grid(self._draw(self._preview_z, self._preview_y), nrow=8)
-
-    def export(self) -> tuple[FlowImageConfig, dict[str, torch.Tensor]]:
-        self.phases.finish()
-        model = copy.deepcopy(self.model)
-        model.flow.load_state_dict(self.ema.model.state_dict())
-        return self.cfg, model.state_dict()

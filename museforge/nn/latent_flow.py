@@ -12,8 +12,10 @@ exponential moving average of the flow.
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable
+from typing import Any
 
 import torch
 
@@ -40,23 +42,21 @@ class LatentFlowPhases:
         flow: FlowNet,
         autoencoder: PictureAutoencoder | None,
         pictures: torch.Tensor,
-        *,
-        lr: float,
-        autoencoder_lr: float,
-        autoencoder_share: float,
-        ema_decay: float,
-        grad_clip: float,
+        training: Any,
         trained: bool = False,
     ):
+        """``training`` is the kind's training settings: it has ``lr``, ``autoencoder_lr``,
+        ``autoencoder_share``, ``ema_decay`` and ``grad_clip``."""
         self.flow, self.autoencoder, self.pictures = flow, autoencoder, pictures
-        self.lr, self.autoencoder_lr, self.grad_clip = lr, autoencoder_lr, grad_clip
-        self.ema = EMAGenerator(flow, ema_decay)
-        self.opt = torch.optim.AdamW(flow.parameters(), lr, weight_decay=0.0)
+        self.lr, self.autoencoder_lr = training.lr, training.autoencoder_lr
+        self.grad_clip = training.grad_clip
+        self.ema = EMAGenerator(flow, training.ema_decay)
+        self.opt = torch.optim.AdamW(flow.parameters(), training.lr, weight_decay=0.0)
         self.ae_opt = None
         self.share = 0.0  # of the budget spent on the autoencoder
         if autoencoder is not None and not trained:
-            self.ae_opt = torch.optim.Adam(autoencoder.parameters(), autoencoder_lr)
-            self.share = autoencoder_share
+            self.ae_opt = torch.optim.Adam(autoencoder.parameters(), training.autoencoder_lr)
+            self.share = training.autoencoder_share
         self.fraction = 0.0
         self._latents: torch.Tensor | None = None
 
@@ -131,3 +131,39 @@ class LatentFlowPhases:
         """Before export: a run stopped in its first phase still gets its latent scale."""
         if self.autoencoder is not None and self._latents is None:
             self.autoencoder.fit_scale(self.pictures)
+
+
+class LatentFlowTask:
+    """What the Trainer asks of every flow task, for one whose ``model`` draws with a
+    ``flow`` that ``phases`` trains: the modules and optimisers to checkpoint, the schedule
+    and the export (the averaged flow in place of the trained one)."""
+
+    cfg: Any
+    model: torch.nn.Module
+    phases: LatentFlowPhases
+
+    @property
+    def ema(self) -> EMAGenerator:
+        return self.phases.ema
+
+    def modules(self) -> dict[str, torch.nn.Module]:
+        return {"model": self.model, "ema": self.ema}
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return self.phases.optimizers()
+
+    def set_progress(self, fraction: float) -> None:
+        self.phases.set_progress(fraction)
+
+    def export(self) -> tuple[Any, dict[str, torch.Tensor]]:
+        self.phases.finish()
+        model = copy.deepcopy(self.model)
+        model.flow.load_state_dict(self.ema.model.state_dict())
+        return self.cfg, model.state_dict()
+
+
+def dropped(conditions: torch.Tensor, share: float, noise: torch.Generator) -> torch.Tensor:
+    """``conditions`` with a ``share`` of the rows set to zero ("no condition"), so the flow
+    also learns the unconditional field that guidance pushes away from."""
+    keep = torch.rand(len(conditions), generator=noise) >= share
+    return conditions * keep[:, None]
