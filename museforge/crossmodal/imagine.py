@@ -23,7 +23,7 @@ from torch.nn.utils.parametrizations import spectral_norm
 from museforge.crossmodal.encoder import CaptionTokens, EncoderConfig, TextEncoder
 from museforge.nn.autoencoder import FACTOR, PictureAutoencoder
 from museforge.nn.blocks import plan_resolutions
-from museforge.nn.flow import FlowNet, sample_flow
+from museforge.nn.flow import FlowNet, flow_levels, sample_flow
 
 ARCHS = ("latent-flow", "flow", "gan")
 TRAIN_ARCH = "latent-flow"  # chosen by measurement: docs/crossmodal.md
@@ -91,8 +91,7 @@ class ImagineConfig:
     @property
     def flow_depth(self) -> int:
         """The U-Net's levels: as set, or as many as halve the grid down to 4×4."""
-        side = self.flow_shape[1]
-        return self.flow_levels or max(2, min(5, int(math.log2(max(side, 4) // 4)) + 1))
+        return self.flow_levels or flow_levels(self.flow_shape[1])
 
     @property
     def encoder_config(self) -> EncoderConfig:

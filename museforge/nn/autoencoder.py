@@ -50,6 +50,7 @@ class PictureAutoencoder(nn.Module):
 
     def __init__(self, channels: int, width: int = 64, image_channels: int = 3):
         super().__init__()
+        self.channels, self.width, self.image_channels = channels, width, image_channels
         self.encoder = nn.Sequential(
             nn.PixelUnshuffle(2),
             nn.Conv2d(4 * image_channels, width, 3, 1, 1),

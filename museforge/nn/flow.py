@@ -32,6 +32,16 @@ def time_features(t: torch.Tensor, dim: int) -> torch.Tensor:
     return torch.cat([angles.sin(), angles.cos()], dim=1)
 
 
+def flow_levels(side: int) -> int:
+    """U-Net levels for a latent grid of ``side``: halve while it stays even and at least
+    4 (at most four halvings), at least once."""
+    levels = 1
+    while side % 2 == 0 and side // 2 >= 4 and levels < 5:
+        side //= 2
+        levels += 1
+    return max(levels, 2)
+
+
 class ResBlock(nn.Module):
     """Two 3×3 convolutions; the condition sets a scale and shift after the first norm."""
 

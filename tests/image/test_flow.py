@@ -21,8 +21,8 @@ from museforge.image.flow import (
     FlowImageConfig,
     FlowImageTask,
     FlowImageTraining,
-    flow_levels,
 )
+from museforge.nn.flow import flow_levels
 from tests.conftest import TINY_FLOW, bar_images, train_tiny
 
 
