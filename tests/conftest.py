@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
+import soundfile
 import torch
 from PIL import Image
 
@@ -127,3 +129,30 @@ def gallery(tmp_path):
     g = Gallery(tmp_path / "gallery")
     yield g
     g.close()
+
+
+# --- sounds: harmonic tones at known pitches in two timbres, in class sub-folders ---
+RATE = 8000
+TINY_SOUND = {"sample_rate": RATE, "n_fft": 256, "hop": 128, "frames": 16, "width": 8, "steps": 3}
+PITCHES = (55, 60, 64, 67, 72)
+
+
+def tone(pitch: int, bright: bool, seconds: float = 0.3, rate: int = RATE) -> np.ndarray:
+    """A decaying harmonic tone: many partials (bright) or nearly a sine (soft)."""
+    t = np.arange(int(seconds * rate)) / rate
+    f0 = 440.0 * 2 ** ((pitch - 69) / 12)
+    partials = range(1, 9) if bright else (1, 2)
+    wave = sum(np.sin(2 * np.pi * k * f0 * t) / k for k in partials if k * f0 < rate / 2)
+    return (0.5 * wave / np.abs(wave).max() * np.exp(-3 * t)).astype(np.float32)
+
+
+@pytest.fixture(scope="session")
+def tones_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("tones")
+    for timbre in ("bright", "soft"):
+        (root / timbre).mkdir()
+        for pitch in PITCHES:
+            for k, suffix in enumerate((".wav", ".flac")):
+                wave = tone(pitch, timbre == "bright") * (1 - 0.3 * k)
+                soundfile.write(str(root / timbre / f"p{pitch}-{k}{suffix}"), wave, RATE)
+    return root

@@ -271,3 +271,23 @@ def bench_3d(
 
     results = run_3d_bench(parse_duration(budget), work_dir, seed=seed, eval_n=eval_n)
     _report(results, format_table(results), json_path)
+
+
+@commands.command("audio")
+def bench_audio(
+    budget: BudgetOpt = "5m",
+    json_path: JsonOpt = None,
+    seed: SeedOpt = 0,
+    eval_n: Annotated[int, typer.Option(help="notes drawn for the comparison")] = 200,
+    data: Annotated[str, typer.Option(help="gm-notes, or folder:PATH of sounds")] = "gm-notes",
+    work_dir: Annotated[Path, typer.Option(help="where trained models go")] = Path(
+        "runs/bench-audio"
+    ),
+) -> None:
+    """Train the sound VAE and the same network told neither family nor pitch for equal
+    time; compare FID, family and pitch as asked, NDB, copies and speed."""
+    from museforge.bench.audio import format_table, run_audio_bench
+    from museforge.core.train import parse_duration
+
+    results = run_audio_bench(parse_duration(budget), work_dir, data, seed=seed, eval_n=eval_n)
+    _report(results, format_table(results), json_path)

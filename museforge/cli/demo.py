@@ -39,6 +39,8 @@ MUSIC_DEMOS = {
 }
 
 
+# Sound starters: eight notes at middle C in timbres of the seed.
+SOUND_DEMOS = (("sample", {"n": 8, "pitch": 60}),)
 # Text-to-image starters: pictures asked for in English and in Chinese, in the words of
 # the data each learnt from (a prompt with characters a model never saw is refused).
 IMAGINE_PROMPTS = {
@@ -94,6 +96,12 @@ def run_demo(models: Path, out_dir: Path, seed: int = 7) -> list[Path]:
             for verb, kwargs in MUSIC_DEMOS[loaded.kind]:
                 written = write_result(call_verb(loaded, verb, **kwargs), target)
                 shown += [p for p in written if p.suffix in (".mid", ".wav")]
+            continue
+        if loaded.kind == "sound-vae":
+            for verb, kwargs in SOUND_DEMOS:
+                written = write_result(call_verb(loaded, verb, seed=seed, **kwargs), target)
+                shown += [p for p in written if p.name.endswith("-grid.png")]
+                shown += [p for p in written if p.suffix == ".wav"][-1:]
             continue
         if loaded.kind == "style-net":
             for photo in STYLE_DEMOS:

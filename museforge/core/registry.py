@@ -45,6 +45,8 @@ VERBS: dict[str, str] = {
     "sheet": "Lay variations or a walk out as a sprite sheet with an atlas for game engines.",
     "scene": "Stand the model's characters on a generated ground: a game-scene mock-up.",
     "typeset": "Set words in a typeface the model draws, as a picture and an SVG outline.",
+    "play": "Play a MIDI file with the model's own instrument.",
+    "instrument": "Export one of the model's timbres as a sampler instrument (SFZ).",
 }
 VERB_NAMES = frozenset(VERBS)
 _NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")

@@ -29,7 +29,7 @@ from typing import Any
 from museforge.errors import InputError, SettingError
 
 INPUTS = frozenset(
-    {"image", "images", "music", "text", "mesh", "meshes"}
+    {"image", "images", "music", "text", "mesh", "meshes", "sound", "sounds"}
 )  # files a user picks or uploads
 FRONT_END = frozenset({"out_dir"})  # supplied by the front end, like on_* callbacks
 
@@ -39,7 +39,8 @@ class Param:
     """How one setting of a verb is offered and checked.
 
     ``min``/``max`` bound numbers; ``choices`` lists the allowed words; ``input`` marks a
-    file the user picks (``image``, ``images``, ``music``, ``mesh``, ``meshes``);
+    file the user picks (``image``, ``images``, ``music``, ``mesh``, ``meshes``, ``sound``,
+    ``sounds``);
     ``corpus`` lets a music input name a piece of music21's corpus; ``applies`` names the
     model variants (e.g. languages ``("zh",)``) the setting is for; ``flag`` is the CLI's
     name when the setting's own name reads badly there; ``positional`` makes it a CLI

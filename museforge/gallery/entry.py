@@ -34,10 +34,10 @@ MODALITIES = {
     ".wav": "music",
     ".glb": "mesh",
 }
-COMPANION_SUFFIXES = (".wav", ".musicxml")  # with the piano roll: parts of a MIDI artwork
+COMPANION_SUFFIXES = (".musicxml",)  # with the piano roll and WAV: parts of a MIDI artwork
 # Pictures whose provenance names another modality are parts of an artwork of it: a
-# piece's piano roll, a mesh's still preview.
-PARTS_OF = ("music", "mesh")
+# piece's piano roll, a mesh's still preview, a sound's spectrogram.
+PARTS_OF = ("music", "mesh", "sound")
 MAX_TAG_CHARS = 40
 SQLITE_INT = 2**63  # seeds beyond SQLite's integers are kept in the provenance only
 
@@ -101,7 +101,8 @@ def read_artwork(path: Path) -> tuple[str, dict[str, Any], str | None] | None:
     A piece of music is one artwork, its MIDI file; its piano roll, score and audio are
     companions of it (see :func:`museforge.gallery.store.companions`), not artworks of their
     own. So is a mesh, its GLB file: its preview records "modality": "mesh" and its
-    turntable GIF has no sidecar.
+    turntable GIF has no sidecar. A WAV is an artwork (a sound) only when its provenance
+    says "modality": "sound"; a piece's rendered WAV is a companion of its MIDI.
     """
     modality = MODALITIES.get(path.suffix.lower())
     if modality is None or path.suffix.lower() in COMPANION_SUFFIXES:
@@ -119,7 +120,11 @@ def read_artwork(path: Path) -> tuple[str, dict[str, Any], str | None] | None:
     if not isinstance(provenance, dict):
         return None
     if modality == "image" and provenance.get("modality") in PARTS_OF:
-        return None  # a piece's piano roll, a mesh's preview
+        return None  # a piece's piano roll, a mesh's preview, a sound's spectrogram
+    if path.suffix.lower() == ".wav":
+        if provenance.get("modality") != "sound":
+            return None  # a piece's audio, a companion of its MIDI
+        modality = "sound"
     text = None
     if modality == "text":
         try:

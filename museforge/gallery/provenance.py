@@ -44,6 +44,8 @@ PICTURE_COMPANIONS = {"atlas": ATLAS_SUFFIX, "svg": ".svg"}
 SCORE_COMPANIONS = {"pdf": ".score.pdf", "sheet": ".score.png", "svg": ".score.svg"}
 # a mesh's other files beside its GLB: role → suffix (NAME.stl, …); the preview PNG records
 # "modality": "mesh" and the turntable GIF has no sidecar, so neither is an artwork itself
+# a sound's spectrogram beside its WAV (it records "modality": "sound": no artwork itself)
+SOUND_COMPANIONS = {"spectrogram": ".png", "sfz": ".sfz"}
 MESH_COMPANIONS = {
     "stl": ".stl",
     "obj": ".obj",

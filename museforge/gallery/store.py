@@ -54,6 +54,7 @@ from museforge.gallery.provenance import (
     MESH_COMPANIONS,
     PICTURE_COMPANIONS,
     SCORE_COMPANIONS,
+    SOUND_COMPANIONS,
     sidecar_path,
 )
 
@@ -67,6 +68,7 @@ MIDI = (".mid", ".midi")
 COMPANION_TABLES = {
     ".png": PICTURE_COMPANIONS,
     ".glb": MESH_COMPANIONS,
+    ".wav": SOUND_COMPANIONS,
     **dict.fromkeys(MIDI, COMPANIONS),
 }
 COMPANION_ROLES = frozenset(role for table in COMPANION_TABLES.values() for role in table)

@@ -197,7 +197,13 @@ def gallery_thumb(art_id: str, request: Request) -> Response:
     still preview)."""
     path = workspace(request).gallery.file_path(art_id)
     found = companions(path)
-    path = found.get("roll") or found.get("turntable") or found.get("preview") or path
+    path = (
+        found.get("roll")
+        or found.get("turntable")
+        or found.get("preview")
+        or found.get("spectrogram")
+        or path
+    )
     if path.suffix.lower() not in {".png", ".gif"}:
         raise InputError(f"artwork {art_id} is not a picture")
     buf = io.BytesIO()

@@ -2,7 +2,7 @@
 // a job and show what it made.
 
 import { catalog, getJSON, guarded, kindOf, postJSON, queryString, showError, showInfo, upload, watchJob } from "./api.js";
-import { $, clear, el, meshThumb, musicView, randomSeed, rollThumb, setOptions } from "./ui.js";
+import { $, clear, el, meshThumb, musicView, randomSeed, rollThumb, setOptions, soundView } from "./ui.js";
 import { whyPanel } from "./why.js";
 import { hasWords, vocabularyOf, wordHelp } from "./words.js";
 
@@ -478,6 +478,9 @@ function resultCard(item) {
     );
   }
   if (item.modality === "mesh") return meshResult(item, link);
+  if (item.modality === "sound") {
+    return el("figure", { class: "result music", dataset: { testid: "result-sound", id: item.id } }, soundView(item), el("figcaption", {}, link), provenance(item));
+  }
   return el(
     "figure",
     { class: "result", dataset: { testid: "result-file", id: item.id } },

@@ -4,7 +4,7 @@
 import { catalog, getJSON, guarded, postForBlob, postJSON, queryString, showInfo } from "./api.js";
 import { formMarks, poemNotes, remix } from "./create.js";
 import { meshView, releaseMeshView } from "./mesh.js";
-import { $, artTile, clear, el, musicView, setOptions, shortTime } from "./ui.js";
+import { $, artTile, clear, el, musicView, setOptions, shortTime, soundView } from "./ui.js";
 import { whyPanel } from "./why.js";
 
 const PAGE = 60;
@@ -212,7 +212,7 @@ function renderDetail() {
     view.append(el("pre", { class: "poem-text", text: a.text || "" }), formMarks(a), poemNotes(a.provenance || {}));
   } else if (a.modality === "music") view.append(musicView(a));
   else if (a.modality === "mesh") view.append(meshView(a)); // the same view again for the same mesh
-  else if (a.path.endsWith(".wav")) view.append(el("audio", { src: file, controls: true }));
+  else if (a.modality === "sound") view.append(soundView(a));
   else view.append(el("p", { text: a.path }));
   $("detail-file").href = file;
 

@@ -80,6 +80,24 @@ function thumbOrName(item, what) {
   return img;
 }
 
+/** A sound artwork's spectrogram; its file name if it has none. */
+export function soundThumb(item) {
+  return thumbOrName(item, "spectrogram of");
+}
+
+/** A sound to hear and see: an audio player, its spectrogram and a WAV download. */
+export function soundView(item) {
+  const file = `/api/gallery/${item.id}/file`;
+  const stem = item.path.split("/").pop().replace(/\.wav$/i, "");
+  const box = el("div", { class: "music", dataset: { testid: "sound-view" } });
+  box.append(el("audio", { controls: true, preload: "metadata", src: file, dataset: { testid: "sound-audio" }, attrs: { "aria-label": `listen to ${stem}` } }));
+  if ((item.companions || []).includes("spectrogram")) {
+    box.append(el("img", { class: "roll", src: `${file}?companion=spectrogram`, alt: `spectrogram of ${stem}`, dataset: { testid: "sound-spectrogram" } }));
+  }
+  box.append(el("div", { class: "row downloads" }, el("a", { href: file, download: `${stem}.wav`, text: "WAV", dataset: { testid: "sound-wav" } })));
+  return box;
+}
+
 /**
  * A music artwork to hear and see: an audio player, its piano roll, links to download the
  * MIDI and the MusicXML score. ``item`` is a gallery detail (with ``companions``).
@@ -135,7 +153,9 @@ export function artTile(item, { onclick, selected = false, testid = "art", extra
           ? rollThumb(item)
           : item.modality === "mesh"
             ? meshThumb(item)
-            : el("span", { class: "card-file", text: item.path.split("/").pop() });
+            : item.modality === "sound"
+              ? soundThumb(item)
+              : el("span", { class: "card-file", text: item.path.split("/").pop() });
   const button = el(
     "button",
     {

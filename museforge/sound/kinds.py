@@ -1,0 +1,91 @@
+"""Registers the sound data sets, the kind ``sound-vae``, its training task and verbs."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+from museforge.core.data import get_dataset, register_dataset, register_user_source, skipped_record
+from museforge.core.registry import config_from_dict, register_kind, verb
+from museforge.sound import verbs, verbs_play
+from museforge.sound.data import load_sounds, notes_dataset, split_sounds
+from museforge.sound.notes import ALL_PITCHED, TWO_PER_FAMILY, NoteSpec
+from museforge.sound.vae import SoundVAE, SoundVAEConfig, SoundVAETask, SoundVAETraining
+
+MODALITY = "sound"
+HOLDOUT, SPLIT_SEED = 0.1, 0
+
+register_dataset(
+    "gm-notes",
+    modality=MODALITY,
+    description="single notes rendered here by FluidSynth from the General MIDI soundfont "
+    f"(NSynth-like): {len(TWO_PER_FAMILY)} instruments, two of each pitched family, "
+    "MIDI pitches 36-84, two velocities; class = family",
+    size=f"{NoteSpec().count:,} notes of about 1 s (the model's rate and length; rendered "
+    "once, about 10 s, then cached)",
+    licence="MIT (FluidR3_GM soundfont, Frank Wen)",
+    loader=notes_dataset,
+)
+register_dataset(
+    "gm-notes-full",
+    modality=MODALITY,
+    description="gm-notes with every pitched General MIDI instrument (the 112 programs "
+    "before percussion and sound effects)",
+    size=f"{NoteSpec(programs=ALL_PITCHED).count:,} notes of about 1 s (rendered once, "
+    "about 40 s, then cached; 0.7 GB in memory at 16 kHz)",
+    licence="MIT (FluidR3_GM soundfont, Frank Wen)",
+    loader=partial(notes_dataset, programs=ALL_PITCHED, name="gm-notes-full"),
+)
+register_user_source(
+    MODALITY,
+    "folder",
+    "WAV/FLAC/OGG/MP3 files below PATH, one clip each (sub-folder: class; pitch by pYIN)",
+)
+
+
+def vae_task(model: dict[str, Any], training: dict[str, Any], data: str, seed: int):
+    """A SoundVAETask for the Trainer, plus the data description for the manifest."""
+    probe = config_from_dict(SoundVAEConfig, model, "model settings")
+    spectral = probe.spectral
+    full = load_sounds(data, spectral.rate, spectral.samples)
+    model = {**model, "num_classes": full.num_classes}
+    cfg = config_from_dict(SoundVAEConfig, model, "model settings")
+    train_cfg = config_from_dict(SoundVAETraining, training, "training settings")
+    train, holdout = split_sounds(full, HOLDOUT, SPLIT_SEED)
+    builtin = get_dataset(data, MODALITY)
+    pitched = full.pitches[full.pitches >= 0]
+    data_info = {
+        "source": full.source,
+        **({"licence": builtin.licence} if builtin else {"licence": "the user's own"}),
+        "fingerprint": train.fingerprint,
+        "full_fingerprint": full.fingerprint,
+        "n_train": len(train),
+        "n_holdout": len(holdout),
+        "holdout": HOLDOUT,
+        "split_seed": SPLIT_SEED,
+        "class_names": list(full.class_names),
+        "pitch_range": [int(pitched.min()), int(pitched.max())] if len(pitched) else None,
+        "sample_rate": spectral.rate,
+        "seconds": round(spectral.seconds, 3),
+        **skipped_record(full.skipped),
+    }
+    return SoundVAETask(cfg, train_cfg, train, seed), data_info
+
+
+register_kind(
+    "sound-vae",
+    modality=MODALITY,
+    description="conditional VAE of single notes (log magnitude + instantaneous frequency, "
+    "told the pitch's harmonics): timbre morphs and learned instruments",
+    config_cls=SoundVAEConfig,
+    model_cls=SoundVAE,
+    task_factory=vae_task,
+    default_run={"batch_size": 32},
+)
+
+for _fn in (verbs.sample, verbs.interpolate, verbs_play.play):
+    verb("sound-vae")(_fn)
+# the studio does not take sound files yet
+for _fn in (verbs.breed, verbs.encode, verbs_play.instrument):
+    verb("sound-vae", studio=False)(_fn)
+verb("sound-vae", studio=False)(verbs.evaluate)
