@@ -83,9 +83,9 @@ register_kind(
     default_run={"batch_size": 32},
 )
 
-for _fn in (verbs.sample, verbs.interpolate, verbs_play.play):
+for _fn in (verbs.sample, verbs.interpolate, verbs.breed, verbs_play.play):
     verb("sound-vae")(_fn)
-# the studio does not take sound files yet
-for _fn in (verbs.breed, verbs.encode, verbs_play.instrument):
+# not in the studio yet: it takes no uploads of sound, and serves no SFZ sample folders
+for _fn in (verbs.encode, verbs_play.instrument):
     verb("sound-vae", studio=False)(_fn)
 verb("sound-vae", studio=False)(verbs.evaluate)

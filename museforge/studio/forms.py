@@ -1,8 +1,9 @@
 """Forms for the studio, read from the verbs' declarations (nothing to wire per kind).
 
 Each declared setting becomes a field with a type the page knows how to draw: int, float,
-text, bool, a choice, image / images, music or mesh / meshes (pictures, music and meshes
-chosen from the gallery or uploaded; the client never sends a file path). Verbs declared
+text, bool, a choice, image / images, music, mesh / meshes or sound / sounds (pictures,
+music and meshes chosen from the gallery or uploaded, sounds from the gallery; the client
+never sends a file path). Verbs declared
 ``studio=False`` (``evaluate``: long-running, its figures are on the Models page) are left
 out. The Train page's few model settings (text-to-image's encoder and architecture) are
 listed here too.
@@ -23,7 +24,7 @@ CORPUS_PREFIX = "corpus:"
 CORPUS_NAME = re.compile(r"^bwv[0-9.]+$")  # Bach chorales in music21's corpus, nothing else
 _TYPES = {int: "int", float: "float", bool: "bool", str: "text", Path: "text"}
 # Files picked by gallery id or upload id (the runner resolves them), never by path.
-FILE_INPUTS = ("image", "images", "mesh", "meshes")
+FILE_INPUTS = ("image", "images", "mesh", "meshes", "sound", "sounds")
 # A mesh "made by MODEL" carries its latent in its gallery sidecar, which an upload lacks:
 # such a field offers this model's meshes only.
 MADE_BY_MODEL = "made by MODEL"
@@ -36,6 +37,8 @@ def field_of(setting: Setting) -> dict[str, Any]:
         ftype = "images" if setting.many else "image"
     elif p.input in ("mesh", "meshes"):
         ftype = "meshes" if setting.many else "mesh"
+    elif p.input in ("sound", "sounds"):
+        ftype = "sounds" if setting.many else "sound"
     elif p.input is not None:
         ftype = p.input
     elif p.choices:
@@ -61,7 +64,7 @@ def field_of(setting: Setting) -> dict[str, Any]:
         field["applies"] = list(p.applies)
     if ftype == "music":
         field["corpus"] = p.corpus
-    if ftype in ("mesh", "meshes"):
+    if ftype in ("mesh", "meshes", "sound", "sounds"):
         field["own_model"] = MADE_BY_MODEL in p.help  # then no uploads
     return field
 

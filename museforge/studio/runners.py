@@ -45,8 +45,15 @@ def _file_args(ws: Workspace, kind: str, verb: str, args: dict[str, Any]) -> dic
     verb can read, of the declared type (and ``corpus:bwvNN.N`` into the corpus name, where
     the setting takes one)."""
     out = dict(args)
-    pictures, meshes = ws.picture_path, ws.mesh_path
-    by_id = {"image": pictures, "images": pictures, "mesh": meshes, "meshes": meshes}
+    pictures, meshes, sounds = ws.picture_path, ws.mesh_path, ws.sound_path
+    by_id = {
+        "image": pictures,
+        "images": pictures,
+        "mesh": meshes,
+        "meshes": meshes,
+        "sound": sounds,
+        "sounds": sounds,
+    }
     for setting in studio_verb(kind, verb).settings:
         value = out.get(setting.name)
         if value is None or setting.param.input is None:

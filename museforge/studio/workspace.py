@@ -314,6 +314,18 @@ class Workspace:
             "artwork {ref} is not music",
         )
 
+    # --- sounds the user picks (from the gallery: a sound verb's file input is a note the
+    # model made, whose latent is in its sidecar) ----------------------------------------
+    def sound_path(self, ref: str) -> Path:
+        """A gallery sound artwork's id as its WAV file."""
+        return self._artwork_file(
+            ref,
+            frozenset(),
+            "sound",
+            "sounds are picked from the gallery, not uploaded ('{ref}')",
+            "artwork {ref} is not a sound",
+        )
+
     # --- meshes the user picks -------------------------------------------------------------
     def save_mesh_upload(self, filename: str, data: bytes) -> str:
         """Keep an uploaded mesh (STL, OBJ, PLY, OFF or GLB; checked first); its upload id."""

@@ -2,7 +2,7 @@
 // a job and show what it made.
 
 import { catalog, getJSON, guarded, kindOf, postJSON, queryString, showError, showInfo, upload, watchJob } from "./api.js";
-import { $, clear, el, meshThumb, musicView, randomSeed, rollThumb, setOptions, soundView } from "./ui.js";
+import { $, clear, el, meshThumb, musicView, randomSeed, rollThumb, setOptions, soundThumb, soundView } from "./ui.js";
 import { whyPanel } from "./why.js";
 import { hasWords, vocabularyOf, wordHelp } from "./words.js";
 
@@ -81,6 +81,7 @@ function control(field, model, vocab = null) {
   const label = field.label + (field.required ? " *" : "");
   if (field.type === "image" || field.type === "images") return pictureControl(field, label, model);
   if (field.type === "mesh" || field.type === "meshes") return meshControl(field, label, model);
+  if (field.type === "sound" || field.type === "sounds") return soundControl(field, label, model);
   if (field.type === "music") return musicControl(field, label);
   if (field.type === "choice") {
     const select = el("select", { id, name: field.name, title: field.help || "" });
@@ -196,6 +197,19 @@ function meshControl(field, label, model) {
         },
     uploaded: "your uploaded mesh",
     none: field.own_model ? "none of this model's in the gallery yet: sample some first" : null,
+  });
+}
+
+/** Sounds this model made, from the gallery (their latents are in their sidecars). */
+function soundControl(field, label, model) {
+  return galleryPicker(field, label, {
+    modality: "sound",
+    own: model?.sha256,
+    face: (item) => soundThumb(item),
+    style: "mesh",
+    upload: null,
+    uploaded: "",
+    none: "none of this model's in the gallery yet: sample some first",
   });
 }
 
