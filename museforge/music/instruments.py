@@ -4,20 +4,36 @@ A spec is one instrument for all parts (``flute``, ``73``), one per part in orde
 (``violin,viola,cello,contrabass``) or parts by name, initial or number
 (``soprano=oboe,bass=bassoon``, ``s=oboe``, ``1=trumpet``); parts not named keep their
 instrument. Names are resolved by music21 (``cello``, ``french horn``, ``choir``…).
+
+A spec may instead name an instrument another modality lends (a sound model,
+``gm-notes@3``: see :mod:`museforge.core.instruments`): it plays every part in the WAV,
+while the MIDI and the score keep their General MIDI programs.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 
+from museforge.core.instruments import LentInstrument, find_instrument
 from museforge.errors import InputError
 from museforge.music.score import Part
 
 EXAMPLES = "flute, violin, cello, piano, choir, oboe, trumpet"
 HELP = (  # the instrument setting of every music verb
     "a name or General MIDI number for every part (flute, 73), one per part "
-    "(violin,viola,cello,contrabass) or by part (soprano=oboe,bass=bassoon)"
+    "(violin,viola,cello,contrabass) or by part (soprano=oboe,bass=bassoon); or a sound "
+    "model's learned instrument for the audio (gm-notes@3: model and seed)"
 )
+
+
+def lent_instrument(spec: str | int | None) -> LentInstrument | None:
+    """The instrument another modality lends under ``spec`` (a sound model), or None for
+    General MIDI names, numbers and part lists."""
+    if not isinstance(spec, str) or not spec.strip() or "," in spec or "=" in spec:
+        return None
+    if spec.strip().isdigit():
+        return None
+    return find_instrument(spec.strip())
 
 
 def program_of(text: str) -> int:
@@ -37,8 +53,8 @@ def program_of(text: str) -> int:
     program = getattr(found, "midiProgram", None)
     if program is None:
         raise InputError(
-            f"unknown instrument '{name}'; give a General MIDI number 0-127 or a name such as "
-            f"{EXAMPLES}"
+            f"unknown instrument '{name}'; give a General MIDI number 0-127, a name such as "
+            f"{EXAMPLES}, or a sound model (MODEL@SEED)"
         )
     return int(program)
 
@@ -54,6 +70,8 @@ def assign(spec: str | int | None, parts: tuple[Part, ...]) -> tuple[Part, ...]:
         raise InputError(f"instrument '{spec}' has an empty entry")
     if not any("=" in item for item in items):
         if len(items) == 1:
+            if lent_instrument(items[0]) is not None:
+                return parts  # it plays the audio; the notation keeps its programs
             program = program_of(items[0])
             return tuple(replace(p, program=program) for p in parts)
         if len(items) != len(parts):

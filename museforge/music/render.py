@@ -29,9 +29,11 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from museforge.core.atomic import atomic_write_with
+from museforge.core.instruments import LentInstrument, NoteEvent
 from museforge.errors import InputError
 from museforge.gallery.provenance import SCORE_COMPANIONS, save_png, save_sidecar, sidecar_path
 from museforge.music.engrave import EngraveError, engrave, engraving_wanted
+from museforge.music.instruments import lent_instrument
 from museforge.music.score import KEY_NAMES, STEP, Piece
 from museforge.music.synth import SYNTH_RATE, synthesize, write_wav
 
@@ -429,6 +431,20 @@ def _engraving(
     return out
 
 
+def render_lent(path: Path, piece: Piece, lent: LentInstrument) -> Path:
+    """``piece`` played by a lent instrument (every part), as a 16-bit WAV at its rate."""
+    beat = 60.0 / piece.tempo
+    notes = [
+        NoteEvent(n.start * beat, (n.start + n.duration) * beat, n.pitch, n.velocity)
+        for n in piece.notes
+    ]
+    if not notes:
+        raise InputError(f"cannot write '{path}': the piece has no notes to play")
+    samples, rate = lent.render(notes)
+    frames = (np.clip(samples, -1, 1) * 32767).round().astype("<i2")
+    return atomic_write_with(path, lambda dst: write_wav(dst, frames, rate))
+
+
 def save_piece(
     folder: str | Path,
     name: str,
@@ -439,6 +455,7 @@ def save_piece(
     lyrics: list[str] | None = None,
     programs: dict[int, int] | None = None,
     notify: Notify | None = None,
+    instrument: str | int | None = None,
 ) -> list[Path]:
     """Write NAME.mid, NAME.png (piano roll), NAME.musicxml, NAME.wav and the engraved score
     (NAME.score.pdf, .score.png, .score.svg) into ``folder``.
@@ -448,7 +465,8 @@ def save_piece(
     **provenance}`` plus its name and renderer: embedded in the MIDI and the PNGs, and in a
     ``NAME.EXT.json`` sidecar beside the MIDI, MusicXML and WAV. The gallery indexes the
     MIDI as the artwork and the others as its companions. ``programs`` (part index → GM
-    program) changes the instruments in every file. Everything is made in a hidden staging
+    program) changes the instruments in every file; ``instrument``, when it names a lent
+    instrument (a sound model), renders the WAV with it. Everything is made in a hidden staging
     folder first, so a failure leaves nothing new behind. Returns the files written, not
     the sidecars.
     """
@@ -472,8 +490,13 @@ def save_piece(
             if engraving_wanted():
                 made += _engraving(stage, name, made[-1], meta, provenance, notify)
         if wav:
-            audio, renderer = render_wav(stage / f"{name}.wav", piece, notify=notify)
-            save_sidecar(audio, meta(".wav", renderer))
+            lent = lent_instrument(instrument)
+            if lent is not None:
+                audio = render_lent(stage / f"{name}.wav", piece, lent)
+                save_sidecar(audio, {**meta(".wav", "learned"), "instrument": lent.record})
+            else:
+                audio, renderer = render_wav(stage / f"{name}.wav", piece, notify=notify)
+                save_sidecar(audio, meta(".wav", renderer))
             made.append(audio)
         # Sidecars before their files, and the MIDI (the artwork itself) after its companions,
         # so a gallery scan never sees a file without its provenance or a piece half there.

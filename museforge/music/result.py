@@ -61,8 +61,16 @@ class MusicResult:
 
         paths: list[Path] = []
         for art in self.artworks:
+            # the call's instrument, when it names a sound model, plays the audio
+            instrument = art.provenance.get("args", {}).get("instrument")
             paths += save_piece(
-                folder, art.name, art.piece, art.provenance, wav=self.wav, lyrics=art.lyrics
+                folder,
+                art.name,
+                art.piece,
+                art.provenance,
+                wav=self.wav,
+                lyrics=art.lyrics,
+                instrument=instrument,
             )
         if self.data is not None:
             text = json.dumps(self.data, indent=2, sort_keys=True, ensure_ascii=False)

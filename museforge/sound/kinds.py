@@ -6,6 +6,7 @@ from functools import partial
 from typing import Any
 
 from museforge.core.data import get_dataset, register_dataset, register_user_source, skipped_record
+from museforge.core.instruments import register_instrument_loader
 from museforge.core.registry import config_from_dict, register_kind, verb
 from museforge.sound import verbs, verbs_play
 from museforge.sound.data import load_sounds, notes_dataset, split_sounds
@@ -89,3 +90,4 @@ for _fn in (verbs.sample, verbs.interpolate, verbs.breed, verbs_play.play):
 for _fn in (verbs.encode, verbs_play.instrument):
     verb("sound-vae", studio=False)(_fn)
 verb("sound-vae", studio=False)(verbs.evaluate)
+register_instrument_loader(verbs_play.lend_instrument)  # music's --instrument MODEL@SEED

@@ -16,6 +16,7 @@ import mido
 import numpy as np
 import torch
 
+from museforge.core.instruments import NoteEvent
 from museforge.errors import InputError
 
 DRUMS = 9  # General MIDI's percussion channel
@@ -26,17 +27,7 @@ FADE_SECONDS = 0.06
 PEAK = 0.9
 
 
-@dataclass(frozen=True)
-class PlayedNote:
-    """One note of a performance, in seconds."""
-
-    start: float
-    end: float
-    pitch: int
-    velocity: int
-
-
-def midi_notes(path: str | Path) -> list[PlayedNote]:
+def midi_notes(path: str | Path) -> list[NoteEvent]:
     """The notes of the MIDI file at ``path`` (every channel but the drums), in time
     order; a one-line InputError naming the file when it is not a usable MIDI file."""
     path = Path(path)
@@ -65,14 +56,14 @@ def midi_notes(path: str | Path) -> list[PlayedNote]:
         if msg.type == "note_on" and msg.velocity > 0:
             if key in sounding:  # the same key again: the first ends here
                 start, velocity = sounding.pop(key)
-                notes.append(PlayedNote(start, now, msg.note, velocity))
+                notes.append(NoteEvent(start, now, msg.note, velocity))
             sounding[key] = (now, msg.velocity)
         elif key in sounding:
             start, velocity = sounding.pop(key)
-            notes.append(PlayedNote(start, now, msg.note, velocity))
+            notes.append(NoteEvent(start, now, msg.note, velocity))
         if len(notes) > MAX_NOTES:
             raise InputError(f"MIDI file '{path}' has more than {MAX_NOTES:,} notes")
-    notes += [PlayedNote(s, now, key[1], v) for key, (s, v) in sounding.items()]
+    notes += [NoteEvent(s, now, key[1], v) for key, (s, v) in sounding.items()]
     notes = [n for n in notes if n.end > n.start]
     if not notes:
         raise InputError(f"MIDI file '{path}' has no notes to play (drums are left out)")
@@ -118,7 +109,7 @@ class Instrument:
         return self._notes[int(pitch)]
 
 
-def perform(instrument: Instrument, notes: list[PlayedNote]) -> np.ndarray:
+def perform(instrument: Instrument, notes: list[NoteEvent]) -> np.ndarray:
     """The notes played on ``instrument``: mono samples, peak at most :data:`PEAK`."""
     rate = instrument.rate
     instrument.prepare([n.pitch for n in notes])

@@ -59,7 +59,7 @@ def pitch_range(loaded: LoadedModel) -> tuple[int, int]:
     return (int(found[0]), int(found[1])) if found else (48, 72)
 
 
-def _labels(loaded: LoadedModel, seed: int, n: int, family: str | None) -> torch.Tensor:
+def draw_classes(loaded: LoadedModel, seed: int, n: int, family: str | None) -> torch.Tensor:
     chosen = class_index(loaded, family)
     if chosen is not None:
         return torch.full((n,), chosen, dtype=torch.long)
@@ -122,7 +122,7 @@ def sample(
 ) -> SoundResult:
     """Draw ``n`` notes: WAV files with their spectrograms."""
     z = truncate(draw_latents(loaded.model.z_dim, seed, n), truncation)
-    labels = _labels(loaded, seed, n, family)
+    labels = draw_classes(loaded, seed, n, family)
     pitches = _pitches(loaded, seed, n, pitch)
     extra = [{"seed": seed, "index": i} for i in range(n)]
     names = [f"note-s{seed}-{i:03d}" for i in range(n)]
@@ -147,7 +147,7 @@ def interpolate(
     )
     ts = [i / (frames - 1) for i in range(frames)]
     z = torch.stack([slerp(a, b, t) for t in ts])
-    labels = _labels(loaded, seed_a, 1, family).expand(frames).clone()
+    labels = draw_classes(loaded, seed_a, 1, family).expand(frames).clone()
     pitches = torch.full((frames,), pitch, dtype=torch.long)
     stem = f"morph-s{seed_a}-s{seed_b}"
     extra = [{"seed": seed_a, "t": t} for t in ts]

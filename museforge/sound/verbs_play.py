@@ -7,21 +7,32 @@ with the note's family; both are recorded in the provenance.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
 import torch
 
-from museforge.core.artifact import LoadedModel
+from museforge.core.artifact import LoadedModel, load_artifact
+from museforge.core.files import models_dir
+from museforge.core.instruments import LentInstrument, NoteEvent
 from museforge.core.latent import draw_latents, encode_latent
 from museforge.core.verbs import SEED, Param
+from museforge.errors import InputError
 from museforge.gallery.provenance import parent_record, read_latent_parent
 from museforge.sound.picture import spectrogram
-from museforge.sound.play import Instrument, PlayedNote, midi_notes, perform
+from museforge.sound.play import Instrument, midi_notes, perform
 from museforge.sound.result import SoundArtwork, SoundResult
 from museforge.sound.spectral import Spectral
-from museforge.sound.verbs import Family, GriffinLim, class_index, class_names, pitch_range
+from museforge.sound.verbs import (
+    Family,
+    GriffinLim,
+    class_index,
+    class_names,
+    draw_classes,
+    pitch_range,
+)
 
 Timbre = Annotated[
     Path | None,
@@ -49,10 +60,9 @@ def instrument_of(
         label = class_index(loaded, family)
         label = int(prov.get("label", 0)) if label is None else label
         record = {"timbre": {"file": Path(timbre).name, "sha256": digest}}
-    else:
+    else:  # the timbre of the first note `sample --seed SEED` draws (its latent and class)
         z = draw_latents(loaded.model.z_dim, seed, 1)[0]
-        label = class_index(loaded, family)
-        label = 0 if label is None else label
+        label = int(draw_classes(loaded, seed, 1, family)[0])
         record = {"seed": seed}
     record.update(latent=encode_latent(z), label=label, family=class_names(loaded)[label])
     return Instrument(loaded.model, z[None], label, griffin_lim), record
@@ -154,9 +164,36 @@ def instrument(
         "timbre": f"seed {seed}" if timbre is None else Path(timbre).name,
     }
     sfz = sfz_text("{name}", [(p, f"p{p:03d}.wav") for p in pitches], described)
-    scale = [PlayedNote(i * 0.4, i * 0.4 + 0.35, p, 100) for i, p in enumerate(pitches)]
+    scale = [NoteEvent(i * 0.4, i * 0.4 + 0.35, p, 100) for i, p in enumerate(pitches)]
     wave = perform(inst, scale)
     prov = loaded.provenance("instrument", **record, samples=len(pitches), every=every)
     spectral = loaded.model.spectral
     demo = SoundArtwork(name, wave, spectral.rate, whole_spectrogram(wave, spectral), prov)
     return InstrumentResult(demo, samples, sfz)
+
+
+def lend_instrument(name: str) -> LentInstrument | None:
+    """The instrument ``MODEL`` or ``MODEL@SEED`` names (a sound model's folder or starter
+    name, and the seed of its timbre), for other modalities' ``--instrument``; None when
+    ``name`` is no sound model."""
+    model, _, seed_text = name.strip().partition("@")
+    path = Path(model).expanduser()
+    if not path.is_dir():
+        path = models_dir() / model
+    try:
+        kind = json.loads((path / "model.json").read_text(encoding="utf-8")).get("kind")
+    except (OSError, ValueError, AttributeError):
+        return None
+    if kind != "sound-vae":
+        return None
+    if seed_text and not seed_text.lstrip("-").isdigit():
+        raise InputError(f"instrument '{name}': the seed after @ must be a whole number")
+    seed = int(seed_text or 0)
+    loaded = load_artifact(path)
+    inst, record = instrument_of(loaded, seed, None, None, 0)
+
+    def render(notes: list[NoteEvent]) -> tuple[np.ndarray, int]:
+        return perform(inst, notes), inst.rate
+
+    about = {k: v for k, v in record.items() if k != "latent"}
+    return LentInstrument(render, {"model": loaded.short_hash, "kind": loaded.kind, **about})
