@@ -12,7 +12,7 @@ from pathlib import Path
 import museforge
 
 ROOT = Path(museforge.__file__).parent
-MODALITIES = ("image", "text", "style", "music", "crossmodal", "design", "sculpture")
+MODALITIES = ("image", "text", "style", "music", "crossmodal", "design", "sculpture", "sound")
 SCREENS = ("cli", "studio", "bench")
 # The arrows between modalities: music reads syllables and prosody from text; design
 # (sprites, sheets, type) is made with image's models and data sets.
