@@ -23,6 +23,7 @@ from museforge.cli import (
     studio,
     style,
     train,
+    visualise,
 )
 from museforge.cli.app import err, new_app
 from museforge.cli.evaluate import COMMAND as EVALUATE
@@ -34,7 +35,7 @@ from museforge.errors import MuseforgeError, SettingError
 def build_app() -> typer.Typer:
     """The whole CLI: hand-written commands, then one command per verb command path."""
     root, bench_group = new_app()
-    for module in (train, catalog, style, design, sculpture, studio):
+    for module in (train, catalog, style, design, sculpture, studio, visualise):
         root.add_typer(module.commands)
     root.add_typer(gallery.gallery_app, name="gallery")
     bench_group.add_typer(bench.commands)

@@ -284,10 +284,19 @@ def bench_audio(
         "runs/bench-audio"
     ),
 ) -> None:
-    """Train the sound VAE and the same network told neither family nor pitch for equal
-    time; compare FID, family and pitch as asked, NDB, copies and speed."""
+    """Train the sound VAE, its spectrogram variant and that told neither family nor pitch
+    for equal time; compare FID, family and pitch as asked, NDB, copies and speed; time a
+    30-second 720p visualisation through the faces-gan starter."""
     from museforge.bench.audio import format_table, run_audio_bench
     from museforge.core.train import parse_duration
 
-    results = run_audio_bench(parse_duration(budget), work_dir, data, seed=seed, eval_n=eval_n)
+    faces = models_dir() / "faces-gan"  # the visualisation's pictures
+    results = run_audio_bench(
+        parse_duration(budget),
+        work_dir,
+        data,
+        seed=seed,
+        eval_n=eval_n,
+        picture_model=faces if (faces / "model.json").is_file() else None,
+    )
     _report(results, format_table(results), json_path)
