@@ -1,4 +1,5 @@
-"""Registers the sound data sets, the kind ``sound-vae``, its training task and verbs."""
+"""Registers the sound data sets, the kinds ``sound-vae`` and ``sound-gan``, their training
+tasks and verbs, and lends sound models to other modalities as instruments."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from museforge.core.instruments import register_instrument_loader
 from museforge.core.registry import config_from_dict, register_kind, verb
 from museforge.sound import verbs, verbs_play
 from museforge.sound.data import load_sounds, notes_dataset, split_sounds
+from museforge.sound.gan import SoundGAN, SoundGANConfig, SoundGANTask, SoundGANTraining
 from museforge.sound.notes import ALL_PITCHED, TWO_PER_FAMILY, NoteSpec
 from museforge.sound.vae import SoundVAE, SoundVAEConfig, SoundVAETask, SoundVAETraining
 
@@ -44,14 +46,14 @@ register_user_source(
 )
 
 
-def vae_task(model: dict[str, Any], training: dict[str, Any], data: str, seed: int):
-    """A SoundVAETask for the Trainer, plus the data description for the manifest."""
-    probe = config_from_dict(SoundVAEConfig, model, "model settings")
+def _sound_task(task_cls, config_cls, training_cls, model, training, data, seed):
+    """A sound kind's task for the Trainer, plus the data description for the manifest."""
+    probe = config_from_dict(config_cls, model, "model settings")
     spectral = probe.spectral
     full = load_sounds(data, spectral.rate, spectral.samples)
     model = {**model, "num_classes": full.num_classes}
-    cfg = config_from_dict(SoundVAEConfig, model, "model settings")
-    train_cfg = config_from_dict(SoundVAETraining, training, "training settings")
+    cfg = config_from_dict(config_cls, model, "model settings")
+    train_cfg = config_from_dict(training_cls, training, "training settings")
     train, holdout = split_sounds(full, HOLDOUT, SPLIT_SEED)
     builtin = get_dataset(data, MODALITY)
     pitched = full.pitches[full.pitches >= 0]
@@ -70,7 +72,17 @@ def vae_task(model: dict[str, Any], training: dict[str, Any], data: str, seed: i
         "seconds": round(spectral.seconds, 3),
         **skipped_record(full.skipped),
     }
-    return SoundVAETask(cfg, train_cfg, train, seed), data_info
+    return task_cls(cfg, train_cfg, train, seed), data_info
+
+
+def vae_task(model: dict[str, Any], training: dict[str, Any], data: str, seed: int):
+    """A SoundVAETask for the Trainer, plus the data description for the manifest."""
+    return _sound_task(SoundVAETask, SoundVAEConfig, SoundVAETraining, model, training, data, seed)
+
+
+def gan_task(model: dict[str, Any], training: dict[str, Any], data: str, seed: int):
+    """A SoundGANTask for the Trainer, plus the data description for the manifest."""
+    return _sound_task(SoundGANTask, SoundGANConfig, SoundGANTraining, model, training, data, seed)
 
 
 register_kind(
@@ -84,10 +96,22 @@ register_kind(
     default_run={"batch_size": 32},
 )
 
-for _fn in (verbs.sample, verbs.interpolate, verbs.breed, verbs_play.play):
-    verb("sound-vae")(_fn)
-# not in the studio yet: it takes no uploads of sound, and serves no SFZ sample folders
-for _fn in (verbs.encode, verbs_play.instrument):
-    verb("sound-vae", studio=False)(_fn)
-verb("sound-vae", studio=False)(verbs.evaluate)
+register_kind(
+    "sound-gan",
+    modality=MODALITY,
+    description="GAN of single notes as log magnitude + instantaneous frequency (GANSynth), "
+    "told the family and pitch (harmonic comb, projection critic)",
+    config_cls=SoundGANConfig,
+    model_cls=SoundGAN,
+    task_factory=gan_task,
+    default_run={"batch_size": 32},
+)
+
+for _kind in ("sound-vae", "sound-gan"):
+    for _fn in (verbs.sample, verbs.interpolate, verbs.breed, verbs_play.play):
+        verb(_kind)(_fn)
+    # not in the studio yet: it takes no uploads of sound, and serves no SFZ sample folders
+    verb(_kind, studio=False)(verbs_play.instrument)
+    verb(_kind, studio=False)(verbs.evaluate)
+verb("sound-vae", studio=False)(verbs.encode)
 register_instrument_loader(verbs_play.lend_instrument)  # music's --instrument MODEL@SEED

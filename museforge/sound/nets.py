@@ -16,8 +16,11 @@ import itertools
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
 
 PRIOR_CHANNELS = 2
+PITCHES = 129  # MIDI 0-127 and "unpitched"
+EMBED = 16
 FINE = 8  # channels of the decoder's full-resolution output layer
 
 
@@ -33,17 +36,34 @@ def _at(prior: torch.Tensor, bins: int, frames: int) -> torch.Tensor:
     return prior.expand(-1, -1, bins, frames)
 
 
-class SpecEncoder(nn.Module):
-    """Features (+ prior channels) → flat vector, by stride-2 convolutions."""
+class Conditions(nn.Module):
+    """A note's class and pitch as one vector (pitch -1, unpitched, has its own entry)."""
 
-    def __init__(self, in_channels: int, bins: int, frames: int, width: int, steps: int):
+    def __init__(self, num_classes: int):
+        super().__init__()
+        self.classes = nn.Embedding(num_classes, EMBED)
+        self.pitches = nn.Embedding(PITCHES, EMBED)
+
+    def forward(self, labels: torch.Tensor, pitches: torch.Tensor) -> torch.Tensor:
+        slot = torch.where(pitches < 0, torch.full_like(pitches, PITCHES - 1), pitches)
+        return torch.cat([self.classes(labels), self.pitches(slot.clamp(0, PITCHES - 1))], 1)
+
+
+class SpecEncoder(nn.Module):
+    """Features (+ prior channels) → flat vector, by stride-2 convolutions (spectrally
+    normalised with ``sn``, for a critic)."""
+
+    def __init__(
+        self, in_channels: int, bins: int, frames: int, width: int, steps: int, sn: bool = False
+    ):
         super().__init__()
         check_grid(bins, frames, steps)
         widths = stage_widths(width, steps)
         layers: list[nn.Module] = [nn.PixelUnshuffle(2)]
         c_in = 4 * (in_channels + PRIOR_CHANNELS)
         for c_out in widths[1:]:
-            layers += [nn.Conv2d(c_in, c_out, 4, 2, 1), nn.LeakyReLU(0.2)]
+            conv = nn.Conv2d(c_in, c_out, 4, 2, 1)
+            layers += [spectral_norm(conv) if sn else conv, nn.LeakyReLU(0.2)]
             c_in = c_out
         self.body = nn.Sequential(*layers)
         self.out_features = widths[-1] * (bins >> steps) * (frames >> steps)

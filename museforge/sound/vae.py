@@ -39,12 +39,10 @@ from museforge.sound.harmonic import (
     midi_hz,
     spectral_loss,
 )
-from museforge.sound.nets import SpecDecoder, SpecEncoder
+from museforge.sound.nets import EMBED, Conditions, SpecDecoder, SpecEncoder
 from museforge.sound.picture import spectrogram_tensor
 from museforge.sound.spectral import Spectral, harmonic_prior
 
-PITCHES = 129  # MIDI 0-127 and "unpitched"
-EMBED = 16
 DECODERS = ("harmonic", "spectrogram")
 RECON_SCALE = 1000.0  # the harmonic decoder's spectral loss (a mean) per mille, against the KL
 
@@ -87,19 +85,6 @@ class SoundVAETraining:
 
     beta: float = 1.0
     lr: float = 1e-3
-
-
-class Conditions(nn.Module):
-    """A note's class and pitch as one vector (pitch -1, unpitched, has its own entry)."""
-
-    def __init__(self, num_classes: int):
-        super().__init__()
-        self.classes = nn.Embedding(num_classes, EMBED)
-        self.pitches = nn.Embedding(PITCHES, EMBED)
-
-    def forward(self, labels: torch.Tensor, pitches: torch.Tensor) -> torch.Tensor:
-        slot = torch.where(pitches < 0, torch.full_like(pitches, PITCHES - 1), pitches)
-        return torch.cat([self.classes(labels), self.pitches(slot.clamp(0, PITCHES - 1))], 1)
 
 
 class SoundVAE(nn.Module):

@@ -39,6 +39,7 @@ Timbre = Annotated[
     Param("a note made by MODEL whose timbre to play (default: the seed's)", input="sound"),
 ]
 MAX_PICTURE_FRAMES = 1600
+SOUND_KINDS = ("sound-vae", "sound-gan")  # the kinds that lend their notes as instruments
 
 
 def instrument_of(
@@ -184,7 +185,7 @@ def lend_instrument(name: str) -> LentInstrument | None:
         kind = json.loads((path / "model.json").read_text(encoding="utf-8")).get("kind")
     except (OSError, ValueError, AttributeError):
         return None
-    if kind != "sound-vae":
+    if kind not in SOUND_KINDS:
         return None
     if seed_text and not seed_text.lstrip("-").isdigit():
         raise InputError(f"instrument '{name}': the seed after @ must be a whole number")
