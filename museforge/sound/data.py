@@ -68,6 +68,18 @@ class SoundDataset:
         )
 
 
+def preview_notes(
+    data: SoundDataset, z_dim: int, seed: int, n: int = 16
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Fixed (latents, classes, pitches) for a training run's previews: ``n`` seeded
+    latents at the classes and pitches of ``n`` notes of the data."""
+    from museforge.core.latent import draw_latents
+    from museforge.core.seeding import stream
+
+    pick = torch.randperm(len(data), generator=stream(seed, "preview-notes"))[:n]
+    return draw_latents(z_dim, seed, len(pick)), data.labels[pick], data.pitches[pick]
+
+
 def split_sounds(
     data: SoundDataset, holdout: float, seed: int
 ) -> tuple[SoundDataset, SoundDataset]:

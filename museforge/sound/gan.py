@@ -19,38 +19,21 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from museforge.core.grid import make_grid
-from museforge.core.latent import draw_latents
-from museforge.core.seeding import stream
 from museforge.core.train import optimizer_step
 from museforge.nn.gan import EMAGenerator, discriminator_loss, generator_loss
-from museforge.sound.data import SoundDataset
+from museforge.sound.data import SoundDataset, preview_notes
 from museforge.sound.nets import EMBED, Conditions, SpecDecoder, SpecEncoder
 from museforge.sound.picture import spectrogram_tensor
-from museforge.sound.spectral import Spectral, harmonic_prior
+from museforge.sound.spectral import NoteSettings, harmonic_prior
 
 
 @dataclass(frozen=True)
-class SoundGANConfig:
+class SoundGANConfig(NoteSettings):
     """Architecture of a sound GAN (stored in the artifact)."""
 
-    sample_rate: int = 16000
-    n_fft: int = 1024
-    hop: int = 256
-    frames: int = 64
-    num_classes: int = 1
     z_dim: int = 64
     width: int = 16
     steps: int = 5
-
-    def __post_init__(self) -> None:
-        if self.n_fft & (self.n_fft - 1) or not 256 <= self.n_fft <= 4096:
-            raise ValueError(f"n_fft must be a power of two 256-4096 (got {self.n_fft})")
-        if self.num_classes < 1:
-            raise ValueError(f"num_classes must be at least 1 (got {self.num_classes})")
-
-    @property
-    def spectral(self) -> Spectral:
-        return Spectral(self.sample_rate, self.n_fft, self.hop, self.frames)
 
 
 @dataclass(frozen=True)
@@ -135,9 +118,7 @@ class SoundGANTask:
         self.opt_g = torch.optim.Adam(self.gan.generator.parameters(), training.lr_g, betas=betas)
         self.opt_d = torch.optim.Adam(self.gan.critic.parameters(), training.lr_d, betas=betas)
         self.num_examples = len(data)
-        pick = torch.randperm(len(data), generator=stream(seed, "preview-notes"))[:16]
-        self._preview = (draw_latents(cfg.z_dim, seed, len(pick)), data.labels[pick])
-        self._preview_pitches = data.pitches[pick]
+        self._preview = preview_notes(data, cfg.z_dim, seed)
 
     def modules(self) -> dict[str, nn.Module]:
         return {"gan": self.gan, "ema": self.ema}
@@ -167,8 +148,7 @@ class SoundGANTask:
     @torch.no_grad()
     def preview(self) -> Image.Image:
         """Spectrograms of 16 notes from fixed latents at the data's own labels (EMA)."""
-        z, labels = self._preview
-        drawn = self.ema.model.eval()(z, labels, self._preview_pitches)
+        drawn = self.ema.model.eval()(*self._preview)
         return make_grid(spectrogram_tensor(drawn), nrow=8)
 
     def export(self) -> tuple[SoundGANConfig, dict[str, torch.Tensor]]:

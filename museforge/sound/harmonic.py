@@ -104,12 +104,21 @@ def additive(amplitudes: torch.Tensor, f0: torch.Tensor, rate: int, samples: int
     return (left * (1 - alpha) + right * alpha).reshape(batch, samples)
 
 
-def filtered_noise(
-    gains: torch.Tensor, n_fft: int, hop: int, samples: int, noise: torch.Generator
-) -> torch.Tensor:
-    """White noise shaped frame by frame by band ``gains`` (batch, bands, frames)."""
-    batch, _, frames = gains.shape
-    white = (torch.rand(batch, samples, generator=noise) * 2 - 1).to(gains)
+def white_noise(batch: int, samples: int, noise: torch.Generator | None) -> torch.Tensor:
+    """Uniform white noise in [-1, 1): fresh rows from ``noise`` (training), or without it
+    one fixed row for every note, so that a note sounds the same whatever else is drawn
+    beside it."""
+    if noise is None:
+        fixed = torch.rand(1, samples, generator=torch.Generator().manual_seed(0))
+        return fixed.expand(batch, -1) * 2 - 1
+    return torch.rand(batch, samples, generator=noise) * 2 - 1
+
+
+def filtered_noise(gains: torch.Tensor, white: torch.Tensor, n_fft: int, hop: int) -> torch.Tensor:
+    """``white`` noise (batch, samples) shaped frame by frame by band ``gains`` (batch,
+    bands, frames)."""
+    frames, samples = gains.shape[2], white.shape[1]
+    white = white.to(gains)
     window = torch.hann_window(n_fft, device=gains.device)
     spec = torch.stft(white, n_fft, hop, window=window, center=True, return_complex=True)
     shaped = spec[..., :frames] * _bands_to_bins(gains, spec.shape[1])

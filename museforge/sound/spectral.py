@@ -96,6 +96,30 @@ class Spectral:
         )
 
 
+@dataclass(frozen=True)
+class NoteSettings:
+    """What every sound model's config starts with: its notes' rate and STFT grid (a clip
+    is ``hop · (frames − 1)`` samples) and how many classes it is told."""
+
+    sample_rate: int = 16000
+    n_fft: int = 1024
+    hop: int = 256
+    frames: int = 64
+    num_classes: int = 1
+
+    def __post_init__(self) -> None:
+        if self.n_fft & (self.n_fft - 1) or not 256 <= self.n_fft <= 4096:
+            raise ValueError(f"n_fft must be a power of two 256-4096 (got {self.n_fft})")
+        if not 8000 <= self.sample_rate <= 48000:
+            raise ValueError(f"sample_rate must be 8000-48000 (got {self.sample_rate})")
+        if self.num_classes < 1:
+            raise ValueError(f"num_classes must be at least 1 (got {self.num_classes})")
+
+    @property
+    def spectral(self) -> Spectral:
+        return Spectral(self.sample_rate, self.n_fft, self.hop, self.frames)
+
+
 def wrap(phase: torch.Tensor) -> torch.Tensor:
     """Phases wrapped into [-π, π)."""
     return torch.remainder(phase + math.pi, 2 * math.pi) - math.pi

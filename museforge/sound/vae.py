@@ -27,10 +27,8 @@ from PIL import Image
 from torch import nn
 
 from museforge.core.grid import make_grid
-from museforge.core.latent import draw_latents
-from museforge.core.seeding import stream
 from museforge.core.train import optimizer_step
-from museforge.sound.data import SoundDataset
+from museforge.sound.data import SoundDataset, preview_notes
 from museforge.sound.harmonic import (
     HarmonicDecoder,
     additive,
@@ -38,24 +36,20 @@ from museforge.sound.harmonic import (
     harmonic_amplitudes,
     midi_hz,
     spectral_loss,
+    white_noise,
 )
 from museforge.sound.nets import EMBED, Conditions, SpecDecoder, SpecEncoder
 from museforge.sound.picture import spectrogram_tensor
-from museforge.sound.spectral import Spectral, harmonic_prior
+from museforge.sound.spectral import NoteSettings, harmonic_prior
 
 DECODERS = ("harmonic", "spectrogram")
 RECON_SCALE = 1000.0  # the harmonic decoder's spectral loss (a mean) per mille, against the KL
 
 
 @dataclass(frozen=True)
-class SoundVAEConfig:
+class SoundVAEConfig(NoteSettings):
     """Architecture of a sound VAE (stored in the artifact)."""
 
-    sample_rate: int = 16000
-    n_fft: int = 1024
-    hop: int = 256
-    frames: int = 64
-    num_classes: int = 1
     z_dim: int = 32
     width: int = 16
     steps: int = 5
@@ -63,20 +57,11 @@ class SoundVAEConfig:
     decoder: str = "harmonic"  # or "spectrogram"
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.decoder not in DECODERS:
             raise ValueError(f"decoder must be one of {', '.join(DECODERS)} (got {self.decoder!r})")
         if self.decoder == "harmonic" and not self.conditioned:
             raise ValueError("the harmonic decoder plays the pitch it is told: keep conditioned")
-        if self.n_fft & (self.n_fft - 1) or not 256 <= self.n_fft <= 4096:
-            raise ValueError(f"n_fft must be a power of two 256-4096 (got {self.n_fft})")
-        if not 8000 <= self.sample_rate <= 48000:
-            raise ValueError(f"sample_rate must be 8000-48000 (got {self.sample_rate})")
-        if self.num_classes < 1:
-            raise ValueError(f"num_classes must be at least 1 (got {self.num_classes})")
-
-    @property
-    def spectral(self) -> Spectral:
-        return Spectral(self.sample_rate, self.n_fft, self.hop, self.frames)
 
 
 @dataclass(frozen=True)
@@ -144,17 +129,17 @@ class SoundVAE(nn.Module):
         sp = self.spectral
         if self.cfg.decoder == "spectrogram":
             return sp.wave(controls)
-        noise = noise if noise is not None else torch.Generator().manual_seed(0)
         f0 = torch.where(
             pitches >= 0, midi_hz(pitches), torch.zeros_like(pitches, dtype=torch.float)
         )
         amplitudes = harmonic_amplitudes(controls, f0.to(controls["loudness"]), sp.rate)
         tone = additive(amplitudes, f0.to(amplitudes), sp.rate, sp.samples)
-        return tone + filtered_noise(controls["noise"], sp.n_fft, sp.hop, sp.samples, noise)
+        white = white_noise(len(pitches), sp.samples, noise)
+        return tone + filtered_noise(controls["noise"], white, sp.n_fft, sp.hop)
 
     def render(self, z, labels, pitches, griffin_lim: int = 0, noise=None) -> torch.Tensor:
-        """Waves (batch, samples) in [-1, 1] for latents ``z`` (the noise is seeded: the
-        same inputs give the same samples)."""
+        """Waves (batch, samples) in [-1, 1] for latents ``z`` (the noise is fixed: the
+        same inputs give the same samples, a note the same whatever is drawn with it)."""
         controls = self.decode(z, labels, pitches)
         if self.cfg.decoder == "spectrogram" and griffin_lim:
             return self.spectral.wave(controls, griffin_lim).clamp(-1, 1)
@@ -182,9 +167,7 @@ class SoundVAETask:
         self.vae = SoundVAE(cfg)
         self.opt = torch.optim.Adam(self.vae.parameters(), training.lr)
         self.num_examples = len(data)
-        pick = torch.randperm(len(data), generator=stream(seed, "preview-notes"))[:16]
-        self._preview = (draw_latents(cfg.z_dim, seed, len(pick)), data.labels[pick])
-        self._preview_pitches = data.pitches[pick]
+        self._preview = preview_notes(data, cfg.z_dim, seed)
 
     def modules(self) -> dict[str, nn.Module]:
         return {"vae": self.vae}
@@ -214,8 +197,7 @@ class SoundVAETask:
     def preview(self) -> Image.Image:
         """Spectrograms of 16 notes drawn from fixed latents at the data's own labels."""
         self.vae.eval()
-        z, labels = self._preview
-        waves = self.vae.render(z, labels, self._preview_pitches)
+        waves = self.vae.render(*self._preview)
         return make_grid(spectrogram_tensor(self.vae.spectral.features(waves)), nrow=8)
 
     def export(self) -> tuple[SoundVAEConfig, dict[str, torch.Tensor]]:
