@@ -21,8 +21,8 @@ RATE = 22050  # the analysis and the video's audio
 def _wave(music: Path):
     """The music as mono samples at RATE: sound files read as they are, MIDI and scores
     rendered first."""
-    from museforge.core.media import MUSIC_SUFFIXES, UnusableFile
-    from museforge.sound.audio import read_audio
+    from museforge.core.media import MUSIC_SUFFIXES
+    from museforge.sound.audio import load_sound_file
 
     source = music
     with tempfile.TemporaryDirectory(prefix="museforge-visualise-") as tmp:
@@ -31,12 +31,7 @@ def _wave(music: Path):
             from museforge.music.render import render_wav
 
             source, _ = render_wav(Path(tmp) / "music.wav", read_music_file(music))
-        try:
-            return read_audio(source, RATE)
-        except UnusableFile as why:
-            raise InputError(f"music '{music}' {why}") from None
-        except OSError as error:
-            raise InputError(f"music '{music}' cannot be read ({error.strerror})") from None
+        return load_sound_file(source, RATE, what="music")
 
 
 def _size(text: str) -> tuple[int, int]:

@@ -18,6 +18,7 @@ from scipy.signal import resample_poly
 
 from museforge.core.atomic import atomic_write_with
 from museforge.core.media import UnusableFile
+from museforge.errors import InputError
 
 MAX_AUDIO_BYTES = 200_000_000
 MAX_AUDIO_SECONDS = 600.0
@@ -48,6 +49,20 @@ def read_audio(path: str | Path, rate: int, max_seconds: float = MAX_AUDIO_SECON
     if not np.isfinite(mono).all():
         raise UnusableFile("holds samples that are not numbers")
     return resample(mono, source_rate, rate)
+
+
+def load_sound_file(path: str | Path, rate: int, what: str = "sound") -> np.ndarray:
+    """A user's sound file as mono samples at ``rate`` (see :func:`read_audio`); a one-line
+    InputError naming the file (as ``what``) when it cannot be used or is silent."""
+    try:
+        wave = read_audio(path, rate)
+    except UnusableFile as why:
+        raise InputError(f"{what} '{path}' {why}") from None
+    except OSError as err:
+        raise InputError(f"{what} '{path}' cannot be read ({err.strerror or err})") from None
+    if is_silent(wave):
+        raise InputError(f"{what} '{path}' is silent")
+    return wave
 
 
 def _reason(err: Exception) -> str:

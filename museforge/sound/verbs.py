@@ -16,12 +16,11 @@ import torch
 from museforge.core.artifact import LoadedModel
 from museforge.core.grid import make_grid
 from museforge.core.latent import crossover, draw_latents, encode_latent, mutate, slerp, truncate
-from museforge.core.media import UnusableFile
 from museforge.core.seeding import stream
 from museforge.core.verbs import CHILDREN, MUTATION, SEED, Param
 from museforge.errors import InputError
 from museforge.gallery.provenance import parent_record, read_latent_parent
-from museforge.sound.audio import fit_length, is_silent, read_audio
+from museforge.sound.audio import fit_length, load_sound_file
 from museforge.sound.data import UNPITCHED, estimate_pitch
 from museforge.sound.picture import spectrogram_tensor
 from museforge.sound.result import SoundArtwork, SoundResult
@@ -217,15 +216,7 @@ def encode(
     spectral = loaded.model.spectral
     clips, found = [], []
     for path in sounds:
-        try:
-            wave = read_audio(path, spectral.rate)
-        except UnusableFile as why:
-            raise InputError(f"sound '{path}' {why}") from None
-        except OSError as err:
-            raise InputError(f"sound '{path}' cannot be read ({err.strerror})") from None
-        if is_silent(wave):
-            raise InputError(f"sound '{path}' is silent")
-        clip = fit_length(wave, spectral.samples)
+        clip = fit_length(load_sound_file(path, spectral.rate), spectral.samples)
         clips.append(clip)
         found.append(pitch if pitch is not None else estimate_pitch(clip, spectral.rate))
     x = torch.from_numpy(np.stack(clips))
