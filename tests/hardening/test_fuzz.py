@@ -34,7 +34,6 @@ REQUIRED = {
     "mesh",
     "palette",
     "text-corpus",
-    "audio",
 }
 
 
