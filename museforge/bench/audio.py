@@ -36,17 +36,17 @@ SPEED_NOTES = 64
 
 def generation_speed(loaded: Any, notes: int = SPEED_NOTES) -> float:
     """Milliseconds to draw one second of audio (``notes`` notes in one batch, best of 3)."""
-    from museforge.sound.verbs import render_notes
+    from museforge.sound.verbs import draw_waves
 
     model = loaded.model
     z = draw_latents(model.z_dim, 0, notes)
     labels = torch.zeros(notes, dtype=torch.long)
     pitches = torch.full((notes,), 60, dtype=torch.long)
-    render_notes(loaded, z[:2], labels[:2], pitches[:2])  # warm up
+    draw_waves(loaded, z[:2], labels[:2], pitches[:2])  # warm up
     best = float("inf")
     for _ in range(3):
         start = time.perf_counter()
-        render_notes(loaded, z, labels, pitches)
+        draw_waves(loaded, z, labels, pitches)
         best = min(best, time.perf_counter() - start)
     return 1000 * best / (notes * model.spectral.seconds)
 

@@ -63,15 +63,16 @@ def visualise_command(
     its energy, harmony its direction; an MP4 with the music in it."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from museforge.crossmodal.visualise import visualise
+    from museforge.crossmodal.visualise import check_model, visualise
 
     dimensions = _size(size)
     if not music.is_file():
         raise InputError(f"music '{music}' is not a file")
     loaded = load_model(model)
+    wanted = [p.strip() for p in prompts.split("|") if p.strip()] if prompts else None
+    check_model(loaded, wanted, label)  # before the music is rendered and read
     wave = _wave(music)
     target = out_path or gallery_root() / "visualise" / f"{music.stem}-s{seed}.mp4"
-    wanted = [p.strip() for p in prompts.split("|") if p.strip()] if prompts else None
     start = time.perf_counter()
     columns = (TextColumn("frames"), BarColumn(), TextColumn("{task.completed}/{task.total}"))
     with Progress(*columns, TimeRemainingColumn(), console=err, transient=True) as bar:

@@ -211,23 +211,14 @@ def _encode_audio(box, stream, audio: np.ndarray, rate: int) -> None:
         box.mux(packet)
 
 
-def _pictures(loaded, path: torch.Tensor, prompts: list[str] | None, label: int | None):
-    """The model's pictures along ``path`` (tensors in [-1, 1]), a batch at a time: a
-    text-to-image model draws the prompts spread over the frames, a picture model its
-    class ``label`` (conditional models) or whatever it draws."""
-    model = loaded.model.eval()
+def check_model(loaded, prompts: list[str] | None, label: int | None) -> None:
+    """A one-line error, before any music is read, when ``loaded`` cannot draw what is
+    asked: a model that draws no pictures, a text-to-image model without prompts, a
+    label outside a conditional model's classes."""
+    model = loaded.model
     if loaded.kind == "text-to-image":
-        from museforge.crossmodal.verbs_imagine import draw, imagine_sentence
-
         if not prompts:
             raise InputError("a text-to-image model visualises prompts: give --prompts")
-        said = [imagine_sentence(loaded, p, None, None) for p in prompts]
-        words = torch.cat([w for w, _, _ in said])
-        plan = spread_prompts(prompts, len(path))
-        for start in range(0, len(path), BATCH):
-            part = plan[start : start + BATCH]
-            mix = torch.stack([(1 - s) * words[a] + s * words[b] for a, b, s in part])
-            yield draw(loaded, path[start : start + len(part)], mix, **said[0][1])
         return
     if not hasattr(model, "generate") or not hasattr(model, "z_dim"):
         raise InputError(f"model '{loaded.path}' ({loaded.kind}) does not draw pictures")
@@ -238,6 +229,25 @@ def _pictures(loaded, path: torch.Tensor, prompts: list[str] | None, label: int 
             if classes
             else f"model '{loaded.path}' is not class-conditional; give no label"
         )
+
+
+def _pictures(loaded, path: torch.Tensor, prompts: list[str] | None, label: int | None):
+    """The model's pictures along ``path`` (tensors in [-1, 1]), a batch at a time: a
+    text-to-image model draws the prompts spread over the frames, a picture model its
+    class ``label`` (conditional models) or whatever it draws."""
+    model = loaded.model.eval()
+    if loaded.kind == "text-to-image":
+        from museforge.crossmodal.verbs_imagine import draw, imagine_sentence
+
+        said = [imagine_sentence(loaded, p, None, None) for p in prompts]
+        words = torch.cat([w for w, _, _ in said])
+        plan = spread_prompts(prompts, len(path))
+        for start in range(0, len(path), BATCH):
+            part = plan[start : start + BATCH]
+            mix = torch.stack([(1 - s) * words[a] + s * words[b] for a, b, s in part])
+            yield draw(loaded, path[start : start + len(part)], mix, **said[0][1])
+        return
+    classes = getattr(model, "num_classes", 0)
     for start in range(0, len(path), BATCH):
         z = path[start : start + BATCH]
         labels = torch.full((len(z),), label or 0, dtype=torch.long) if classes else None
@@ -261,11 +271,9 @@ def visualise(
     ``out``; what was made (frames, seconds, the settings) as a dict."""
     from museforge.core.grid import on_white, to_pil
 
+    check_model(loaded, prompts, label)
     features = music_features(wave, rate, fps)
-    z_dim = loaded.model.z_dim
-    path = latent_path(features, z_dim, seed)
-    if loaded.kind == "text-to-image" and not prompts:
-        raise InputError("a text-to-image model visualises prompts: give --prompts")
+    path = latent_path(features, loaded.model.z_dim, seed)
 
     def frames() -> Iterator[Image.Image]:
         for batch in _pictures(loaded, path, prompts, label):

@@ -124,11 +124,14 @@ class SoundVAE(nn.Module):
             return self.decoder(v)
         return self.decoder(v, self.prior(pitches))
 
-    def synthesize(self, controls: Any, pitches, noise: torch.Generator | None = None):
-        """Samples (batch, samples) from the decoder's output (unclamped)."""
+    def synthesize(
+        self, controls: Any, pitches, noise: torch.Generator | None = None, griffin_lim: int = 0
+    ):
+        """Samples (batch, samples) from the decoder's output (unclamped); ``griffin_lim``
+        refines a spectrogram decoder's phase."""
         sp = self.spectral
         if self.cfg.decoder == "spectrogram":
-            return sp.wave(controls)
+            return sp.wave(controls, griffin_lim)
         f0 = torch.where(
             pitches >= 0, midi_hz(pitches), torch.zeros_like(pitches, dtype=torch.float)
         )
@@ -141,9 +144,7 @@ class SoundVAE(nn.Module):
         """Waves (batch, samples) in [-1, 1] for latents ``z`` (the noise is fixed: the
         same inputs give the same samples, a note the same whatever is drawn with it)."""
         controls = self.decode(z, labels, pitches)
-        if self.cfg.decoder == "spectrogram" and griffin_lim:
-            return self.spectral.wave(controls, griffin_lim).clamp(-1, 1)
-        return self.synthesize(controls, pitches, noise).clamp(-1, 1)
+        return self.synthesize(controls, pitches, noise, griffin_lim).clamp(-1, 1)
 
 
 def reconstruction_error(drawn: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

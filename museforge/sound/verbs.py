@@ -73,26 +73,26 @@ def _pitches(loaded: LoadedModel, seed: int, n: int, pitch: int | None) -> torch
 
 
 @torch.inference_mode()
-def render_notes(
+def draw_waves(
     loaded: LoadedModel,
     z: torch.Tensor,
     labels: torch.Tensor,
     pitches: torch.Tensor,
     griffin_lim: int = 0,
-) -> tuple[np.ndarray, torch.Tensor]:
-    """(waves (n, samples), features) of the model's notes, in batches."""
+) -> torch.Tensor:
+    """The model's notes as waves (n, samples), in batches."""
     model = loaded.model.eval()
-    waves = []
-    for s in range(0, len(z), BATCH):
-        part = slice(s, s + BATCH)
-        waves.append(model.render(z[part], labels[part], pitches[part], griffin_lim))
-    waves = torch.cat(waves)
-    return waves.numpy(), model.spectral.features(waves)
+    parts = [
+        model.render(z[s : s + BATCH], labels[s : s + BATCH], pitches[s : s + BATCH], griffin_lim)
+        for s in range(0, len(z), BATCH)
+    ]
+    return torch.cat(parts)
 
 
 def _artworks(loaded, verb, z, labels, pitches, names, extra, griffin_lim=0):
-    waves, feats = render_notes(loaded, z, labels, pitches, griffin_lim)
-    pictures = spectrogram_tensor(feats)
+    drawn = draw_waves(loaded, z, labels, pitches, griffin_lim)
+    pictures = spectrogram_tensor(loaded.model.spectral.features(drawn))
+    waves = drawn.numpy()
     names_of = class_names(loaded)
     rate = loaded.model.spectral.rate
     arts = []
@@ -262,10 +262,8 @@ def evaluate(
     pick = torch.randint(len(train), (n,), generator=stream(seed, "evaluate-notes"))
     labels, pitches = train.labels[pick], train.pitches[pick]
     z = draw_latents(loaded.model.z_dim, seed, n)
-    waves, _ = render_notes(loaded, z, labels, pitches)
-    metrics = evaluate_sounds(
-        torch.from_numpy(waves), labels, pitches, train, holdout, spectral, out_dir, seed
-    )
+    waves = draw_waves(loaded, z, labels, pitches)
+    metrics = evaluate_sounds(waves, labels, pitches, train, holdout, spectral, out_dir, seed)
     metrics["model"] = {"sha256": loaded.sha256, "kind": loaded.kind, "path": str(loaded.path)}
     metrics["data_matches_training"] = train.fingerprint == info.get("fingerprint")
     return SoundResult([], data=metrics, stem="evaluation")

@@ -50,6 +50,23 @@ def test_beats_kick_the_walk_and_loudness_widens_it():
     assert not torch.allclose(path, latent_path(features, 16, seed=4))
 
 
+def test_what_a_model_cannot_draw_is_refused_before_the_music_is_read(gan_model):
+    from types import SimpleNamespace
+
+    from museforge.crossmodal.visualise import check_model
+
+    notes = SimpleNamespace(kind="sound-vae", model=object(), path="notes")
+    with pytest.raises(InputError, match="'notes' \\(sound-vae\\) does not draw pictures"):
+        check_model(notes, None, None)
+    words = SimpleNamespace(kind="text-to-image", model=object(), path="words")
+    with pytest.raises(InputError, match="give --prompts"):
+        check_model(words, None, None)
+    gan = load_artifact(gan_model)
+    with pytest.raises(InputError, match="not class-conditional"):
+        check_model(gan, None, 3)
+    check_model(gan, None, None)
+
+
 def test_prompts_are_spread_over_the_piece_and_blend():
     plan = spread_prompts(["a", "b", "c"], 12)
     assert plan[0] == (0, 1, 0.0) and plan[-1][0] == 2
