@@ -1,4 +1,5 @@
-"""Instruments one modality lends another: a name that renders notes to samples.
+"""Instruments one modality lends another: a name that renders notes to samples; and
+readers that hear a file as samples (a MIDI file rendered, a recording decoded).
 
 A modality that makes sounds registers a loader; a modality that writes music asks for an
 instrument by the name a user gave (``--instrument gm-notes@3``) and, when some loader
@@ -8,12 +9,14 @@ import each other: they meet here.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from museforge.core.registry import load_all
+from museforge.errors import InputError
 
 
 @dataclass(frozen=True)
@@ -53,3 +56,29 @@ def find_instrument(name: str) -> LentInstrument | None:
         if found is not None:
             return found
     return None
+
+
+# --- files heard as sound ---------------------------------------------------------------
+# A modality that can turn some files into samples registers a reader for their suffixes
+# (music: MIDI and scores, rendered; sound: recordings, decoded); another (visualise) asks
+# here for whatever file the user gave.
+AudioReader = Callable[[Path, int], np.ndarray]  # (file, rate) → mono float samples
+_READERS: dict[str, AudioReader] = {}
+
+
+def register_audio_reader(suffixes: Iterable[str], reader: AudioReader) -> None:
+    """Read files with these suffixes (".mid", …) as mono samples with ``reader``."""
+    for suffix in suffixes:
+        _READERS[suffix.lower()] = reader
+
+
+def read_as_audio(path: str | Path, rate: int) -> np.ndarray:
+    """The file at ``path`` heard as mono samples at ``rate``, by the reader registered for
+    its suffix; a one-line InputError when no modality reads it."""
+    load_all()
+    path = Path(path)
+    reader = _READERS.get(path.suffix.lower())
+    if reader is None:
+        known = ", ".join(sorted(_READERS)) or "none"
+        raise InputError(f"'{path}' is not music or a recording museforge reads ({known})")
+    return reader(path, rate)

@@ -17,6 +17,8 @@ FFmpeg), or an animated GIF without sound.
 
 from __future__ import annotations
 
+import bisect
+import contextlib
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -28,6 +30,7 @@ from PIL import Image, ImageEnhance, ImageFilter
 
 from museforge.core.atomic import atomic_write_with
 from museforge.core.seeding import stream
+from museforge.crossmodal.lyrics import Cue, even_cues, timed
 from museforge.errors import InputError
 
 FPS = 24
@@ -37,6 +40,19 @@ KICK_DECAY = 0.8  # share of a beat's kick left one frame later
 SMOOTHING = 0.35  # weight of the new position in the path's running average
 MAX_SECONDS = 600.0
 BATCH = 64  # pictures drawn at a time
+RATE = 22050  # the music is heard (and put in the video) at this rate
+TEXT_TO_IMAGE = "text-to-image"
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """A video size "WIDTHxHEIGHT" (even, 16x16 to 3840x2160); a one-line error otherwise."""
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise InputError(f"size must be WIDTHxHEIGHT, e.g. 1280x720 (got '{text}')") from None
+    if not (16 <= width <= 3840 and 16 <= height <= 2160) or width % 2 or height % 2:
+        raise InputError(f"size must be even, 16x16 to 3840x2160 (got '{text}')")
+    return width, height
 
 
 @dataclass(frozen=True)
@@ -112,20 +128,22 @@ def latent_path(features: MusicFeatures, z_dim: int, seed: int) -> torch.Tensor:
     return path
 
 
-def spread_prompts(prompts: list[str], frames: int) -> list[tuple[int, int, float]]:
-    """For each frame, (prompt a, prompt b, share of b): the prompts evenly over the piece,
-    each blending into the next over its second half."""
-    if not prompts:
+def prompt_plan(cues: list[Cue], frames: int, fps: int) -> list[tuple[int, int, float]]:
+    """For each frame, (cue a, cue b, share of b): the cue whose time has come (the first
+    before any has), blending into the next over the second half of the gap between them."""
+    if not cues:
         raise InputError("give at least one prompt")
-    if len(prompts) == 1:
-        return [(0, 0, 0.0)] * frames
+    times = [c.time or 0.0 for c in cues]
     out = []
-    span = frames / len(prompts)
     for t in range(frames):
-        i = min(int(t / span), len(prompts) - 1)
-        into = (t - i * span) / span
-        blend = max(0.0, (into - 0.5) * 2) if i + 1 < len(prompts) else 0.0
-        out.append((i, min(i + 1, len(prompts) - 1), blend))
+        now = t / fps
+        i = max(0, bisect.bisect_right(times, now) - 1)
+        if i + 1 >= len(cues):
+            out.append((i, i, 0.0))
+            continue
+        gap = times[i + 1] - max(times[i], 0.0)
+        into = (now - times[i]) / gap if gap > 0 else 1.0
+        out.append((i, i + 1, min(1.0, max(0.0, (into - 0.5) * 2))))
     return out
 
 
@@ -213,12 +231,12 @@ def _encode_audio(box, stream, audio: np.ndarray, rate: int) -> None:
 
 def check_model(loaded, prompts: list[str] | None, label: int | None) -> None:
     """A one-line error, before any music is read, when ``loaded`` cannot draw what is
-    asked: a model that draws no pictures, a text-to-image model without prompts, a
+    asked: a model that draws no pictures, a text-to-image model without words, a
     label outside a conditional model's classes."""
     model = loaded.model
-    if loaded.kind == "text-to-image":
+    if loaded.kind == TEXT_TO_IMAGE:
         if not prompts:
-            raise InputError("a text-to-image model visualises prompts: give --prompts")
+            raise InputError("a text-to-image model visualises words: give --prompts or --lyrics")
         return
     if not hasattr(model, "generate") or not hasattr(model, "z_dim"):
         raise InputError(f"model '{loaded.path}' ({loaded.kind}) does not draw pictures")
@@ -231,17 +249,17 @@ def check_model(loaded, prompts: list[str] | None, label: int | None) -> None:
         )
 
 
-def _pictures(loaded, path: torch.Tensor, prompts: list[str] | None, label: int | None):
+def _pictures(loaded, path: torch.Tensor, cues: list[Cue] | None, label: int | None, fps: int):
     """The model's pictures along ``path`` (tensors in [-1, 1]), a batch at a time: a
-    text-to-image model draws the prompts spread over the frames, a picture model its
-    class ``label`` (conditional models) or whatever it draws."""
+    text-to-image model draws the words cued at each frame, a picture model its class
+    ``label`` (conditional models) or whatever it draws."""
     model = loaded.model.eval()
-    if loaded.kind == "text-to-image":
+    if loaded.kind == TEXT_TO_IMAGE:
         from museforge.crossmodal.verbs_imagine import draw, imagine_sentence
 
-        said = [imagine_sentence(loaded, p, None, None) for p in prompts]
-        words = torch.cat([w for w, _, _ in said])
-        plan = spread_prompts(prompts, len(path))
+        said = [imagine_sentence(loaded, c.text, None, None) for c in cues]
+        words = torch.stack([w.reshape(-1) for w, _, _ in said])  # (cues, sentence)
+        plan = prompt_plan(cues, len(path), fps)
         for start in range(0, len(path), BATCH):
             part = plan[start : start + BATCH]
             mix = torch.stack([(1 - s) * words[a] + s * words[b] for a, b, s in part])
@@ -266,29 +284,146 @@ def visualise(
     prompts: list[str] | None = None,
     label: int | None = None,
     on_frame: Callable[[int, int], None] | None = None,
+    lyrics: list[Cue] | None = None,
 ) -> dict:
     """Write the video of ``wave`` (mono, at ``rate``) through ``loaded``'s pictures to
-    ``out``; what was made (frames, seconds, the settings) as a dict."""
+    ``out``; what was made (frames, seconds, the settings, the words at their times, and
+    the middle frame as ``poster``) as a dict. A text-to-image model draws ``lyrics`` from
+    their times, or else ``prompts`` spread evenly over the piece."""
     from museforge.core.grid import on_white, to_pil
 
-    check_model(loaded, prompts, label)
+    seconds = len(wave) / rate
+    cues = timed(lyrics, seconds) if lyrics else even_cues(prompts, seconds) if prompts else None
+    check_model(loaded, [c.text for c in cues] if cues else None, label)
     features = music_features(wave, rate, fps)
     path = latent_path(features, loaded.model.z_dim, seed)
+    poster: list[Image.Image] = []
 
     def frames() -> Iterator[Image.Image]:
-        for batch in _pictures(loaded, path, prompts, label):
-            for picture in on_white(batch):  # transparent pictures on white
-                yield frame_picture(to_pil(picture), size)
+        batches = _pictures(loaded, path, cues, label, fps)
+        pictures = (p for batch in batches for p in on_white(batch))  # transparency on white
+        for i, picture in enumerate(pictures):
+            frame = frame_picture(to_pil(picture), size)
+            if i == features.frames // 2:
+                poster.append(frame)
+            yield frame
 
     done = (lambda i: on_frame(i, features.frames)) if on_frame else None
     write_video(Path(out), frames(), fps, wave, rate, on_frame=done)
     return {
         "frames": features.frames,
         "fps": fps,
-        "seconds": round(len(wave) / rate, 3),
+        "seconds": round(seconds, 3),
         "size": list(size),
         "seed": seed,
         "model": {"sha256": loaded.sha256, "kind": loaded.kind, "path": str(loaded.path)},
-        "prompts": prompts or None,
+        "prompts": [[round(c.time or 0.0, 3), c.text] for c in cues] if cues else None,
         "label": label,
+        "poster": poster[0] if poster else None,
     }
+
+
+# --- into the gallery ---------------------------------------------------------------------
+@dataclass
+class VideoArtwork:
+    """The one artwork of a visualisation: its name and provenance."""
+
+    name: str
+    provenance: dict
+
+
+class VideoResult:
+    """A visualisation as the gallery keeps it: ``NAME.mp4`` (or ``.gif``) with its
+    provenance in ``NAME.mp4.json`` and, for an MP4, the middle frame as ``NAME.png``
+    (recording "modality": "video": the video's poster, no artwork itself). The video is
+    made when the result is written."""
+
+    frames = None  # no stills for the gallery to animate
+    grid = None
+    data = None
+
+    def __init__(self, name: str, render: Callable[[Path], dict], provenance: dict, suffix: str):
+        self.artworks = [VideoArtwork(name, provenance)]
+        self.stem, self.suffix, self.render = name, suffix, render
+        self.message: str | None = None
+        self.made: dict | None = None
+
+    def write_to(self, folder: str | Path, upscale: int = 1) -> list[Path]:
+        from museforge.gallery.provenance import save_png, save_sidecar
+
+        art = self.artworks[0]
+        video = Path(folder) / f"{art.name}{self.suffix}"
+        video.parent.mkdir(parents=True, exist_ok=True)
+        made = self.made = self.render(video)
+        record = {**art.provenance, "frames": made["frames"], "seconds": made["seconds"]}
+        record["args"] = {**record["args"], "prompts": made["prompts"]}
+        paths = []
+        if made["poster"] is not None and self.suffix == ".mp4":
+            paths.append(save_png(video.with_suffix(".png"), made["poster"], record))
+        save_sidecar(video, record)  # last: until it is there, the video is no artwork
+        self.message = (
+            f"{made['frames']} frames, {made['seconds']:.1f} s of music, "
+            f"{made['size'][0]}x{made['size'][1]}"
+        )
+        return [*paths, video]
+
+
+def video_suffix() -> str:
+    """ ".mp4" where PyAV (H.264 + AAC) is installed, else ".gif" (pictures only)."""
+    try:
+        import av  # noqa: F401
+    except ImportError:
+        return ".gif"
+    return ".mp4"
+
+
+def visualisation(
+    loaded,
+    music: Path,
+    seed: int = 0,
+    fps: int = FPS,
+    size: tuple[int, int] = SIZE,
+    prompts: list[str] | None = None,
+    lyrics: Path | None = None,
+    label: int | None = None,
+    on_frame: Callable[[int, int], None] | None = None,
+    suffix: str | None = None,
+    name: str | None = None,
+) -> VideoResult:
+    """The visualisation of the music (or recording) file ``music`` through ``loaded``,
+    ready to be written: checked now (model, words, lyrics), read and drawn when written.
+    A text-to-image model given neither prompts nor lyrics takes a MIDI file's own
+    lyrics, where it has them."""
+    from museforge.core.instruments import read_as_audio
+    from museforge.core.media import MIDI_SUFFIXES
+    from museforge.crossmodal.lyrics import read_lyrics
+    from museforge.gallery.provenance import parent_record
+
+    music = Path(music)
+    if not music.is_file():
+        raise InputError(f"music '{music}' is not a file")
+    cues = read_lyrics(lyrics) if lyrics is not None else None
+    if (
+        cues is None
+        and not prompts
+        and loaded.kind == TEXT_TO_IMAGE
+        and music.suffix.lower() in MIDI_SUFFIXES
+    ):
+        with contextlib.suppress(InputError):  # no lyrics in it: check_model says what to give
+            cues = read_lyrics(music)
+    check_model(loaded, [c.text for c in cues] if cues else prompts, label)
+    suffix = suffix or video_suffix()
+    args = {"seed": seed, "fps": fps, "size": list(size), "label": label}
+    provenance = loaded.provenance(
+        "visualise", modality="video", args=args, source=parent_record(music)
+    )
+    if lyrics is not None:
+        provenance["lyrics"] = parent_record(lyrics)
+
+    def render(out: Path) -> dict:
+        wave = read_as_audio(music, RATE)
+        return visualise(
+            loaded, wave, RATE, out, seed, fps, size, prompts, label, on_frame, lyrics=cues
+        )
+
+    return VideoResult(name or f"visualise-{music.stem}-s{seed}", render, provenance, suffix)

@@ -33,11 +33,12 @@ MODALITIES = {
     ".musicxml": "music",
     ".wav": "music",
     ".glb": "mesh",
+    ".mp4": "video",
 }
 COMPANION_SUFFIXES = (".musicxml",)  # with the piano roll and WAV: parts of a MIDI artwork
 # Pictures whose provenance names another modality are parts of an artwork of it: a
-# piece's piano roll, a mesh's still preview, a sound's spectrogram.
-PARTS_OF = ("music", "mesh", "sound")
+# piece's piano roll, a mesh's still preview, a sound's spectrogram, a video's poster.
+PARTS_OF = ("music", "mesh", "sound", "video")
 MAX_TAG_CHARS = 40
 SQLITE_INT = 2**63  # seeds beyond SQLite's integers are kept in the provenance only
 
@@ -120,7 +121,7 @@ def read_artwork(path: Path) -> tuple[str, dict[str, Any], str | None] | None:
     if not isinstance(provenance, dict):
         return None
     if modality == "image" and provenance.get("modality") in PARTS_OF:
-        return None  # a piece's piano roll, a mesh's preview, a sound's spectrogram
+        return None  # a piece's piano roll, a mesh's preview, a sound's spectrogram, a poster
     if path.suffix.lower() == ".wav":
         if provenance.get("modality") != "sound":
             return None  # a piece's audio, a companion of its MIDI

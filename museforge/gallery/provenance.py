@@ -44,8 +44,11 @@ PICTURE_COMPANIONS = {"atlas": ATLAS_SUFFIX, "svg": ".svg"}
 SCORE_COMPANIONS = {"pdf": ".score.pdf", "sheet": ".score.png", "svg": ".score.svg"}
 # a mesh's other files beside its GLB: role → suffix (NAME.stl, …); the preview PNG records
 # "modality": "mesh" and the turntable GIF has no sidecar, so neither is an artwork itself
-# a sound's spectrogram beside its WAV (it records "modality": "sound": no artwork itself)
-SOUND_COMPANIONS = {"spectrogram": ".png", "sfz": ".sfz"}
+# a sound's spectrogram beside its WAV (it records "modality": "sound": no artwork itself);
+# an instrument's SFZ and the zip of it with its samples, for a sampler
+SOUND_COMPANIONS = {"spectrogram": ".png", "sfz": ".sfz", "instrument": ".sfz.zip"}
+# a video's middle frame beside its MP4 (it records "modality": "video": no artwork itself)
+VIDEO_COMPANIONS = {"poster": ".png"}
 MESH_COMPANIONS = {
     "stl": ".stl",
     "obj": ".obj",

@@ -55,6 +55,7 @@ from museforge.gallery.provenance import (
     PICTURE_COMPANIONS,
     SCORE_COMPANIONS,
     SOUND_COMPANIONS,
+    VIDEO_COMPANIONS,
     sidecar_path,
 )
 
@@ -69,6 +70,7 @@ COMPANION_TABLES = {
     ".png": PICTURE_COMPANIONS,
     ".glb": MESH_COMPANIONS,
     ".wav": SOUND_COMPANIONS,
+    ".mp4": VIDEO_COMPANIONS,
     **dict.fromkeys(MIDI, COMPANIONS),
 }
 COMPANION_ROLES = frozenset(role for table in COMPANION_TABLES.values() for role in table)
@@ -486,6 +488,11 @@ class Gallery:
     def remix(self, art_id: str) -> dict[str, Any]:
         """The exact call that made the artwork: model, verb and arguments (with seed)."""
         record = self.get(art_id)
+        if record.modality == "video":  # made by visualise from music, not by a model's verb
+            raise InputError(
+                f"artwork {art_id} is a video: make it again with `museforge visualise` and "
+                "the music, model and settings its provenance records"
+            )
         args = record.provenance.get("args")
         if not isinstance(args, dict) or not record.verb:
             raise InputError(f"artwork {art_id} records no call of a model's verb to re-run")

@@ -13,6 +13,8 @@ import hashlib
 from typing import Any
 
 from museforge.core.data import register_dataset, register_user_source, skipped_record
+from museforge.core.instruments import register_audio_reader
+from museforge.core.media import MUSIC_SUFFIXES
 from museforge.core.registry import config_from_dict, register_kind, verb
 from museforge.errors import DataError
 from museforge.music import verbs_chorale, verbs_chords, verbs_lm, verbs_vae
@@ -46,6 +48,7 @@ from museforge.music.melody_vae import (
     phrase_tensor,
     phrase_windows,
 )
+from museforge.music.render import render_samples
 from museforge.nn.lm_training import SequenceLMTraining
 
 # -- data sets -----------------------------------------------------------------------------
@@ -66,6 +69,7 @@ register_dataset(
     loader=load_folk,
 )
 register_user_source("music", "folder", "MIDI, MusicXML and ABC files below PATH")
+register_audio_reader(MUSIC_SUFFIXES, render_samples)  # visualise hears a piece rendered
 
 # -- music LM ------------------------------------------------------------------------------
 # Small corpora (a few hundred pieces): regularise like the small text corpora do.

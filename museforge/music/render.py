@@ -359,6 +359,23 @@ def render_wav(
     return atomic_write_with(path, lambda tmp: write_wav(tmp, pcm, SYNTH_RATE)), "numpy"
 
 
+def render_samples(path: Path, rate: int) -> np.ndarray:
+    """A MIDI or score file heard: rendered (as :func:`render_wav` does), mixed to mono
+    and resampled to ``rate``; what other modalities read music files with (visualise)."""
+    import soundfile
+    from scipy.signal import resample_poly
+
+    from museforge.music.readers import read_music_file
+
+    piece = read_music_file(path)
+    with tempfile.TemporaryDirectory(prefix="museforge-render-") as tmp:
+        rendered, _ = render_wav(Path(tmp) / "music.wav", piece)
+        samples, source_rate = soundfile.read(str(rendered), dtype="float32", always_2d=True)
+    mono = samples.mean(axis=1)
+    g = math.gcd(int(source_rate), int(rate))
+    return mono if source_rate == rate else resample_poly(mono, rate // g, source_rate // g)
+
+
 # --- pictures --------------------------------------------------------------------------
 
 _COLOURS = ((214, 69, 65), (52, 120, 198), (46, 160, 67), (230, 145, 30), (140, 82, 180),

@@ -7,9 +7,11 @@ from functools import partial
 from typing import Any
 
 from museforge.core.data import get_dataset, register_dataset, register_user_source, skipped_record
-from museforge.core.instruments import register_instrument_loader
+from museforge.core.instruments import register_audio_reader, register_instrument_loader
+from museforge.core.media import AUDIO_SUFFIXES
 from museforge.core.registry import config_from_dict, register_kind, verb
 from museforge.sound import verbs, verbs_play
+from museforge.sound.audio import load_sound_file
 from museforge.sound.data import load_sounds, notes_dataset, split_sounds
 from museforge.sound.gan import SoundGAN, SoundGANConfig, SoundGANTask, SoundGANTraining
 from museforge.sound.notes import ALL_PITCHED, TWO_PER_FAMILY, NoteSpec
@@ -110,8 +112,8 @@ register_kind(
 for _kind in ("sound-vae", "sound-gan"):
     for _fn in (verbs.sample, verbs.interpolate, verbs.breed, verbs_play.play):
         verb(_kind)(_fn)
-    # not in the studio yet: it takes no uploads of sound, and serves no SFZ sample folders
-    verb(_kind, studio=False)(verbs_play.instrument)
+    verb(_kind)(verbs_play.instrument)  # the studio serves the SFZ and its samples as a zip
     verb(_kind, studio=False)(verbs.evaluate)
-verb("sound-vae", studio=False)(verbs.encode)
+verb("sound-vae")(verbs.encode)  # the studio's sound uploads are checked by decoding
 register_instrument_loader(verbs_play.lend_instrument)  # music's --instrument MODEL@SEED
+register_audio_reader(AUDIO_SUFFIXES, partial(load_sound_file, what="music"))  # visualise

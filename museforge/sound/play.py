@@ -3,8 +3,10 @@
 An :class:`Instrument` is a sound model with a fixed latent and class; it draws each pitch
 once and keeps it. :func:`midi_notes` reads the notes of a MIDI file (mido; the drum
 channel is left out), and :func:`perform` lays the instrument's notes at their times:
-each note is cut at its release with a short fade (or left to ring to the end of the
-drawn clip when it is held longer) and scaled by its velocity.
+each note is cut at its release with a short fade, or, when it is held longer than the
+drawn clip sustains, sustained as a sampler does: a stretch of whole periods in the middle
+of the note (:func:`loop_points`) repeats, crossfaded, until the key is let go, and the
+rest of the drawn note (its release) follows. Each note is scaled by its velocity.
 """
 
 from __future__ import annotations
@@ -25,6 +27,11 @@ MAX_NOTES = 20_000
 MAX_SECONDS = 600.0
 FADE_SECONDS = 0.06
 PEAK = 0.9
+# The sustain loop: inside this span of the clip (training notes hold the key for ¾ of it),
+# a whole number of the pitch's periods, crossfaded over LOOP_FADE_SECONDS at each seam.
+LOOP_SPAN = (0.3, 0.65)
+HOLD_SHARE = 0.75  # a note held past this share of the drawn clip is sustained
+LOOP_FADE_SECONDS = 0.015
 
 
 def midi_notes(path: str | Path) -> list[NoteEvent]:
@@ -109,6 +116,49 @@ class Instrument:
         return self._notes[int(pitch)]
 
 
+def loop_points(samples: int, pitch: int, rate: int) -> tuple[int, int]:
+    """(start, end) of the sustain loop of a drawn note of ``samples`` at MIDI ``pitch``:
+    inside :data:`LOOP_SPAN`, as many whole periods as fit, so each seam meets the wave
+    in the same phase (the harmonic decoder's partials are exact multiples of the pitch)."""
+    start, most = int(LOOP_SPAN[0] * samples), int(LOOP_SPAN[1] * samples)
+    period = rate / (440.0 * 2 ** ((pitch - 69) / 12))
+    periods = max(1, int((most - start) / period))
+    return start, min(most, start + max(1, round(periods * period)))
+
+
+def _crossfade(head: np.ndarray, tail: np.ndarray, overlap: int) -> np.ndarray:
+    """``head`` then ``tail``, the last ``overlap`` samples of one faded into the first of
+    the other (equal gain: the two are the same wave in the same phase, so equal power
+    would swell the seam by up to √2)."""
+    overlap = min(overlap, len(head), len(tail))
+    if overlap == 0:
+        return np.concatenate([head, tail])
+    t = np.linspace(0, 1, overlap, dtype=np.float32)
+    seam = head[-overlap:] * (1 - t) + tail[:overlap] * t
+    return np.concatenate([head[:-overlap], seam, tail[overlap:]])
+
+
+def sustain(wave: np.ndarray, held: int, pitch: int, rate: int) -> np.ndarray:
+    """The drawn note ``wave`` held for ``held`` samples: its loop repeated (crossfaded)
+    until then, then the note's own release, taken from its key-off (HOLD_SHARE) moved to
+    the loop's phase, so the release starts when the key is let go."""
+    start, end = loop_points(len(wave), pitch, rate)
+    if held <= end:
+        return wave
+    fade = min(max(1, int(LOOP_FADE_SECONDS * rate)), start, (end - start) // 2)
+    length = end - start
+    out = wave[:end]
+    loop = wave[start - fade : end]
+    while len(out) < held:  # each pass adds one loop: out[p] is wave[start + (p - end) % length]
+        out = _crossfade(out, loop, fade)
+    here = start + (held - end) % length
+    period = rate / (440.0 * 2 ** ((pitch - 69) / 12))
+    key_off = int(HOLD_SHARE * len(wave))
+    release = here + round(round((key_off - here) / period) * period)
+    release = min(max(release, fade), len(wave) - 1)
+    return _crossfade(out[:held], wave[release - fade :], fade)
+
+
 def perform(instrument: Instrument, notes: list[NoteEvent]) -> np.ndarray:
     """The notes played on ``instrument``: mono samples, peak at most :data:`PEAK`."""
     rate = instrument.rate
@@ -120,7 +170,9 @@ def perform(instrument: Instrument, notes: list[NoteEvent]) -> np.ndarray:
     for n in notes:
         wave = instrument.note(n.pitch).copy()
         held = int((n.end - n.start) * rate)
-        if held < len(wave):  # released before the drawn note ends: fade out there
+        if held > HOLD_SHARE * len(wave):  # held past the drawn key-off: sustain it
+            wave = sustain(wave, held, n.pitch, rate)
+        elif held < len(wave):  # released before the drawn note ends: fade out there
             stop = min(len(wave), held + fade)
             wave[held:stop] *= np.linspace(1, 0, stop - held, dtype=np.float32)
             wave[stop:] = 0

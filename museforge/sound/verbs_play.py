@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from museforge.core.artifact import LoadedModel, load_artifact
+from museforge.core.atomic import atomic_write_with
 from museforge.core.files import models_dir
 from museforge.core.instruments import LentInstrument, NoteEvent
 from museforge.core.latent import draw_latents, encode_latent
@@ -22,7 +23,7 @@ from museforge.core.verbs import SEED, Param
 from museforge.errors import InputError
 from museforge.gallery.provenance import parent_record, read_latent_parent
 from museforge.sound.picture import spectrogram
-from museforge.sound.play import Instrument, midi_notes, perform
+from museforge.sound.play import Instrument, loop_points, midi_notes, perform
 from museforge.sound.result import SoundArtwork, SoundResult
 from museforge.sound.spectral import Spectral
 from museforge.sound.verbs import (
@@ -104,8 +105,15 @@ def play(
     )
 
 
-def sfz_text(name: str, samples: list[tuple[int, str]], record: dict[str, Any]) -> str:
-    """An SFZ instrument: one region per sample, each covering the keys nearest to it."""
+def sfz_text(
+    name: str,
+    samples: list[tuple[int, str]],
+    record: dict[str, Any],
+    loops: dict[int, tuple[int, int]] | None = None,
+) -> str:
+    """An SFZ instrument: one region per sample, each covering the keys nearest to it; a
+    sample with a loop (``loops[pitch]``: first and past-the-last sample) sustains it
+    while the key is held, as museforge's own play does."""
     lines = [
         f"// {name}: a museforge instrument (model {record['model']}, {record['timbre']})",
         "<control>",
@@ -118,13 +126,18 @@ def sfz_text(name: str, samples: list[tuple[int, str]], record: dict[str, Any]) 
     for i, (pitch, file) in enumerate(samples):
         low = 0 if i == 0 else (centres[i - 1] + pitch) // 2 + 1
         high = 127 if i == len(samples) - 1 else (pitch + centres[i + 1]) // 2
-        lines.append(f"<region> sample={file} lokey={low} hikey={high} pitch_keycenter={pitch}")
+        region = f"<region> sample={file} lokey={low} hikey={high} pitch_keycenter={pitch}"
+        if loops and pitch in loops:
+            start, end = loops[pitch]
+            region += f" loop_mode=loop_sustain loop_start={start} loop_end={end - 1}"
+        lines.append(region)
     return "\n".join(lines) + "\n"
 
 
 class InstrumentResult(SoundResult):
-    """A sampler instrument: ``NAME.sfz``, its samples in ``NAME-samples/``, and a scale
-    played on it as the gallery's sound (the SFZ is its companion)."""
+    """A sampler instrument: ``NAME.sfz``, its samples in ``NAME-samples/``, both in one
+    ``NAME.sfz.zip`` to download, and a scale played on it as the gallery's sound (the SFZ
+    and the zip are its companions)."""
 
     def __init__(self, demo: SoundArtwork, samples: dict[str, np.ndarray], sfz: str):
         super().__init__([demo], stem=demo.name, message=f"{len(samples)} samples")
@@ -140,8 +153,22 @@ class InstrumentResult(SoundResult):
         paths = [
             write_wav(folder / f"{name}-samples" / f, w, rate) for f, w in self.samples.items()
         ]
-        paths.append(atomic_write_text(folder / f"{name}.sfz", self.sfz.replace("{name}", name)))
+        sfz = atomic_write_text(folder / f"{name}.sfz", self.sfz.replace("{name}", name))
+        paths += [sfz, _zip_instrument(folder / f"{name}.sfz.zip", sfz, paths)]
         return paths + super().write_to(folder, upscale)
+
+
+def _zip_instrument(path: Path, sfz: Path, samples: list[Path]) -> Path:
+    """The SFZ and its samples folder in one zip, as a sampler unpacks them; atomically."""
+    import zipfile
+
+    def write(tmp: Path) -> None:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as box:
+            box.write(sfz, sfz.name)
+            for sample in samples:
+                box.write(sample, f"{sample.parent.name}/{sample.name}")
+
+    return atomic_write_with(path, write)
 
 
 def instrument(
@@ -164,7 +191,8 @@ def instrument(
         "model": loaded.short_hash,
         "timbre": f"seed {seed}" if timbre is None else Path(timbre).name,
     }
-    sfz = sfz_text("{name}", [(p, f"p{p:03d}.wav") for p in pitches], described)
+    loops = {p: loop_points(len(samples[f"p{p:03d}.wav"]), p, inst.rate) for p in pitches}
+    sfz = sfz_text("{name}", [(p, f"p{p:03d}.wav") for p in pitches], described, loops)
     scale = [NoteEvent(i * 0.4, i * 0.4 + 0.35, p, 100) for i, p in enumerate(pitches)]
     wave = perform(inst, scale)
     prov = loaded.provenance("instrument", **record, samples=len(pitches), every=every)

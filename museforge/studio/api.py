@@ -38,6 +38,7 @@ from museforge.studio.schema import (
 from museforge.studio.uploads import (
     MAX_MESH_UPLOAD_BYTES,
     MAX_MUSIC_UPLOAD_BYTES,
+    MAX_SOUND_UPLOAD_BYTES,
     MAX_UPLOAD_BYTES,
     read_capped,
     safe_extract_zip,
@@ -210,6 +211,45 @@ def _submit(
     return {"job": job_id}
 
 
+Prompt = Annotated[str, Field(max_length=300)]
+
+
+class VisualiseRequest(BaseModel):
+    music: str = Field(max_length=80)  # a gallery music or sound id, or an upload:ID
+    model: str = Field(max_length=120)  # a picture model (or text-to-image with words)
+    seed: int = Field(default=0, ge=0, le=2**63 - 1)
+    fps: int = Field(default=24, ge=1, le=60)
+    size: str = Field(default="640x360", max_length=12)
+    prompts: list[Prompt] = Field(default_factory=list, max_length=64)
+    lyrics: str | None = Field(default=None, max_length=100_000)  # LRC or one line per prompt
+    label: int | None = Field(default=None, ge=0, le=100_000)
+
+
+@router.post("/visualise")
+def visualise(
+    body: VisualiseRequest,
+    request: Request,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> dict[str, str]:
+    """Music you can see: a video of a picture model's walk driven by a piece or a sound
+    (from the gallery or uploaded), with the music in it; made as a job, kept in the
+    gallery (visualise/)."""
+    from museforge.crossmodal.visualise import parse_size
+
+    ws = workspace(request)
+    kind = next((m["kind"] for m in ws.models() if m["name"] == body.model), None)
+    if kind is None:
+        raise InputError(f"no model called '{body.model}' (see the Models page)")
+    ws.heard_path(body.music)  # refused now, not inside the job
+    parse_size(body.size)
+    prompts = [" ".join(p.split()) for p in body.prompts if p.strip()]
+    params = body.model_dump() | {"prompts": prompts, "lyrics": None}
+    if body.lyrics and body.lyrics.strip():
+        params["lyrics"] = ws.save_lyrics(body.lyrics)
+    return _submit(request, response, "visualise", params, idempotency_key)
+
+
 class TrainRequest(BaseModel):
     kind: str
     data: str
@@ -262,6 +302,15 @@ async def upload_music(request: Request, file: Annotated[UploadFile, File()]) ->
     data = await read_capped(file, MAX_MUSIC_UPLOAD_BYTES)
     save = workspace(request).save_music_upload
     return UploadRef(id=await asyncio.to_thread(save, file.filename or "music.mid", data))
+
+
+@router.post("/uploads/sound")
+async def upload_sound(request: Request, file: Annotated[UploadFile, File()]) -> UploadRef:
+    """A recording (WAV, FLAC, OGG or MP3) to encode or visualise (checked: size, that it
+    decodes whole, length, not silent)."""
+    data = await read_capped(file, MAX_SOUND_UPLOAD_BYTES)
+    save = workspace(request).save_sound_upload
+    return UploadRef(id=await asyncio.to_thread(save, file.filename or "sound.wav", data))
 
 
 @router.post("/uploads/mesh")

@@ -39,6 +39,8 @@ MEDIA_TYPES = {
     ".mid": "audio/midi",
     ".midi": "audio/midi",
     ".wav": "audio/wav",
+    ".mp4": "video/mp4",
+    ".zip": "application/zip",
     ".musicxml": "application/vnd.recordare.musicxml+xml",
     ".json": "application/json",
     ".svg": "image/svg+xml",
@@ -49,8 +51,9 @@ MEDIA_TYPES = {
 }
 # Files that may carry scripts (SVG, PDF): sent as downloads under a CSP that runs nothing.
 SANDBOXED = (".svg", ".pdf")
-# A mesh's files are for printers and 3D tools: downloads (the viewer fetches the GLB).
-DOWNLOADS = (*SANDBOXED, ".glb", ".stl", ".obj")
+# A mesh's files are for printers and 3D tools, an instrument's zip for a sampler:
+# downloads (the viewer fetches the GLB).
+DOWNLOADS = (*SANDBOXED, ".glb", ".stl", ".obj", ".zip")
 COMPANION_PATTERN = f"^({'|'.join(sorted(COMPANION_ROLES))})$"
 THUMB_PX = 192
 # An animation's thumbnail keeps at most this many of its frames, evenly spaced, so it moves
@@ -202,6 +205,7 @@ def gallery_thumb(art_id: str, request: Request) -> Response:
         or found.get("turntable")
         or found.get("preview")
         or found.get("spectrogram")
+        or found.get("poster")
         or path
     )
     if path.suffix.lower() not in {".png", ".gif"}:

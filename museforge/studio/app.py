@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException
 from museforge.errors import InputError, MuseforgeError, SettingError
 from museforge.studio import api, api_gallery, api_jobs
 from museforge.studio.jobs import JobQueue
-from museforge.studio.runners import run_generate, run_train
+from museforge.studio.runners import run_generate, run_train, run_visualise
 from museforge.studio.schema import document_errors
 from museforge.studio.security import (
     SecurityPolicy,
@@ -82,6 +82,7 @@ def create_app(config: StudioConfig) -> FastAPI:
     runners = {
         "generate": lambda job, ctx: run_generate(workspace, ctx),
         "train": lambda job, ctx: run_train(workspace, ctx),
+        "visualise": lambda job, ctx: run_visualise(workspace, ctx),
     }
     db = workspace.gallery.root / ".museforge" / "jobs.sqlite"
     jobs = JobQueue(db, runners, workers=config.workers)

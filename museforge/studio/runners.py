@@ -101,6 +101,40 @@ def run_generate(ws: Workspace, ctx: JobContext) -> dict[str, Any]:
     return {"ids": ids, "model": name, "verb": verb, "message": message or None}
 
 
+def run_visualise(ws: Workspace, ctx: JobContext) -> dict[str, Any]:
+    """Make a visualisation (a video of a picture model's walk driven by music) and keep it
+    in the gallery's visualise/ folder; progress frame by frame, cancellable between."""
+    from museforge.crossmodal.visualise import parse_size, visualisation
+
+    params = ctx.params
+    name = params["model"]
+    ctx.progress(0.02, f"loading {name}")
+    loaded = ws.load_model(name)
+    music = ws.heard_path(params["music"])
+    lyrics = ws.lyrics_path(params["lyrics"]) if params.get("lyrics") else None
+
+    def frame(done: int, total: int) -> None:
+        if done % 12 == 0 or done == total:
+            ctx.check()
+            ctx.progress(0.1 + 0.88 * done / max(total, 1), f"frame {done} of {total}")
+
+    result = visualisation(
+        loaded,
+        music,
+        seed=params["seed"],
+        fps=params["fps"],
+        size=parse_size(params["size"]),
+        prompts=params.get("prompts") or None,
+        lyrics=lyrics,
+        label=params.get("label"),
+        on_frame=frame,
+    )
+    ctx.progress(0.08, "hearing the music")
+    name_after_job(result, ctx.job_id)
+    ids = publish(ws.gallery, result, "visualise", ctx.job_id)
+    return {"ids": ids, "model": name, "verb": "visualise", "message": result.message}
+
+
 def _kept(ws: Workspace, ctx: JobContext, artworks: list[Any], keep: int) -> list[Any]:
     """The ``keep`` artworks the taste model likes best, with their scores. The choice is
     saved in the job: a re-run, ranking against a gallery that has changed meanwhile, must

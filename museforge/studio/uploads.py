@@ -1,6 +1,6 @@
 """Caps and checks for files uploaded to the studio: size, image bombs, hostile zips, music
-files that are not what they say or too big to play, meshes that cannot be read or are too
-big to work on."""
+files that are not what they say or too big to play, sounds that do not decode or run too
+long, meshes that cannot be read or are too big to work on."""
 
 from __future__ import annotations
 
@@ -33,6 +33,12 @@ MAX_MUSIC_UPLOAD_BYTES = 20_000_000  # museforge.music.readers.MAX_FILE_BYTES
 # A mesh upload is held in memory and parsed whole, as a picture's is: the same cap (1.3M
 # faces of binary STL), under what the sculpture modality reads from disk (MAX_MESH_BYTES).
 MAX_MESH_UPLOAD_BYTES = min(MAX_UPLOAD_BYTES, MAX_MESH_BYTES)
+# A sound upload (a recording to encode or visualise) is decoded whole before it is kept.
+MAX_SOUND_UPLOAD_BYTES = MAX_UPLOAD_BYTES
+MAX_SOUND_UPLOAD_SECONDS = 600.0  # what visualise takes; encode reads the first note's length
+# libsndfile's container names → the suffix the upload is kept under
+SOUND_FORMATS = {"WAV": ".wav", "WAVEX": ".wav", "FLAC": ".flac", "OGG": ".ogg", "MP3": ".mp3"}
+_SOUND_BLOCK = 65_536  # frames decoded at a time while checking
 # Uploads take MIDI and MusicXML only: ABC is text music21 reads, kept to files on disk.
 MUSICXML_SUFFIXES = SCORE_SUFFIXES - {".abc"}
 MAX_ZIP_RATIO = 100  # deflate rarely beats ~10x on real images; bombs reach 1000x
@@ -45,6 +51,8 @@ __all__ = [
     "MAX_MIDI_EVENTS",
     "MAX_MUSIC_UPLOAD_BYTES",
     "MAX_PIXELS",
+    "MAX_SOUND_UPLOAD_BYTES",
+    "MAX_SOUND_UPLOAD_SECONDS",
     "MAX_UPLOAD_BYTES",
     "MAX_ZIP_MEMBERS",
     "MAX_ZIP_TOTAL",
@@ -52,6 +60,7 @@ __all__ = [
     "check_mesh_upload",
     "check_midi_bytes",
     "check_music_bytes",
+    "check_sound_bytes",
     "read_capped",
     "safe_extract_zip",
 ]
@@ -198,6 +207,46 @@ def check_music_bytes(name: str, data: bytes) -> str:
         # music21 and mido raise many types on hostile files; each one means "unusable".
         except Exception as err:
             raise InputError(f"'{name}' cannot be read as music ({_one_line(err)})") from None
+    return suffix
+
+
+def check_sound_bytes(name: str, data: bytes) -> str:
+    """Raise InputError naming the file unless ``data`` decodes as WAV, FLAC, OGG or MP3
+    (libsndfile reads the format from the bytes, never the name) of at most
+    MAX_SOUND_UPLOAD_SECONDS, holds numbers and is not silent; the suffix to keep it under."""
+    import numpy as np
+    import soundfile
+
+    from museforge.sound.audio import SILENCE
+
+    name = _one_line(name)  # a client's name may hold line breaks
+    if len(data) > MAX_SOUND_UPLOAD_BYTES:
+        raise InputError(f"sound '{name}' is larger than {_size(MAX_SOUND_UPLOAD_BYTES)}")
+    loudest = 0.0
+    try:
+        with soundfile.SoundFile(io.BytesIO(data)) as sound:
+            suffix = SOUND_FORMATS.get(sound.format)
+            if suffix is None:
+                raise InputError(f"'{name}' is {sound.format}: upload WAV, FLAC, OGG or MP3")
+            if sound.samplerate <= 0 or sound.frames <= 0:
+                raise InputError(f"'{name}' holds no audio")
+            seconds = sound.frames / sound.samplerate
+            if seconds > MAX_SOUND_UPLOAD_SECONDS:
+                raise InputError(
+                    f"'{name}' is {seconds:.0f} s long; uploads take at most "
+                    f"{MAX_SOUND_UPLOAD_SECONDS:g} s"
+                )
+            for block in sound.blocks(_SOUND_BLOCK, dtype="float32", always_2d=True):
+                if not np.isfinite(block).all():
+                    raise InputError(f"'{name}' holds samples that are not numbers")
+                loudest = max(loudest, float(np.abs(block).max(initial=0.0)))
+    except InputError:
+        raise
+    # libsndfile raises LibsndfileError (a RuntimeError) or others on hostile bytes
+    except Exception as err:
+        raise InputError(f"'{name}' cannot be decoded as audio ({_one_line(err)})") from None
+    if loudest < SILENCE:
+        raise InputError(f"'{name}' is silent")
     return suffix
 
 

@@ -19,12 +19,17 @@ from typing import Any
 from museforge.core.artifact import MANIFEST_FILE, WEIGHTS_FILE, LoadedModel, load_artifact
 from museforge.core.atomic import atomic_write_bytes
 from museforge.core.data import datasets
-from museforge.core.media import IMAGE_SUFFIXES, MESH_SUFFIXES, MUSIC_SUFFIXES
+from museforge.core.media import AUDIO_SUFFIXES, IMAGE_SUFFIXES, MESH_SUFFIXES, MUSIC_SUFFIXES
 from museforge.design.typeset import draws_letters
 from museforge.errors import ArtifactError, InputError
 from museforge.gallery.store import INDEX_DIR, Gallery, artwork_id
 from museforge.studio.forms import CORPUS_NAME, CORPUS_PREFIX
-from museforge.studio.uploads import check_image_bytes, check_mesh_upload, check_music_bytes
+from museforge.studio.uploads import (
+    check_image_bytes,
+    check_mesh_upload,
+    check_music_bytes,
+    check_sound_bytes,
+)
 
 TRAINED = "trained/"  # prefix of the names of models trained in the studio
 # What museforge.core.atomic leaves behind when its process dies mid-write: ".STEM.XXXXXXXX.tmpSUF"
@@ -314,17 +319,49 @@ class Workspace:
             "artwork {ref} is not music",
         )
 
-    # --- sounds the user picks (from the gallery: a sound verb's file input is a note the
-    # model made, whose latent is in its sidecar) ----------------------------------------
+    # --- sounds the user picks: notes a sound model made (from the gallery, their latents
+    # in their sidecars) or recordings uploaded to encode or visualise ----------------------
+    def save_sound_upload(self, filename: str, data: bytes) -> str:
+        """Keep an uploaded recording (WAV, FLAC, OGG or MP3, decoded first); its upload id."""
+        suffix = check_sound_bytes(filename, data)
+        return self._keep(data, suffix)
+
     def sound_path(self, ref: str) -> Path:
-        """A gallery sound artwork's id as its WAV file."""
+        """A gallery sound artwork's id as its WAV file, or an uploaded recording's
+        ``upload:ID`` as its file."""
         return self._artwork_file(
             ref,
-            frozenset(),
+            AUDIO_SUFFIXES,
             "sound",
-            "sounds are picked from the gallery, not uploaded ('{ref}')",
+            "no uploaded sound '{ref}'",
             "artwork {ref} is not a sound",
         )
+
+    # --- music to see: a piece or a sound from the gallery, or an uploaded file of either,
+    # and the words typed for it ----------------------------------------------------------
+    def heard_path(self, ref: str) -> Path:
+        """A gallery music or sound artwork's id, or an uploaded music file's or
+        recording's ``upload:ID``, as a file visualise can hear."""
+        if ref.startswith("upload:"):
+            found = self._upload(ref, MUSIC_SUFFIXES | AUDIO_SUFFIXES)
+            if found is None:
+                raise InputError(f"no uploaded music or recording '{ref}'")
+            return found
+        record = self.gallery.get(ref)
+        if record.modality not in ("music", "sound"):
+            raise InputError(f"artwork {ref} is {record.modality}, not music or a sound")
+        return self.gallery.root / record.path
+
+    def save_lyrics(self, text: str) -> str:
+        """Keep lyrics typed in the studio (LRC or plain lines) as a file; its upload id."""
+        return self._keep(text.encode("utf-8"), ".txt")
+
+    def lyrics_path(self, ref: str) -> Path:
+        """Lyrics kept by :meth:`save_lyrics`."""
+        found = self._upload(ref, frozenset({".txt"})) if ref.startswith("upload:") else None
+        if found is None:
+            raise InputError(f"no lyrics '{ref}'")
+        return found
 
     # --- meshes the user picks -------------------------------------------------------------
     def save_mesh_upload(self, filename: str, data: bytes) -> str:

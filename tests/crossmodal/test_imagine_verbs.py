@@ -298,3 +298,28 @@ def test_a_flow_model_takes_the_same_verbs(shapes, encoder, tmp_path):
     assert moved["latent"] != read_png_provenance(a)["latent"]
     assert call_verb(flow, "condition", parent=a, words="blue").artworks[0].provenance["more"]
     assert call_verb(flow, "project", image=a, steps=1).data["steps"] == 1
+
+
+def test_a_songs_lyrics_are_drawn_when_they_are_sung(loaded, tmp_path):
+    import av
+    import mido
+
+    from museforge.crossmodal.visualise import visualisation
+
+    midi = mido.MidiFile(ticks_per_beat=480)  # 120 bpm: a beat is 0.5 s
+    track = mido.MidiTrack()
+    midi.tracks.append(track)
+    track.append(mido.MetaMessage("lyrics", text=RED + "\r", time=0))
+    for i, pitch in enumerate((60, 64, 67, 72)):
+        if i == 2:
+            track.append(mido.MetaMessage("lyrics", text=BLUE, time=0))
+        track.append(mido.Message("note_on", note=pitch, velocity=90, time=0))
+        track.append(mido.Message("note_off", note=pitch, velocity=0, time=480))
+    midi.save(str(tmp_path / "song.mid"))
+    # No prompts: a text-to-image model takes the song's own words, each from its time.
+    result = visualisation(loaded, tmp_path / "song.mid", fps=4, size=(32, 18))
+    (video,) = [p for p in result.write_to(tmp_path / "out") if p.suffix == ".mp4"]
+    assert result.made["prompts"] == [[0.0, RED], [1.0, BLUE]]
+    with av.open(str(video)) as box:
+        frames = [f.to_ndarray(format="rgb24") for f in box.decode(video=0)]
+    assert len(frames) == result.made["frames"] >= 8

@@ -9,17 +9,21 @@ import av
 import mido
 import numpy as np
 import pytest
+import soundfile
 import torch
 
 from museforge.cli import main
 from museforge.core.artifact import load_artifact
+from museforge.crossmodal.lyrics import Cue, even_cues
 from museforge.crossmodal.visualise import (
     latent_path,
     music_features,
-    spread_prompts,
+    prompt_plan,
+    visualisation,
     visualise,
 )
 from museforge.errors import InputError
+from museforge.gallery.store import Gallery
 
 RATE = 22050
 
@@ -59,7 +63,7 @@ def test_what_a_model_cannot_draw_is_refused_before_the_music_is_read(gan_model)
     with pytest.raises(InputError, match="'notes' \\(sound-vae\\) does not draw pictures"):
         check_model(notes, None, None)
     words = SimpleNamespace(kind="text-to-image", model=object(), path="words")
-    with pytest.raises(InputError, match="give --prompts"):
+    with pytest.raises(InputError, match="give --prompts or --lyrics"):
         check_model(words, None, None)
     gan = load_artifact(gan_model)
     with pytest.raises(InputError, match="not class-conditional"):
@@ -68,11 +72,19 @@ def test_what_a_model_cannot_draw_is_refused_before_the_music_is_read(gan_model)
 
 
 def test_prompts_are_spread_over_the_piece_and_blend():
-    plan = spread_prompts(["a", "b", "c"], 12)
+    plan = prompt_plan(even_cues(["a", "b", "c"], 3.0), 12, fps=4)
     assert plan[0] == (0, 1, 0.0) and plan[-1][0] == 2
     assert any(0 < share < 1 for _, _, share in plan)  # each blends into the next
     with pytest.raises(InputError, match="at least one prompt"):
-        spread_prompts([], 5)
+        prompt_plan([], 5, fps=4)
+
+
+def test_timed_words_start_when_they_are_sung():
+    cues = [Cue(2.0, "sun"), Cue(4.0, "moon")]
+    plan = prompt_plan(cues, 24, fps=4)  # 6 s
+    assert plan[:8] == [(0, 1, 0.0)] * 8  # before and at the first line: its words alone
+    assert plan[12] == (0, 1, 0.0) and plan[14] == (0, 1, pytest.approx(0.5))
+    assert plan[16:] == [(1, 1, 0.0)] * 8  # from 4 s the second line alone
 
 
 def test_a_video_holds_every_frame_and_the_music(gan_model, tmp_path):
@@ -116,3 +128,30 @@ def test_the_command_renders_midi_first(gan_model, tmp_path, monkeypatch, capsys
     with pytest.raises(SystemExit) as failed:
         main()
     assert failed.value.code == 1 and "is not a file" in capsys.readouterr().err
+
+
+def test_a_visualisation_is_one_gallery_item_with_its_poster_and_provenance(gan_model, tmp_path):
+    loaded = load_artifact(gan_model)
+    music = tmp_path / "swell.wav"
+    soundfile.write(str(music), clicks_and_swell(1.0), RATE)
+    gallery = Gallery(tmp_path / "gallery")
+    result = visualisation(loaded, music, seed=2, fps=8, size=(64, 36))
+    (art,) = gallery.save(result, "visualise")
+    record = gallery.get(art)
+    assert record.modality == "video" and record.path == "visualise/visualise-swell-s2.mp4"
+    assert record.seed == 2 and record.provenance["frames"] == 8
+    assert record.provenance["source"]["file"] == "swell.wav"
+    assert gallery.list() == [gallery.get(art)]  # the poster is part of it, not an artwork
+    assert (tmp_path / "gallery" / "visualise" / "visualise-swell-s2.png").is_file()
+    with pytest.raises(InputError, match="is a video: make it again with `museforge visualise`"):
+        gallery.remix(art)
+    again = visualisation(loaded, music, seed=2, fps=8, size=(64, 36))
+    path = tmp_path / "again"
+    again.write_to(path)  # the same seed makes the same frames
+    with (
+        av.open(str(tmp_path / "gallery" / record.path)) as a,
+        av.open(str(path / "visualise-swell-s2.mp4")) as b,
+    ):
+        first = [f.to_ndarray(format="rgb24") for f in a.decode(video=0)]
+        second = [f.to_ndarray(format="rgb24") for f in b.decode(video=0)]
+    assert len(first) == 8 and all(np.array_equal(x, y) for x, y in zip(first, second, strict=True))

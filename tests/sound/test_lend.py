@@ -57,8 +57,9 @@ def test_music_plays_its_audio_on_the_lent_instrument(sound_model, tmp_path):
     assert side["renderer"] == "learned" and side["instrument"]["seed"] == 1
     samples, rate = soundfile.read(str(tmp_path / "tune.wav"))
     assert rate == 8000
-    # four beats at 120: the last starts at 1.5 s and rings for the model's clip (0.24 s)
-    assert 1.5 < len(samples) / rate <= 1.5 + 0.24
+    # four beats at 120: the last starts at 1.5 s, is sustained past the model's clip
+    # (0.24 s) for its half second, then the drawn note's release (its last quarter)
+    assert 2.0 < len(samples) / rate <= 2.0 + 0.24 / 4 + 0.01
     for onset in (0.0, 0.5, 1.0, 1.5):
         assert np.abs(samples[int(onset * rate) : int(onset * rate) + 400]).max() > 0.01
     assert (tmp_path / "tune.mid").is_file()

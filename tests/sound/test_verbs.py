@@ -1,4 +1,5 @@
 import json
+import zipfile
 
 import mido
 import numpy as np
@@ -149,6 +150,13 @@ def test_an_instrument_exports_as_sfz_with_its_samples(model, tmp_path):
         data, rate = soundfile.read(str(tmp_path / "instrument-s2-samples" / sample))
         assert rate == RATE and np.abs(data).max() > 0
     assert tmp_path / "instrument-s2.wav" in paths
+    with zipfile.ZipFile(tmp_path / "instrument-s2.sfz.zip") as box:  # one download for a DAW
+        names = sorted(box.namelist())
+        assert names[-1] == "instrument-s2.sfz" and len(names) == 4
+        assert (
+            box.read("instrument-s2-samples/p061.wav")
+            == (tmp_path / "instrument-s2-samples" / "p061.wav").read_bytes()
+        )
     same = call_verb(model, "play", music=_melody(tmp_path / "one.mid", pitches=(61,)), seed=2)
     note = result.samples["p061.wav"]
     assert torch.allclose(

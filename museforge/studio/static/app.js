@@ -1,4 +1,4 @@
-// museforge studio: one page, one tab per hash route (#create, #write, #breed, #design, #gallery[/ID],
+// museforge studio: one page, one tab per hash route (#create, #write, #play, #breed, #design, #gallery[/ID],
 // #train, #models). Each tab is a module with init() (once) and show(arg, entering) (each
 // route change; ``entering`` is false when only the argument changed, e.g. #gallery/ID).
 
@@ -8,10 +8,11 @@ import * as create from "./create.js";
 import * as design from "./design.js";
 import * as gallery from "./gallery.js";
 import * as models from "./models.js";
+import * as play from "./play.js";
 import * as train from "./train.js";
 import * as write from "./write.js";
 
-const VIEWS = { create, write, breed, design, gallery, train, models };
+const VIEWS = { create, write, play, breed, design, gallery, train, models };
 const ready = {};
 let shown = null;
 

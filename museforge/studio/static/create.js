@@ -76,7 +76,7 @@ async function renderForm() {
 }
 
 // --- one control per field type -----------------------------------------------------------
-function control(field, model, vocab = null) {
+export function control(field, model, vocab = null) {
   const id = `field-${field.name}`;
   const label = field.label + (field.required ? " *" : "");
   if (field.type === "image" || field.type === "images") return pictureControl(field, label, model);
@@ -200,16 +200,29 @@ function meshControl(field, label, model) {
   });
 }
 
-/** Sounds this model made, from the gallery (their latents are in their sidecars). */
+const SOUND_FILES = ".wav,.flac,.ogg,.mp3,audio/wav,audio/flac,audio/ogg,audio/mpeg";
+
+/** Sounds from the gallery (click a spectrogram to choose) or, where the verb reads any
+ * recording (encode), a WAV, FLAC, OGG or MP3 uploaded from this computer. A note whose
+ * latent the verb takes (breed's parents, play's timbre) must be this model's, from the
+ * gallery (its latent is in its sidecar there). */
 function soundControl(field, label, model) {
+  const named = (text) => el("span", { class: "card-file", text });
   return galleryPicker(field, label, {
     modality: "sound",
-    own: model?.sha256,
+    own: field.own_model ? model?.sha256 : undefined,
     face: (item) => soundThumb(item),
     style: "mesh",
-    upload: null,
-    uploaded: "",
-    none: "none of this model's in the gallery yet: sample some first",
+    upload: field.own_model
+      ? null
+      : {
+          url: "/api/uploads/sound",
+          accept: SOUND_FILES,
+          label: "or upload WAV / FLAC / OGG / MP3 ",
+          face: (f) => named(`uploaded ${f.name}`),
+        },
+    uploaded: "your uploaded recording",
+    none: field.own_model ? "none of this model's in the gallery yet: sample some first" : null,
   });
 }
 

@@ -4,7 +4,7 @@
 import { catalog, getJSON, guarded, postForBlob, postJSON, queryString, showInfo } from "./api.js";
 import { formMarks, poemNotes, remix } from "./create.js";
 import { meshView, releaseMeshView } from "./mesh.js";
-import { $, artTile, clear, el, musicView, setOptions, shortTime, soundView } from "./ui.js";
+import { $, artTile, clear, el, musicView, setOptions, shortTime, soundView, videoView } from "./ui.js";
 import { whyPanel } from "./why.js";
 
 const PAGE = 60;
@@ -213,8 +213,10 @@ function renderDetail() {
   } else if (a.modality === "music") view.append(musicView(a));
   else if (a.modality === "mesh") view.append(meshView(a)); // the same view again for the same mesh
   else if (a.modality === "sound") view.append(soundView(a));
+  else if (a.modality === "video") view.append(videoView(a));
   else view.append(el("p", { text: a.path }));
   $("detail-file").href = file;
+  $("detail-remix").hidden = a.modality === "video"; // made from music by visualise, not a verb
 
   const meta = clear($("detail-meta"));
   const row = (k, v) => v !== null && v !== undefined && v !== "" && meta.append(el("dt", { text: k }), el("dd", { text: String(v) }));

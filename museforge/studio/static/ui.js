@@ -94,8 +94,35 @@ export function soundView(item) {
   if ((item.companions || []).includes("spectrogram")) {
     box.append(el("img", { class: "roll", src: `${file}?companion=spectrogram`, alt: `spectrogram of ${stem}`, dataset: { testid: "sound-spectrogram" } }));
   }
-  box.append(el("div", { class: "row downloads" }, el("a", { href: file, download: `${stem}.wav`, text: "WAV", dataset: { testid: "sound-wav" } })));
+  const links = el("div", { class: "row downloads" }, el("a", { href: file, download: `${stem}.wav`, text: "WAV", dataset: { testid: "sound-wav" } }));
+  // An instrument (the verb instrument) downloads as an SFZ with its samples, for a sampler.
+  if ((item.companions || []).includes("instrument")) {
+    links.append(el("a", { href: `${file}?companion=instrument`, download: `${stem}.sfz.zip`, text: "SFZ instrument (zip)", dataset: { testid: "sound-sfz" } }));
+  }
+  box.append(links);
   return box;
+}
+
+/** A video's poster frame (its thumbnail); its file name if it has none. */
+export function videoThumb(item) {
+  return thumbOrName(item, "poster of");
+}
+
+/** A video to watch with its sound (a visualisation), and an MP4 download. */
+export function videoView(item) {
+  const file = `/api/gallery/${item.id}/file`;
+  const stem = item.path.split("/").pop().replace(/\.mp4$/i, "");
+  const has = new Set(item.companions || []);
+  const video = el("video", {
+    controls: true,
+    preload: "metadata",
+    playsInline: true,
+    src: file,
+    dataset: { testid: "video-player" },
+    attrs: { "aria-label": `watch ${stem}`, ...(has.has("poster") ? { poster: `${file}?companion=poster` } : {}) },
+  });
+  const links = el("div", { class: "row downloads" }, el("a", { href: file, download: `${stem}.mp4`, text: "MP4", dataset: { testid: "video-mp4" } }));
+  return el("div", { class: "video", dataset: { testid: "video-view" } }, video, links);
 }
 
 /**
@@ -155,7 +182,9 @@ export function artTile(item, { onclick, selected = false, testid = "art", extra
             ? meshThumb(item)
             : item.modality === "sound"
               ? soundThumb(item)
-              : el("span", { class: "card-file", text: item.path.split("/").pop() });
+              : item.modality === "video"
+                ? videoThumb(item)
+                : el("span", { class: "card-file", text: item.path.split("/").pop() });
   const button = el(
     "button",
     {
