@@ -241,6 +241,8 @@ def visualise(
     kind = next((m["kind"] for m in ws.models() if m["name"] == body.model), None)
     if kind is None:
         raise InputError(f"no model called '{body.model}' (see the Models page)")
+    if get_kind(kind).modality != "image" and kind != "text-to-image":
+        raise InputError(f"'{body.model}' is a {kind}: visualise draws with a picture model")
     ws.heard_path(body.music)  # refused now, not inside the job
     parse_size(body.size)
     prompts = [" ".join(p.split()) for p in body.prompts if p.strip()]

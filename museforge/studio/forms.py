@@ -64,6 +64,8 @@ def field_of(setting: Setting) -> dict[str, Any]:
         field["applies"] = list(p.applies)
     if ftype == "music":
         field["corpus"] = p.corpus
+    if ftype == "text" and p.help.startswith("class:"):  # a class by name: the model's own
+        field["classes"] = True
     if ftype in ("mesh", "meshes", "sound", "sounds"):
         field["own_model"] = MADE_BY_MODEL in p.help  # then no uploads
     return field

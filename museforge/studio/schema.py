@@ -129,6 +129,7 @@ class ModelEntry(Open):
     data: Any
     licence: str
     letters: bool
+    classes: list[str]
     metrics: Any
     created: Any
     sha256: Text

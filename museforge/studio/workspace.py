@@ -80,6 +80,15 @@ def load_fresh(folder: Path) -> LoadedModel:
         raise ArtifactError(f"model '{folder}' changed while it was read ({reason})") from None
 
 
+def _class_names(manifest: dict[str, Any]) -> list[str]:
+    """The names of a conditional model's classes, as its data record keeps them (the
+    form suggests them for a class setting); [] when it records none."""
+    names = manifest.get("data", {}).get("class_names")
+    if not isinstance(names, list):
+        return []
+    return [n for n in names if isinstance(n, str) and len(n) <= 80][:500]
+
+
 def _well_formed(manifest: Any) -> bool:
     """Whether a manifest has the shape the Models page reads (a kind, and objects where
     objects belong); a folder someone else's tool wrote otherwise is not offered."""
@@ -154,6 +163,7 @@ class Workspace:
                     "data": data.get("data", {}).get("source") or data.get("data", {}),
                     "licence": model_licence(data),
                     "letters": draws_letters(data),  # a type model: the Design page
+                    "classes": _class_names(data),
                     "metrics": data.get("metrics", {}),
                     "created": data.get("created"),
                     "sha256": data.get("weights", {}).get("sha256"),

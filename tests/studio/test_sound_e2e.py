@@ -80,6 +80,9 @@ def test_notes_are_made_heard_and_seen(page, studio) -> None:
     by_id("create-verb").select_option("sample")
     page.fill("#field-n", "2")
     page.fill("#field-pitch", "64")
+    # The family is named in words: the form suggests the model's own classes.
+    classes = page.locator("#field-family-classes option")
+    assert [o.get_attribute("value") for o in classes.all()] == ["bright", "soft"]
     by_id("create-submit").click()
     expect(by_id("create-status")).to_have_text("done", timeout=JOB_TIMEOUT_MS)
     results = page.locator("[data-testid=create-results] [data-testid=result-sound]")

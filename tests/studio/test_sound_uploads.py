@@ -5,6 +5,8 @@ any recording (encode) but not as a note's timbre."""
 from __future__ import annotations
 
 import io
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -74,3 +76,49 @@ def test_the_upload_route_keeps_a_recording_the_verbs_can_read(tmp_path) -> None
         refused = client.post("/api/uploads/sound", files=bad, headers=AUTH)
         assert refused.status_code == 400 and "notes.wav" in refused.json()["error"]
         assert sorted(p.suffix for p in ws.uploads_dir.iterdir()) == [".flac"]  # nothing else
+
+
+MODELS = Path(__file__).resolve().parents[2] / "models"
+
+
+def _wait(client: TestClient, job: str, timeout: float = 120) -> dict:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        state = client.get(f"/api/jobs/{job}").json()
+        if state["state"] in {"done", "failed", "cancelled", "interrupted"}:
+            return state
+        time.sleep(0.1)
+    raise AssertionError(f"job {job} did not finish: {state}")
+
+
+def test_an_uploaded_recording_is_seen_as_a_video_in_the_gallery(tmp_path) -> None:
+    config = StudioConfig(tmp_path / "gallery", MODELS, port=8765, token=TOKEN)
+    with TestClient(create_app(config), base_url="http://127.0.0.1:8765") as client:
+        files = {"file": ("beat.wav", _tone(seconds=1.0, rate=22050), "audio/wav")}
+        ref = client.post("/api/uploads/sound", files=files, headers=AUTH).json()["id"]
+        body = {"music": ref, "model": "mnist-gan", "fps": 6, "size": "64x36", "seed": 4}
+        refused = [
+            ({**body, "model": "verse-poet"}, "visualise draws with a picture model"),
+            ({**body, "model": "nobody"}, "no model called 'nobody'"),
+            ({**body, "music": "upload:0123abcd"}, "no uploaded music or recording"),
+            ({**body, "size": "65x36"}, "size must be even"),
+        ]
+        for bad, words in refused:
+            answer = client.post("/api/visualise", json=bad, headers=AUTH)
+            assert answer.status_code in (400, 404) and words in answer.json()["error"], bad
+        assert client.post("/api/visualise", json=body).status_code == 401
+        job = client.post("/api/visualise", json=body, headers=AUTH).json()["job"]
+        state = _wait(client, job)
+        assert state["state"] == "done", state
+        (art,) = state["result"]["ids"]
+        item = client.get(f"/api/gallery/{art}").json()
+        assert item["modality"] == "video" and item["companions"] == ["poster"]
+        assert item["provenance"]["args"]["seed"] == 4 and item["provenance"]["frames"] == 6
+        video = client.get(f"/api/gallery/{art}/file")
+        assert video.headers["content-type"] == "video/mp4" and video.content[4:8] == b"ftyp"
+        part = client.get(f"/api/gallery/{art}/file", headers={"Range": "bytes=0-99"})
+        assert part.status_code == 206 and len(part.content) == 100  # the player can seek
+        thumb = client.get(f"/api/gallery/{art}/thumb")
+        assert thumb.headers["content-type"] == "image/png"
+        remix = client.get(f"/api/gallery/{art}/remix")
+        assert remix.status_code == 400 and "is a video" in remix.json()["error"]

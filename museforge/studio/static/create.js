@@ -76,8 +76,9 @@ async function renderForm() {
 }
 
 // --- one control per field type -----------------------------------------------------------
-export function control(field, model, vocab = null) {
-  const id = `field-${field.name}`;
+// ``page`` prefixes the ids, so a form on another page (Play) never repeats Create's.
+export function control(field, model, vocab = null, page = "field") {
+  const id = `${page}-${field.name}`;
   const label = field.label + (field.required ? " *" : "");
   if (field.type === "image" || field.type === "images") return pictureControl(field, label, model);
   if (field.type === "mesh" || field.type === "meshes") return meshControl(field, label, model);
@@ -123,6 +124,12 @@ export function control(field, model, vocab = null) {
     value: field.default ?? "",
   });
   const node = el("div", { class: "field", dataset: { field: field.name } }, el("label", { htmlFor: id, text: label }), input);
+  if (field.classes && model?.classes?.length) {
+    // A class named in words (a sound's family): the model's own names to choose from.
+    const list = el("datalist", { id: `${id}-classes` }, ...model.classes.map((name) => el("option", { value: name })));
+    input.setAttribute("list", list.id);
+    node.append(list);
+  }
   const words = field.type === "text" && vocab ? wordHelp(input, vocab) : null;
   if (words) node.classList.add("prompt-box");
   let random = null;

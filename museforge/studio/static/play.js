@@ -61,7 +61,7 @@ async function renderPlayForm() {
   const name = $("play-model").value;
   const model = cat.models.find((m) => m.name === name);
   const form = kindOf(cat, name)?.verbs.find((v) => v.verb === "play");
-  fields = (form?.fields || []).map((field) => control(field, model));
+  fields = (form?.fields || []).map((field) => control(field, model, null, "play"));
   clear($("play-fields")).append(...fields.map((c) => c.node));
 }
 
