@@ -238,6 +238,10 @@ def bench_imagine(
     work_dir: Annotated[Path, typer.Option(help="where trained models go")] = Path(
         "runs/bench-imagine"
     ),
+    shipped_autoencoder: Annotated[
+        bool,
+        typer.Option(help="latent flows reuse the set's starter autoencoder (the budget: flow)"),
+    ] = False,
 ) -> None:
     """Text-to-image against unconditional and class-conditional models of the same size
     at equal budget: R-precision, FID, attribute accuracy, seconds for 8 pictures."""
@@ -252,6 +256,7 @@ def bench_imagine(
         contenders=contender,
         seed=seed,
         eval_n=eval_n,
+        shipped_autoencoder=shipped_autoencoder,
     )
     _report(results, format_table(results), json_path)
 

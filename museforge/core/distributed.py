@@ -43,8 +43,12 @@ def init_from_env(device: torch.device | None = None) -> ProcessInfo:
 
 
 def shutdown() -> None:
-    """Leave the process group (no-op when not distributed)."""
+    """Leave the process group together (no-op when not distributed): a barrier first, so
+    no rank tears its connections down while another still talks over them (rank 0 saves
+    the model after the last step; gloo aborts a peer whose connection closes under it)."""
     if dist.is_initialized():
+        if dist.get_world_size() > 1:
+            dist.barrier()
         dist.destroy_process_group()
 
 

@@ -381,6 +381,8 @@ class Trainer:
         )
         if self.proc.is_main:
             result.outlook = outlook(read_distances(self.out_dir / METRICS_FILE))
+        if not interrupted:  # every rank is here: leave the process group together
+            distributed.shutdown()
         if interrupted:
             raise TrainingInterrupted(
                 f"training interrupted at step {self.step}; checkpoint saved in "
