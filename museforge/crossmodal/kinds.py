@@ -10,6 +10,7 @@ import torch
 
 from museforge.core.artifact import load_artifact
 from museforge.core.data import skipped_record
+from museforge.core.files import models_dir
 from museforge.core.latent import encode_latent
 from museforge.core.registry import config_from_dict, register_kind, verb
 from museforge.crossmodal import data, verbs_encoder, verbs_imagine, verbs_pictures
@@ -114,7 +115,10 @@ def _trained_autoencoder(settings: dict[str, Any]) -> Any:
     path = settings.pop("autoencoder", None)
     if not path:
         return None
-    source = load_artifact(Path(str(path)))
+    folder = Path(str(path)).expanduser()
+    if not folder.is_dir() and (models_dir() / str(path)).is_dir():  # a starter's name
+        folder = models_dir() / str(path)
+    source = load_artifact(folder)
     if source.kind != IMAGINE or not source.model.cfg.latent:
         raise InputError(
             f"model.autoencoder '{path}' has no autoencoder: give a {IMAGINE} model "

@@ -89,5 +89,10 @@ def test_unknown_sets_and_contenders_are_named(tmp_path):
         bench.run_imagine_bench(1.0, tmp_path, tmp_path, ["mnist5k"])
     with pytest.raises(InputError, match="contenders are"):
         bench.run_imagine_bench(1.0, tmp_path, tmp_path, ["emoji"], contenders=["dalle"])
-    with pytest.raises(InputError, match="needs the starter encoder"):
+    with pytest.raises(InputError, match="needs the starter 'emoji-encoder'"):
         bench.run_imagine_bench(1.0, tmp_path, tmp_path, ["emoji"])
+    (tmp_path / "emoji-encoder").mkdir()
+    (tmp_path / "emoji-encoder" / "model.json").write_text("{}")
+    # Reusing the shipped autoencoder needs the set's starter latent flow too.
+    with pytest.raises(InputError, match="needs the starter 'emoji-imagine'"):
+        bench.run_imagine_bench(1.0, tmp_path, tmp_path, ["emoji"], shipped_autoencoder=True)

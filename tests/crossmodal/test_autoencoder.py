@@ -121,6 +121,18 @@ def test_a_latent_flow_is_a_text_to_image_model_like_any_other(
     assert second.manifest["data"]["autoencoder"]["sha256"] == loaded.sha256
     ours, theirs = second.model.autoencoder.state_dict(), loaded.model.autoencoder.state_dict()
     assert all(torch.equal(ours[k], theirs[k]) for k in ours)
+    # A starter's autoencoder is named as the starter is (found among the models).
+    monkeypatch.setenv("MUSEFORGE_MODELS", str(tmp_path))
+    by_name = Recipe(
+        "text-to-image",
+        "captioned-shapes",
+        model={**reuse.model, "autoencoder": "latent"},
+        run={"steps": 1, "batch_size": 8},
+    )
+    third = load_artifact(
+        train_from_recipe(by_name, out=tmp_path / "named", progress=False).out_dir
+    )
+    assert third.manifest["data"]["autoencoder"]["sha256"] == loaded.sha256
     wrong = Recipe(
         "text-to-image",
         "captioned-shapes",
