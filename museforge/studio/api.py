@@ -43,6 +43,7 @@ from museforge.studio.uploads import (
     read_capped,
     safe_extract_zip,
 )
+from museforge.studio.workspace import Workspace
 
 router = APIRouter(prefix="/api")  # its error answers are documented by app.py
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
@@ -182,6 +183,14 @@ class GenerateRequest(BaseModel):
     keep: int | None = Field(default=None, ge=1, le=64)  # rank by taste, keep the best
 
 
+def _model_kind(ws: Workspace, name: str) -> str:
+    """The kind of the model the studio calls ``name``; a one-line error when none."""
+    kind = next((m["kind"] for m in ws.models() if m["name"] == name), None)
+    if kind is None:
+        raise InputError(f"no model called '{name}' (see the Models page)")
+    return kind
+
+
 @router.post("/generate")
 def generate(
     body: GenerateRequest,
@@ -189,10 +198,7 @@ def generate(
     response: Response,
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, str]:
-    ws = workspace(request)
-    kind = next((m["kind"] for m in ws.models() if m["name"] == body.model), None)
-    if kind is None:
-        raise InputError(f"no model called '{body.model}' (see the Models page)")
+    kind = _model_kind(workspace(request), body.model)
     args = coerce_args(kind, body.verb, body.args)
     params = {"model": body.model, "verb": body.verb, "args": args}
     if body.keep:
@@ -238,9 +244,7 @@ def visualise(
     from museforge.crossmodal.visualise import parse_size
 
     ws = workspace(request)
-    kind = next((m["kind"] for m in ws.models() if m["name"] == body.model), None)
-    if kind is None:
-        raise InputError(f"no model called '{body.model}' (see the Models page)")
+    kind = _model_kind(ws, body.model)
     if get_kind(kind).modality != "image" and kind != "text-to-image":
         raise InputError(f"'{body.model}' is a {kind}: visualise draws with a picture model")
     ws.heard_path(body.music)  # refused now, not inside the job

@@ -399,12 +399,11 @@ function musicControl(field, label) {
 }
 
 // --- running it ------------------------------------------------------------------------------
-async function submit() {
-  const model = $("create-model").value;
-  const verb = $("create-verb").value;
-  if (!model || !verb) throw new Error("choose a model and a verb first");
+/** The values of a verb's field controls as its arguments; an Error naming a required
+ * field left empty or a number that is not one. */
+export function readArgs(controls, verb) {
   const args = {};
-  for (const c of fields) {
+  for (const c of controls) {
     const value = c.read();
     if (value === undefined) {
       if (c.field.required) throw new Error(`${verb} needs '${c.field.label}'`);
@@ -413,6 +412,14 @@ async function submit() {
     if (typeof value === "number" && Number.isNaN(value)) throw new Error(`'${c.field.label}' must be a number`);
     args[c.field.name] = value;
   }
+  return args;
+}
+
+async function submit() {
+  const model = $("create-model").value;
+  const verb = $("create-verb").value;
+  if (!model || !verb) throw new Error("choose a model and a verb first");
+  const args = readArgs(fields, verb);
   const body = { model, verb, args };
   if ($("create-taste").checked && !$("create-taste-row").hidden) {
     const wanted = Math.max(1, Math.min(64, Number(args.n ?? fields.find((c) => c.field.name === "n")?.field.default ?? 1)));

@@ -3,7 +3,7 @@
 // a piece or a sound from the gallery, or an uploaded file, drives a picture model's walk.
 
 import { catalog, getJSON, guarded, kindOf, postJSON, queryString, showError, showInfo, upload, watchJob } from "./api.js";
-import { control } from "./create.js";
+import { control, readArgs } from "./create.js";
 import { $, clear, el, rollThumb, setOptions, soundThumb, soundView, videoView } from "./ui.js";
 
 const SOUND_MODALITY = "sound";
@@ -68,16 +68,7 @@ async function renderPlayForm() {
 async function playTune() {
   const model = $("play-model").value;
   if (!model) throw new Error("no learned instrument: train a sound model first");
-  const args = {};
-  for (const c of fields) {
-    const value = c.read();
-    if (value === undefined) {
-      if (c.field.required) throw new Error(`play needs '${c.field.label}'`);
-      continue;
-    }
-    if (typeof value === "number" && Number.isNaN(value)) throw new Error(`'${c.field.label}' must be a number`);
-    args[c.field.name] = value;
-  }
+  const args = readArgs(fields, "play");
   const { job: id } = await postJSON("/api/generate", { model, verb: "play", args });
   playJob?.close();
   $("play-job").hidden = false;
