@@ -8,11 +8,13 @@ heads; the loudness sets how far from the centre it goes (quiet music stays near
 typical pictures, loud music ventures out); each onset kicks it along a fresh seeded
 direction, a kick that dies away over a few frames. The path is smoothed, so pictures
 change with the music but never flicker. With a text-to-image model the words too can
-change with time: a list of prompts is spread over the piece, each blending into the next.
+change with time: a list of prompts spread over the piece, or a song's lyrics from the
+moment each line is sung (:mod:`museforge.crossmodal.lyrics`), each blending into the next.
 
 Frames are the model's pictures enlarged onto a 16:9 canvas over a dimmed, enlarged copy
 of themselves, and the video is H.264 with AAC audio in an MP4 (PyAV, which brings its own
-FFmpeg), or an animated GIF without sound.
+FFmpeg), or an animated GIF without sound. :class:`VideoResult` keeps it in the gallery as
+one artwork: the video, its provenance beside it and its middle frame as the poster.
 """
 
 from __future__ import annotations
