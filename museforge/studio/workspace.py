@@ -261,17 +261,18 @@ class Workspace:
         return f"upload:{upload_id}"
 
     def _artwork_file(
-        self, ref: str, suffixes: frozenset[str], modality: str, missing: str, wrong: str
+        self, ref: str, suffixes: frozenset[str], modalities: str, missing: str, wrong: str
     ) -> Path:
-        """An uploaded file's ``upload:ID`` or a gallery artwork's id of ``modality`` as a
-        file; InputError ``missing`` / ``wrong`` (formatted with ``ref``) otherwise."""
+        """An uploaded file's ``upload:ID`` or a gallery artwork's id of one of
+        ``modalities`` ("music", or "music sound") as a file; InputError ``missing`` /
+        ``wrong`` (formatted with ``ref``) otherwise."""
         if ref.startswith("upload:"):
             found = self._upload(ref, suffixes)
             if found is None:
                 raise InputError(missing.format(ref=ref))
             return found
         record = self.gallery.get(ref)
-        if record.modality != modality:
+        if record.modality not in modalities.split():
             raise InputError(wrong.format(ref=ref))
         return self.gallery.root / record.path
 
@@ -352,15 +353,13 @@ class Workspace:
     def heard_path(self, ref: str) -> Path:
         """A gallery music or sound artwork's id, or an uploaded music file's or
         recording's ``upload:ID``, as a file visualise can hear."""
-        if ref.startswith("upload:"):
-            found = self._upload(ref, MUSIC_SUFFIXES | AUDIO_SUFFIXES)
-            if found is None:
-                raise InputError(f"no uploaded music or recording '{ref}'")
-            return found
-        record = self.gallery.get(ref)
-        if record.modality not in ("music", "sound"):
-            raise InputError(f"artwork {ref} is {record.modality}, not music or a sound")
-        return self.gallery.root / record.path
+        return self._artwork_file(
+            ref,
+            MUSIC_SUFFIXES | AUDIO_SUFFIXES,
+            "music sound",
+            "no uploaded music or recording '{ref}'",
+            "artwork {ref} is not music or a sound",
+        )
 
     def save_lyrics(self, text: str) -> str:
         """Keep lyrics typed in the studio (LRC or plain lines) as a file; its upload id."""

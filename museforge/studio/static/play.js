@@ -71,13 +71,9 @@ async function playTune() {
   const args = readArgs(fields, "play");
   const { job: id } = await postJSON("/api/generate", { model, verb: "play", args });
   playJob?.close();
-  $("play-job").hidden = false;
   playJob = watchJob(id, { bar: $("play-progress"), status: $("play-status") });
-  const { state, ids, failed } = await playJob.outcome;
-  if (state !== "done") {
-    if (failed) showError(failed);
-    return;
-  }
+  const ids = await made(playJob, "play");
+  if (!ids) return;
   const box = clear($("play-results"));
   for (const art of ids) {
     const item = await getJSON(`/api/gallery/${art}`);
@@ -85,6 +81,17 @@ async function playTune() {
     box.append(el("figure", { class: "result music", dataset: { testid: "play-result", id: art } }, soundView(item), el("figcaption", { class: "row" }, el("a", { href: `#gallery/${art}`, text: "details" }), see)));
   }
   if (!ids.length) showInfo("nothing was played");
+}
+
+/** Show the ``section``'s job bar while ``job`` runs; the ids of what it made, or null
+ * (its error shown) when it did not finish. */
+async function made(job, section) {
+  $(`${section}-job`).hidden = false;
+  const { state, ids, failed } = await job.outcome;
+  $(`${section}-status`).textContent = state; // not the last progress message
+  if (state === "done") return ids;
+  if (failed) showError(failed);
+  return null;
 }
 
 function seeThis(item) {
@@ -156,14 +163,9 @@ async function makeVideo() {
   }
   const { job: id } = await postJSON("/api/visualise", body);
   seeJob?.close();
-  $("see-job").hidden = false;
   seeJob = watchJob(id, { bar: $("see-progress"), status: $("see-status"), messages: true });
-  const { state, ids, failed } = await seeJob.outcome;
-  $("see-status").textContent = state;
-  if (state !== "done") {
-    if (failed) showError(failed);
-    return;
-  }
+  const ids = await made(seeJob, "see");
+  if (!ids) return;
   const box = clear($("see-results"));
   for (const art of ids) {
     const item = await getJSON(`/api/gallery/${art}`);
