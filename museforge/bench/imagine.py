@@ -45,11 +45,15 @@ from museforge.crossmodal.imagine_eval import draw, fit, picture_features
 from museforge.crossmodal.judge import attribute_accuracy, load_judge
 from museforge.crossmodal.shapes import CHOICES, captioned_shapes
 from museforge.errors import InputError
+from museforge.nn.latent_flow import NO_AUTOENCODER, SHIPPED_AUTOENCODER
 from museforge.nn.metrics.fid import fid_from_features
 
 ENCODERS = {"captioned-shapes": "shapes-encoder", "emoji": "emoji-encoder"}
-# the starter latent flow of each set, whose autoencoder a run may reuse (--shipped-autoencoder)
+# the starter latent flow of each set, whose autoencoder a run may reuse (--autoencoder set)
 STARTERS = {"captioned-shapes": "shapes-imagine", "emoji": "emoji-imagine"}
+# where the latent flows' autoencoder comes from: the shipped general one (as a user's new
+# flow gets it), the set's starter's, or trained in the run
+AUTOENCODERS = ("shipped", "set", "own")
 IMAGE_SIZES = {"captioned-shapes": 32, "emoji": 64}
 # arch -> (model settings, batch size)
 ARCHES: dict[str, tuple[dict[str, Any], int]] = {
@@ -133,11 +137,11 @@ def _train(
     encoder: Path,
     seed: int,
     progress: bool,
-    autoencoder: Path | None = None,
+    autoencoder: Path | str = NO_AUTOENCODER,
 ) -> tuple[Any, Codes]:
     arch, condition = CONTENDERS[contender]
     settings, batch = ARCHES[arch]
-    if autoencoder is not None and arch == "latent-flow":  # the whole budget for the flow
+    if arch == "latent-flow":  # a path: the whole budget for the flow
         settings = {**settings, "autoencoder": str(autoencoder)}
     recipe = Recipe(
         kind="text-to-image",
@@ -223,11 +227,12 @@ def run_imagine_bench(
     seed: int = 0,
     eval_n: int = EVAL_N,
     progress: bool = True,
-    shipped_autoencoder: bool = False,
+    autoencoder: str = "shipped",
 ) -> dict[str, Any]:
-    """Train and score every contender on every set; the JSON-ready results. With
-    ``shipped_autoencoder`` the latent flows reuse the set's starter autoencoder (as a
-    user of the starter does) and spend the whole budget on the flow."""
+    """Train and score every contender on every set; the JSON-ready results. The latent
+    flows reuse the ``autoencoder`` of :data:`AUTOENCODERS` — the shipped general one
+    (``shipped``, what a new flow gets) or the set's starter's (``set``), spending the whole
+    budget on the flow — or train their own first in the budget (``own``)."""
     unknown = [d for d in data_sets if d not in ENCODERS]
     if unknown:
         raise InputError(f"bench imagine knows {', '.join(ENCODERS)} (got {', '.join(unknown)})")
@@ -236,10 +241,16 @@ def run_imagine_bench(
     if wrong:
         raise InputError(f"contenders are {', '.join(CONTENDERS)} (got {', '.join(wrong)})")
     results: dict[str, Any] = results_head(budget_s, seed, eval_n)
-    results["shipped_autoencoder"] = shipped_autoencoder
+    if autoencoder not in AUTOENCODERS:
+        raise InputError(f"autoencoder is one of {', '.join(AUTOENCODERS)} (got {autoencoder})")
+    results["autoencoder"] = autoencoder
     encoders = {data: _starter(models, ENCODERS[data]) for data in data_sets}
     reused = {
-        data: _starter(models, STARTERS[data]) if shipped_autoencoder else None
+        data: _starter(models, SHIPPED_AUTOENCODER)
+        if autoencoder == "shipped"
+        else _starter(models, STARTERS[data])
+        if autoencoder == "set"
+        else NO_AUTOENCODER
         for data in data_sets
     }
     for data in data_sets:

@@ -36,13 +36,23 @@ def bench_image(
     data: Annotated[
         str, typer.Option(help="mnist5k, or shapes-folder (a folder of four classes)")
     ] = "mnist5k",
+    model: Annotated[
+        list[str] | None,
+        typer.Option("--model", help="ours-flow, ours-gan, ours-vae, dcgan-classic [default: all]"),
+    ] = None,
 ) -> None:
-    """Train our GAN, our VAE and a classic DCGAN on one data set for equal time; compare."""
+    """Train our flow, GAN and VAE and a classic DCGAN on one data set for equal time;
+    compare."""
     from museforge.bench.image import format_table, run_image_bench
     from museforge.core.train import parse_duration
 
     results = run_image_bench(
-        parse_duration(budget), work_dir / data, seed=seed, eval_n=eval_n, data=data
+        parse_duration(budget),
+        work_dir / data,
+        seed=seed,
+        eval_n=eval_n,
+        data=data,
+        contenders=model,
     )
     _report(results, format_table(results), json_path)
 
@@ -238,10 +248,13 @@ def bench_imagine(
     work_dir: Annotated[Path, typer.Option(help="where trained models go")] = Path(
         "runs/bench-imagine"
     ),
-    shipped_autoencoder: Annotated[
-        bool,
-        typer.Option(help="latent flows reuse the set's starter autoencoder (the budget: flow)"),
-    ] = False,
+    autoencoder: Annotated[
+        str,
+        typer.Option(
+            help="latent flows reuse the shipped autoencoder (shipped) or the set's starter's "
+            "(set), the whole budget for the flow, or train their own first (own)"
+        ),
+    ] = "shipped",
 ) -> None:
     """Text-to-image against unconditional and class-conditional models of the same size
     at equal budget: R-precision, FID, attribute accuracy, seconds for 8 pictures."""
@@ -256,7 +269,7 @@ def bench_imagine(
         contenders=contender,
         seed=seed,
         eval_n=eval_n,
-        shipped_autoencoder=shipped_autoencoder,
+        autoencoder=autoencoder,
     )
     _report(results, format_table(results), json_path)
 

@@ -10,7 +10,6 @@ import torch
 
 from museforge.core.artifact import load_artifact
 from museforge.core.data import skipped_record
-from museforge.core.files import models_dir
 from museforge.core.latent import encode_latent
 from museforge.core.registry import config_from_dict, register_kind, verb
 from museforge.crossmodal import data, verbs_encoder, verbs_imagine, verbs_pictures
@@ -28,6 +27,7 @@ from museforge.crossmodal.imagine import TRAIN_ARCH, ImagineConfig, TextToImage
 from museforge.crossmodal.imagine_task import ImagineTask, ImagineTraining
 from museforge.crossmodal.vocabulary import caption_vocabulary
 from museforge.errors import InputError
+from museforge.nn.latent_flow import reused_autoencoder
 
 KIND = "text-image-encoder"
 IMAGINE = "text-to-image"
@@ -81,7 +81,7 @@ def imagine_task(model: dict[str, Any], training: dict[str, Any], source: str, s
     encoder = load_artifact(Path(str(encoder_path)))
     if encoder.kind != KIND:
         raise InputError(f"model.encoder '{encoder_path}' is a {encoder.kind}, not a {KIND}")
-    reused = _trained_autoencoder(settings)
+    reused, notice = _reused_autoencoder(settings)
     enc_cfg = encoder.model.cfg
     settings["encoder"] = dataclasses.asdict(enc_cfg)
     settings.setdefault("arch", TRAIN_ARCH)
@@ -102,6 +102,8 @@ def imagine_task(model: dict[str, Any], training: dict[str, Any], source: str, s
         task = ImagineTask(cfg, train_cfg, train, encoder.model, seed)
     if reused:
         info["autoencoder"] = {"path": str(reused.path), "sha256": reused.sha256}
+    if notice:
+        info["notices"] = [*info.get("notices", []), notice]
     # The neutral sentence: the mean of every training caption's, which the task holds
     # (lang -> N×D, zero rows where a picture has no caption in that language).
     rows = torch.cat(list(task.sentences.values()))
@@ -109,25 +111,19 @@ def imagine_task(model: dict[str, Any], training: dict[str, Any], source: str, s
     return task, info
 
 
-def _trained_autoencoder(settings: dict[str, Any]) -> Any:
-    """The latent flow named by ``model.autoencoder`` (its autoencoder is reused, and its
-    latent settings copied into ``settings``), or None."""
-    path = settings.pop("autoencoder", None)
-    if not path:
-        return None
-    folder = Path(str(path)).expanduser()
-    if not folder.is_dir() and (models_dir() / str(path)).is_dir():  # a starter's name
-        folder = models_dir() / str(path)
-    source = load_artifact(folder)
-    if source.kind != IMAGINE or not source.model.cfg.latent:
-        raise InputError(
-            f"model.autoencoder '{path}' has no autoencoder: give a {IMAGINE} model "
-            "with model.arch=latent-flow"
-        )
-    cfg = source.model.cfg
-    settings.update(arch="latent-flow", latent_channels=cfg.latent_channels)
-    settings["autoencoder_width"] = cfg.autoencoder_width
-    return source
+def _reused_autoencoder(settings: dict[str, Any]) -> tuple[Any, str | None]:
+    """The model whose autoencoder a latent flow reuses (named by ``model.autoencoder``,
+    which makes the model a latent flow, or the shipped one by default), its latent
+    settings copied into ``settings``, and a notice when chosen by default."""
+    asked = settings.get("autoencoder")
+    if not asked and settings.get("arch", TRAIN_ARCH) != "latent-flow":
+        settings.pop("autoencoder", None)
+        return None, None
+    source, notice = reused_autoencoder(settings, 3)
+    settings.pop("channels", None)  # text-to-image draws RGB
+    if source is not None:
+        settings["arch"] = "latent-flow"
+    return source, notice
 
 
 data.register()

@@ -3,20 +3,34 @@
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
-from museforge.core.artifact import load_artifact
+import torch
+
 from museforge.core.data import get_dataset, skipped_record
 from museforge.core.registry import apply_preset, config_from_dict, register_kind, verb
 from museforge.errors import DataError, InputError
 from museforge.image import verbs
-from museforge.image.data import MAX_AUTO_SIZE, load_image_dataset, native_size, split_dataset
+from museforge.image.autoencoder import KIND as AUTOENCODER
+from museforge.image.autoencoder import (
+    AutoencoderConfig,
+    AutoencoderModel,
+    AutoencoderTask,
+    AutoencoderTraining,
+)
+from museforge.image.data import (
+    MAX_AUTO_SIZE,
+    ImageDataset,
+    load_image_dataset,
+    native_size,
+    split_dataset,
+)
 from museforge.image.flow import FlowImage, FlowImageConfig, FlowImageTask, FlowImageTraining
 from museforge.image.gan import CLASSIC_DCGAN, GAN, GANConfig, GANTask, GANTraining
 from museforge.image.vae import VAE, VAEConfig, VAETask, VAETraining
-from museforge.nn.autoencoder import PictureAutoencoder
 from museforge.nn.blocks import plan_resolutions
+from museforge.nn.latent_flow import reused_autoencoder
 
 HOLDOUT, SPLIT_SEED = 0.1, 0
 PRESETS = {"classic-dcgan": ({"d_norm": "batch"}, dataclasses.asdict(CLASSIC_DCGAN))}
@@ -37,10 +51,20 @@ def _default_size(native: int) -> int:
 
 
 def _image_task(
-    task_cls, config_cls, training_cls, model, training, data, seed, multiple=1, **task_args
+    task_cls,
+    config_cls,
+    training_cls,
+    model,
+    training,
+    data,
+    seed,
+    multiple=1,
+    prepare: Callable[[dict[str, Any], ImageDataset], dict[str, Any]] | None = None,
 ):
     """The task and the data record for a picture kind; a size chosen from the data is
-    rounded up to a ``multiple`` the kind's networks need; ``task_args`` go to the task."""
+    rounded up to a ``multiple`` the kind's networks need; ``prepare`` (given the model
+    settings and the data, before the config is built) may change the settings and
+    returns more arguments for the task."""
     model, training = apply_preset(PRESETS, model, training)
     asked = model.pop("conditional", None)
     channels, size = model.get("channels"), model.get("image_size")
@@ -74,6 +98,7 @@ def _image_task(
     model.setdefault("image_size", size)
     model.setdefault("channels", full.channels)
     model.setdefault("num_classes", full.num_classes if conditional else 0)
+    task_args = prepare(model, full) if prepare else {}
     cfg = config_from_dict(config_cls, model, "model settings")
     train_cfg = config_from_dict(training_cls, training, "training settings")
     train, holdout = split_dataset(full, holdout=HOLDOUT, seed=SPLIT_SEED)
@@ -110,12 +135,21 @@ def vae_task(model: dict[str, Any], training: dict[str, Any], data: str, seed: i
 
 
 def flow_task(model: dict[str, Any], training: dict[str, Any], data: str, seed: int):
-    """A FlowImageTask for the Trainer, plus the data description for the manifest; with
-    ``model.autoencoder`` (a model that has one), that autoencoder is reused and the flow
-    trains for the whole run."""
+    """A FlowImageTask for the Trainer, plus the data description for the manifest. The
+    flow reuses the autoencoder of ``model.autoencoder`` (a model that has one), or by
+    default the shipped one when it reads the pictures' channels, and then trains for the
+    whole run; ``model.autoencoder=none`` trains one in the run first."""
     model = dict(model)
-    path = model.pop("autoencoder", None)
-    reused = _autoencoder_of(str(path), model) if path else None
+    reuse: dict[str, Any] = {}
+    if model.get("autoencoder"):  # asked for: its channels are the pictures' unless given
+        reuse["source"], _ = reused_autoencoder(model, model.get("channels"))
+
+    def prepare(settings: dict[str, Any], full: ImageDataset) -> dict[str, Any]:
+        if "source" not in reuse:
+            reuse["source"], reuse["notice"] = reused_autoencoder(settings, full.channels)
+        source = reuse["source"]
+        return {"autoencoder": source.model.autoencoder if source else None}
+
     task, info = _image_task(
         FlowImageTask,
         FlowImageConfig,
@@ -125,32 +159,40 @@ def flow_task(model: dict[str, Any], training: dict[str, Any], data: str, seed: 
         data,
         seed,
         multiple=8,
-        autoencoder=reused.model.autoencoder if reused else None,
+        prepare=prepare,
     )
-    if reused:
-        info["autoencoder"] = {"path": str(reused.path), "sha256": reused.sha256}
+    if reuse["source"]:
+        source = reuse["source"]
+        info["autoencoder"] = {"path": str(source.path), "sha256": source.sha256}
+    if reuse.get("notice"):
+        info["notices"] = [*info.get("notices", []), reuse["notice"]]
     return task, info
 
 
-def _autoencoder_of(path: str, model: dict[str, Any]) -> Any:
-    """The model at ``path`` whose autoencoder a new flow reuses; its latent settings (and
-    picture channels, unless given) are copied into ``model``."""
-    source = load_artifact(Path(path))
-    ae = getattr(source.model, "autoencoder", None)
-    if not isinstance(ae, PictureAutoencoder):
-        raise InputError(
-            f"model.autoencoder '{path}' has no autoencoder: give an image-flow model or a "
-            "text-to-image latent flow"
-        )
-    channels = ae.image_channels
-    if model.setdefault("channels", channels) != channels:
-        raise InputError(
-            f"the autoencoder of '{path}' reads {channels}-channel pictures, not "
-            f"{model['channels']}: leave model.channels unset or train without model.autoencoder"
-        )
-    model["latent_channels"] = ae.channels
-    model["autoencoder_width"] = ae.width
-    return source
+# the mixed real pictures the shipped autoencoder learns from, registered by style
+GENERAL_PICTURES = ("style-pictures", "style", "features")
+
+
+def autoencoder_task(model: dict[str, Any], training: dict[str, Any], data: str, seed: int):
+    """An AutoencoderTask for the Trainer on ``style-pictures`` (clip art, emoji, sprites,
+    portraits, photos) or any picture set or folder, plus the data record."""
+    cfg = config_from_dict(AutoencoderConfig, model, "model settings")
+    train_cfg = config_from_dict(AutoencoderTraining, training, "training settings")
+    side = train_cfg.picture_size
+    if data == GENERAL_PICTURES[0]:
+        if cfg.channels != 3:
+            raise InputError(f"'{data}' holds RGB pictures: leave model.channels at 3")
+        pictures = get_dataset(*GENERAL_PICTURES).loader(side)
+        images, fingerprint = pictures.images, pictures.fingerprint
+        info: dict[str, Any] = {"licences": pictures.sources}
+    else:
+        full = load_image_dataset(data, image_size=side, channels=cfg.channels)
+        images = full.images.add(1).mul(127.5).round().clamp(0, 255).to(torch.uint8)
+        fingerprint = full.fingerprint
+        builtin = get_dataset(data, "image")
+        info = {**({"licence": builtin.licence} if builtin else {}), **skipped_record(full.skipped)}
+    data_info = {"source": data, "fingerprint": fingerprint, "n_images": len(images), **info}
+    return AutoencoderTask(cfg, train_cfg, images, seed), data_info
 
 
 register_kind(
@@ -179,6 +221,17 @@ register_kind(
     task_factory=flow_task,
 )
 
+register_kind(
+    AUTOENCODER,
+    modality="image",
+    description="picture autoencoder alone: the latent grid latent flows draw in, trained "
+    "on many kinds of pictures and reused by image-flow and text-to-image",
+    config_cls=AutoencoderConfig,
+    model_cls=AutoencoderModel,
+    task_factory=autoencoder_task,
+    default_run={"batch_size": 64},
+)
+
 for _kind in verbs.PICTURE_KINDS:
     for _fn in (verbs.sample, verbs.interpolate, verbs.breed, verbs.project):
         verb(_kind)(_fn)
@@ -186,3 +239,4 @@ for _kind in verbs.PICTURE_KINDS:
     verb(_kind, studio=False)(verbs.evaluate)
 verb("image-vae")(verbs.encode)
 verb("image-vae")(verbs.reconstruct)
+verb(AUTOENCODER, "reconstruct")(verbs.rebuild)

@@ -8,6 +8,11 @@ annealing to a tenth). The phase follows from the share of the budget done, so a
 run picks up where it stopped. An autoencoder trained before skips the first phase, and
 without one the flow learns the pictures themselves. What gets drawn with is an
 exponential moving average of the flow.
+
+Which autoencoder a new flow reuses is decided here too (:func:`reused_autoencoder`): the
+one ``model.autoencoder`` names, none for ``none``, and by default the shipped starter
+``pictures-autoencoder`` (trained on many kinds of real pictures), when it reads the
+pictures' channels and no latent setting of its own was asked for.
 """
 
 from __future__ import annotations
@@ -15,16 +20,84 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import torch
 
+from museforge.core.artifact import LoadedModel, load_artifact
+from museforge.core.files import models_dir
 from museforge.core.train import optimizer_step
+from museforge.errors import InputError
 from museforge.nn.autoencoder import PictureAutoencoder, reconstruction_loss
 from museforge.nn.flow import FlowNet, flow_loss
 from museforge.nn.gan import EMAGenerator
 
 WARMUP_STEPS = 100
+SHIPPED_AUTOENCODER = "pictures-autoencoder"  # the starter a new latent flow reuses
+NO_AUTOENCODER = "none"  # model.autoencoder=none: the run trains its own
+LATENT_SETTINGS = ("latent_channels", "autoencoder_width")
+
+
+def _autoencoder_model(name: str) -> LoadedModel:
+    """The model ``name`` names (a folder, or a starter's name) if it holds an autoencoder."""
+    folder = Path(name).expanduser()
+    if not folder.is_dir() and (models_dir() / name).is_dir():
+        folder = models_dir() / name
+    source = load_artifact(folder)
+    if not isinstance(getattr(source.model, "autoencoder", None), PictureAutoencoder):
+        raise InputError(
+            f"model.autoencoder '{name}' has no autoencoder: give a picture-autoencoder, an "
+            "image-flow or a latent text-to-image model (or none to train one in the run)"
+        )
+    return source
+
+
+def reused_autoencoder(
+    settings: dict[str, Any], channels: int | None
+) -> tuple[LoadedModel | None, str | None]:
+    """The model whose autoencoder a new latent flow reuses, and a notice when it was
+    chosen by default; pops ``autoencoder`` from the model ``settings`` and writes the
+    reused one's latent settings (and, asked by name, its channels when ``channels`` is
+    None) into them.
+
+    Asked by name, a model whose pictures have other channels is refused. By default the
+    shipped starter is reused when it is there, reads ``channels`` and the settings ask
+    for no other latent grid; otherwise (and for ``none``) the run trains its own."""
+    asked = settings.pop("autoencoder", None)
+    if asked is not None and str(asked).strip().lower() == NO_AUTOENCODER:
+        return None, None
+    if asked:
+        source = _autoencoder_model(str(asked))
+        own = source.model.autoencoder.image_channels
+        if settings.setdefault("channels", channels or own) != own:
+            raise InputError(
+                f"the autoencoder of '{asked}' reads {own}-channel pictures, not "
+                f"{settings['channels']}: leave model.channels unset or give another "
+                "model.autoencoder"
+            )
+        _copy_latent_settings(source.model.autoencoder, settings)
+        return source, None
+    folder = models_dir() / SHIPPED_AUTOENCODER
+    if not (folder / "model.json").is_file():
+        return None, None
+    source = load_artifact(folder)
+    ae = source.model.autoencoder
+    wanted = {"latent_channels": ae.channels, "autoencoder_width": ae.width}
+    if (settings.get("channels") or channels) != ae.image_channels or any(
+        settings.get(k, v) != v for k, v in wanted.items()
+    ):
+        return None, None
+    _copy_latent_settings(ae, settings)
+    return source, (
+        f"reusing the shipped autoencoder {SHIPPED_AUTOENCODER} (trained on clip art, emoji, "
+        "game art and photos): the flow trains for the whole run "
+        "(--set model.autoencoder=none to train one in the run)"
+    )
+
+
+def _copy_latent_settings(ae: PictureAutoencoder, settings: dict[str, Any]) -> None:
+    settings["latent_channels"], settings["autoencoder_width"] = ae.channels, ae.width
 
 
 def _half_cosine(x: float) -> float:

@@ -52,3 +52,12 @@ def test_bench_on_a_folder_of_shapes_scores_the_classes_asked_for(
 def test_an_unknown_bench_data_set_is_named(tmp_path):
     with pytest.raises(InputError, match="bench image knows mnist5k, shapes-folder"):
         run_image_bench(1.0, tmp_path, data="faces")
+    with pytest.raises(InputError, match="bench image's models are ours-flow"):
+        run_image_bench(1.0, tmp_path, contenders=["ours-vae", "stylegan"])
+
+
+def test_the_bench_trains_only_the_models_named(tmp_path, quick_feature_net):
+    results = run_image_bench(1.0, tmp_path, eval_n=100, progress=False, contenders=["ours-vae"])
+    assert list(results["models"]) == ["ours-vae"] and results["targets"] == {}
+    assert "ratios" not in results and "ours-vae" in format_table(results)
+    assert "DCGAN" not in format_table(results)  # no ratio without the classic

@@ -13,6 +13,7 @@ from museforge.crossmodal.encoder import EncoderConfig, TextImageEncoder, build_
 from museforge.crossmodal.judge import AttributeJudge
 from museforge.crossmodal.shapes import captioned_shapes
 from museforge.errors import InputError
+from museforge.image.autoencoder import AutoencoderConfig, AutoencoderModel
 
 
 @pytest.fixture
@@ -32,6 +33,13 @@ def small_world(tmp_path, monkeypatch):
     models = tmp_path / "models"
     save_artifact(
         models / "shapes-encoder", "text-image-encoder", cfg, TextImageEncoder(cfg).state_dict()
+    )
+    shipped = AutoencoderConfig(latent_channels=4, width=8)
+    save_artifact(
+        models / "pictures-autoencoder",
+        "picture-autoencoder",
+        shipped,
+        AutoencoderModel(shipped).state_dict(),
     )
     monkeypatch.setattr(data, "load_captioned", lambda source, image_size=64: shapes)
     monkeypatch.setattr(bench, "load_captioned", lambda source, image_size=64: shapes)
@@ -58,8 +66,11 @@ def test_contenders_differ_only_in_what_they_are_told(small_world, tmp_path):
     assert manifests["words-gan"]["config"]["arch"] == "gan"
     assert manifests["words-flow"]["config"]["arch"] == "flow"
     # The baselines are the same network as ours: a flow in an autoencoder's latents.
+    # ... in the shipped autoencoder's latents, with the whole budget for the flow.
     for name in ("words-latent", "class", "unconditional"):
         assert manifests[name]["config"]["arch"] == "latent-flow", name
+        assert manifests[name]["config"]["latent_channels"] == 4, name
+        assert manifests[name]["data"]["autoencoder"]["path"].endswith("pictures-autoencoder")
     assert "captioned-shapes" in bench.format_table(results)
     json.dumps(results)
 
@@ -93,6 +104,10 @@ def test_unknown_sets_and_contenders_are_named(tmp_path):
         bench.run_imagine_bench(1.0, tmp_path, tmp_path, ["emoji"])
     (tmp_path / "emoji-encoder").mkdir()
     (tmp_path / "emoji-encoder" / "model.json").write_text("{}")
-    # Reusing the shipped autoencoder needs the set's starter latent flow too.
+    # The latent flows reuse the shipped autoencoder, or the set's starter's when asked.
+    with pytest.raises(InputError, match="needs the starter 'pictures-autoencoder'"):
+        bench.run_imagine_bench(1.0, tmp_path, tmp_path, ["emoji"])
     with pytest.raises(InputError, match="needs the starter 'emoji-imagine'"):
-        bench.run_imagine_bench(1.0, tmp_path, tmp_path, ["emoji"], shipped_autoencoder=True)
+        bench.run_imagine_bench(1.0, tmp_path, tmp_path, ["emoji"], autoencoder="set")
+    with pytest.raises(InputError, match="autoencoder is one of shipped, set, own"):
+        bench.run_imagine_bench(1.0, tmp_path, tmp_path, ["emoji"], autoencoder="borrowed")
