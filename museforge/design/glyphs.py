@@ -1,5 +1,6 @@
 """``glyphs``: the letters and digits of every font the machine has, one class per
-character, for type models (a typeface is a style shared by all its glyphs).
+character, for type models (a typeface is a style shared by all its glyphs); and
+``glyph-fonts``: the same glyphs with one class per font.
 
 Fonts come from fontconfig (``fc-list``), else from the usual font folders; a font is used
 when its character map covers all of :data:`CHARACTERS` (fontTools reads it). Each glyph is
@@ -85,23 +86,36 @@ def draw_glyphs(path: Path, side: int, characters: str = CHARACTERS) -> np.ndarr
     return out
 
 
-def read_glyphs(side: int) -> tuple[torch.Tensor, torch.Tensor, tuple[str, ...]]:
-    """Every covering font's glyphs as N×1×side×side in [-1, 1], labelled by character."""
+def _drawn(side: int) -> tuple[torch.Tensor, list[str]]:
+    """Every covering font's glyphs as N×1×side×side in [-1, 1], font by font, and the
+    fonts' names."""
     fonts = covering_fonts()
     if not fonts:
         raise DataError(
             "no installed font has all of A-Z, a-z and 0-9 (install fonts-dejavu or "
             "fonts-noto-core; make does)"
         )
-    pictures = []
-    for path, _ in fonts:
+    pictures, names = [], []
+    for path, name in fonts:
         try:
             pictures.append(draw_glyphs(path, side))
         except OSError:
             continue  # FreeType refused it after all
-    x = torch.from_numpy(np.concatenate(pictures)).unsqueeze(1).mul(2).sub(1)
-    labels = torch.arange(len(CHARACTERS)).repeat(len(pictures))
-    return x, labels, tuple(CHARACTERS)
+        names.append(name)
+    return torch.from_numpy(np.concatenate(pictures)).unsqueeze(1).mul(2).sub(1), names
+
+
+def read_glyphs(side: int) -> tuple[torch.Tensor, torch.Tensor, tuple[str, ...]]:
+    """Every covering font's glyphs as N×1×side×side in [-1, 1], labelled by character."""
+    x, fonts = _drawn(side)
+    return x, torch.arange(len(CHARACTERS)).repeat(len(fonts)), tuple(CHARACTERS)
+
+
+def read_glyph_fonts(side: int) -> tuple[torch.Tensor, torch.Tensor, tuple[str, ...]]:
+    """The same glyphs labelled by font (one class per typeface, named as the font names
+    itself)."""
+    x, fonts = _drawn(side)
+    return x, torch.arange(len(fonts)).repeat_interleave(len(CHARACTERS)), tuple(fonts)
 
 
 register_picture_set(
@@ -111,5 +125,14 @@ register_picture_set(
     description="letters A-Z, a-z and digits 0-9 of every installed font that has them all, "
     "32×32 grey, one class per character",
     size="62 glyphs per font (83 fonts with make's Debian packages)",
+    licence=LICENCE,
+)
+register_picture_set(
+    "glyph-fonts",
+    read=read_glyph_fonts,
+    native=GLYPH_SIDE,
+    description="the glyphs set labelled by font instead: one class per typeface, for models "
+    "told which font to draw in",
+    size="62 glyphs per font, one class per font (83 with make's Debian packages)",
     licence=LICENCE,
 )

@@ -3,6 +3,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from museforge.core.artifact import load_artifact
@@ -177,3 +178,18 @@ def test_type_models_are_told_by_their_classes() -> None:
     assert draws_letters({"data": {"class_names": ["A", "b", "1"]}})
     assert characters_drawn({"data": {"class_names": ["horizontal", "vertical"]}}) == ""
     assert not draws_letters({"data": {}})
+
+
+@needs_fonts
+def test_every_glyph_is_labelled_by_its_character_and_by_its_font() -> None:
+    from museforge.image.data import load_image_dataset
+
+    fonts = covering_fonts()
+    by_char = load_image_dataset("glyphs", image_size=8)
+    by_font = load_image_dataset("glyph-fonts", image_size=8)
+    assert torch.equal(by_char.images, by_font.images)  # the same pictures, two labellings
+    assert by_char.class_names == tuple(CHARACTERS)
+    assert len(by_font.class_names) == len(by_char) // len(CHARACTERS) <= len(fonts)
+    first = [i for i in range(len(by_font)) if int(by_font.labels[i]) == 0]
+    assert [int(by_char.labels[i]) for i in first] == list(range(len(CHARACTERS)))
+    assert by_font.class_names[0] == fonts[0][1]
