@@ -37,12 +37,16 @@ class FlowTraining:
     grad_clip: float = 1.0
     autoencoder_share: float = 0.35  # of the budget, for a flow in latents
     autoencoder_lr: float = 2e-3
+    autoencoder_tune: float = 0.0  # of the budget, tuning a reused autoencoder (README)
+    autoencoder_tune_lr: float = 5e-4
 
     def __post_init__(self) -> None:
         if self.lr <= 0 or self.grad_clip < 0 or self.autoencoder_lr <= 0:
             raise ValueError("lr and autoencoder_lr must be positive and grad_clip not negative")
         if not 0 < self.autoencoder_share < 1:
             raise ValueError(f"autoencoder_share must be in (0, 1) (got {self.autoencoder_share})")
+        if not 0 <= self.autoencoder_tune < 1 or self.autoencoder_tune_lr <= 0:
+            raise ValueError("autoencoder_tune must be in [0, 1) and autoencoder_tune_lr positive")
         if not 0 <= self.drop_caption < 1:
             raise ValueError(f"drop_caption must be 0..1 (got {self.drop_caption})")
         if not 0 <= self.ema_decay < 1:

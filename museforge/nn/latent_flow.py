@@ -5,8 +5,10 @@ The autoencoder learns reconstruction for the first ``autoencoder_share`` of the
 (its own cosine schedule); then, frozen, it encodes every picture once, the latents are
 scaled to unit spread, and the flow learns them for the rest (a short warm-up, then cosine
 annealing to a tenth). The phase follows from the share of the budget done, so a resumed
-run picks up where it stopped. An autoencoder trained before skips the first phase, and
-without one the flow learns the pictures themselves. What gets drawn with is an
+run picks up where it stopped. An autoencoder trained before skips the first phase, or is
+only tuned to the data in it when asked (``autoencoder_tune`` of the budget at
+``autoencoder_tune_lr``: it rebuilds the data better, yet the flows measured drew no
+better), and without one the flow learns the pictures themselves. What gets drawn with is an
 exponential moving average of the flow.
 
 Which autoencoder a new flow reuses is decided here too (:func:`reused_autoencoder`): the
@@ -108,7 +110,7 @@ class LatentFlowPhases:
     """The optimisers, schedules and steps of a (latent) flow's training run.
 
     ``pictures`` are the training pictures in [-1, 1]; ``autoencoder`` is None for a flow
-    in pixels; ``trained`` says it needs no first phase."""
+    in pixels; ``trained`` says it was trained before (the first phase only tunes it)."""
 
     def __init__(
         self,
@@ -119,7 +121,8 @@ class LatentFlowPhases:
         trained: bool = False,
     ):
         """``training`` is the kind's training settings: it has ``lr``, ``autoencoder_lr``,
-        ``autoencoder_share``, ``ema_decay`` and ``grad_clip``."""
+        ``autoencoder_share``, ``autoencoder_tune``, ``autoencoder_tune_lr``, ``ema_decay``
+        and ``grad_clip``."""
         self.flow, self.autoencoder, self.pictures = flow, autoencoder, pictures
         self.lr, self.autoencoder_lr = training.lr, training.autoencoder_lr
         self.grad_clip = training.grad_clip
@@ -127,9 +130,13 @@ class LatentFlowPhases:
         self.opt = torch.optim.AdamW(flow.parameters(), training.lr, weight_decay=0.0)
         self.ae_opt = None
         self.share = 0.0  # of the budget spent on the autoencoder
-        if autoencoder is not None and not trained:
-            self.ae_opt = torch.optim.Adam(autoencoder.parameters(), training.autoencoder_lr)
+        if trained:  # tuned to the data, gently
+            self.autoencoder_lr = training.autoencoder_tune_lr
+            self.share = training.autoencoder_tune
+        elif autoencoder is not None:
             self.share = training.autoencoder_share
+        if autoencoder is not None and self.share > 0:
+            self.ae_opt = torch.optim.Adam(autoencoder.parameters(), self.autoencoder_lr)
         self.fraction = 0.0
         self._latents: torch.Tensor | None = None
 

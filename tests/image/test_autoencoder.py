@@ -93,12 +93,13 @@ def shipped(tmp_path_factory: pytest.TempPathFactory, colour_folder: Path) -> Pa
     return models
 
 
-def _flow(folder: Path, out: Path, **model) -> dict:
+def _flow(folder: Path, out: Path, training: dict | None = None, **model) -> dict:
     settings = {k: v for k, v in TINY_FLOW.items() if k != "autoencoder_width"}
     recipe = Recipe(
         kind="image-flow",
         data=f"folder:{folder}",
         model={**settings, **model},
+        training=training or {},
         run={"steps": 3, "batch_size": 8, "preview_every": 0, "log_every": 1},
     )
     train_from_recipe(recipe, out=out, progress=False)
@@ -121,9 +122,14 @@ def test_a_new_flow_reuses_the_shipped_autoencoder_for_its_channels(
     assert reused["data"]["autoencoder"]["sha256"] == starter.sha256
     assert reused["config"]["latent_channels"] == 4 and reused["config"]["autoencoder_width"] == 8
     assert any("reusing the shipped autoencoder" in n for n in reused["data"]["notices"])
-    assert not reused["trained_autoencoder"]  # the whole run for the flow
-    ours = load_artifact(tmp_path / "reused").model.autoencoder.decoder[0].weight
-    assert torch.equal(ours, starter.model.autoencoder.decoder[0].weight)
+    # Kept as it is (the whole run for the flow), or tuned to the folder first when asked.
+    shipped_weight = starter.model.autoencoder.decoder[0].weight
+    kept = load_artifact(tmp_path / "reused").model.autoencoder.decoder[0].weight
+    assert not reused["trained_autoencoder"] and torch.equal(kept, shipped_weight)
+    tuned = _flow(colour_folder, tmp_path / "tuned", training={"autoencoder_tune": 0.1})
+    assert tuned["trained_autoencoder"]
+    weight = load_artifact(tmp_path / "tuned").model.autoencoder.decoder[0].weight
+    assert not torch.equal(weight, shipped_weight)
     # Grey pictures, "none", or a latent grid of its own: the run trains its own.
     for name, folder, model in (
         ("grey", bars_folder, {}),

@@ -164,18 +164,35 @@ def test_a_folder_of_28_pixel_pictures_trains_a_flow_at_32(tmp_path: Path) -> No
     assert "32×32 px" in manifest["data"]["notices"][0]
 
 
-def test_a_trained_autoencoder_is_reused_and_the_flow_gets_the_whole_run(
+def test_a_trained_autoencoder_is_reused_tuned_briefly_or_as_it_is(
     flow_model: Path, bars_folder: Path, tmp_path: Path
 ) -> None:
-    out = train_tiny(
-        "image-flow", bars_folder, tmp_path / "again", steps=6, autoencoder=str(flow_model)
-    )
-    manifest = json.loads((out / "model.json").read_text())
-    assert manifest["data"]["autoencoder"]["path"] == str(flow_model)
-    logged = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
-    assert logged and not any("reconstruction" in r for r in logged)  # no first phase
     first = load_artifact(flow_model).model.autoencoder.decoder[0].weight
-    assert torch.equal(load_artifact(out).model.autoencoder.decoder[0].weight, first)
+
+    def again(name: str, **training) -> tuple[list[dict], torch.Tensor]:
+        recipe = Recipe(
+            kind="image-flow",
+            data=f"folder:{bars_folder}",
+            model={**TINY_FLOW, "autoencoder": str(flow_model)},
+            training=training,
+            run={"steps": 10, "batch_size": 16, "preview_every": 0, "log_every": 1},
+        )
+        train_from_recipe(recipe, out=tmp_path / name, progress=False)
+        manifest = json.loads((tmp_path / name / "model.json").read_text())
+        assert manifest["data"]["autoencoder"]["path"] == str(flow_model)
+        lines = (tmp_path / name / "metrics.jsonl").read_text().splitlines()
+        logged = [json.loads(line) for line in lines if "step" in line]
+        return logged, load_artifact(tmp_path / name).model.autoencoder.decoder[0].weight
+
+    # By default it is kept as it is: the whole run for the flow.
+    logged, weight = again("kept")
+    assert logged and not any("reconstruction" in r for r in logged)
+    assert torch.equal(weight, first)
+    # Asked, the first tenth tunes it to the data, then the flow has the rest.
+    logged, weight = again("tuned", autoencoder_tune=0.1)
+    phases = [("reconstruction" in r, "loss" in r) for r in logged if "examples_per_s" in r]
+    assert phases[0] == (True, False) and phases[-1] == (False, True)
+    assert sum(tuned for tuned, _ in phases) == 1 and not torch.equal(weight, first)
 
 
 def test_an_autoencoder_for_other_pictures_is_refused(
