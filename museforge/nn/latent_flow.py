@@ -38,7 +38,6 @@ from museforge.nn.gan import EMAGenerator
 WARMUP_STEPS = 100
 SHIPPED_AUTOENCODER = "pictures-autoencoder"  # the starter a new latent flow reuses
 NO_AUTOENCODER = "none"  # model.autoencoder=none: the run trains its own
-LATENT_SETTINGS = ("latent_channels", "autoencoder_width")
 
 
 def _autoencoder_model(name: str) -> LoadedModel:
@@ -99,6 +98,7 @@ def reused_autoencoder(
 
 
 def _copy_latent_settings(ae: PictureAutoencoder, settings: dict[str, Any]) -> None:
+    """A flow drawing in ``ae``'s grid has its latent channels and width."""
     settings["latent_channels"], settings["autoencoder_width"] = ae.channels, ae.width
 
 
@@ -110,7 +110,7 @@ class LatentFlowPhases:
     """The optimisers, schedules and steps of a (latent) flow's training run.
 
     ``pictures`` are the training pictures in [-1, 1]; ``autoencoder`` is None for a flow
-    in pixels; ``trained`` says it was trained before (the first phase only tunes it)."""
+    in pixels; ``trained`` says it was trained before (a first phase, if any, only tunes it)."""
 
     def __init__(
         self,
