@@ -174,6 +174,14 @@ def _starter(models: Path, name: str) -> Path:
     return path
 
 
+def _autoencoder(models: Path, data: str, source: str) -> Path | str:
+    """The model whose autoencoder the latent flows on ``data`` reuse (``source`` one of
+    :data:`AUTOENCODERS`), or "none" for one trained in the run."""
+    if source == "own":
+        return NO_AUTOENCODER
+    return _starter(models, SHIPPED_AUTOENCODER if source == "shipped" else STARTERS[data])
+
+
 def _score(loaded: Any, codes: Codes, data: str, eval_n: int, seed: int) -> dict[str, Any]:
     model = loaded.model
     info = loaded.manifest["data"]
@@ -245,14 +253,7 @@ def run_imagine_bench(
         raise InputError(f"autoencoder is one of {', '.join(AUTOENCODERS)} (got {autoencoder})")
     results["autoencoder"] = autoencoder
     encoders = {data: _starter(models, ENCODERS[data]) for data in data_sets}
-    reused = {
-        data: _starter(models, SHIPPED_AUTOENCODER)
-        if autoencoder == "shipped"
-        else _starter(models, STARTERS[data])
-        if autoencoder == "set"
-        else NO_AUTOENCODER
-        for data in data_sets
-    }
+    reused = {data: _autoencoder(models, data, autoencoder) for data in data_sets}
     for data in data_sets:
         scores = {}
         for name in names:

@@ -119,8 +119,10 @@ def _reused_autoencoder(settings: dict[str, Any]) -> tuple[Any, str | None]:
     if not asked and settings.get("arch", TRAIN_ARCH) != "latent-flow":
         settings.pop("autoencoder", None)
         return None, None
+    given = "channels" in settings  # not a text-to-image setting: refused with the rest
     source, notice = reused_autoencoder(settings, 3)
-    settings.pop("channels", None)  # text-to-image draws RGB
+    if not given:
+        settings.pop("channels", None)  # only for the check: text-to-image draws RGB
     if source is not None:
         settings["arch"] = "latent-flow"
     return source, notice

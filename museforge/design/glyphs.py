@@ -13,6 +13,7 @@ from __future__ import annotations
 import shutil
 import string
 import subprocess
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -86,7 +87,8 @@ def draw_glyphs(path: Path, side: int, characters: str = CHARACTERS) -> np.ndarr
     return out
 
 
-def _drawn(side: int) -> tuple[torch.Tensor, list[str]]:
+@lru_cache(maxsize=1)  # both labellings of one size are drawn once
+def _drawn(side: int) -> tuple[torch.Tensor, tuple[str, ...]]:
     """Every covering font's glyphs as N×1×side×side in [-1, 1], font by font, and the
     fonts' names."""
     fonts = covering_fonts()
@@ -102,7 +104,7 @@ def _drawn(side: int) -> tuple[torch.Tensor, list[str]]:
         except OSError:
             continue  # FreeType refused it after all
         names.append(name)
-    return torch.from_numpy(np.concatenate(pictures)).unsqueeze(1).mul(2).sub(1), names
+    return torch.from_numpy(np.concatenate(pictures)).unsqueeze(1).mul(2).sub(1), tuple(names)
 
 
 def read_glyphs(side: int) -> tuple[torch.Tensor, torch.Tensor, tuple[str, ...]]:
@@ -115,7 +117,7 @@ def read_glyph_fonts(side: int) -> tuple[torch.Tensor, torch.Tensor, tuple[str, 
     """The same glyphs labelled by font (one class per typeface, named as the font names
     itself)."""
     x, fonts = _drawn(side)
-    return x, torch.arange(len(fonts)).repeat_interleave(len(CHARACTERS)), tuple(fonts)
+    return x, torch.arange(len(fonts)).repeat_interleave(len(CHARACTERS)), fonts
 
 
 register_picture_set(

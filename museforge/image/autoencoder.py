@@ -104,10 +104,14 @@ def centre_crops(pictures: torch.Tensor, side: int) -> torch.Tensor:
     return pictures[..., y : y + side, x : x + side].float() / 127.5 - 1
 
 
-def psnr(rebuilt: torch.Tensor, pictures: torch.Tensor) -> float:
-    """Peak signal-to-noise ratio (dB) of pictures in [-1, 1]."""
-    mse = F.mse_loss((rebuilt + 1) / 2, (pictures + 1) / 2).item()
-    return 10 * math.log10(1 / max(mse, 1e-10))
+def squared_errors(rebuilt: torch.Tensor, pictures: torch.Tensor) -> torch.Tensor:
+    """Each picture's mean squared error, for pictures in [-1, 1] measured on [0, 1]."""
+    return ((rebuilt - pictures) / 2).pow(2).flatten(1).mean(1)
+
+
+def psnr(squared_error: torch.Tensor) -> torch.Tensor:
+    """Peak signal-to-noise ratio (dB) of squared errors measured on [0, 1]."""
+    return -10 * squared_error.clamp_min(1e-10).log10()
 
 
 class AutoencoderTask:
@@ -168,7 +172,7 @@ class AutoencoderTask:
         rebuilt = torch.cat([self.model(part) for part in pictures.split(128)])
         return {
             "val_mse": F.mse_loss(rebuilt, pictures).item(),
-            "val_psnr": psnr(rebuilt, pictures),
+            "val_psnr": float(psnr(squared_errors(rebuilt, pictures).mean())),
         }
 
     @torch.no_grad()

@@ -43,6 +43,7 @@ from museforge.core.verbs import (
 )
 from museforge.errors import InputError
 from museforge.gallery.provenance import parent_record, read_latent_parent
+from museforge.image.autoencoder import psnr, squared_errors
 from museforge.image.data import load_image_dataset, load_image_file, split_dataset
 
 BATCH = 256
@@ -298,14 +299,13 @@ def rebuild(
     with torch.inference_mode():
         z = ae.encode(x)
         out = ae.decode(z).clamp(-1, 1)
-    errors = ((out - x) / 2).pow(2).flatten(1).mean(1).clamp_min(1e-10)
-    psnr = (-10 * errors.log10()).tolist()
-    pairs = list(zip(images, psnr, strict=True))
+    db = psnr(squared_errors(out, x)).tolist()
+    pairs = list(zip(images, db, strict=True))
     extra = [{"source": {"file": Path(p).name}, "psnr": round(v, 2)} for p, v in pairs]
     names = [f"rebuilt-{Path(p).stem}" for p in images]
     arts = _artworks(loaded, "reconstruct", out, z.flatten(1), None, names, extra)
     data = {Path(p).name: {"psnr": round(v, 2)} for p, v in pairs}
-    mean = sum(psnr) / len(psnr)
+    mean = sum(db) / len(db)
     grid = make_grid(torch.stack([x, out], dim=1).flatten(0, 1), nrow=2)
     return Result(arts, grid=grid, data=data, stem="rebuilt", message=f"PSNR {mean:.1f} dB")
 

@@ -12,7 +12,7 @@ from museforge.crossmodal import data
 from museforge.crossmodal.encoder_task import split
 from museforge.crossmodal.flow_task import FlowTask, FlowTraining
 from museforge.crossmodal.imagine import ImagineConfig, TextToImage
-from museforge.errors import InputError
+from museforge.errors import ArtifactError, InputError
 from museforge.nn.autoencoder import PictureAutoencoder, laplacian_l1, reconstruction_loss
 
 
@@ -141,6 +141,15 @@ def test_a_latent_flow_is_a_text_to_image_model_like_any_other(
     )
     with pytest.raises(InputError, match="has no autoencoder"):
         train_from_recipe(wrong, out=tmp_path / "wrong", progress=False)
+    # Text-to-image draws RGB: model.channels is not one of its settings, reused or not.
+    coloured = Recipe(
+        "text-to-image",
+        "captioned-shapes",
+        model={**reuse.model, "channels": 3},
+        run={"steps": 1, "batch_size": 8},
+    )
+    with pytest.raises(ArtifactError, match="unknown ImagineConfig settings: channels"):
+        train_from_recipe(coloured, out=tmp_path / "coloured", progress=False)
 
 
 def test_the_flow_halves_its_grid_down_to_four_unless_told():
